@@ -1,0 +1,164 @@
+/**
+ * The composition root: the only module that wires config, farms, listeners and logs together.
+ * Gatehouse.start binds every listener (or none: a failure closes those already bound) and
+ * Gatehouse.stop drains: no new connections, in-flight requests finish within drainTimeout.
+ */
+import type { Server as HttpServer } from 'node:http';
+import { once } from 'node:events';
+import { Pool } from 'undici';
+import type { Config } from './config/model.js';
+import { FarmState } from './farm/farm-state.js';
+import { createRequestHandler } from './proxy/handler.js';
+import { ListenerRuntime } from './proxy/listener.js';
+import { BindingRuntime, SiteRuntime } from './proxy/site-runtime.js';
+import { AccessLog } from './tracing/access-log.js';
+import { eventLog as defaultEventLog, type EventLog } from './tracing/log.js';
+
+export interface StartOptions {
+  /** Where Gatehouse's own events go; stderr by default. */
+  readonly eventLog?: EventLog;
+}
+
+/** A listening socket, as it was actually bound (port 0 becomes the chosen port). */
+export interface BoundListener {
+  readonly protocol: 'http' | 'https';
+  readonly address: string;
+  readonly port: number;
+  readonly url: string;
+  /** Site names served on this socket. */
+  readonly sites: readonly string[];
+}
+
+export class Gatehouse {
+  readonly config: Config;
+  readonly farms: ReadonlyMap<string, FarmState>;
+  readonly listeners: readonly ListenerRuntime[];
+  readonly #accessLog: AccessLog;
+  readonly #eventLog: EventLog;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(config: Config, eventLog: EventLog) {
+    this.config = config;
+    this.#eventLog = eventLog;
+    this.#accessLog = new AccessLog(config.accessLog);
+    const farms = new Map<string, FarmState>();
+    for (const farm of config.farms) {
+      const state = new FarmState(farm);
+      for (const server of state.servers) {
+        server.dispatcher = new Pool(server.origin, {
+          connect: { timeout: farm.protocol.timeoutMs },
+          headersTimeout: farm.protocol.timeoutMs,
+          bodyTimeout: farm.protocol.timeoutMs,
+          keepAliveTimeout: 30_000,
+          keepAliveMaxTimeout: 600_000,
+          pipelining: 1,
+        });
+      }
+      farms.set(farm.name, state);
+    }
+    this.farms = farms;
+    const groups = new Map<string, BindingRuntime[]>();
+    for (const site of config.sites) {
+      const runtime = new SiteRuntime(site, farms.get(site.farm.name) as FarmState);
+      for (const binding of site.bindings) {
+        const key = `${binding.address}|${binding.port}`;
+        groups.set(key, [...(groups.get(key) ?? []), new BindingRuntime(binding, runtime)]);
+      }
+    }
+    this.listeners = [...groups.values()].map((bindings) => new ListenerRuntime(bindings));
+  }
+
+  /** Binds every listener. Rejects (having closed what was bound) when one cannot be bound. */
+  static async start(config: Config, options: StartOptions = {}): Promise<Gatehouse> {
+    const gatehouse = new Gatehouse(config, options.eventLog ?? defaultEventLog);
+    const deps = { accessLog: gatehouse.#accessLog, eventLog: gatehouse.#eventLog };
+    try {
+      for (const listener of gatehouse.listeners) {
+        const server = listener.createServer(createRequestHandler(listener, deps));
+        server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+          if (error.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
+          socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        });
+        server.on('tlsClientError', () => {}); // failed handshakes are the client's problem; counted in a later issue
+        await listen(server, listener);
+      }
+    } catch (error) {
+      await gatehouse.stop(0);
+      throw error;
+    }
+    return gatehouse;
+  }
+
+  /** Every listening socket with its real port. */
+  get bound(): BoundListener[] {
+    return this.listeners
+      .filter((l) => l.server?.listening)
+      .map((l) => {
+        const port = (l.server?.address() as { port: number }).port;
+        const protocol = l.isHttps ? 'https' : 'http';
+        const host = l.address.includes(':') ? `[${l.address}]` : l.address;
+        return { protocol, address: l.address, port, url: `${protocol}://${host}:${port}`, sites: [...new Set(l.bindings.map((b) => b.site.name))] } as const;
+      });
+  }
+
+  /**
+   * Stops accepting connections, lets in-flight requests finish (connections close after their
+   * response), and after `drainTimeoutMs` closes whatever is left. Idempotent.
+   */
+  stop(drainTimeoutMs = this.config.drainTimeoutMs): Promise<void> {
+    this.#stopping ??= this.#stop(drainTimeoutMs);
+    return this.#stopping;
+  }
+
+  async #stop(drainTimeoutMs: number): Promise<void> {
+    const servers = this.listeners.map((l) => l.server).filter((s): s is HttpServer => s !== undefined);
+    const closed = servers.map((server) => {
+      if (!server.listening) return Promise.resolve();
+      // Requests that arrive on open keep-alive connections are served, then their connection closes.
+      server.on('request', (_req, res) => {
+        res.shouldKeepAlive = false;
+      });
+      const done = once(server, 'close').then(() => undefined);
+      server.close();
+      server.closeIdleConnections();
+      // A connection becomes idle when its response ends: close it then.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      void done.finally(() => clearInterval(sweep));
+      return done;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), drainTimeoutMs)));
+    const result = await Promise.race([Promise.all(closed), timeout]);
+    clearTimeout(timer);
+    if (result === 'timeout') {
+      this.#eventLog.warn(`drain timeout (${drainTimeoutMs} ms) reached: closing the remaining connections`);
+      for (const server of servers) server.closeAllConnections();
+      await Promise.all(closed);
+    }
+    await Promise.all([...this.farms.values()].flatMap((farm) => farm.servers.map((s) => s.dispatcher?.destroy())));
+    await this.#accessLog.close();
+  }
+}
+
+function listen(server: HttpServer, listener: ListenerRuntime): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      const sites = [...new Set(listener.bindings.map((b) => b.site.name))].join(', ');
+      const why = error.code === 'EADDRINUSE' ? 'the address is already in use' : error.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : error.code === 'EADDRNOTAVAIL' ? 'the address is not on this machine' : error.message;
+      reject(new ListenError(`cannot listen on ${listener.address}:${listener.port} (site ${sites}): ${why}`, { cause: error }));
+    };
+    server.once('error', onError);
+    server.listen({ host: listener.address, port: listener.port, ipv6Only: listener.address === '::' ? false : undefined }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+export class ListenError extends Error {
+  readonly code = 'ERR_LISTEN';
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options);
+    this.name = 'ListenError';
+  }
+}

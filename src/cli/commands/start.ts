@@ -1,0 +1,54 @@
+/**
+ * `gatehouse start [-c FILE]`: runs in the foreground, one line per listening binding, graceful stop on
+ * SIGTERM/SIGINT (a second signal stops at once).
+ */
+import { Gatehouse, ListenError } from '../../app.js';
+import { loadConfig } from '../../config/load.js';
+import { ConfigError } from '../../config/problem.js';
+
+export async function startCommand(options: { config: string }): Promise<number> {
+  let gatehouse: Gatehouse;
+  try {
+    const { config, warnings } = await loadConfig(options.config);
+    for (const line of warnings) process.stderr.write(`${line}\n`);
+    gatehouse = await Gatehouse.start(config);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`gatehouse: the config is invalid\n${error.lines.join('\n')}\n`);
+      return 1;
+    }
+    if (error instanceof ListenError) {
+      process.stderr.write(`gatehouse: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  for (const listener of gatehouse.bound) {
+    process.stdout.write(`listening ${listener.url} (site ${listener.sites.join(', ')})\n`);
+  }
+  return runUntilSignal(gatehouse);
+}
+
+/** Waits for SIGTERM/SIGINT, then drains. Resolves with the exit code. */
+export function runUntilSignal(gatehouse: Gatehouse, onStop?: () => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        process.stderr.write(`gatehouse: ${signal} again, stopping now\n`);
+        process.exit(130);
+      }
+      stopping = true;
+      process.stderr.write(`gatehouse: ${signal}, draining (up to ${gatehouse.config.drainTimeoutMs} ms)\n`);
+      void gatehouse
+        .stop()
+        .then(() => onStop?.())
+        .then(() => {
+          process.stderr.write('gatehouse: stopped\n');
+          resolve(0);
+        });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

@@ -1,0 +1,22 @@
+/** The `gatehouse` command line: one sub-command per file in commands/. */
+import { Command } from 'commander';
+import { startCommand } from './commands/start.js';
+import { validateCommand } from './commands/validate.js';
+
+export function buildProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command('gatehouse')
+    .description('Application request routing for Node.js: TLS termination, client-certificate policy and ARR-compatible forwarding to a web farm.')
+    .showHelpAfterError();
+  const run = (action: () => Promise<number>) => action().then(setExitCode);
+  program
+    .command('start')
+    .description('run Gatehouse in the foreground from a config file')
+    .option('-c, --config <file>', 'config file (YAML or JSON)', 'gatehouse.yaml')
+    .action((options: { config: string }) => run(() => startCommand(options)));
+  program
+    .command('validate')
+    .description('check a config file and the files it names, without binding; prints ok or one line per problem')
+    .option('-c, --config <file>', 'config file (YAML or JSON)', 'gatehouse.yaml')
+    .action((options: { config: string }) => run(() => validateCommand(options)));
+  return program;
+}

@@ -1,0 +1,163 @@
+/**
+ * loadConfig: file → normalized, frozen Config, or every problem at once with its line.
+ * Passes: YAML syntax, schema (shape and defaults), references and conflicts, TLS files.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
+import { parseDuration } from './duration.js';
+import type { AccessLogTarget, Binding, Config, Farm, RevocationList, ServerCertificate, Site, TrustedCa } from './model.js';
+import { ConfigError, formatProblem, type Problem } from './problem.js';
+import { configSchema, type DeclaredConfig, type DeclaredFarm, type DeclaredSite } from './schema.js';
+import { schemaProblems } from './schema-problems.js';
+import { checkReferences, parseServerAddress } from './references.js';
+import { loadRevocationList, loadServerCertificate, loadTrustedCa } from './tls-files.js';
+
+export interface LoadResult {
+  readonly config: Config;
+  /** Printable warning lines (`FILE:LINE key: warning: …`). */
+  readonly warnings: readonly string[];
+}
+
+const EMPTY_REVOCATION: RevocationList = Object.freeze({ byIssuerFingerprint: new Map(), byIssuerSubject: new Map(), isEmpty: true });
+
+/** Loads and checks a config file. Throws ConfigError with one line per problem. */
+export async function loadConfig(file: string): Promise<LoadResult> {
+  const full = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(full, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'the config file does not exist' : `the config file cannot be read (${code ?? (error as Error).message})`;
+    throw new ConfigError(file, [`${file}:1 (file): ${why} (expected a YAML or JSON config file; see docs/config-reference.md)`]);
+  }
+  return loadConfigText(text, file, dirname(full));
+}
+
+/** Loads a config from its text; `file` names it in messages, `dir` resolves relative paths. */
+export async function loadConfigText(text: string, file: string, dir: string): Promise<LoadResult> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const lines = (problems: readonly Problem[]) => problems.map((p) => formatProblem(file, lineOf(doc, lineCounter, p), p));
+  if (doc.errors.length) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? 1} (syntax): ${e.message.split('\n')[0] ?? e.message} (expected valid YAML)`),
+    );
+  }
+  const parsed = configSchema.safeParse(doc.toJS() ?? undefined, { reportInput: true });
+  if (!parsed.success) throw new ConfigError(file, lines(schemaProblems(parsed.error.issues)));
+  const declared = parsed.data;
+  const warnings: Problem[] = [];
+  const problems = checkReferences(declared, warnings);
+  if (problems.length) throw new ConfigError(file, lines(problems));
+  const config = await normalize(declared, resolve(dir, file), dir, problems, warnings);
+  if (problems.length || !config) throw new ConfigError(file, lines(problems));
+  return { config, warnings: lines(warnings).map((l) => l.replace(/^(\S+ [^:]+: )/, '$1warning: ')) };
+}
+
+async function normalize(declared: DeclaredConfig, file: string, dir: string, problems: Problem[], warnings: Problem[]): Promise<Config | undefined> {
+  const farms = new Map<string, Farm>(declared.farms.map((farm) => [farm.name, normalizeFarm(farm)]));
+  const sites: Site[] = [];
+  for (const [siteIndex, site] of declared.sites.entries()) {
+    const normalized = await normalizeSite(site, siteIndex, dir, farms, problems, warnings);
+    if (normalized) sites.push(normalized);
+  }
+  if (problems.length) return undefined;
+  const target = declared.accessLog;
+  const accessLog: AccessLogTarget = target === 'stdout' || target === 'stderr' || target === 'off' ? { kind: target } : { kind: 'file', path: resolve(dir, target) };
+  return deepFreeze({ file, sites, farms: [...farms.values()], drainTimeoutMs: parseDuration(declared.drainTimeout) as number, accessLog });
+}
+
+function normalizeFarm(farm: DeclaredFarm): Farm {
+  const { protocol } = farm;
+  return {
+    name: farm.name,
+    servers: farm.servers.map((server) => ({ ...(parseServerAddress(server.address) as { host: string; port: number }), address: server.address, weight: server.weight })),
+    protocol: {
+      timeoutMs: parseDuration(protocol.timeout) as number,
+      clientCertHeaderName: protocol.clientCertHeaderName,
+      clientCertFormat: protocol.clientCertFormat,
+      sslHeaderName: protocol.sslHeaderName,
+      logGuidName: protocol.logGuidName,
+      xForwardedForHeaderName: protocol.xForwardedForHeaderName,
+      includePortInXForwardedFor: protocol.includePortInXForwardedFor,
+      forwardedProtoHeaderName: protocol.forwardedProtoHeaderName,
+      preserveHostHeader: protocol.preserveHostHeader,
+      maxForwards: protocol.maxForwards,
+    },
+  };
+}
+
+async function normalizeSite(site: DeclaredSite, index: number, dir: string, farms: Map<string, Farm>, problems: Problem[], warnings: Problem[]): Promise<Site | undefined> {
+  const at = ['sites', index] as const;
+  const bindings: Binding[] = [];
+  for (const [bindingIndex, binding] of site.bindings.entries()) {
+    let certificate: ServerCertificate | undefined;
+    if (binding.protocol === 'https' && binding.certificate) {
+      const loaded = await loadServerCertificate(dir, binding.certificate, [...at, 'bindings', bindingIndex, 'certificate']);
+      if (loaded.ok) certificate = loaded.value;
+      else problems.push(...loaded.problems);
+    }
+    bindings.push({
+      siteName: site.name,
+      protocol: binding.protocol,
+      address: binding.address.replace(/^\[(.*)\]$/, '$1'),
+      port: binding.port,
+      hostName: binding.hostName?.toLowerCase(),
+      certificate,
+    });
+  }
+  let trustedCa: TrustedCa | undefined;
+  if (site.ssl.trustedCaFile !== undefined) {
+    const loaded = await loadTrustedCa(dir, site.ssl.trustedCaFile, [...at, 'ssl', 'trustedCaFile']);
+    if (loaded.ok) trustedCa = loaded.value;
+    else problems.push(...loaded.problems);
+  }
+  let revocation = EMPTY_REVOCATION;
+  if (site.ssl.crlFile !== undefined && trustedCa) {
+    const files = typeof site.ssl.crlFile === 'string' ? [site.ssl.crlFile] : site.ssl.crlFile;
+    const loaded = await loadRevocationList(dir, files, trustedCa, [...at, 'ssl', 'crlFile'], warnings);
+    if (loaded.ok) revocation = loaded.value;
+    else problems.push(...loaded.problems);
+  }
+  const farm = farms.get(site.farm);
+  if (!farm) return undefined; // reported by checkReferences
+  return { name: site.name, bindings, ssl: { requireSsl: site.ssl.requireSsl, clientCertificates: site.ssl.clientCertificates, trustedCa, revocation }, farm };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value) && !Buffer.isBuffer(value) && !(value instanceof Map)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** The line of a problem: the key's own line, else the nearest existing node on its path. */
+function lineOf(doc: Document, counter: LineCounter, problem: Problem): number {
+  let node: unknown = doc.contents;
+  let offset = (doc.contents as Node | null)?.range?.[0] ?? 0;
+  const path = problem.key === undefined ? problem.path : [...problem.path, problem.key];
+  for (const [i, part] of path.entries()) {
+    let next: unknown;
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === part);
+      if (pair && isPair(pair)) {
+        // The last step of an unknown-key problem points at the key itself.
+        if (i === path.length - 1 && problem.key !== undefined) next = pair.key;
+        else next = pair.value ?? pair.key;
+        const keyStart = (pair.key as Node | null)?.range?.[0];
+        if (keyStart !== undefined) offset = keyStart;
+      }
+    } else if (isSeq(node) && typeof part === 'number') {
+      next = node.items[part];
+    }
+    if (next === undefined || next === null) break;
+    node = next;
+    const start = (node as Node).range?.[0];
+    if (start !== undefined) offset = start;
+  }
+  return counter.linePos(offset).line;
+}

@@ -1,0 +1,93 @@
+/**
+ * The normalized config: what loadConfig produces and every other module consumes. Defaults are
+ * applied, durations are milliseconds, paths are absolute, files are read and checked, references
+ * between objects are resolved. Frozen: a reload builds a new one.
+ */
+import type { X509Certificate } from 'node:crypto';
+import type { ClientCertFormat, ClientCertificateMode } from './schema.js';
+
+export interface Config {
+  /** Absolute path of the file it came from. */
+  readonly file: string;
+  readonly sites: readonly Site[];
+  readonly farms: readonly Farm[];
+  readonly drainTimeoutMs: number;
+  readonly accessLog: AccessLogTarget;
+}
+
+export type AccessLogTarget = { readonly kind: 'stdout' | 'stderr' | 'off' } | { readonly kind: 'file'; readonly path: string };
+
+export interface Site {
+  readonly name: string;
+  readonly bindings: readonly Binding[];
+  readonly ssl: SslSettings;
+  readonly farm: Farm;
+}
+
+export interface Binding {
+  readonly siteName: string;
+  readonly protocol: 'http' | 'https';
+  readonly address: string;
+  readonly port: number;
+  /** Lower-cased; undefined answers for every other name on the port. */
+  readonly hostName: string | undefined;
+  /** https only. */
+  readonly certificate: ServerCertificate | undefined;
+}
+
+/** A server certificate, read and checked against its key. */
+export interface ServerCertificate {
+  /** What tls.createSecureContext takes: cert+key or pfx (+passphrase). */
+  readonly options: { readonly cert?: Buffer; readonly key?: Buffer; readonly pfx?: Buffer; readonly passphrase?: string };
+  /** The leaf certificate (for X-ARR-SSL and logs). */
+  readonly leaf: X509Certificate;
+}
+
+export interface SslSettings {
+  readonly requireSsl: boolean;
+  readonly clientCertificates: ClientCertificateMode;
+  /** PEM bundle of trusted client-certificate issuers; present when clientCertificates is not 'ignore' or when configured. */
+  readonly trustedCa: TrustedCa | undefined;
+  readonly revocation: RevocationList;
+}
+
+export interface TrustedCa {
+  readonly pem: Buffer;
+  readonly certs: readonly X509Certificate[];
+}
+
+/** Revoked serial numbers per issuing CA, from the configured CRLs. */
+export interface RevocationList {
+  /** CA fingerprint256 → revoked serials (upper-case hex, no leading zeros). */
+  readonly byIssuerFingerprint: ReadonlyMap<string, ReadonlySet<string>>;
+  /** CA subject (Node's X509Certificate.subject) → revoked serials; used when the chain is not available. */
+  readonly byIssuerSubject: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly isEmpty: boolean;
+}
+
+export interface Farm {
+  readonly name: string;
+  readonly servers: readonly ServerConfig[];
+  readonly protocol: ProtocolSettings;
+}
+
+export interface ServerConfig {
+  /** As written: `host:port`. */
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+}
+
+export interface ProtocolSettings {
+  readonly timeoutMs: number;
+  readonly clientCertHeaderName: string;
+  readonly clientCertFormat: ClientCertFormat;
+  readonly sslHeaderName: string;
+  readonly logGuidName: string;
+  readonly xForwardedForHeaderName: string;
+  readonly includePortInXForwardedFor: boolean;
+  readonly forwardedProtoHeaderName: string;
+  readonly preserveHostHeader: boolean;
+  readonly maxForwards: number;
+}

@@ -1,0 +1,126 @@
+/**
+ * The config file's schema: the single source of the declared config's shape, its defaults, the
+ * validator and the generated reference (docs/config-reference.md). Descriptions say what a key means
+ * to the user, its default and its unit. Names follow IIS/ARR where ARR has one (camelCase).
+ */
+import { z } from 'zod';
+import { DURATION_EXPECTED, parseDuration } from './duration.js';
+
+const objectName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-", starting with a letter or digit');
+
+/** A duration: seconds as a number, or '500ms', '30s', '2m', '1h', '00:00:30'. */
+const duration = z
+  .custom<number | string>((value) => parseDuration(value) !== undefined, { message: `not a duration (expected ${DURATION_EXPECTED})` })
+  .meta({ type: 'duration' });
+
+/** A header name; an empty string turns the header off. */
+const headerName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/, 'an HTTP header name (token characters), or "" to turn the header off');
+
+export const certificateSchema = z
+  .strictObject({
+    certFile: z.string().min(1).optional().describe('PEM file with the server certificate, optionally followed by its chain (leaf first).'),
+    keyFile: z.string().min(1).optional().describe('PEM file with the private key of `certFile`. Should be readable only by Gatehouse (mode 0600).'),
+    pfxFile: z.string().min(1).optional().describe('PKCS#12 (.pfx/.p12) file with the certificate, its chain and key; instead of `certFile` + `keyFile`.'),
+    passphrase: z.string().optional().describe('Passphrase of `pfxFile` or of an encrypted `keyFile`. Prefer `passphraseFile`, which keeps the secret out of the config.'),
+    passphraseFile: z.string().min(1).optional().describe('File whose content (trailing newline removed) is the passphrase of `pfxFile` or `keyFile`.'),
+  })
+  .describe('The server certificate of an https binding: `certFile` + `keyFile`, or `pfxFile`.');
+
+export const bindingSchema = z
+  .strictObject({
+    protocol: z.enum(['http', 'https']).describe('`http` or `https` (TLS terminated by Gatehouse).'),
+    address: z.string().min(1).default('0.0.0.0').describe('IP address to listen on: `0.0.0.0` (all IPv4), `::` (all IPv6), `127.0.0.1`, `::1`, …. Default `0.0.0.0`.'),
+    port: z.number().int().min(0).max(65535).describe('TCP port, 1-65535; 0 picks a free port (printed at start).'),
+    hostName: z
+      .string()
+      .regex(/^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'a DNS name such as app.example.test or *.example.test')
+      .optional()
+      .describe('Host name this binding answers for: the TLS SNI name on https (several https bindings may share a port with different host names), the `Host` header on http. A binding without one answers for every other name on its port. `*.example.test` matches one label.'),
+    certificate: certificateSchema.optional(),
+  })
+  .describe('Where a site accepts connections (IIS site binding).');
+
+export const sslSchema = z
+  .strictObject({
+    requireSsl: z.boolean().default(false).describe('When true, a request on an http binding of the site gets 403.4 (IIS "Require SSL"). Default false.'),
+    clientCertificates: z
+      .enum(['ignore', 'accept', 'require'])
+      .default('ignore')
+      .describe('IIS "Client certificates": `ignore` (never asked for), `accept` (asked for during the TLS handshake; a request without one proceeds), `require` (a request without one gets 403.7). In `accept` and `require`, an invalid certificate gets 403.13, 403.16 or 403.17. Default `ignore`.'),
+    trustedCaFile: z.string().min(1).optional().describe('PEM bundle of the CAs (roots and/or intermediates) that issue client certificates. Required when `clientCertificates` is `accept` or `require`. An intermediate listed here is a trust anchor by itself.'),
+    crlFile: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .optional()
+      .describe('Certificate revocation list(s), PEM or DER: one file or a list. Each CRL must be signed by a CA in `trustedCaFile`. A revoked client certificate gets 403.13.'),
+  })
+  .describe('IIS SSL Settings of a site.');
+
+export const siteSchema = z
+  .strictObject({
+    name: objectName.describe('Unique name of the site; appears in logs.'),
+    bindings: z.array(bindingSchema).min(1).describe('At least one binding.'),
+    ssl: sslSchema.default({ requireSsl: false, clientCertificates: 'ignore' }),
+    farm: objectName.describe('Name of the farm (in `farms`) that serves every request of this site.'),
+  })
+  .describe('A front door: bindings, SSL settings and the farm behind it (IIS site).');
+
+export const CLIENT_CERT_FORMATS = ['base64Der', 'rfc9440', 'pemUrlEncoded', 'xfcc'] as const;
+
+export const protocolSchema = z
+  .strictObject({
+    timeout: duration.default(30).describe('How long to wait to connect to a server, for its response headers, and between two chunks of its body, before answering 502.3. Default 30 s (ARR).'),
+    clientCertHeaderName: headerName.default('X-ARR-ClientCert').describe('Header that carries the client certificate in the `base64Der` and `pemUrlEncoded` formats; "" turns certificate forwarding off in every format. Default `X-ARR-ClientCert`.'),
+    clientCertFormat: z
+      .enum(CLIENT_CERT_FORMATS)
+      .default('base64Der')
+      .describe('How the certificate is forwarded: `base64Der` (ARR: base64 of the DER leaf, in `clientCertHeaderName`), `rfc9440` (`Client-Cert` and `Client-Cert-Chain`), `pemUrlEncoded` (nginx `$ssl_client_escaped_cert`, in `clientCertHeaderName`), `xfcc` (Envoy `x-forwarded-client-cert`: Hash, Cert, Chain, Subject, URI, DNS). Default `base64Der`.'),
+    sslHeaderName: headerName.default('X-ARR-SSL').describe('Header describing the TLS connection: `<server key bits>|<cipher key bits>|<server cert issuer>|<server cert subject>`; sent only for requests that arrived over TLS. "" turns it off. Default `X-ARR-SSL`.'),
+    logGuidName: headerName.default('X-ARR-LOG-ID').describe('Header with a fresh GUID per proxied request, also written to the access log. "" turns it off. Default `X-ARR-LOG-ID`.'),
+    xForwardedForHeaderName: headerName.default('X-Forwarded-For').describe('Header to which the client address is appended (`, ` separated). "" turns it off. Default `X-Forwarded-For`.'),
+    includePortInXForwardedFor: z.boolean().default(true).describe('Append `ip:port` (IPv6 as `[ip]:port`) rather than the bare ip. Default true (ARR).'),
+    forwardedProtoHeaderName: headerName.default('X-Forwarded-Proto').describe('Header set to `https` or `http` (replacing any client copy); ARR lacks it, ASP.NET Core needs it. "" turns it off. Default `X-Forwarded-Proto`.'),
+    preserveHostHeader: z.boolean().default(true).describe('Send the client\'s `Host` header to the server (ARR farm default). When false, `Host` is the server\'s address. Default true.'),
+    maxForwards: z.number().int().min(0).max(255).default(10).describe('Value of `Max-Forwards` on every forwarded request. Default 10 (ARR).'),
+  })
+  .describe('How requests are forwarded to the farm\'s servers (ARR farm `applicationRequestRouting/protocol`).');
+
+export const serverSchema = z
+  .strictObject({
+    address: z.string().min(1).describe('`host:port` of the server; IPv6 as `[::1]:9001`. The port is required.'),
+    weight: z.number().int().min(1).max(100000).default(100).describe('Relative share of requests (100/100 = 1:1, 200/100 = 2:1). Default 100 (ARR).'),
+  })
+  .describe('One backend server of a farm.');
+
+export const farmSchema = z
+  .strictObject({
+    name: objectName.describe('Unique name of the farm, used by `sites[].farm`.'),
+    servers: z.array(serverSchema).min(1).describe('At least one server. Requests are spread by smooth weighted round robin.'),
+    protocol: protocolSchema.default(protocolSchema.parse({})),
+  })
+  .describe('A named group of equivalent backend servers (ARR server farm).');
+
+export const accessLogSchema = z
+  .string()
+  .min(1)
+  .default('stdout')
+  .describe('Where the access log goes: `stdout` (default), `stderr`, `off`, or a file path (appended; relative to the config file).');
+
+export const configSchema = z
+  .strictObject({
+    sites: z.array(siteSchema).min(1).describe('At least one site.'),
+    farms: z.array(farmSchema).min(1).describe('At least one farm.'),
+    drainTimeout: duration.default(30).describe('On SIGTERM/SIGINT, how long in-flight requests may take to finish before their connections are closed. Default 30 s.'),
+    accessLog: accessLogSchema,
+  })
+  .describe('A Gatehouse config file (YAML; JSON is valid YAML).');
+
+export type DeclaredConfig = z.output<typeof configSchema>;
+export type DeclaredSite = z.output<typeof siteSchema>;
+export type DeclaredBinding = z.output<typeof bindingSchema>;
+export type DeclaredFarm = z.output<typeof farmSchema>;
+export type ClientCertFormat = (typeof CLIENT_CERT_FORMATS)[number];
+export type ClientCertificateMode = DeclaredSite['ssl']['clientCertificates'];

@@ -1,0 +1,175 @@
+/**
+ * The config's TLS files, read and checked before anything listens: server certificates against their
+ * keys, trusted CA bundles, CRLs against the CAs that signed them. Each failure is a Problem at the key
+ * that names the file.
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
+import 'reflect-metadata'; // @peculiar/x509 needs the Reflect metadata API (tsyringe)
+import * as x509 from '@peculiar/x509';
+import type { RevocationList, ServerCertificate, TrustedCa } from './model.js';
+import type { Problem } from './problem.js';
+
+x509.cryptoProvider.set(globalThis.crypto);
+
+type Path = readonly (string | number)[];
+export type Result<T> = { ok: true; value: T } | { ok: false; problems: Problem[] };
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+async function readConfigFile(dir: string, file: string, path: Path, what: string): Promise<Result<Buffer>> {
+  const full = resolve(dir, file);
+  try {
+    return { ok: true, value: await readFile(full) };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable (permission denied)' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${code})`;
+    return { ok: false, problems: [{ path, message: `${full} ${why}`, expected: what }] };
+  }
+}
+
+/** PEM certificate blocks of a file, parsed; problems name the file. */
+function parsePemCertificates(pem: Buffer, full: string, path: Path, what: string): Result<X509Certificate[]> {
+  const blocks = pem.toString('latin1').match(PEM_CERT) ?? [];
+  if (blocks.length === 0) return { ok: false, problems: [{ path, message: `${full} holds no PEM certificate`, expected: what }] };
+  const certs: X509Certificate[] = [];
+  for (const [index, block] of blocks.entries()) {
+    try {
+      certs.push(new X509Certificate(block));
+    } catch (error) {
+      return { ok: false, problems: [{ path, message: `${full}: certificate #${index + 1} cannot be parsed (${(error as Error).message})`, expected: what }] };
+    }
+  }
+  return { ok: true, value: certs };
+}
+
+async function passphraseOf(dir: string, declared: { passphrase?: string | undefined; passphraseFile?: string | undefined }, path: Path): Promise<Result<string | undefined>> {
+  if (declared.passphraseFile === undefined) return { ok: true, value: declared.passphrase };
+  const read = await readConfigFile(dir, declared.passphraseFile, [...path, 'passphraseFile'], 'a readable file holding the passphrase');
+  return read.ok ? { ok: true, value: read.value.toString('utf8').replace(/\r?\n$/, '') } : read;
+}
+
+export interface DeclaredCertificate {
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  pfxFile?: string | undefined;
+  passphrase?: string | undefined;
+  passphraseFile?: string | undefined;
+}
+
+/** Reads an https binding's certificate and checks that it matches its key. */
+export async function loadServerCertificate(dir: string, declared: DeclaredCertificate, path: Path): Promise<Result<ServerCertificate>> {
+  const passphrase = await passphraseOf(dir, declared, path);
+  if (!passphrase.ok) return passphrase;
+  if (declared.pfxFile !== undefined) {
+    const pfxPath = [...path, 'pfxFile'];
+    const pfx = await readConfigFile(dir, declared.pfxFile, pfxPath, 'a readable PKCS#12 (.pfx) file');
+    if (!pfx.ok) return pfx;
+    const options = passphrase.value === undefined ? { pfx: pfx.value } : { pfx: pfx.value, passphrase: passphrase.value };
+    try {
+      const context = createSecureContext(options);
+      const der = (context.context as { getCertificate(): Buffer | null }).getCertificate();
+      if (!der) return { ok: false, problems: [{ path: pfxPath, message: `${resolve(dir, declared.pfxFile)} holds no certificate`, expected: 'a PKCS#12 file with a certificate and its private key' }] };
+      return { ok: true, value: { options, leaf: new X509Certificate(der) } };
+    } catch (error) {
+      const message = (error as Error).message;
+      const hint = /mac verify|password|decrypt/i.test(message) ? 'wrong passphrase' : message;
+      return { ok: false, problems: [{ path: pfxPath, message: `${resolve(dir, declared.pfxFile)} cannot be opened: ${hint}`, expected: 'a PKCS#12 file and its passphrase (passphrase or passphraseFile)' }] };
+    }
+  }
+  if (declared.certFile === undefined || declared.keyFile === undefined) {
+    return { ok: false, problems: [{ path, message: 'no certificate given', expected: 'certFile and keyFile, or pfxFile' }] };
+  }
+  const certPath = [...path, 'certFile'];
+  const keyPath = [...path, 'keyFile'];
+  const [certRead, keyRead] = await Promise.all([
+    readConfigFile(dir, declared.certFile, certPath, 'a readable PEM certificate file'),
+    readConfigFile(dir, declared.keyFile, keyPath, 'a readable PEM private key file'),
+  ]);
+  const problems = [...(certRead.ok ? [] : certRead.problems), ...(keyRead.ok ? [] : keyRead.problems)];
+  if (!certRead.ok || !keyRead.ok) return { ok: false, problems };
+  const certs = parsePemCertificates(certRead.value, resolve(dir, declared.certFile), certPath, 'a PEM file with the server certificate first, then its chain');
+  if (!certs.ok) return certs;
+  const leaf = certs.value[0] as X509Certificate;
+  let key;
+  try {
+    key = createPrivateKey(passphrase.value === undefined ? { key: keyRead.value } : { key: keyRead.value, passphrase: passphrase.value });
+  } catch (error) {
+    const message = (error as Error).message;
+    const encrypted = /passphrase|decrypt|bad decrypt/i.test(message);
+    return {
+      ok: false,
+      problems: [{ path: keyPath, message: `${resolve(dir, declared.keyFile)} ${encrypted ? 'is encrypted and the passphrase is missing or wrong' : `is not a private key (${message})`}`, expected: encrypted ? 'passphrase or passphraseFile' : 'a PEM private key' }],
+    };
+  }
+  if (!leaf.checkPrivateKey(key)) {
+    return { ok: false, problems: [{ path: keyPath, message: `${resolve(dir, declared.keyFile)} does not match the certificate in ${resolve(dir, declared.certFile)} (subject ${leaf.subject.replace(/\n/g, ', ')})`, expected: 'the private key of certFile' }] };
+  }
+  const options = passphrase.value === undefined ? { cert: certRead.value, key: keyRead.value } : { cert: certRead.value, key: keyRead.value, passphrase: passphrase.value };
+  return { ok: true, value: { options, leaf } };
+}
+
+/** Reads a trusted CA bundle; every certificate in it must be a CA. */
+export async function loadTrustedCa(dir: string, file: string, path: Path): Promise<Result<TrustedCa>> {
+  const read = await readConfigFile(dir, file, path, 'a readable PEM bundle of CA certificates');
+  if (!read.ok) return read;
+  const full = resolve(dir, file);
+  const certs = parsePemCertificates(read.value, full, path, 'a PEM bundle of CA certificates');
+  if (!certs.ok) return certs;
+  const problems: Problem[] = [];
+  for (const cert of certs.value) {
+    if (!cert.ca) problems.push({ path, message: `${full}: ${cert.subject.replace(/\n/g, ', ')} is not a CA certificate`, expected: 'CA certificates only (basicConstraints CA:TRUE)' });
+  }
+  return problems.length ? { ok: false, problems } : { ok: true, value: { pem: read.value, certs: certs.value } };
+}
+
+/** Serial numbers as Node prints them, without leading zeros, so CRL entries and peers compare equal. */
+export function normalizeSerial(serial: string): string {
+  return serial.toUpperCase().replace(/^0+(?=.)/, '');
+}
+
+/** Reads CRLs (PEM or DER) and checks each is signed by a trusted CA. Returns warnings for stale CRLs. */
+export async function loadRevocationList(dir: string, files: readonly string[], trusted: TrustedCa | undefined, path: Path, warnings: Problem[]): Promise<Result<RevocationList>> {
+  const byIssuerFingerprint = new Map<string, Set<string>>();
+  const byIssuerSubject = new Map<string, Set<string>>();
+  const problems: Problem[] = [];
+  for (const [index, file] of files.entries()) {
+    const at = files.length === 1 && path[path.length - 1] === 'crlFile' ? path : [...path, index];
+    const read = await readConfigFile(dir, file, at, 'a readable CRL file (PEM or DER)');
+    if (!read.ok) {
+      problems.push(...read.problems);
+      continue;
+    }
+    const full = resolve(dir, file);
+    let crl: x509.X509Crl;
+    try {
+      const text = read.value.toString('latin1');
+      crl = text.includes('-----BEGIN X509 CRL-----') ? new x509.X509Crl(text.slice(text.indexOf('-----BEGIN X509 CRL-----'))) : new x509.X509Crl(new Uint8Array(read.value));
+    } catch (error) {
+      problems.push({ path: at, message: `${full} is not a CRL (${(error as Error).message})`, expected: 'a PEM (-----BEGIN X509 CRL-----) or DER certificate revocation list' });
+      continue;
+    }
+    let issuer: X509Certificate | undefined;
+    for (const ca of trusted?.certs ?? []) {
+      if (await crl.verify({ publicKey: new x509.X509Certificate(new Uint8Array(ca.raw)) }).catch(() => false)) {
+        issuer = ca;
+        break;
+      }
+    }
+    if (!issuer) {
+      problems.push({ path: at, message: `${full}: CRL issued by "${crl.issuer}" is not signed by any CA in trustedCaFile`, expected: 'a CRL signed by one of the trusted CAs' });
+      continue;
+    }
+    if (crl.nextUpdate && crl.nextUpdate.getTime() < Date.now()) {
+      warnings.push({ path: at, message: `${full}: CRL is stale (nextUpdate ${crl.nextUpdate.toISOString()}); it is used anyway`, expected: 'a fresh CRL from the CA' });
+    }
+    const serials = byIssuerFingerprint.get(issuer.fingerprint256) ?? new Set<string>();
+    for (const entry of crl.entries) serials.add(normalizeSerial(entry.serialNumber));
+    byIssuerFingerprint.set(issuer.fingerprint256, serials);
+    byIssuerSubject.set(issuer.subject, serials);
+  }
+  if (problems.length) return { ok: false, problems };
+  return { ok: true, value: { byIssuerFingerprint, byIssuerSubject, isEmpty: byIssuerFingerprint.size === 0 } };
+}

@@ -1,0 +1,16 @@
+/**
+ * Small PKI toolkit: CAs, server/client certificates, CRLs, PKCS#12 export and safe file output.
+ * Built on @peculiar/x509 + Node WebCrypto; node-forge is used only for PKCS#12.
+ */
+import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect metadata API
+export type { Issued, KeyType, Validity } from './types.js';
+export { createCa } from './ca.js';
+export type { CaOptions } from './ca.js';
+export { createSelfSignedServer, issueClient, issueServer } from './issue.js';
+export type { IssueClientOptions, IssueServerOptions, ServerOptions } from './issue.js';
+export { createCrl } from './crl.js';
+export type { CrlOptions } from './crl.js';
+export { toPfx } from './pfx.js';
+export type { PfxOptions } from './pfx.js';
+export { writeIssued } from './write.js';
+export { loadIssued, splitPemCertificates } from './load.js';

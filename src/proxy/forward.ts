@@ -1,0 +1,170 @@
+/**
+ * forward: sends one request to a farm server through its keep-alive pool (undici) and streams the
+ * response back, with back-pressure both ways. A failure before the response starts is retried once on
+ * another server when that is safe (the request never reached the first server, or it is idempotent
+ * and no body was sent); otherwise it becomes 502.3. A failure after the response started aborts the
+ * client connection, so a broken body is never passed off as complete.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { FarmServer } from '../farm/farm-server.js';
+import { clientResponseHeaders, upstreamRequestHeaders, type AddedHeaders } from './request-headers.js';
+import type { SiteRuntime } from './site-runtime.js';
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** What the handler needs to hear when the exchange ends. */
+export interface ExchangeOutcome {
+  status: number;
+  subStatus: number;
+  /** Response body bytes sent to the client. */
+  bytes: number;
+  server: FarmServer | undefined;
+  /** Why the farm could not answer (for the log); undefined on success. */
+  error: Error | undefined;
+  /** The server that failed first, when a retry happened. */
+  retriedFrom: FarmServer | undefined;
+}
+
+export type ExchangeDone = (outcome: ExchangeOutcome) => void;
+
+/** Reads the client's body for undici without letting undici destroy the client's request on failure. */
+class RequestBody implements AsyncIterable<Buffer> {
+  isStarted = false;
+  bytes = 0;
+  constructor(readonly req: IncomingMessage) {}
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    this.isStarted = true;
+    for await (const chunk of this.req.iterator({ destroyOnReturn: false })) {
+      this.bytes += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  }
+}
+
+export class ProxyExchange implements Dispatcher.DispatchHandler {
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #site: SiteRuntime;
+  readonly #added: AddedHeaders;
+  readonly #done: ExchangeDone;
+  readonly #hasBody: boolean;
+  #server: FarmServer;
+  #retriedFrom: FarmServer | undefined;
+  #body: RequestBody | undefined;
+  #abort: ((error?: Error) => void) | undefined;
+  #resume: (() => void) | undefined;
+  #isConnected = false;
+  #isClientGone = false;
+  #bytes = 0;
+  #status = 0;
+  #isFinished = false;
+  #onDrain: (() => void) | undefined;
+
+  constructor(req: IncomingMessage, res: ServerResponse, site: SiteRuntime, server: FarmServer, added: AddedHeaders, done: ExchangeDone) {
+    this.#req = req;
+    this.#res = res;
+    this.#site = site;
+    this.#server = server;
+    this.#added = added;
+    this.#done = done;
+    const headers = req.headers;
+    this.#hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+    res.once('close', () => {
+      if (this.#isFinished) return;
+      this.#isClientGone = true;
+      this.#abort?.(new Error('client closed the connection'));
+    });
+  }
+
+  start(): void {
+    const server = this.#server;
+    server.counters.totalRequests++;
+    server.counters.currentRequests++;
+    this.#isConnected = false;
+    this.#body = this.#hasBody ? new RequestBody(this.#req) : undefined;
+    const protocol = this.#site.farm.config.protocol;
+    const headers = upstreamRequestHeaders(this.#req.headers, this.#site.strippedHeaders, protocol, this.#added.serverHost === server.address ? this.#added : { ...this.#added, serverHost: server.address });
+    (server.dispatcher as Dispatcher).dispatch(
+      {
+        origin: server.origin,
+        path: this.#req.url as string,
+        method: this.#req.method as string,
+        headers,
+        // undici streams an async iterable body with back-pressure; its types list only Readable.
+        body: (this.#body ?? null) as unknown as NonNullable<Dispatcher.DispatchOptions['body']>,
+        headersTimeout: protocol.timeoutMs,
+        bodyTimeout: protocol.timeoutMs,
+      },
+      this,
+    );
+  }
+
+  // undici's handler interface (the raw form: no header parsing, no wrapper per request).
+
+  onConnect(abort: (error?: Error) => void): void {
+    this.#abort = abort;
+    this.#isConnected = true;
+    if (this.#isClientGone) abort(new Error('client closed the connection'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx: the client's own 100-continue is answered by node
+    this.#status = statusCode;
+    this.#resume = resume;
+    this.#res.writeHead(statusCode, clientResponseHeaders(rawHeaders));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.#bytes += chunk.length;
+    if (this.#res.write(chunk)) return true;
+    this.#onDrain ??= () => this.#resume?.();
+    this.#res.once('drain', this.#onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    this.#res.end();
+    this.#finish(undefined);
+  }
+
+  onError(error: Error): void {
+    if (this.#isFinished) return;
+    const server = this.#server;
+    if (this.#status !== 0) {
+      // The response had started: cut the client connection so the truncation is visible to it.
+      server.counters.failedRequests++;
+      this.#res.destroy(error);
+      this.#finish(error);
+      return;
+    }
+    server.counters.currentRequests--;
+    server.counters.failedRequests++;
+    if (this.#isClientGone) {
+      this.#finish(error, false);
+      return;
+    }
+    const isBodyStarted = this.#body?.isStarted === true;
+    const isSafe = !isBodyStarted && (!this.#isConnected || IDEMPOTENT.has(this.#req.method as string));
+    const next = this.#retriedFrom === undefined && isSafe ? this.#site.farm.pick(server) : undefined;
+    if (next) {
+      this.#retriedFrom = server;
+      this.#server = next;
+      this.start();
+      return;
+    }
+    this.#status = 502;
+    this.#finish(error, false);
+  }
+
+  #finish(error: Error | undefined, countCurrent = true): void {
+    if (this.#isFinished) return;
+    this.#isFinished = true;
+    const server = this.#server;
+    if (countCurrent) server.counters.currentRequests--;
+    if (this.#body) server.counters.bytesSent += this.#body.bytes;
+    server.counters.bytesReceived += this.#bytes;
+    this.#done({ status: this.#status, subStatus: this.#status === 502 ? 3 : 0, bytes: this.#bytes, server, error, retriedFrom: this.#retriedFrom });
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Answers Gatehouse gives itself, IIS style: the status with its sub-status in the body, a short HTML
+ * page for browsers and one line of text for other clients. Bodies are built once.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export interface LocalAnswer {
+  readonly status: number;
+  readonly subStatus: number;
+  readonly text: Buffer;
+  readonly html: Buffer;
+}
+
+const TITLES: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+
+const DESCRIPTIONS: Record<string, string> = {
+  '400.0': 'The request has an invalid host name.',
+  '403.4': 'SSL is required: this site must be reached over https.',
+  '403.7': 'A client certificate is required, and none was presented.',
+  '403.13': 'The client certificate has been revoked.',
+  '403.16': 'The client certificate is not trusted or is invalid.',
+  '403.17': 'The client certificate has expired or is not yet valid.',
+  '502.3': 'The server in the farm did not answer: the connection was refused, reset or timed out.',
+  '502.4': 'No server in the farm is available to handle the request.',
+};
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&quot;'));
+}
+
+const answers = new Map<string, LocalAnswer>();
+
+export function localAnswer(status: number, subStatus: number): LocalAnswer {
+  const key = `${status}.${subStatus}`;
+  let answer = answers.get(key);
+  if (answer) return answer;
+  const title = TITLES[status] ?? 'Error';
+  const description = DESCRIPTIONS[key] ?? '';
+  const text = `HTTP Error ${key} - ${title}\n${description}\n`;
+  const html = `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${key} - ${escapeHtml(title)}</title></head><body>\n<h1>HTTP Error ${key} - ${escapeHtml(title)}</h1>\n<p>${escapeHtml(description)}</p>\n<hr><p>Gatehouse</p>\n</body></html>\n`;
+  answer = { status, subStatus, text: Buffer.from(text), html: Buffer.from(html) };
+  answers.set(key, answer);
+  return answer;
+}
+
+/** Sends a local answer, in HTML when the client prefers it. Returns the body length. */
+export function sendLocalAnswer(req: IncomingMessage, res: ServerResponse, answer: LocalAnswer): number {
+  const wantsHtml = req.headers.accept?.includes('text/html') === true;
+  const body = wantsHtml ? answer.html : answer.text;
+  res.writeHead(answer.status, {
+    'content-type': wantsHtml ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8',
+    'content-length': body.length,
+    'cache-control': 'no-store',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+  return body.length;
+}

@@ -1,0 +1,83 @@
+/**
+ * The headers a server receives: the client's, minus hop-by-hop headers (RFC 9110 §7.6.1, and those
+ * the client's Connection header names) and minus every header a client could use to pass as the proxy
+ * (certificate dialects, X-ARR-*, the farm's configured names); plus what ARR sets, in ARR's order:
+ * Max-Forwards, X-Forwarded-For, X-ARR-SSL, X-ARR-ClientCert, X-ARR-LOG-ID, then X-Forwarded-Proto.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ProtocolSettings } from '../config/model.js';
+import { CLIENT_CERT_HEADER_FAMILY } from './forwarded-certificate.js';
+
+/** Never forwarded: hop-by-hop, and `expect` (the proxy answers 100-continue itself). */
+const HOP_BY_HOP = ['connection', 'proxy-connection', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'expect', 'http2-settings'];
+
+/** Lower-case names removed from every client request of a farm: hop-by-hop, spoofable and replaced headers. */
+export function strippedRequestHeaders(protocol: ProtocolSettings): ReadonlySet<string> {
+  const names = new Set([...HOP_BY_HOP, ...CLIENT_CERT_HEADER_FAMILY, 'x-arr-ssl', 'x-arr-log-id', 'max-forwards', 'x-forwarded-proto']);
+  for (const name of [protocol.clientCertHeaderName, protocol.sslHeaderName, protocol.logGuidName, protocol.forwardedProtoHeaderName]) {
+    if (name) names.add(name.toLowerCase());
+  }
+  return names;
+}
+
+/** What the request adds, known before the headers are copied. */
+export interface AddedHeaders {
+  /** `ip:port` or `[v6]:port` (or the bare ip) to append to X-Forwarded-For. */
+  readonly clientAddress: string;
+  /** X-ARR-SSL value, or undefined for a plain-http request. */
+  readonly sslValue: string | undefined;
+  /** Flat [name, value, …] list of certificate headers; empty when there is no certificate. */
+  readonly certificateHeaders: readonly string[];
+  readonly logId: string;
+  readonly isHttps: boolean;
+  /** Replaces Host when the farm does not preserve it. */
+  readonly serverHost: string;
+}
+
+export function upstreamRequestHeaders(headers: IncomingHttpHeaders, stripped: ReadonlySet<string>, protocol: ProtocolSettings, added: AddedHeaders): string[] {
+  const out: string[] = [];
+  const xffName = protocol.xForwardedForHeaderName;
+  const xffLower = xffName ? xffName.toLowerCase() : '';
+  let xff: string | undefined;
+  let connectionTokens: Set<string> | undefined;
+  const connection = headers.connection;
+  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
+    connectionTokens = new Set(connection.toLowerCase().split(',').map((token) => token.trim()));
+  }
+  for (const name in headers) {
+    if (stripped.has(name)) continue;
+    if (connectionTokens?.has(name)) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (name === xffLower) {
+      xff = Array.isArray(value) ? value.join(', ') : value;
+      continue;
+    }
+    if (name === 'host' && !protocol.preserveHostHeader) continue;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const item of value) out.push(name, item);
+  }
+  if (!protocol.preserveHostHeader) out.push('host', added.serverHost);
+  out.push('Max-Forwards', String(protocol.maxForwards));
+  if (xffName) out.push(xffName, xff ? `${xff}, ${added.clientAddress}` : added.clientAddress);
+  if (added.sslValue !== undefined && protocol.sslHeaderName) out.push(protocol.sslHeaderName, added.sslValue);
+  for (let i = 0; i < added.certificateHeaders.length; i++) out.push(added.certificateHeaders[i] as string);
+  if (protocol.logGuidName) out.push(protocol.logGuidName, added.logId);
+  if (protocol.forwardedProtoHeaderName) out.push(protocol.forwardedProtoHeaderName, added.isHttps ? 'https' : 'http');
+  return out;
+}
+
+/** Response headers never passed back to the client (the proxy frames its own response). */
+const RESPONSE_HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'trailer', 'te']);
+const HOP_BY_HOP_LENGTHS = new Set([...RESPONSE_HOP_BY_HOP].map((name) => name.length));
+
+/** A server's raw response headers (undici's [name, value, …] buffers) → flat list for res.writeHead. */
+export function clientResponseHeaders(raw: readonly Buffer[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString('latin1');
+    if (HOP_BY_HOP_LENGTHS.has(name.length) && RESPONSE_HOP_BY_HOP.has(name.toLowerCase())) continue;
+    out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+  }
+  return out;
+}

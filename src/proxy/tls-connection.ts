@@ -1,0 +1,46 @@
+/**
+ * What the proxy knows about a TLS connection, worked out on its first request and kept on the socket:
+ * the binding (by SNI), the client certificate and its verdict, the X-ARR-SSL value, and the forwarded
+ * certificate headers. Nothing here is recomputed per request.
+ */
+import type { TLSSocket } from 'node:tls';
+import { evaluateClientCertificate, type ClientCertificate } from '../tls/client-certificate.js';
+import type { Verdict } from '../tls/verdict.js';
+import { forwardedCertificateHeaders } from './forwarded-certificate.js';
+import { cipherKeyBits, type BindingRuntime } from './site-runtime.js';
+
+const kConnection = Symbol('gatehouse.tlsConnection');
+
+export class TlsConnection {
+  readonly binding: BindingRuntime;
+  readonly certificate: ClientCertificate | undefined;
+  readonly verdict: Verdict;
+  readonly sslValue: string;
+  readonly isResumed: boolean;
+  #certificateHeaders: readonly string[] | undefined;
+
+  constructor(socket: TLSSocket, binding: BindingRuntime) {
+    this.binding = binding;
+    const { certificate, verdict } = evaluateClientCertificate(socket, binding.site.config.ssl);
+    this.certificate = certificate;
+    this.verdict = verdict;
+    this.isResumed = socket.isSessionReused();
+    this.sslValue = binding.sslHeaderValue(cipherKeyBits(socket.getCipher()?.standardName));
+  }
+
+  /** Flat [name, value, …] certificate headers for the site's farm; empty without an accepted certificate. */
+  get certificateHeaders(): readonly string[] {
+    if (this.#certificateHeaders) return this.#certificateHeaders;
+    const headers = this.certificate && this.verdict.subStatus === 0 ? forwardedCertificateHeaders(this.certificate, this.binding.site.farm.config.protocol) : [];
+    return (this.#certificateHeaders = headers);
+  }
+
+  static of(socket: TLSSocket): TlsConnection | undefined {
+    return (socket as TLSSocket & { [kConnection]?: TlsConnection })[kConnection];
+  }
+
+  static attach(socket: TLSSocket, connection: TlsConnection): TlsConnection {
+    (socket as TLSSocket & { [kConnection]?: TlsConnection })[kConnection] = connection;
+    return connection;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * A client certificate as seen once per TLS connection: the DER bytes to forward, identifiers for logs,
+ * the chain the client sent, and the verdict. Built once per connection, never per request.
+ */
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import type { RevocationList, SslSettings } from '../config/model.js';
+import { normalizeSerial } from '../config/tls-files.js';
+import { ACCEPTED, CERTIFICATE_REQUIRED, EXPIRED, NOT_REQUESTED, NOT_YET_VALID, NO_CERTIFICATE_ACCEPTED, REVOKED, verdictForVerifyError, type Verdict } from './verdict.js';
+
+export class ClientCertificate {
+  /** DER of the leaf. */
+  readonly raw: Buffer;
+  /** SHA-1 thumbprint, upper-case hex without separators (as IIS and Windows show it). */
+  readonly thumbprint: string;
+  /** SHA-256 thumbprint, lower-case hex without separators. */
+  readonly thumbprintSha256: string;
+  readonly notBeforeMs: number;
+  readonly notAfterMs: number;
+  /** DER of the certificates above the leaf that chain it to a trust anchor, closest first; self-signed roots excluded. */
+  readonly chain: readonly Buffer[];
+  readonly #peer: DetailedPeerCertificate;
+  #x509: X509Certificate | undefined;
+  #base64: string | undefined;
+
+  constructor(peer: DetailedPeerCertificate) {
+    this.#peer = peer;
+    this.raw = peer.raw;
+    this.thumbprint = peer.fingerprint.replace(/:/g, '');
+    this.thumbprintSha256 = peer.fingerprint256.replace(/:/g, '').toLowerCase();
+    this.notBeforeMs = Date.parse(peer.valid_from);
+    this.notAfterMs = Date.parse(peer.valid_to);
+    const chain: Buffer[] = [];
+    for (let cert = peer.issuerCertificate; cert && cert !== peer && chain.length < 10; cert = cert.issuerCertificate) {
+      if (cert.issuerCertificate === cert || cert.fingerprint256 === cert.issuerCertificate?.fingerprint256) break; // self-signed anchor
+      chain.push(cert.raw);
+      if (cert.issuerCertificate === undefined) break;
+    }
+    this.chain = chain;
+  }
+
+  /** Base64 of the DER leaf, one line: the value of X-ARR-ClientCert. */
+  get base64(): string {
+    return (this.#base64 ??= this.raw.toString('base64'));
+  }
+
+  /** Node's full parse, made only when a log, trace or format needs names. */
+  get x509(): X509Certificate {
+    return (this.#x509 ??= new X509Certificate(this.raw));
+  }
+
+  /** `CN=alice, O=Example` for log lines. */
+  get subject(): string {
+    return this.x509.subject.split('\n').reverse().join(', ');
+  }
+
+  get issuer(): string {
+    return this.x509.issuer.split('\n').reverse().join(', ');
+  }
+
+  get serialNumber(): string {
+    return normalizeSerial(this.#peer.serialNumber);
+  }
+
+  /** Whether the leaf or a certificate above it is on a CRL. */
+  isRevoked(revocation: RevocationList): boolean {
+    if (revocation.isEmpty) return false;
+    let cert: DetailedPeerCertificate | undefined = this.#peer;
+    for (let depth = 0; cert && depth < 10; depth++) {
+      const issuer: DetailedPeerCertificate | undefined = cert.issuerCertificate;
+      const serial = normalizeSerial(cert.serialNumber);
+      if (issuer && issuer !== cert) {
+        if (revocation.byIssuerFingerprint.get(issuer.fingerprint256)?.has(serial)) return true;
+      } else if (depth === 0) {
+        // A resumed session may carry the leaf without its chain: match by the issuer's name.
+        if (revocation.byIssuerSubject.get(this.x509.issuer)?.has(serial)) return true;
+      }
+      if (!issuer || issuer === cert) break;
+      cert = issuer;
+    }
+    return false;
+  }
+
+  /** The validity check made on every request, so a long keep-alive connection cannot outlive the certificate. */
+  validityAt(nowMs: number): Verdict | undefined {
+    if (nowMs > this.notAfterMs) return EXPIRED;
+    if (nowMs < this.notBeforeMs) return NOT_YET_VALID;
+    return undefined;
+  }
+}
+
+export interface ClientCertificateResult {
+  readonly certificate: ClientCertificate | undefined;
+  readonly verdict: Verdict;
+}
+
+/**
+ * Evaluates a TLS connection's client certificate under a site's SSL settings. The detailed chain is read
+ * before anything else touches the peer certificate (reading it later loses the intermediates the client sent).
+ */
+export function evaluateClientCertificate(socket: TLSSocket, ssl: SslSettings): ClientCertificateResult {
+  if (ssl.clientCertificates === 'ignore') return { certificate: undefined, verdict: NOT_REQUESTED };
+  const peer = socket.getPeerCertificate(true);
+  if (!peer || !peer.raw) {
+    return { certificate: undefined, verdict: ssl.clientCertificates === 'require' ? CERTIFICATE_REQUIRED : NO_CERTIFICATE_ACCEPTED };
+  }
+  const certificate = new ClientCertificate(peer);
+  if (!socket.authorized) {
+    const error = socket.authorizationError as unknown;
+    const code = typeof error === 'string' ? error : ((error as { code?: string } | null)?.code ?? String(error));
+    return { certificate, verdict: verdictForVerifyError(code) };
+  }
+  if (certificate.isRevoked(ssl.revocation)) return { certificate, verdict: REVOKED };
+  return { certificate, verdict: ACCEPTED };
+}

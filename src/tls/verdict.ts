@@ -1,0 +1,53 @@
+/**
+ * The door's answer for a client certificate, as IIS gives it: a 403 sub-status and a reason.
+ * OpenSSL's verification error codes (Node's authorizationError) map onto IIS's sub-statuses.
+ */
+
+/** 0 = let in; otherwise the 403 sub-status. */
+export type SubStatus = 0 | 7 | 13 | 16 | 17;
+
+export interface Verdict {
+  readonly subStatus: SubStatus;
+  /** One line for logs and traces: why the certificate was or was not accepted. */
+  readonly reason: string;
+  /** OpenSSL's code where it decided, e.g. CERT_HAS_EXPIRED. */
+  readonly code: string | undefined;
+}
+
+export const ACCEPTED: Verdict = Object.freeze({ subStatus: 0, reason: 'certificate valid', code: undefined });
+export const NO_CERTIFICATE_ACCEPTED: Verdict = Object.freeze({ subStatus: 0, reason: 'no certificate presented (accept mode)', code: undefined });
+export const NOT_REQUESTED: Verdict = Object.freeze({ subStatus: 0, reason: 'client certificates ignored', code: undefined });
+export const CERTIFICATE_REQUIRED: Verdict = Object.freeze({ subStatus: 7, reason: 'client certificate required but none presented', code: undefined });
+export const REVOKED: Verdict = Object.freeze({ subStatus: 13, reason: 'client certificate revoked (CRL)', code: 'CERT_REVOKED' });
+export const EXPIRED: Verdict = Object.freeze({ subStatus: 17, reason: 'client certificate expired', code: 'CERT_HAS_EXPIRED' });
+export const NOT_YET_VALID: Verdict = Object.freeze({ subStatus: 17, reason: 'client certificate not yet valid', code: 'CERT_NOT_YET_VALID' });
+
+const UNTRUSTED = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_CHAIN_TOO_LONG',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_CA',
+]);
+
+const cache = new Map<string, Verdict>();
+
+/** The verdict for OpenSSL's verification error code. */
+export function verdictForVerifyError(code: string): Verdict {
+  let verdict = cache.get(code);
+  if (verdict) return verdict;
+  if (code === 'CERT_HAS_EXPIRED') verdict = EXPIRED;
+  else if (code === 'CERT_NOT_YET_VALID') verdict = NOT_YET_VALID;
+  else if (code === 'CERT_REVOKED') verdict = REVOKED;
+  else if (UNTRUSTED.has(code)) verdict = { subStatus: 16, reason: `client certificate not issued by a trusted CA (${code})`, code };
+  else if (code === 'CERT_SIGNATURE_FAILURE' || code === 'CERT_SIGNATURE_INVALID') verdict = { subStatus: 16, reason: `client certificate has a bad signature (${code})`, code };
+  else if (code === 'INVALID_PURPOSE') verdict = { subStatus: 16, reason: 'client certificate not valid for client authentication: key usage or extended key usage (INVALID_PURPOSE)', code };
+  else verdict = { subStatus: 16, reason: `client certificate invalid (${code})`, code };
+  verdict = Object.freeze(verdict);
+  cache.set(code, verdict);
+  return verdict;
+}
