@@ -74,7 +74,7 @@ function normalizeFarm(farm: DeclaredFarm): Farm {
   const { protocol } = farm;
   return {
     name: farm.name,
-    servers: farm.servers.map((server) => ({ ...(parseServerAddress(server.address) as { host: string; port: number }), address: server.address, weight: server.weight })),
+    servers: farm.servers.map((server) => ({ ...(parseServerAddress(server.address) as { host: string; port: number }), address: server.address, weight: server.weight, enabled: server.enabled })),
     protocol: {
       timeoutMs: parseDuration(protocol.timeout) as number,
       clientCertHeaderName: protocol.clientCertHeaderName,

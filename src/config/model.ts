@@ -77,6 +77,8 @@ export interface ServerConfig {
   readonly host: string;
   readonly port: number;
   readonly weight: number;
+  /** False: the server takes no requests. */
+  readonly enabled: boolean;
 }
 
 export interface ProtocolSettings {

@@ -92,6 +92,7 @@ export const serverSchema = z
   .strictObject({
     address: z.string().min(1).describe('`host:port` of the server; IPv6 as `[::1]:9001`. The port is required.'),
     weight: z.number().int().min(1).max(100000).default(100).describe('Relative share of requests (100/100 = 1:1, 200/100 = 2:1). Default 100 (ARR).'),
+    enabled: z.boolean().default(true).describe('When false the server takes no requests (ARR `server/@enabled`). Default true.'),
   })
   .describe('One backend server of a farm.');
 

@@ -36,6 +36,7 @@ export class FarmServer {
     this.host = config.host;
     this.port = config.port;
     this.weight = config.weight;
+    this.isAvailable = config.enabled;
     this.origin = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   }
 }

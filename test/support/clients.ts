@@ -1,0 +1,48 @@
+/** Real clients for tests: curl and openssl as child processes, with bounded run time. */
+import { execFile } from 'node:child_process';
+
+export interface CurlResult {
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+  exitCode: number;
+  stderr: string;
+}
+
+/** Runs a program; resolves with its exit code and output (never rejects on a non-zero exit). */
+export function run(file: string, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, args, { timeout: options.timeoutMs ?? 20_000, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== 'number') return reject(error);
+      resolve({ code: error ? (error.code as unknown as number) : 0, stdout, stderr });
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+  });
+}
+
+/**
+ * curl a URL. `resolve` maps host names to 127.0.0.1 for SNI tests; `cert`/`key` present a client
+ * certificate; `cacert` trusts the test root.
+ */
+export async function curl(url: string, options: { cacert?: string; cert?: string; key?: string; resolve?: string[]; headers?: string[]; extra?: string[] } = {}): Promise<CurlResult> {
+  const args = ['-sS', '--max-time', '15', '-D', '/dev/stderr', '-o', '-'];
+  if (options.cacert) args.push('--cacert', options.cacert);
+  if (options.cert) args.push('--cert', options.cert);
+  if (options.key) args.push('--key', options.key);
+  for (const r of options.resolve ?? []) args.push('--resolve', r);
+  for (const h of options.headers ?? []) args.push('-H', h);
+  args.push(...(options.extra ?? []), url);
+  const result = await run('curl', args);
+  // -D /dev/stderr puts the response headers before curl's own messages on stderr.
+  const blocks = result.stderr.split(/\r?\n\r?\n/);
+  const statusBlocks = blocks.filter((b) => /^HTTP\/[\d.]+ \d{3}/.test(b));
+  const last = statusBlocks[statusBlocks.length - 1] ?? '';
+  const lines = last.split(/\r?\n/);
+  const status = Number(/^HTTP\/[\d.]+ (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0);
+  const headers: Record<string, string> = {};
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status, body: result.stdout, headers, exitCode: result.code, stderr: result.stderr };
+}
