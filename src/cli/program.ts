@@ -1,5 +1,6 @@
 /** The `gatehouse` command line: one sub-command per file in commands/. */
 import { Command } from 'commander';
+import { demoCommand, type DemoOptions } from './commands/demo.js';
 import { startCommand } from './commands/start.js';
 import { validateCommand } from './commands/validate.js';
 
@@ -18,5 +19,12 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('check a config file and the files it names, without binding; prints ok or one line per problem')
     .option('-c, --config <file>', 'config file (YAML or JSON)', 'gatehouse.yaml')
     .action((options: { config: string }) => run(() => validateCommand(options)));
+  program
+    .command('demo')
+    .description('the embedded default (npm start): a test CA, certificates, two demo backends and Gatehouse requiring client certificates in front of them')
+    .option('--state <dir>', 'state folder for the demo certificates and config (reused on the next run)', '.gatehouse/demo')
+    .option('--port <port>', 'https port', '8443')
+    .option('--http-port <port>', 'http port (answers 403.4: SSL required)', '8080')
+    .action((options: DemoOptions) => run(() => demoCommand(options)));
   return program;
 }

@@ -1,0 +1,92 @@
+/**
+ * `gatehouse demo` (= `npm start`): the whole story with no setup. Certificates are made once in the
+ * state folder; two demo backends start; Gatehouse requires client certificates in front of them.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { Gatehouse, ListenError } from '../../app.js';
+import { loadConfig } from '../../config/load.js';
+import { startDemoBackend } from '../../demo/demo-backend.js';
+import { ensureDemoPki } from '../../demo/demo-pki.js';
+import { runUntilSignal } from './start.js';
+
+export interface DemoOptions {
+  state: string;
+  port: string;
+  httpPort: string;
+}
+
+export async function demoCommand(options: DemoOptions): Promise<number> {
+  const dir = resolve(options.state);
+  const pki = await ensureDemoPki(dir);
+  const backends = await Promise.all([startDemoBackend('backend-1'), startDemoBackend('backend-2')]);
+  const configFile = join(dir, 'gatehouse.yaml');
+  const yaml = `# Written by \`gatehouse demo\` on each run (the backends' ports change); a real config to copy from.
+sites:
+  - name: demo
+    bindings:
+      - protocol: https
+        address: 127.0.0.1
+        port: ${Number(options.port)}
+        certificate:
+          certFile: server.pem
+          keyFile: server.key
+      - protocol: http
+        address: 127.0.0.1
+        port: ${Number(options.httpPort)}
+    ssl:
+      requireSsl: true
+      clientCertificates: require
+      trustedCaFile: demo-ca.pem
+    farm: demo-backends
+farms:
+  - name: demo-backends
+    servers:
+${backends.map((b) => `      - address: ${b.address}`).join('\n')}
+drainTimeout: 5s
+accessLog: stdout
+`;
+  await writeFile(configFile, yaml);
+  let gatehouse: Gatehouse;
+  try {
+    gatehouse = await Gatehouse.start((await loadConfig(configFile)).config);
+  } catch (error) {
+    for (const b of backends) b.server.close();
+    if (error instanceof ListenError) {
+      process.stderr.write(`gatehouse demo: ${error.message}\nChoose other ports: npm start -- --port 9443 --http-port 9080\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const https = gatehouse.bound.find((b) => b.protocol === 'https');
+  const http = gatehouse.bound.find((b) => b.protocol === 'http');
+  const rel = (file: string) => relative(process.cwd(), file) || file;
+  const port = https?.port ?? Number(options.port);
+  const out = [
+    '',
+    `Gatehouse demo: state folder ${dir} (${pki.created ? 'certificates created' : 'certificates reused'})`,
+    `  config            ${rel(configFile)}`,
+    `  server cert for   ${pki.serverNames.join(', ')}, 127.0.0.1, ::1`,
+    `  backends          ${backends.map((b) => b.address).join(', ')}`,
+    ...gatehouse.bound.map((b) => `  listening         ${b.url} (site ${b.sites.join(', ')})`),
+    '',
+    'With the client certificate: 200, and the backend shows the certificate it received in X-ARR-ClientCert:',
+    `  curl --cacert ${rel(pki.caFile)} --cert ${rel(pki.clientCertFile)} --key ${rel(pki.clientKeyFile)} https://localhost:${port}/`,
+    'Without it: 403.7 (client certificate required):',
+    `  curl --cacert ${rel(pki.caFile)} https://localhost:${port}/`,
+    ...(http ? ['Over plain http: 403.4 (SSL required):', `  curl http://127.0.0.1:${http.port}/`] : []),
+    '',
+    'In a browser: import the client certificate and trust the demo CA, then open the https URL.',
+    `  client certificate ${rel(pki.clientPfxFile)}   PFX password: ${pki.clientPfxPassword}`,
+    `  demo CA            ${rel(pki.caFile)}`,
+    '  Chrome/Edge: Settings > Privacy and security > Security > Manage certificates > Import (Personal: the PFX; Trusted Root: the CA)',
+    '  Firefox: Settings > Privacy & Security > Certificates > View Certificates > Your Certificates > Import; Authorities > Import',
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  ];
+  process.stdout.write(out.join('\n'));
+  return runUntilSignal(gatehouse, async () => {
+    await Promise.all(backends.map((b) => new Promise<void>((done) => b.server.close(() => done()))));
+  });
+}
