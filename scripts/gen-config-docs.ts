@@ -1,0 +1,9 @@
+/** Regenerates docs/config-reference.md and the reference section of README.md from the schema. */
+import { readFile, writeFile } from 'node:fs/promises';
+import { configReferenceDocument, readmeWithReference } from './config-docs.js';
+
+const root = new URL('../../', import.meta.url);
+await writeFile(new URL('docs/config-reference.md', root), configReferenceDocument());
+const readme = new URL('README.md', root);
+await writeFile(readme, readmeWithReference(await readFile(readme, 'utf8')));
+process.stdout.write('docs/config-reference.md and README.md updated\n');
