@@ -60,8 +60,9 @@ export class Gatehouse {
     const groups = new Map<string, BindingRuntime[]>();
     for (const site of config.sites) {
       const runtime = new SiteRuntime(site, farms.get(site.farm.name) as FarmState);
-      for (const binding of site.bindings) {
-        const key = `${binding.address}|${binding.port}`;
+      for (const [index, binding] of site.bindings.entries()) {
+        // Port 0 asks for a free port: such a binding always gets a socket of its own.
+        const key = binding.port === 0 ? `${binding.address}|0|${site.name}.${index}` : `${binding.address}|${binding.port}`;
         groups.set(key, [...(groups.get(key) ?? []), new BindingRuntime(binding, runtime)]);
       }
     }

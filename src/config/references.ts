@@ -86,7 +86,8 @@ export function checkReferences(config: DeclaredConfig, warnings: Problem[]): Pr
           problems.push({ path: [...at, 'certificate', 'passphrase'], message: 'both passphrase and passphraseFile are given', expected: 'one of them' });
         }
       }
-      const key = `${address}|${binding.port}`;
+      // Port 0 asks for a free port: such a binding always gets a socket of its own.
+      const key = binding.port === 0 ? `${address}|0|${i}.${b}` : `${address}|${binding.port}`;
       const group = sockets.get(key) ?? [];
       group.push({ protocol: binding.protocol, hostName: binding.hostName?.toLowerCase(), at, site: site.name });
       sockets.set(key, group);

@@ -34,7 +34,7 @@ export const bindingSchema = z
   .strictObject({
     protocol: z.enum(['http', 'https']).describe('`http` or `https` (TLS terminated by Gatehouse).'),
     address: z.string().min(1).default('0.0.0.0').describe('IP address to listen on: `0.0.0.0` (all IPv4), `::` (all IPv6), `127.0.0.1`, `::1`, …. Default `0.0.0.0`.'),
-    port: z.number().int().min(0).max(65535).describe('TCP port, 1-65535; 0 picks a free port (printed at start).'),
+    port: z.number().int().min(0).max(65535).describe('TCP port, 1-65535; 0 picks a free port for this binding alone (printed at start).'),
     hostName: z
       .string()
       .regex(/^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'a DNS name such as app.example.test or *.example.test')

@@ -46,3 +46,31 @@ export async function curl(url: string, options: { cacert?: string; cert?: strin
   }
   return { status, body: result.stdout, headers, exitCode: result.code, stderr: result.stderr };
 }
+
+export interface SClientResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Whether the server sent a CertificateRequest during the handshake (from `-msg`). */
+  certificateRequested: boolean;
+  /** Whether the handshake completed (a cipher other than (NONE) was negotiated). */
+  handshakeDone: boolean;
+}
+
+/**
+ * `openssl s_client -msg` against host:port, stdin closed right away (handshake, then quit). `servername`
+ * sends SNI (omitted: -noservername); `extra` adds options such as `-tls1_2`, `-cert`, `-key`, `-CAfile`.
+ */
+export async function opensslSClient(host: string, port: number, options: { servername?: string; extra?: string[]; input?: string } = {}): Promise<SClientResult> {
+  const args = ['s_client', '-connect', `${host}:${port}`, '-msg', '-state'];
+  if (options.servername) args.push('-servername', options.servername);
+  else args.push('-noservername');
+  args.push(...(options.extra ?? []));
+  const result = await run('openssl', args, { input: options.input ?? '', timeoutMs: 15_000 });
+  const all = `${result.stdout}\n${result.stderr}`;
+  return {
+    ...result,
+    certificateRequested: /<<< [^\n]*Handshake[^\n]*CertificateRequest/.test(all) || /read server certificate request/.test(all),
+    handshakeDone: /Cipher is (?!\(NONE\))\S+/.test(all),
+  };
+}

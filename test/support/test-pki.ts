@@ -24,6 +24,8 @@ export interface TestPki {
   readonly caFile: string;
   /** intermediate only. */
   readonly intermediateCaFile: string;
+  /** root + intermediate in one PEM bundle (for CRLs of both CAs). */
+  readonly bundleCaFile: string;
   readonly server: { certFile: string; keyFile: string; chainFile: string; pfxFile: string; pfxPassword: string; issued: Issued };
   /** A second server certificate (other.example.test) for SNI tests. */
   readonly otherServer: { certFile: string; keyFile: string; issued: Issued };
@@ -38,10 +40,15 @@ export interface TestPki {
     readonly viaIntermediate: ClientFiles;
     /** Issued by the intermediate; certFile holds the leaf only. */
     readonly viaIntermediateLeafOnly: ClientFiles;
+    /** Issued by the intermediate and revoked by intermediateCrlFile; certFile holds leaf + intermediate. */
+    readonly revokedViaIntermediate: ClientFiles;
   };
   /** CRL of the root revoking clients.revoked (PEM) and the same in DER. */
   readonly crlFile: string;
   readonly crlDerFile: string;
+  /** CRL of the intermediate revoking clients.revokedViaIntermediate, PEM and DER. */
+  readonly intermediateCrlFile: string;
+  readonly intermediateCrlDerFile: string;
   cleanup(): Promise<void>;
 }
 
@@ -69,6 +76,8 @@ export async function createTestPki(): Promise<TestPki> {
   const revokedIssued = await issueClient({ ca: root, commonName: 'Revoked Rita' });
   const viaIntermediateIssued = await issueClient({ ca: intermediate, commonName: 'Ivan Intermediate', organization: 'Branch Office' });
   const crl = await createCrl({ ca: root, revoked: [{ serialNumber: revokedIssued.serialNumber }] });
+  const revokedViaIntermediateIssued = await issueClient({ ca: intermediate, commonName: 'Revoked Rob', organization: 'Branch Office' });
+  const intermediateCrl = await createCrl({ ca: intermediate, revoked: [{ serialNumber: revokedViaIntermediateIssued.serialNumber }] });
   return {
     dir,
     root,
@@ -76,6 +85,7 @@ export async function createTestPki(): Promise<TestPki> {
     otherRoot,
     caFile: await write('ca.pem', root.certPem),
     intermediateCaFile: await write('intermediate-ca.pem', intermediate.certPem),
+    bundleCaFile: await write('ca-bundle.pem', root.certPem + intermediate.certPem),
     server: {
       issued: server,
       certFile: await write('server.pem', server.certPem),
@@ -96,9 +106,12 @@ export async function createTestPki(): Promise<TestPki> {
       revoked: await client('revoked', revokedIssued),
       viaIntermediate: await client('ivan-chain', viaIntermediateIssued, true),
       viaIntermediateLeafOnly: await client('ivan', viaIntermediateIssued),
+      revokedViaIntermediate: await client('rob-chain', revokedViaIntermediateIssued, true),
     },
     crlFile: await write('ca.crl', crl.pem),
     crlDerFile: await write('ca-crl.der', crl.der),
+    intermediateCrlFile: await write('intermediate.crl', intermediateCrl.pem),
+    intermediateCrlDerFile: await write('intermediate-crl.der', intermediateCrl.der),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 }
