@@ -120,6 +120,8 @@ export interface SendOptions {
   timeoutMs?: number;
   /** Consumes the body instead of collecting it. */
   onData?: (chunk: Buffer) => void;
+  /** Extra TLS options (ciphers, maxVersion, …). */
+  tls?: Record<string, unknown>;
 }
 
 /** One request on a fresh connection. Never rejects: failures are in `error` (status 0 before a response). */
@@ -152,6 +154,7 @@ export function send(url: string, options: SendOptions = {}): Promise<ClientRepl
     };
     if (isHttps) {
       requestOptions['ca'] = options.ca;
+      Object.assign(requestOptions, options.tls ?? {});
       if (options.clientCert) {
         requestOptions['cert'] = readFileSync(options.clientCert.certFile);
         requestOptions['key'] = readFileSync(options.clientCert.keyFile);
@@ -281,7 +284,7 @@ export async function* deterministicBytes(totalBytes: number, hash: ReturnType<t
   }
 }
 
-/** The ssh-style DER → PEM of node's X509Certificate.raw, for comparisons. */
+/** The DER of the first certificate in a PEM text. */
 export function derOfPem(pem: string): Buffer {
   const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
   return Buffer.from(body, 'base64');

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ProtocolSettings } from '../../src/config/model.js';
+import { strippedRequestHeaders, upstreamRequestHeaders, clientResponseHeaders } from '../../src/proxy/request-headers.js';
+import { windowsDn, rfc4514Dn } from '../../src/tls/distinguished-name.js';
+import { parseDuration } from '../../src/config/duration.js';
+import { verdictForVerifyError } from '../../src/tls/verdict.js';
+
+const defaults: ProtocolSettings = {
+  timeoutMs: 30_000,
+  clientCertHeaderName: 'X-ARR-ClientCert',
+  clientCertFormat: 'base64Der',
+  sslHeaderName: 'X-ARR-SSL',
+  logGuidName: 'X-ARR-LOG-ID',
+  xForwardedForHeaderName: 'X-Forwarded-For',
+  includePortInXForwardedFor: true,
+  forwardedProtoHeaderName: 'X-Forwarded-Proto',
+  preserveHostHeader: true,
+  maxForwards: 10,
+};
+const added = { clientAddress: '127.0.0.1:5000', sslValue: '2048|256|CN=CA|CN=host', certificateHeaders: ['X-ARR-ClientCert', 'QUJD'], logId: 'guid', isHttps: true, serverHost: '10.0.0.1:80' };
+
+function pairs(list: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < list.length; i += 2) out.push([list[i] as string, list[i + 1] as string]);
+  return out;
+}
+
+test('upstream headers: spoofed ARR headers and hop-by-hop are gone, ARR headers added in ARR order', () => {
+  const headers = { host: 'app', 'x-arr-clientcert': 'spoof', 'x-arr-ssl': 'spoof', 'x-arr-log-id': 'spoof', 'client-cert': ':x:', connection: 'keep-alive, x-hop', 'x-hop': '1', te: 'trailers', 'x-custom': 'kept', 'max-forwards': '99', 'x-forwarded-for': '1.2.3.4' };
+  const out = pairs(upstreamRequestHeaders(headers, strippedRequestHeaders(defaults), defaults, added));
+  assert.deepEqual(out, [
+    ['host', 'app'],
+    ['x-custom', 'kept'],
+    ['Max-Forwards', '10'],
+    ['X-Forwarded-For', '1.2.3.4, 127.0.0.1:5000'],
+    ['X-ARR-SSL', '2048|256|CN=CA|CN=host'],
+    ['X-ARR-ClientCert', 'QUJD'],
+    ['X-ARR-LOG-ID', 'guid'],
+    ['X-Forwarded-Proto', 'https'],
+  ]);
+});
+
+test('upstream headers: renamed and disabled names, Host replaced when not preserved', () => {
+  const protocol = { ...defaults, sslHeaderName: '', logGuidName: 'X-Request-Id', xForwardedForHeaderName: '', forwardedProtoHeaderName: '', preserveHostHeader: false, maxForwards: 3 };
+  const out = pairs(upstreamRequestHeaders({ host: 'app', 'x-request-id': 'spoof', 'x-forwarded-proto': 'http' }, strippedRequestHeaders(protocol), protocol, { ...added, certificateHeaders: [] }));
+  assert.deepEqual(out, [
+    ['host', '10.0.0.1:80'],
+    ['Max-Forwards', '3'],
+    ['X-Request-Id', 'guid'],
+  ]);
+});
+
+test('response headers: hop-by-hop removed, repeated Set-Cookie kept', () => {
+  const raw = ['Content-Type', 'text/plain', 'Connection', 'keep-alive', 'Set-Cookie', 'a=1', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'b=2'].map((s) => Buffer.from(s));
+  assert.deepEqual(clientResponseHeaders(raw), ['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+});
+
+test('distinguished names print as Windows (X-ARR-SSL) and RFC 4514 (XFCC)', () => {
+  assert.equal(windowsDn('C=US\nST=Washington\nO=Contoso, Ltd\nCN=app'), 'C=US, S=Washington, O="Contoso, Ltd", CN=app');
+  assert.equal(rfc4514Dn('C=US\nO=Contoso, Ltd\nCN=app'), 'CN=app,O=Contoso\\, Ltd,C=US');
+});
+
+test('durations: seconds, units and IIS hh:mm:ss; anything else is refused', () => {
+  assert.equal(parseDuration(30), 30_000);
+  assert.equal(parseDuration('500ms'), 500);
+  assert.equal(parseDuration('2m'), 120_000);
+  assert.equal(parseDuration('00:01:30'), 90_000);
+  assert.equal(parseDuration('soon'), undefined);
+  assert.equal(parseDuration(-1), undefined);
+});
+
+test('OpenSSL verification codes map to IIS sub-statuses', () => {
+  assert.equal(verdictForVerifyError('CERT_HAS_EXPIRED').subStatus, 17);
+  assert.equal(verdictForVerifyError('CERT_NOT_YET_VALID').subStatus, 17);
+  assert.equal(verdictForVerifyError('CERT_REVOKED').subStatus, 13);
+  assert.equal(verdictForVerifyError('UNABLE_TO_VERIFY_LEAF_SIGNATURE').subStatus, 16);
+  assert.equal(verdictForVerifyError('INVALID_PURPOSE').subStatus, 16);
+  assert.match(verdictForVerifyError('INVALID_PURPOSE').reason, /client authentication/);
+});
