@@ -1,5 +1,7 @@
 /** The `gatehouse` command line: one sub-command per file in commands/. */
 import { Command } from 'commander';
+import { certCommand } from './commands/cert/index.js';
+import { CertCommandError } from './commands/cert/ca-folder.js';
 import { demoCommand, type DemoOptions } from './commands/demo.js';
 import { startCommand } from './commands/start.js';
 import { validateCommand } from './commands/validate.js';
@@ -8,7 +10,12 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('gatehouse')
     .description('Application request routing for Node.js: TLS termination, client-certificate policy and ARR-compatible forwarding to a web farm.')
     .showHelpAfterError();
-  const run = (action: () => Promise<number>) => action().then(setExitCode);
+  const run = (action: () => Promise<number>) =>
+    action().then(setExitCode, (error: unknown) => {
+      if (!(error instanceof CertCommandError)) throw error;
+      process.stderr.write(`gatehouse: ${error.message}\n`);
+      setExitCode(1);
+    });
   program
     .command('start')
     .description('run Gatehouse in the foreground from a config file')
@@ -26,5 +33,6 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--port <port>', 'https port', '8443')
     .option('--http-port <port>', 'http port (answers 403.4: SSL required)', '8080')
     .action((options: DemoOptions) => run(() => demoCommand(options)));
+  program.addCommand(certCommand(run));
   return program;
 }

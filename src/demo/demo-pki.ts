@@ -23,7 +23,8 @@ export interface DemoPki {
   readonly created: boolean;
 }
 
-function fqdn(): Promise<string | undefined> {
+/** This machine's fully qualified name (`hostname -f`), when it has one. */
+export function fqdn(): Promise<string | undefined> {
   return new Promise((resolve) => {
     execFile('hostname', ['-f'], { timeout: 2000 }, (error, stdout) => resolve(error ? undefined : stdout.trim() || undefined));
   });

@@ -12,5 +12,5 @@ export { createCrl } from './crl.js';
 export type { CrlOptions } from './crl.js';
 export { toPfx } from './pfx.js';
 export type { PfxOptions } from './pfx.js';
-export { writeIssued } from './write.js';
+export { writeAtomic, writeIssued } from './write.js';
 export { loadIssued, splitPemCertificates } from './load.js';

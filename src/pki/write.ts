@@ -9,7 +9,7 @@ import type { Issued } from './types.js';
  * (opened with 'wx' and `mode`), is fsynced, then moved into place. Without `force` the move is a
  * hard link, which fails with EEXIST instead of replacing an existing file.
  */
-async function writeAtomic(target: string, data: string, mode: number, force: boolean): Promise<void> {
+export async function writeAtomic(target: string, data: string | Uint8Array, mode: number, force: boolean): Promise<void> {
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await fs.open(tmp, 'wx', mode);
   try {

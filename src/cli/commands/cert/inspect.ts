@@ -1,0 +1,94 @@
+/** `gatehouse cert inspect FILE [--ca CAFILE]`: what a certificate is, and whether (and why not) it chains to a CA. */
+import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect metadata API
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import * as x509 from '@peculiar/x509';
+import { splitPemCertificates } from '../../../pki/index.js';
+import { CertCommandError } from './ca-folder.js';
+
+const KEY_USAGES: [x509.KeyUsageFlags, string][] = [
+  [x509.KeyUsageFlags.digitalSignature, 'digitalSignature'],
+  [x509.KeyUsageFlags.nonRepudiation, 'nonRepudiation'],
+  [x509.KeyUsageFlags.keyEncipherment, 'keyEncipherment'],
+  [x509.KeyUsageFlags.dataEncipherment, 'dataEncipherment'],
+  [x509.KeyUsageFlags.keyAgreement, 'keyAgreement'],
+  [x509.KeyUsageFlags.keyCertSign, 'keyCertSign'],
+  [x509.KeyUsageFlags.cRLSign, 'cRLSign'],
+];
+const EKU_NAMES: Record<string, string> = { '1.3.6.1.5.5.7.3.1': 'serverAuth', '1.3.6.1.5.5.7.3.2': 'clientAuth', '1.3.6.1.5.5.7.3.3': 'codeSigning', '1.3.6.1.5.5.7.3.4': 'emailProtection', '1.3.6.1.4.1.311.20.2.2': 'smartcardLogon' };
+
+/** Certificates of a PEM bundle or a single DER file. */
+export async function readCertificates(file: string, flag: string): Promise<X509Certificate[]> {
+  let data: Buffer;
+  try {
+    data = await readFile(file);
+  } catch (error) {
+    throw new CertCommandError(`${flag} ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (error as Error).message} (expected a PEM or DER certificate file)`);
+  }
+  const text = data.toString('latin1');
+  try {
+    if (text.includes('-----BEGIN CERTIFICATE-----')) return splitPemCertificates(text).map((pem) => new X509Certificate(pem));
+    return [new X509Certificate(data)];
+  } catch (error) {
+    throw new CertCommandError(`${flag} ${file}: not a certificate (${(error as Error).message}) (expected a PEM or DER certificate)`);
+  }
+}
+
+const dn = (text: string) => text.split('\n').reverse().join(', ');
+
+/** Whether `leaf` chains to one of `cas` (using `extra` as intermediates), and why not. */
+export function chainsTo(leaf: X509Certificate, extra: readonly X509Certificate[], cas: readonly X509Certificate[], now = new Date()): { ok: boolean; detail: string } {
+  const path: string[] = [];
+  let current = leaf;
+  for (let depth = 0; depth < 10; depth++) {
+    const trusted = cas.find((ca) => current.checkIssued(ca));
+    if (trusted) {
+      if (!current.verify(trusted.publicKey)) return { ok: false, detail: `the signature on ${dn(current.subject)} does not verify with the key of ${dn(trusted.subject)} (same name, different CA?)` };
+      if (!trusted.ca) return { ok: false, detail: `${dn(trusted.subject)} is not a CA certificate` };
+      if (new Date(trusted.validTo) < now) return { ok: false, detail: `the CA ${dn(trusted.subject)} expired on ${new Date(trusted.validTo).toISOString()}` };
+      path.push(dn(trusted.subject));
+      return { ok: true, detail: `chain: ${[dn(leaf.subject), ...path].join(' → ')}` };
+    }
+    const next = extra.find((c) => c !== current && current.checkIssued(c));
+    if (!next) return { ok: false, detail: `no certificate in the CA file issued ${dn(current.subject)} (its issuer is ${dn(current.issuer)}); add that CA, or the intermediate, to the file` };
+    if (!current.verify(next.publicKey)) return { ok: false, detail: `the signature on ${dn(current.subject)} does not verify with the key of ${dn(next.subject)}` };
+    path.push(dn(next.subject));
+    current = next;
+  }
+  return { ok: false, detail: 'the chain is longer than 10 certificates' };
+}
+
+export async function inspectCommand(file: string, options: { ca?: string }): Promise<number> {
+  const [leaf, ...extra] = await readCertificates(file, 'FILE');
+  if (!leaf) throw new CertCommandError(`FILE ${file}: holds no certificate`);
+  const parsed = new x509.X509Certificate(new Uint8Array(leaf.raw));
+  const ku = parsed.getExtension(x509.KeyUsagesExtension);
+  const eku = parsed.getExtension(x509.ExtendedKeyUsageExtension);
+  const now = Date.now();
+  const notAfter = new Date(leaf.validTo);
+  const daysLeft = Math.floor((notAfter.getTime() - now) / 86_400_000);
+  const validity = now < new Date(leaf.validFrom).getTime() ? 'NOT YET VALID' : daysLeft < 0 ? `EXPIRED ${-daysLeft} days ago` : `${daysLeft} days left`;
+  const lines = [
+    `subject      ${dn(leaf.subject)}`,
+    `issuer       ${dn(leaf.issuer)}`,
+    `SANs         ${leaf.subjectAltName ?? '(none)'}`,
+    `key usage    ${ku ? KEY_USAGES.filter(([flag]) => (ku.usages & flag) !== 0).map(([, name]) => name).join(', ') : '(not restricted)'}`,
+    `ext. usage   ${eku ? eku.usages.map((u) => EKU_NAMES[String(u)] ?? String(u)).join(', ') : '(not restricted)'}`,
+    `CA           ${leaf.ca ? 'yes' : 'no'}`,
+    `valid from   ${new Date(leaf.validFrom).toISOString()}`,
+    `valid to     ${notAfter.toISOString()} (${validity})`,
+    `serial       ${leaf.serialNumber}`,
+    `SHA-1        ${leaf.fingerprint.replace(/:/g, '')}`,
+    `SHA-256      ${leaf.fingerprint256.replace(/:/g, '')}`,
+    `key          ${leaf.publicKey.asymmetricKeyType ?? '?'} ${leaf.publicKey.asymmetricKeyDetails?.modulusLength ?? leaf.publicKey.asymmetricKeyDetails?.namedCurve ?? ''}`.trimEnd(),
+  ];
+  let code = 0;
+  if (options.ca) {
+    const cas = await readCertificates(options.ca, '--ca');
+    const result = chainsTo(leaf, extra, cas);
+    lines.push(`chains to CA ${result.ok ? 'yes' : 'NO'}: ${result.detail}`);
+    if (!result.ok) code = 1;
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return code;
+}
