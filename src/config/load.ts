@@ -11,7 +11,7 @@ import { ConfigError, formatProblem, type Problem } from './problem.js';
 import { configSchema, type DeclaredConfig, type DeclaredFarm, type DeclaredSite } from './schema.js';
 import { schemaProblems } from './schema-problems.js';
 import { checkReferences, parseServerAddress } from './references.js';
-import { loadRevocationList, loadServerCertificate, loadTrustedCa } from './tls-files.js';
+import { loadRevocationList, loadSecret, loadServerCertificate, loadTrustedCa } from './tls-files.js';
 
 export interface LoadResult {
   readonly config: Config;
@@ -58,19 +58,30 @@ export async function loadConfigText(text: string, file: string, dir: string): P
 }
 
 async function normalize(declared: DeclaredConfig, file: string, dir: string, problems: Problem[], warnings: Problem[]): Promise<Config | undefined> {
-  const farms = new Map<string, Farm>(declared.farms.map((farm) => [farm.name, normalizeFarm(farm)]));
+  const farms = new Map<string, Farm>();
+  for (const [index, farm] of declared.farms.entries()) {
+    let secret: Buffer | undefined;
+    if (farm.protocol.signatureSecretFile !== undefined) {
+      const loaded = await loadSecret(dir, farm.protocol.signatureSecretFile, ['farms', index, 'protocol', 'signatureSecretFile'], warnings);
+      if (loaded.ok) secret = loaded.value;
+      else problems.push(...loaded.problems);
+    }
+    farms.set(farm.name, normalizeFarm(farm, secret));
+  }
   const sites: Site[] = [];
   for (const [siteIndex, site] of declared.sites.entries()) {
     const normalized = await normalizeSite(site, siteIndex, dir, farms, problems, warnings);
     if (normalized) sites.push(normalized);
   }
   if (problems.length) return undefined;
+  checkSharedPortKeyTypes(sites, problems);
+  if (problems.length) return undefined;
   const target = declared.accessLog;
   const accessLog: AccessLogTarget = target === 'stdout' || target === 'stderr' || target === 'off' ? { kind: target } : { kind: 'file', path: resolve(dir, target) };
   return deepFreeze({ file, sites, farms: [...farms.values()], drainTimeoutMs: parseDuration(declared.drainTimeout) as number, accessLog });
 }
 
-function normalizeFarm(farm: DeclaredFarm): Farm {
+function normalizeFarm(farm: DeclaredFarm, signatureSecret: Buffer | undefined): Farm {
   const { protocol } = farm;
   return {
     name: farm.name,
@@ -86,6 +97,8 @@ function normalizeFarm(farm: DeclaredFarm): Farm {
       forwardedProtoHeaderName: protocol.forwardedProtoHeaderName,
       preserveHostHeader: protocol.preserveHostHeader,
       maxForwards: protocol.maxForwards,
+      signatureSecret,
+      signatureHeaderName: protocol.signatureHeaderName,
     },
   };
 }
@@ -125,6 +138,28 @@ async function normalizeSite(site: DeclaredSite, index: number, dir: string, far
   const farm = farms.get(site.farm);
   if (!farm) return undefined; // reported by checkReferences
   return { name: site.name, bindings, ssl: { requireSsl: site.ssl.requireSsl, clientCertificates: site.ssl.clientCertificates, trustedCa, revocation }, farm };
+}
+
+/**
+ * https bindings sharing a port must hold certificates of one key type. Node adds the certificate of the
+ * binding chosen by SNI next to the port's default one; with two key types (RSA and ECDSA) a TLS 1.2
+ * client can be served the default binding's certificate instead of the one for the name it asked for.
+ */
+function checkSharedPortKeyTypes(sites: readonly Site[], problems: Problem[]): void {
+  const first = new Map<string, { keyType: string; at: string }>();
+  sites.forEach((site, s) =>
+    site.bindings.forEach((binding, b) => {
+      if (!binding.certificate || binding.port === 0) return;
+      const key = `${binding.address}|${binding.port}`;
+      const rawType = binding.certificate.leaf.publicKey.asymmetricKeyType ?? 'unknown';
+      const keyType = rawType === 'ec' ? 'ECDSA' : rawType === 'rsa' || rawType === 'rsa-pss' ? 'RSA' : rawType;
+      const seen = first.get(key);
+      if (!seen) first.set(key, { keyType, at: `sites[${s}].bindings[${b}]` });
+      else if (seen.keyType !== keyType) {
+        problems.push({ path: ['sites', s, 'bindings', b, 'certificate'], message: `an ${keyType} certificate on a port where ${seen.at} has an ${seen.keyType} certificate`, expected: `certificates of one key type on a shared port (all ${seen.keyType}), or a port of its own` });
+      }
+    }),
+  );
 }
 
 function deepFreeze<T>(value: T): T {

@@ -92,4 +92,7 @@ export interface ProtocolSettings {
   readonly forwardedProtoHeaderName: string;
   readonly preserveHostHeader: boolean;
   readonly maxForwards: number;
+  /** Shared secret for the proxy signature; undefined when signing is off. */
+  readonly signatureSecret: Buffer | undefined;
+  readonly signatureHeaderName: string;
 }

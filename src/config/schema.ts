@@ -85,6 +85,14 @@ export const protocolSchema = z
     forwardedProtoHeaderName: headerName.default('X-Forwarded-Proto').describe('Header set to `https` or `http` (replacing any client copy); ARR lacks it, ASP.NET Core needs it. "" turns it off. Default `X-Forwarded-Proto`.'),
     preserveHostHeader: z.boolean().default(true).describe('Send the client\'s `Host` header to the server (ARR farm default). When false, `Host` is the server\'s address. Default true.'),
     maxForwards: z.number().int().min(0).max(255).default(10).describe('Value of `Max-Forwards` on every forwarded request. Default 10 (ARR).'),
+    signatureSecretFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Beyond ARR: a file holding a shared secret (at least 32 bytes). When set, Gatehouse signs the forwarded identity of every request (HMAC-SHA256 over the certificate, the log id and a timestamp) in `signatureHeaderName`, and a backend using @gatehouse/forwarded-cert rejects a forged header even when it is reachable directly. Keep it readable only by Gatehouse (mode 0600).'),
+    signatureHeaderName: headerName
+      .default('X-Gatehouse-Signature')
+      .describe('Header carrying the proxy signature: `t=<unix seconds>;id=<log id>;v1=<base64url HMAC>`. Any client copy is removed. Default `X-Gatehouse-Signature`.'),
   })
   .describe('How requests are forwarded to the farm\'s servers (ARR farm `applicationRequestRouting/protocol`).');
 

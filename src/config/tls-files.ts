@@ -4,7 +4,7 @@
  * that names the file.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import 'reflect-metadata'; // @peculiar/x509 needs the Reflect metadata API (tsyringe)
@@ -172,4 +172,17 @@ export async function loadRevocationList(dir: string, files: readonly string[], 
   }
   if (problems.length) return { ok: false, problems };
   return { ok: true, value: { byIssuerFingerprint, byIssuerSubject, isEmpty: byIssuerFingerprint.size === 0 } };
+}
+
+/** Reads a shared secret (trailing newline removed); at least 32 bytes. Warns when others can read it. */
+export async function loadSecret(dir: string, file: string, path: Path, warnings: Problem[]): Promise<Result<Buffer>> {
+  const read = await readConfigFile(dir, file, path, 'a readable file holding the shared secret');
+  if (!read.ok) return read;
+  const full = resolve(dir, file);
+  const text = read.value.toString('utf8').replace(/\r?\n$/, '');
+  const secret = Buffer.from(text, 'utf8');
+  if (secret.length < 32) return { ok: false, problems: [{ path, message: `${full} holds ${secret.length} bytes`, expected: 'a secret of at least 32 bytes, e.g. `openssl rand -base64 48 > secret`' }] };
+  const mode = (await stat(full)).mode;
+  if ((mode & 0o077) !== 0) warnings.push({ path, message: `${full} can be read by other users (mode ${(mode & 0o777).toString(8)})`, expected: 'mode 0600' });
+  return { ok: true, value: secret };
 }

@@ -4,16 +4,12 @@
  * - rfc9440: RFC 9440 `Client-Cert` / `Client-Cert-Chain`, structured-field byte sequences (`:b64:`);
  * - pemUrlEncoded: nginx's `$ssl_client_escaped_cert`, the PEM leaf percent-encoded;
  * - xfcc: Envoy's `x-forwarded-client-cert` with Hash, Cert, Chain, Subject, URI and DNS.
- * Returned as a flat [name, value, …] list ready to append to the upstream headers.
+ * Returned as a flat [name, value, …] list ready to append to the upstream headers. The encoders live in
+ * @gatehouse/forwarded-cert, beside the decoders backends use, so the two sides cannot drift apart.
  */
 import type { ProtocolSettings } from '../config/model.js';
+import { encodeClientCertificate } from '@gatehouse/forwarded-cert';
 import type { ClientCertificate } from '../tls/client-certificate.js';
-import { rfc4514Dn } from '../tls/distinguished-name.js';
-
-function pem(der: Buffer): string {
-  const body = der.toString('base64').replace(/.{1,64}/g, '$&\n');
-  return `-----BEGIN CERTIFICATE-----\n${body}-----END CERTIFICATE-----\n`;
-}
 
 /** Header names of every dialect: removed from every client request whatever the farm forwards. */
 export const CLIENT_CERT_HEADER_FAMILY: readonly string[] = [
@@ -40,33 +36,8 @@ export const CLIENT_CERT_HEADER_FAMILY: readonly string[] = [
   'x-forwarded-tls-client-cert-info',
 ];
 
+/** The farm's certificate headers for a connection's certificate; none when forwarding is off. */
 export function forwardedCertificateHeaders(certificate: ClientCertificate, protocol: ProtocolSettings): string[] {
-  const name = protocol.clientCertHeaderName;
-  if (name === '') return [];
-  switch (protocol.clientCertFormat) {
-    case 'base64Der':
-      return [name, certificate.base64];
-    case 'pemUrlEncoded':
-      return [name, encodeURIComponent(pem(certificate.raw))];
-    case 'rfc9440': {
-      const headers = ['Client-Cert', `:${certificate.base64}:`];
-      if (certificate.chain.length) headers.push('Client-Cert-Chain', certificate.chain.map((der) => `:${der.toString('base64')}:`).join(', '));
-      return headers;
-    }
-    case 'xfcc': {
-      const x509 = certificate.x509;
-      const sans = (x509.subjectAltName ?? '').split(', ').filter(Boolean);
-      const parts = [
-        `Hash=${certificate.thumbprintSha256}`,
-        `Cert="${encodeURIComponent(pem(certificate.raw))}"`,
-        `Chain="${encodeURIComponent([certificate.raw, ...certificate.chain].map(pem).join(''))}"`,
-        `Subject="${rfc4514Dn(x509.subject).replace(/"/g, '\\"')}"`,
-      ];
-      for (const san of sans) {
-        if (san.startsWith('URI:')) parts.push(`URI=${san.slice(4)}`);
-        else if (san.startsWith('DNS:')) parts.push(`DNS=${san.slice(4)}`);
-      }
-      return ['x-forwarded-client-cert', parts.join(';')];
-    }
-  }
+  if (protocol.clientCertHeaderName === '') return [];
+  return encodeClientCertificate(certificate, protocol.clientCertFormat, protocol.clientCertHeaderName);
 }

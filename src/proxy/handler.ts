@@ -18,6 +18,7 @@ import type { ListenerRuntime } from './listener.js';
 import { localAnswer, sendLocalAnswer } from './local-response.js';
 import type { SiteRuntime } from './site-runtime.js';
 import type { TlsConnection } from './tls-connection.js';
+import { signForwardedIdentity } from '@gatehouse/forwarded-cert';
 
 export interface HandlerDeps {
   readonly accessLog: AccessLog;
@@ -27,8 +28,8 @@ export interface HandlerDeps {
 function clientAddressOf(req: IncomingMessage, withPort: boolean): string {
   const socket = req.socket;
   const ip = socket.remoteAddress ?? '';
-  const host = ip.includes(':') ? `[${ip}]` : ip;
-  return withPort ? `${host}:${socket.remotePort ?? 0}` : host;
+  if (!withPort) return ip;
+  return ip.includes(':') ? `[${ip}]:${socket.remotePort ?? 0}` : `${ip}:${socket.remotePort ?? 0}`;
 }
 
 export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -87,7 +88,8 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
     if (!server) return reject(req, res, site, startMs, 502, 4, `no server available in farm ${farm.name}`, tls);
 
     const protocol = farm.config.protocol;
-    const logId = protocol.logGuidName || accessLog.enabled ? randomUUID() : '';
+    const secret = protocol.signatureSecret;
+    const logId = protocol.logGuidName || accessLog.enabled || secret ? randomUUID() : '';
     const exchange = new ProxyExchange(
       req,
       res,
@@ -98,6 +100,7 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
         sslValue: tls?.sslValue,
         certificateHeaders: tls ? tls.certificateHeaders : [],
         logId,
+        signature: secret ? signForwardedIdentity({ secret, timestampSeconds: Math.floor(Date.now() / 1000), logId, certificateDer: tls && tls.certificateHeaders.length > 0 ? tls.certificate?.raw : undefined }) : undefined,
         isHttps: tls !== undefined,
         serverHost: server.address,
       },

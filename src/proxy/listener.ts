@@ -10,6 +10,20 @@ import { secureContextFor, secureContextOptions } from '../tls/secure-context.js
 import type { BindingRuntime } from './site-runtime.js';
 import { TlsConnection } from './tls-connection.js';
 
+/**
+ * Whether this TLS connection asks for a client certificate, decided in the SNI callback (Node calls it
+ * with the server-side socket as `this`, before the server sends its CertificateRequest). Node has no
+ * public per-connection switch: this sets the OpenSSL verify mode on the socket's TLS handle and the
+ * flag Node reads to fill in `authorized`. Without it, one site on a shared port that ignores client
+ * certificates would have its clients asked for one because another site requires them.
+ */
+function setClientCertificateRequest(socket: TLSSocket, isRequested: boolean): void {
+  const internal = socket as TLSSocket & { _handle?: { setVerifyMode?: (request: boolean, reject: boolean) => void }; _requestCert?: boolean };
+  if (typeof internal._handle?.setVerifyMode !== 'function') throw new Error('this Node.js version does not let Gatehouse choose per host name whether to ask for a client certificate');
+  internal._handle.setVerifyMode(isRequested, false);
+  internal._requestCert = isRequested;
+}
+
 export class ListenerRuntime {
   readonly address: string;
   readonly port: number;
@@ -61,7 +75,9 @@ export class ListenerRuntime {
   tlsConnection(socket: TLSSocket): TlsConnection | undefined {
     const known = TlsConnection.of(socket);
     if (known) return known;
-    const binding = this.bindingFor(socket.servername);
+    // A listener with one binding disables nothing, so a resumed TLS 1.2 session (which may report no
+    // server name) can only be that binding's; with several bindings resumption is off (see createServer).
+    const binding = this.bindings.length === 1 ? this.bindings[0] : this.bindingFor(socket.servername);
     return binding ? TlsConnection.attach(socket, new TlsConnection(socket, binding)) : undefined;
   }
 
@@ -72,26 +88,41 @@ export class ListenerRuntime {
       this.server = createHttpServer(common, onRequest);
       return this.server;
     }
-    for (const binding of this.bindings) this.#contexts.set(binding, secureContextFor(binding.config, binding.site.config));
+    for (const binding of this.bindings) this.#contexts.set(binding, secureContextFor(binding.config, binding.site.config, this.bindings.length > 1));
     const defaultBinding = this.#fallback ?? (this.bindings[0] as BindingRuntime);
-    const requestCert = this.bindings.some((b) => b.site.config.ssl.clientCertificates !== 'ignore');
+    const listener = this;
+    // Clients without SNI get the default binding, so its site decides whether the handshake asks for a
+    // certificate; the SNI callback sets it for the binding a name selects.
+    const requestCert = defaultBinding.site.config.ssl.clientCertificates !== 'ignore';
+    const defaultOptions = secureContextOptions(defaultBinding.config, defaultBinding.site.config, this.bindings.length > 1);
     this.server = createHttpsServer(
       {
         ...common,
-        ...secureContextOptions(defaultBinding.config, defaultBinding.site.config),
+        ...defaultOptions,
         requestCert,
         rejectUnauthorized: false,
-        SNICallback: (servername, callback) => {
-          const binding = this.bindingFor(servername);
+        SNICallback: function (this: TLSSocket, servername: string, callback: (error: Error | null, context?: SecureContext) => void) {
+          const binding = listener.bindingFor(servername);
           if (!binding) return callback(new Error(`no binding for host name ${servername}`));
-          callback(null, this.#contexts.get(binding));
+          setClientCertificateRequest(this, binding.site.config.ssl.clientCertificates !== 'ignore');
+          callback(null, listener.#contexts.get(binding));
         },
       },
       onRequest,
     );
+    // Node 20's tls.Server builds its default context without allowPartialTrustChain; clients without
+    // SNI (and the binding without a host name) verify against that context, so set it there too.
+    if ((defaultOptions as { allowPartialTrustChain?: boolean }).allowPartialTrustChain) {
+      const shared = (this.server as unknown as { _sharedCreds?: { context?: { setAllowPartialTrustChain?: () => void } } })._sharedCreds?.context;
+      if (typeof shared?.setAllowPartialTrustChain !== 'function') {
+        throw new Error('this Node.js version does not let Gatehouse trust an intermediate CA by itself on its default TLS context (allowPartialTrustChain); use Node.js 20.18 or later');
+      }
+      shared.setAllowPartialTrustChain();
+    }
     if (!this.#fallback) {
       // No binding answers for clients without SNI: end those connections after the handshake.
       this.server.on('secureConnection', (socket: TLSSocket) => {
+        if (this.bindings.length === 1 && socket.isSessionReused()) return; // see tlsConnection
         if (!this.bindingFor(socket.servername)) socket.destroy();
       });
     }

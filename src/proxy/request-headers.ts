@@ -13,8 +13,8 @@ const HOP_BY_HOP = ['connection', 'proxy-connection', 'keep-alive', 'te', 'trans
 
 /** Lower-case names removed from every client request of a farm: hop-by-hop, spoofable and replaced headers. */
 export function strippedRequestHeaders(protocol: ProtocolSettings): ReadonlySet<string> {
-  const names = new Set([...HOP_BY_HOP, ...CLIENT_CERT_HEADER_FAMILY, 'x-arr-ssl', 'x-arr-log-id', 'max-forwards', 'x-forwarded-proto']);
-  for (const name of [protocol.clientCertHeaderName, protocol.sslHeaderName, protocol.logGuidName, protocol.forwardedProtoHeaderName]) {
+  const names = new Set([...HOP_BY_HOP, ...CLIENT_CERT_HEADER_FAMILY, 'x-arr-ssl', 'x-arr-log-id', 'max-forwards', 'x-forwarded-proto', 'x-gatehouse-signature']);
+  for (const name of [protocol.clientCertHeaderName, protocol.sslHeaderName, protocol.logGuidName, protocol.forwardedProtoHeaderName, protocol.signatureHeaderName]) {
     if (name) names.add(name.toLowerCase());
   }
   return names;
@@ -29,6 +29,8 @@ export interface AddedHeaders {
   /** Flat [name, value, …] list of certificate headers; empty when there is no certificate. */
   readonly certificateHeaders: readonly string[];
   readonly logId: string;
+  /** The proxy signature header value, when the farm signs. */
+  readonly signature: string | undefined;
   readonly isHttps: boolean;
   /** Replaces Host when the farm does not preserve it. */
   readonly serverHost: string;
@@ -63,6 +65,7 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, stripped: R
   if (added.sslValue !== undefined && protocol.sslHeaderName) out.push(protocol.sslHeaderName, added.sslValue);
   for (let i = 0; i < added.certificateHeaders.length; i++) out.push(added.certificateHeaders[i] as string);
   if (protocol.logGuidName) out.push(protocol.logGuidName, added.logId);
+  if (added.signature !== undefined && protocol.signatureHeaderName) out.push(protocol.signatureHeaderName, added.signature);
   if (protocol.forwardedProtoHeaderName) out.push(protocol.forwardedProtoHeaderName, added.isHttps ? 'https' : 'http');
   return out;
 }
@@ -74,10 +77,25 @@ const HOP_BY_HOP_LENGTHS = new Set([...RESPONSE_HOP_BY_HOP].map((name) => name.l
 /** A server's raw response headers (undici's [name, value, …] buffers) → flat list for res.writeHead. */
 export function clientResponseHeaders(raw: readonly Buffer[]): string[] {
   const out: string[] = [];
+  let connectionTokens: Set<string> | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = (raw[i] as Buffer).toString('latin1');
-    if (HOP_BY_HOP_LENGTHS.has(name.length) && RESPONSE_HOP_BY_HOP.has(name.toLowerCase())) continue;
+    if (HOP_BY_HOP_LENGTHS.has(name.length) && RESPONSE_HOP_BY_HOP.has(name.toLowerCase())) {
+      if (name.length === 10 && name.toLowerCase() === 'connection') {
+        // RFC 9110 §7.6.1: headers the server names in Connection are hop-by-hop too.
+        for (const token of (raw[i + 1] as Buffer).toString('latin1').toLowerCase().split(',')) {
+          const trimmed = token.trim();
+          if (trimmed !== 'keep-alive' && trimmed !== 'close' && trimmed) (connectionTokens ??= new Set()).add(trimmed);
+        }
+      }
+      continue;
+    }
     out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
   }
-  return out;
+  if (!connectionTokens) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) {
+    if (!connectionTokens.has((out[i] as string).toLowerCase())) kept.push(out[i] as string, out[i + 1] as string);
+  }
+  return kept;
 }

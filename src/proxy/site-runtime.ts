@@ -6,6 +6,7 @@ import type { Binding, Site } from '../config/model.js';
 import type { FarmState } from '../farm/farm-state.js';
 import { windowsDn } from '../tls/distinguished-name.js';
 import { strippedRequestHeaders } from './request-headers.js';
+import { ChainCache } from '../tls/chain-cache.js';
 
 export class SiteRuntime {
   readonly name: string;
@@ -13,6 +14,8 @@ export class SiteRuntime {
   readonly farm: FarmState;
   /** Lower-case request header names never forwarded from a client. */
   readonly strippedHeaders: ReadonlySet<string>;
+  /** Client chains seen on full handshakes, for resumed sessions that lack them. */
+  readonly chains = new ChainCache();
 
   constructor(config: Site, farm: FarmState) {
     this.name = config.name;

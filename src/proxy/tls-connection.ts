@@ -21,7 +21,7 @@ export class TlsConnection {
 
   constructor(socket: TLSSocket, binding: BindingRuntime) {
     this.binding = binding;
-    const { certificate, verdict } = evaluateClientCertificate(socket, binding.site.config.ssl);
+    const { certificate, verdict } = evaluateClientCertificate(socket, binding.site.config.ssl, binding.site.chains);
     this.certificate = certificate;
     this.verdict = verdict;
     this.isResumed = socket.isSessionReused();

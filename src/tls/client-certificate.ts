@@ -5,6 +5,7 @@
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { RevocationList, SslSettings } from '../config/model.js';
+import type { ChainCache } from './chain-cache.js';
 import { normalizeSerial } from '../config/tls-files.js';
 import { ACCEPTED, CERTIFICATE_REQUIRED, EXPIRED, NOT_REQUESTED, NOT_YET_VALID, NO_CERTIFICATE_ACCEPTED, REVOKED, verdictForVerifyError, type Verdict } from './verdict.js';
 
@@ -23,7 +24,7 @@ export class ClientCertificate {
   #x509: X509Certificate | undefined;
   #base64: string | undefined;
 
-  constructor(peer: DetailedPeerCertificate) {
+  constructor(peer: DetailedPeerCertificate, chains?: ChainCache, isResumed = false) {
     this.#peer = peer;
     this.raw = peer.raw;
     this.thumbprint = peer.fingerprint.replace(/:/g, '');
@@ -36,7 +37,11 @@ export class ClientCertificate {
       chain.push(cert.raw);
       if (cert.issuerCertificate === undefined) break;
     }
-    this.chain = chain;
+    if (chains && isResumed && chain.length === 0) this.chain = chains.recall(peer.fingerprint256) ?? chain;
+    else {
+      if (chains && !isResumed) chains.remember(peer.fingerprint256, chain);
+      this.chain = chain;
+    }
   }
 
   /** Base64 of the DER leaf, one line: the value of X-ARR-ClientCert. */
@@ -98,13 +103,13 @@ export interface ClientCertificateResult {
  * Evaluates a TLS connection's client certificate under a site's SSL settings. The detailed chain is read
  * before anything else touches the peer certificate (reading it later loses the intermediates the client sent).
  */
-export function evaluateClientCertificate(socket: TLSSocket, ssl: SslSettings): ClientCertificateResult {
+export function evaluateClientCertificate(socket: TLSSocket, ssl: SslSettings, chains?: ChainCache): ClientCertificateResult {
   if (ssl.clientCertificates === 'ignore') return { certificate: undefined, verdict: NOT_REQUESTED };
   const peer = socket.getPeerCertificate(true);
   if (!peer || !peer.raw) {
     return { certificate: undefined, verdict: ssl.clientCertificates === 'require' ? CERTIFICATE_REQUIRED : NO_CERTIFICATE_ACCEPTED };
   }
-  const certificate = new ClientCertificate(peer);
+  const certificate = new ClientCertificate(peer, chains, socket.isSessionReused());
   if (!socket.authorized) {
     const error = socket.authorizationError as unknown;
     const code = typeof error === 'string' ? error : ((error as { code?: string } | null)?.code ?? String(error));

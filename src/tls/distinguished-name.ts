@@ -18,16 +18,3 @@ export function windowsDn(nodeDn: string): string {
     })
     .join(', ');
 }
-
-/** Node's DN → RFC 4514 order (most specific first) with escaping, as Envoy's XFCC Subject uses. */
-export function rfc4514Dn(nodeDn: string): string {
-  return nodeDn
-    .split('\n')
-    .filter(Boolean)
-    .reverse()
-    .map((rdn) => {
-      const eq = rdn.indexOf('=');
-      return `${rdn.slice(0, eq)}=${rdn.slice(eq + 1).replace(/([,+"\\<>;])/g, '\\$1')}`;
-    })
-    .join(',');
-}

@@ -1,16 +1,21 @@
 /** TLS contexts: one per https binding, holding its certificate and its site's trusted client-certificate CAs. */
-import { createHash } from 'node:crypto';
+import { constants, createHash } from 'node:crypto';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { Binding, Site } from '../config/model.js';
 
-/** Options for tls.createSecureContext / https.createServer for a binding of a site. */
-export function secureContextOptions(binding: Binding, site: Site): SecureContextOptions {
+/**
+ * Options for tls.createSecureContext / https.createServer for a binding of a site.
+ * `isSharedPort`: other bindings share the listening socket. OpenSSL resumes a session before the SNI
+ * callback picks the binding, so a session made on one site could open another with different trust;
+ * on a shared port resumption is therefore off (no tickets, and no session cache is kept).
+ */
+export function secureContextOptions(binding: Binding, site: Site, isSharedPort = false): SecureContextOptions {
   const certificate = binding.certificate;
   if (!certificate) throw new Error(`binding ${binding.address}:${binding.port} of site ${site.name} has no certificate`);
   const options: SecureContextOptions & { allowPartialTrustChain?: boolean } = {
     ...certificate.options,
     minVersion: 'TLSv1.2',
-    // Sessions resume only on a context with the same trust: a session from one site never opens another.
+    ...(isSharedPort ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
     sessionIdContext: createHash('sha256').update(`${site.name}\0${site.ssl.clientCertificates}\0${site.ssl.trustedCa?.pem.toString('latin1') ?? ''}`).digest('hex').slice(0, 32),
   };
   if (site.ssl.trustedCa) {
@@ -21,6 +26,6 @@ export function secureContextOptions(binding: Binding, site: Site): SecureContex
   return options;
 }
 
-export function secureContextFor(binding: Binding, site: Site): SecureContext {
-  return createSecureContext(secureContextOptions(binding, site));
+export function secureContextFor(binding: Binding, site: Site, isSharedPort = false): SecureContext {
+  return createSecureContext(secureContextOptions(binding, site, isSharedPort));
 }

@@ -7,10 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
-import { startBackend, type Backend } from '../support/backends.js';
 import { curl, opensslSClient, type CurlResult } from '../support/clients.js';
-import { base64DerOf, configText, errorLine, httpBinding, httpsBinding, observeServerSide, receivedAt, thumbprintOf, tlsFetch, uniquePath, type SiteSpec } from '../support/door.js';
-import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
+import { assertRejected as assertRejectedBy, base64DerOf, errorLine, observeServerSide, receivedAt, startDoor as startDoorIn, tlsFetch, uniquePath, type Door, type SiteSpec } from '../support/door.js';
 import { createTestPki, type ClientFiles, type TestPki } from '../support/test-pki.js';
 
 let pki: TestPki;
@@ -23,59 +21,20 @@ after(async () => {
   await pki?.cleanup();
 });
 
-/** One site `door` on 127.0.0.1 (https) and optionally 127.0.0.2 (http), in front of one echo backend. */
-async function startDoor(ssl: SiteSpec['ssl'], options: { http?: boolean } = {}): Promise<{ running: RunningGatehouse; backend: Backend; close: () => Promise<void> }> {
-  const backend = await startBackend('door-backend');
-  const bindings = [httpsBinding(pki.server)];
-  if (options.http) bindings.push(httpBinding());
-  let running: RunningGatehouse;
-  try {
-    running = await startGatehouse(configText([{ name: 'door', farm: 'farm', bindings, ...(ssl ? { ssl } : {}) }], { farm: [backend] }), pki.dir);
-  } catch (error) {
-    await backend.close();
-    throw error;
-  }
-  return {
-    running,
-    backend,
-    close: async () => {
-      await running.stop();
-      await backend.close();
-    },
-  };
+function startDoor(ssl: SiteSpec['ssl'], options: { http?: boolean } = {}): Promise<Door> {
+  return startDoorIn(pki.dir, pki.server, ssl, options);
 }
 
 function curlWith(url: string, client: ClientFiles | undefined, headers: string[] = []): Promise<CurlResult> {
   return curl(url, { cacert: pki.caFile, ...(client ? { cert: client.certFile, key: client.keyFile } : {}), headers });
 }
 
-/** A 403.x: status, sub-status in the body, the backend never saw the path, and the event-log line. */
-function assertRejected(result: { status: number; body: string }, subStatus: number, door: { running: RunningGatehouse; backend: Backend }, path: string, expect: { reason: RegExp; client?: ClientFiles }): void {
-  assert.equal(result.status, 403, `expected 403.${subStatus}, got ${result.status}: ${result.body}`);
-  assert.match(result.body, new RegExp(`^${errorLine(403, subStatus).replace('.', '\\.')} `), 'the IIS sub-status in the body');
-  assert.equal(result.body.trim().split('\n').length, 2, 'status line + one-line reason');
-  assert.deepEqual(receivedAt(door.backend, path), [], 'the backend received nothing');
-  const lines = door.running.events.filter((e) => e.includes(` ${path}`));
-  assert.equal(lines.length, 1, `one event-log line for ${path}: ${JSON.stringify(door.running.events)}`);
-  const line = lines[0] as string;
-  assert.match(line, new RegExp(`^warn 403\\.${subStatus} client 127\\.0\\.0\\.1:\\d+ `), 'names the status and the client');
-  assert.match(line, expect.reason, 'names the reason');
-  if (expect.client) {
-    const subjectCn = new (require_x509())(readFileSync(expect.client.certFile)).subject.split('\n').find((rdn: string) => rdn.startsWith('CN=')) as string;
-    assert.ok(line.includes(`subject="`) && line.includes(subjectCn), `names the subject (${subjectCn}): ${line}`);
-    assert.ok(line.includes(`thumbprint=${thumbprintOf(expect.client.certFile)}`), `names the SHA-1 thumbprint: ${line}`);
-  } else {
-    assert.doesNotMatch(line, /thumbprint=/, 'no certificate, no thumbprint');
-  }
-}
-
-import { X509Certificate } from 'node:crypto';
-function require_x509(): typeof X509Certificate {
-  return X509Certificate;
+function assertRejected(result: { status: number; body: string }, subStatus: number, door: Door, path: string, expect: { reason: RegExp; client?: ClientFiles }): void {
+  assertRejectedBy(result, subStatus, door, path, { reason: expect.reason, ...(expect.client ? { certFile: expect.client.certFile } : {}) });
 }
 
 describe('clientCertificates: require', () => {
-  let door: Awaited<ReturnType<typeof startDoor>>;
+  let door: Door;
   let url: string;
   before(async () => {
     door = await startDoor({ clientCertificates: 'require', trustedCaFile: pki.caFile });
@@ -202,7 +161,7 @@ describe('clientCertificates: require', () => {
 });
 
 describe('clientCertificates: accept', () => {
-  let door: Awaited<ReturnType<typeof startDoor>>;
+  let door: Door;
   let url: string;
   before(async () => {
     door = await startDoor({ clientCertificates: 'accept', trustedCaFile: pki.caFile });
@@ -257,8 +216,8 @@ describe('clientCertificates: accept', () => {
 });
 
 describe('clientCertificates: ignore', () => {
-  let door: Awaited<ReturnType<typeof startDoor>>;
-  let control: Awaited<ReturnType<typeof startDoor>>;
+  let door: Door;
+  let control: Door;
   before(async () => {
     door = await startDoor({ clientCertificates: 'ignore' }, { http: true });
     control = await startDoor({ clientCertificates: 'require', trustedCaFile: pki.caFile });
@@ -323,7 +282,7 @@ describe('clientCertificates: ignore', () => {
 });
 
 describe('requireSsl: true', () => {
-  let door: Awaited<ReturnType<typeof startDoor>>;
+  let door: Door;
   before(async () => {
     door = await startDoor({ requireSsl: true }, { http: true });
   });

@@ -106,6 +106,10 @@ export interface ClientReply {
   error: Error | undefined;
   /** Time from sending to the end of the response, ms. */
   elapsedMs: number;
+  /** https: the last TLS session (ticket) the server gave, to resume with `session`. */
+  session: Buffer | undefined;
+  /** https: whether the TLS session was resumed. */
+  isSessionReused: boolean;
 }
 
 export interface SendOptions {
@@ -120,6 +124,8 @@ export interface SendOptions {
   timeoutMs?: number;
   /** Consumes the body instead of collecting it. */
   onData?: (chunk: Buffer) => void;
+  /** https: a TLS session to resume (from a previous reply's `session`). */
+  session?: Buffer;
   /** Extra TLS options (ciphers, maxVersion, …). */
   tls?: Record<string, unknown>;
 }
@@ -132,7 +138,7 @@ export function send(url: string, options: SendOptions = {}): Promise<ClientRepl
   if (!headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host')) headers.unshift('Host', target.host);
   const started = performance.now();
   return new Promise((resolve) => {
-    const result: ClientReply = { status: 0, headers: {}, rawHeaders: [], body: Buffer.alloc(0), bodyBytes: 0, complete: false, localPort: 0, cipher: undefined, error: undefined, elapsedMs: 0 };
+    const result: ClientReply = { status: 0, headers: {}, rawHeaders: [], body: Buffer.alloc(0), bodyBytes: 0, complete: false, localPort: 0, cipher: undefined, error: undefined, elapsedMs: 0, session: undefined, isSessionReused: false };
     const chunks: Buffer[] = [];
     let settled = false;
     const finish = (error?: Error) => {
@@ -154,6 +160,7 @@ export function send(url: string, options: SendOptions = {}): Promise<ClientRepl
     };
     if (isHttps) {
       requestOptions['ca'] = options.ca;
+      if (options.session) requestOptions['session'] = options.session;
       Object.assign(requestOptions, options.tls ?? {});
       if (options.clientCert) {
         requestOptions['cert'] = readFileSync(options.clientCert.certFile);
@@ -165,7 +172,10 @@ export function send(url: string, options: SendOptions = {}): Promise<ClientRepl
       result.headers = res.headers;
       result.rawHeaders = res.rawHeaders;
       result.localPort = res.socket.localPort ?? 0;
-      if (isHttps) result.cipher = (res.socket as TLSSocket).getCipher()?.standardName;
+      if (isHttps) {
+        result.cipher = (res.socket as TLSSocket).getCipher()?.standardName;
+        result.isSessionReused = (res.socket as TLSSocket).isSessionReused();
+      }
       res.on('data', (chunk: Buffer) => {
         result.bodyBytes += chunk.length;
         if (options.onData) options.onData(chunk);
@@ -183,6 +193,7 @@ export function send(url: string, options: SendOptions = {}): Promise<ClientRepl
     });
     const timer = setTimeout(() => req.destroy(new Error(`timeout after ${options.timeoutMs ?? 20_000} ms`)), options.timeoutMs ?? 20_000);
     req.on('error', (error) => finish(error));
+    if (isHttps) req.on('socket', (socket) => socket.on('session', (session: Buffer) => (result.session = session)));
     const body = options.body;
     if (body === undefined) req.end();
     else if (typeof body === 'string' || Buffer.isBuffer(body)) req.end(body);

@@ -1,5 +1,8 @@
 /** Real clients for tests: curl and openssl as child processes, with bounded run time. */
 import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface CurlResult {
   status: number;
@@ -23,28 +26,38 @@ export function run(file: string, args: readonly string[], options: { input?: st
 /**
  * curl a URL. `resolve` maps host names to 127.0.0.1 for SNI tests; `cert`/`key` present a client
  * certificate; `cacert` trusts the test root.
+ *
+ * The response headers go to a temporary file (`-D file`): `-D /dev/stderr` makes curl 7.88 crash with
+ * SIGSEGV when stderr is the socket pair node gives a child process (it cannot open /proc/self/fd/2).
+ * `stderr` in the result is the header block(s) followed by curl's own messages, as before.
  */
 export async function curl(url: string, options: { cacert?: string; cert?: string; key?: string; resolve?: string[]; headers?: string[]; extra?: string[] } = {}): Promise<CurlResult> {
-  const args = ['-sS', '--max-time', '15', '-D', '/dev/stderr', '-o', '-'];
-  if (options.cacert) args.push('--cacert', options.cacert);
-  if (options.cert) args.push('--cert', options.cert);
-  if (options.key) args.push('--key', options.key);
-  for (const r of options.resolve ?? []) args.push('--resolve', r);
-  for (const h of options.headers ?? []) args.push('-H', h);
-  args.push(...(options.extra ?? []), url);
-  const result = await run('curl', args);
-  // -D /dev/stderr puts the response headers before curl's own messages on stderr.
-  const blocks = result.stderr.split(/\r?\n\r?\n/);
-  const statusBlocks = blocks.filter((b) => /^HTTP\/[\d.]+ \d{3}/.test(b));
-  const last = statusBlocks[statusBlocks.length - 1] ?? '';
-  const lines = last.split(/\r?\n/);
-  const status = Number(/^HTTP\/[\d.]+ (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0);
-  const headers: Record<string, string> = {};
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-curl-'));
+  const headerFile = join(dir, 'headers');
+  try {
+    const args = ['-sS', '--max-time', '15', '-D', headerFile, '-o', '-'];
+    if (options.cacert) args.push('--cacert', options.cacert);
+    if (options.cert) args.push('--cert', options.cert);
+    if (options.key) args.push('--key', options.key);
+    for (const r of options.resolve ?? []) args.push('--resolve', r);
+    for (const h of options.headers ?? []) args.push('-H', h);
+    args.push(...(options.extra ?? []), url);
+    const result = await run('curl', args);
+    const headerText = await readFile(headerFile, 'latin1').catch(() => '');
+    const blocks = headerText.split(/\r?\n\r?\n/);
+    const statusBlocks = blocks.filter((b) => /^HTTP\/[\d.]+ \d{3}/.test(b));
+    const last = statusBlocks[statusBlocks.length - 1] ?? '';
+    const lines = last.split(/\r?\n/);
+    const status = Number(/^HTTP\/[\d.]+ (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0);
+    const headers: Record<string, string> = {};
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    return { status, body: result.stdout, headers, exitCode: result.code, stderr: headerText + result.stderr };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
-  return { status, body: result.stdout, headers, exitCode: result.code, stderr: result.stderr };
 }
 
 export interface SClientResult {

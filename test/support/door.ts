@@ -6,11 +6,13 @@
 import { X509Certificate, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { TlsConnection } from '../../src/proxy/tls-connection.js';
-import type { Backend, EchoReply } from './backends.js';
-import type { RunningGatehouse } from './gatehouse.js';
+import assert from 'node:assert/strict';
+import { startBackend, type Backend, type EchoReply } from './backends.js';
+import { startGatehouse, type RunningGatehouse } from './gatehouse.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Config
@@ -28,17 +30,37 @@ export interface BindingSpec {
   certificate?: Record<string, string>;
 }
 
-export function httpsBinding(cert: CertPair | Record<string, string>, extra: { hostName?: string; address?: string } = {}): BindingSpec {
-  const binding: BindingSpec = { protocol: 'https', address: extra.address ?? '127.0.0.1', port: 0, certificate: { ...cert } as Record<string, string> };
+/** An https binding on 127.0.0.1 port 0; `cert` is a cert/key pair (only certFile and keyFile are used) or a `certificate:` object. */
+export function httpsBinding(cert: CertPair | { pfxFile: string; passphrase?: string; passphraseFile?: string }, extra: { hostName?: string; address?: string; port?: number } = {}): BindingSpec {
+  const certificate: Record<string, string> =
+    !('certFile' in cert)
+      ? Object.fromEntries(Object.entries({ pfxFile: cert.pfxFile, passphrase: cert.passphrase, passphraseFile: cert.passphraseFile }).filter((e): e is [string, string] => e[1] !== undefined))
+      : { certFile: (cert as CertPair).certFile, keyFile: (cert as CertPair).keyFile };
+  const binding: BindingSpec = { protocol: 'https', address: extra.address ?? '127.0.0.1', port: extra.port ?? 0, certificate };
   if (extra.hostName !== undefined) binding.hostName = extra.hostName;
   return binding;
 }
 
-/** An http binding; port 0 bindings on one address share a listener, so http goes to another loopback address by default. */
-export function httpBinding(extra: { hostName?: string; address?: string } = {}): BindingSpec {
-  const binding: BindingSpec = { protocol: 'http', address: extra.address ?? '127.0.0.2', port: 0 };
+/** An http binding, on 127.0.0.2 by default (so it never shares an address and port with the https bindings). */
+export function httpBinding(extra: { hostName?: string; address?: string; port?: number } = {}): BindingSpec {
+  const binding: BindingSpec = { protocol: 'http', address: extra.address ?? '127.0.0.2', port: extra.port ?? 0 };
   if (extra.hostName !== undefined) binding.hostName = extra.hostName;
   return binding;
+}
+
+/**
+ * A TCP port free right now on `address`, for bindings that must share one port (SNI, Host): each port-0
+ * binding gets a listener of its own, so a shared port has to be named.
+ */
+export function freePort(address = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, address, () => {
+      const port = (server.address() as AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export interface SiteSpec {
@@ -65,14 +87,22 @@ export function configText(sites: SiteSpec[], farms: Record<string, Backend[]>):
 // ---------------------------------------------------------------------------------------------------------------
 // Certificates and assertions' inputs
 
-/** What X-ARR-ClientCert must hold for a PEM file (its first certificate). */
-export function base64DerOf(pemFile: string): string {
-  return new X509Certificate(readFileSync(pemFile)).raw.toString('base64');
+/** The first certificate of a PEM file (the leaf of a leaf + chain file). */
+export function firstCertificateOf(pemFile: string): X509Certificate {
+  const text = readFileSync(pemFile, 'latin1');
+  const block = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text);
+  if (!block) throw new Error(`${pemFile} holds no PEM certificate`);
+  return new X509Certificate(block[0]);
 }
 
-/** SHA-1 thumbprint as Gatehouse logs it: upper-case hex without separators. */
+/** What X-ARR-ClientCert must hold for a PEM file: base64 of its first (leaf) certificate's DER. */
+export function base64DerOf(pemFile: string): string {
+  return firstCertificateOf(pemFile).raw.toString('base64');
+}
+
+/** SHA-1 thumbprint of a PEM file's leaf as Gatehouse logs it: upper-case hex without separators. */
 export function thumbprintOf(pemFile: string): string {
-  return new X509Certificate(readFileSync(pemFile)).fingerprint.replace(/:/g, '').toUpperCase();
+  return firstCertificateOf(pemFile).fingerprint.replace(/:/g, '').toUpperCase();
 }
 
 /** A fresh path, so a test can find its own request among those a backend received. */
@@ -266,4 +296,62 @@ export function observeServerSide(running: RunningGatehouse): ServerSideView[] {
 /** The IIS sub-status line Gatehouse puts in a local answer's body, e.g. `HTTP Error 403.7`. */
 export function errorLine(status: number, subStatus: number): string {
   return `HTTP Error ${status}.${subStatus}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One-site doors and the 403 assertion
+
+export interface Door {
+  readonly running: RunningGatehouse;
+  readonly backend: Backend;
+  close(): Promise<void>;
+}
+
+/**
+ * Gatehouse with one site `door` (https on 127.0.0.1 with `server`, plus http on 127.0.0.2 when `http`)
+ * in front of one echo backend; `dir` is where the config file is written (the PKI folder).
+ */
+export async function startDoor(dir: string, server: CertPair | { pfxFile: string; passphrase?: string; passphraseFile?: string }, ssl: SiteSpec['ssl'], options: { http?: boolean } = {}): Promise<Door> {
+  const backend = await startBackend('door-backend');
+  const bindings = [httpsBinding(server)];
+  if (options.http) bindings.push(httpBinding());
+  let running: RunningGatehouse;
+  try {
+    running = await startGatehouse(configText([{ name: 'door', farm: 'farm', bindings, ...(ssl ? { ssl } : {}) }], { farm: [backend] }), dir);
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
+  return {
+    running,
+    backend,
+    close: async () => {
+      await running.stop();
+      await backend.close();
+    },
+  };
+}
+
+/**
+ * A local 403.x answer: the status, `HTTP Error 403.x` then a one-line reason in the body, nothing at the
+ * backend for `path`, and one event-log line for `path` naming the sub-status, the client, the reason and,
+ * for `certFile`, the certificate's subject CN and SHA-1 thumbprint (without one: no thumbprint).
+ */
+export function assertRejected(result: { status: number; body: string }, subStatus: number, door: { running: RunningGatehouse; backend: Backend }, path: string, expect: { reason: RegExp; certFile?: string }): void {
+  assert.equal(result.status, 403, `expected 403.${subStatus}, got ${result.status}: ${result.body}`);
+  assert.match(result.body, new RegExp(`^HTTP Error 403\\.${subStatus} `), `the IIS sub-status 403.${subStatus} in the body: ${result.body}`);
+  assert.equal(result.body.trim().split('\n').length, 2, 'status line + one-line reason');
+  assert.deepEqual(receivedAt(door.backend, path), [], 'the backend received nothing');
+  const lines = door.running.events.filter((e) => e.includes(` ${path}`));
+  assert.equal(lines.length, 1, `one event-log line for ${path}: ${JSON.stringify(door.running.events)}`);
+  const line = lines[0] as string;
+  assert.match(line, new RegExp(`^warn 403\\.${subStatus} client 127\\.0\\.0\\.[12]:\\d+ `), `names the status and the client: ${line}`);
+  assert.match(line, expect.reason, `names the reason: ${line}`);
+  if (expect.certFile) {
+    const cn = firstCertificateOf(expect.certFile).subject.split('\n').find((rdn) => rdn.startsWith('CN=')) as string;
+    assert.ok(line.includes('subject="') && line.includes(cn), `names the subject (${cn}): ${line}`);
+    assert.ok(line.includes(`thumbprint=${thumbprintOf(expect.certFile)}`), `names the SHA-1 thumbprint: ${line}`);
+  } else {
+    assert.doesNotMatch(line, /thumbprint=/, 'no certificate, no thumbprint');
+  }
 }

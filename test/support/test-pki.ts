@@ -26,6 +26,8 @@ export interface TestPki {
   readonly intermediateCaFile: string;
   /** root + intermediate in one PEM bundle (for CRLs of both CAs). */
   readonly bundleCaFile: string;
+  /** otherRoot PEM: the CA of clients.untrusted, for a site that trusts it. */
+  readonly otherCaFile: string;
   readonly server: { certFile: string; keyFile: string; chainFile: string; pfxFile: string; pfxPassword: string; issued: Issued };
   /** A second server certificate (other.example.test) for SNI tests. */
   readonly otherServer: { certFile: string; keyFile: string; issued: Issued };
@@ -65,7 +67,8 @@ export async function createTestPki(): Promise<TestPki> {
     return file;
   };
   const server = await issueServer({ ca: root, dnsNames: ['localhost', 'app.example.test'], ipAddresses: ['127.0.0.1', '::1'], keyType: 'rsa-2048' });
-  const otherServer = await issueServer({ ca: root, dnsNames: ['other.example.test'] });
+  // RSA like the main server certificate: https bindings sharing a port must use one key type.
+  const otherServer = await issueServer({ ca: root, dnsNames: ['other.example.test'], keyType: 'rsa-2048' });
   const pfxPassword = 'p@ss wörd';
   const client = async (name: string, issued: Issued, withChain = false): Promise<ClientFiles> => ({
     issued,
@@ -86,6 +89,7 @@ export async function createTestPki(): Promise<TestPki> {
     caFile: await write('ca.pem', root.certPem),
     intermediateCaFile: await write('intermediate-ca.pem', intermediate.certPem),
     bundleCaFile: await write('ca-bundle.pem', root.certPem + intermediate.certPem),
+    otherCaFile: await write('other-root-ca.pem', otherRoot.certPem),
     server: {
       issued: server,
       certFile: await write('server.pem', server.certPem),

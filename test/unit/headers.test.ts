@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ProtocolSettings } from '../../src/config/model.js';
 import { strippedRequestHeaders, upstreamRequestHeaders, clientResponseHeaders } from '../../src/proxy/request-headers.js';
-import { windowsDn, rfc4514Dn } from '../../src/tls/distinguished-name.js';
+import { windowsDn } from '../../src/tls/distinguished-name.js';
 import { parseDuration } from '../../src/config/duration.js';
 import { verdictForVerifyError } from '../../src/tls/verdict.js';
 
@@ -17,8 +17,10 @@ const defaults: ProtocolSettings = {
   forwardedProtoHeaderName: 'X-Forwarded-Proto',
   preserveHostHeader: true,
   maxForwards: 10,
+  signatureSecret: undefined,
+  signatureHeaderName: 'X-Gatehouse-Signature',
 };
-const added = { clientAddress: '127.0.0.1:5000', sslValue: '2048|256|CN=CA|CN=host', certificateHeaders: ['X-ARR-ClientCert', 'QUJD'], logId: 'guid', isHttps: true, serverHost: '10.0.0.1:80' };
+const added = { clientAddress: '127.0.0.1:5000', sslValue: '2048|256|CN=CA|CN=host', certificateHeaders: ['X-ARR-ClientCert', 'QUJD'], logId: 'guid', signature: undefined, isHttps: true, serverHost: '10.0.0.1:80' };
 
 function pairs(list: string[]): [string, string][] {
   const out: [string, string][] = [];
@@ -27,7 +29,7 @@ function pairs(list: string[]): [string, string][] {
 }
 
 test('upstream headers: spoofed ARR headers and hop-by-hop are gone, ARR headers added in ARR order', () => {
-  const headers = { host: 'app', 'x-arr-clientcert': 'spoof', 'x-arr-ssl': 'spoof', 'x-arr-log-id': 'spoof', 'client-cert': ':x:', connection: 'keep-alive, x-hop', 'x-hop': '1', te: 'trailers', 'x-custom': 'kept', 'max-forwards': '99', 'x-forwarded-for': '1.2.3.4' };
+  const headers = { host: 'app', 'x-gatehouse-signature': 'forged', 'x-arr-clientcert': 'spoof', 'x-arr-ssl': 'spoof', 'x-arr-log-id': 'spoof', 'client-cert': ':x:', connection: 'keep-alive, x-hop', 'x-hop': '1', te: 'trailers', 'x-custom': 'kept', 'max-forwards': '99', 'x-forwarded-for': '1.2.3.4' };
   const out = pairs(upstreamRequestHeaders(headers, strippedRequestHeaders(defaults), defaults, added));
   assert.deepEqual(out, [
     ['host', 'app'],
@@ -56,9 +58,8 @@ test('response headers: hop-by-hop removed, repeated Set-Cookie kept', () => {
   assert.deepEqual(clientResponseHeaders(raw), ['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
 });
 
-test('distinguished names print as Windows (X-ARR-SSL) and RFC 4514 (XFCC)', () => {
+test('distinguished names print as Windows prints them in X-ARR-SSL', () => {
   assert.equal(windowsDn('C=US\nST=Washington\nO=Contoso, Ltd\nCN=app'), 'C=US, S=Washington, O="Contoso, Ltd", CN=app');
-  assert.equal(rfc4514Dn('C=US\nO=Contoso, Ltd\nCN=app'), 'CN=app,O=Contoso\\, Ltd,C=US');
 });
 
 test('durations: seconds, units and IIS hh:mm:ss; anything else is refused', () => {
