@@ -8,9 +8,9 @@ import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Docume
 import { parseDuration } from './duration.js';
 import type { AccessLogTarget, Binding, Config, Farm, RevocationList, ServerCertificate, Site, TrustedCa } from './model.js';
 import { ConfigError, formatProblem, type Problem } from './problem.js';
-import { configSchema, type DeclaredConfig, type DeclaredFarm, type DeclaredSite } from './schema.js';
+import { bindingSchema, configSchema, farmSchema, siteSchema, sslSchema, type DeclaredConfig, type DeclaredFarm, type DeclaredSite } from './schema.js';
 import { schemaProblems } from './schema-problems.js';
-import { checkReferences, parseServerAddress } from './references.js';
+import { checkReferences, parseServerAddress, type PartialConfig } from './references.js';
 import { loadRevocationList, loadSecret, loadServerCertificate, loadTrustedCa } from './tls-files.js';
 
 export interface LoadResult {
@@ -39,22 +39,73 @@ export async function loadConfig(file: string): Promise<LoadResult> {
 export async function loadConfigText(text: string, file: string, dir: string): Promise<LoadResult> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const lines = (problems: readonly Problem[]) => problems.map((p) => formatProblem(file, lineOf(doc, lineCounter, p), p));
+  // Problems in file order, so a user can fix them top to bottom.
+  const lines = (problems: readonly Problem[]) =>
+    problems
+      .map((p) => ({ line: lineOf(doc, lineCounter, p), p }))
+      .sort((x, y) => x.line - y.line)
+      .map(({ line, p }) => formatProblem(file, line, p));
   if (doc.errors.length) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? 1} (syntax): ${e.message.split('\n')[0] ?? e.message} (expected valid YAML)`),
+      doc.errors.map((e) => `${file}:${lineCounter.linePos(e.pos[0]).line} (syntax): ${e.message.split('\n')[0] ?? e.message} (expected valid YAML)`),
     );
   }
-  const parsed = configSchema.safeParse(doc.toJS() ?? undefined, { reportInput: true });
-  if (!parsed.success) throw new ConfigError(file, lines(schemaProblems(parsed.error.issues)));
-  const declared = parsed.data;
+  const raw: unknown = doc.toJS() ?? undefined;
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
   const warnings: Problem[] = [];
+  if (!parsed.success) {
+    // Report the reference problems of the parts that are valid too: all problems at once.
+    const problems = [...schemaProblems(parsed.error.issues), ...checkReferences(validParts(raw), [], knownFarmNames(raw))];
+    throw new ConfigError(file, lines(dedupe(problems)));
+  }
+  const declared = parsed.data;
   const problems = checkReferences(declared, warnings);
-  if (problems.length) throw new ConfigError(file, lines(problems));
   const config = await normalize(declared, resolve(dir, file), dir, problems, warnings);
   if (problems.length || !config) throw new ConfigError(file, lines(problems));
   return { config, warnings: lines(warnings).map((l) => l.replace(/^(\S+ [^:]+: )/, '$1warning: ')) };
+}
+
+/** The sites and farms that pass the schema, at their original indexes (holes for the others). */
+function validParts(raw: unknown): PartialConfig {
+  const record = (raw && typeof raw === 'object' ? raw : {}) as { sites?: unknown; farms?: unknown };
+  const each = <T>(list: unknown, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }): (T | undefined)[] =>
+    Array.isArray(list) ? list.map((item) => { const r = schema.safeParse(item); return r.success ? r.data : undefined; }) : [];
+  const sites = Array.isArray(record.sites) ? record.sites.map(looseSite) : [];
+  return { sites, farms: each(record.farms, farmSchema) };
+}
+
+/** A site that fails the schema, rebuilt from its valid parts when it has a name and a farm. */
+function looseSite(raw: unknown): DeclaredSite | undefined {
+  const whole = siteSchema.safeParse(raw);
+  if (whole.success) return whole.data;
+  const site = (raw ?? {}) as { name?: unknown; farm?: unknown; bindings?: unknown; ssl?: unknown };
+  if (typeof site.name !== 'string' || typeof site.farm !== 'string') return undefined;
+  const ssl = sslSchema.safeParse(site.ssl ?? {});
+  const bindings = Array.isArray(site.bindings) ? site.bindings.map((b) => bindingSchema.safeParse(b)) : [];
+  return {
+    name: site.name,
+    farm: site.farm,
+    // Binding checks refer to bindings by index: run them only when every binding is valid.
+    bindings: bindings.every((b) => b.success) ? bindings.flatMap((b) => (b.success ? [b.data] : [])) : [],
+    ssl: ssl.success ? ssl.data : sslSchema.parse({}),
+  };
+}
+
+/** Farm names as written, even in farms that fail the schema, so no site is told its farm is missing. */
+function knownFarmNames(raw: unknown): string[] {
+  const farms = (raw as { farms?: unknown } | undefined)?.farms;
+  return Array.isArray(farms) ? farms.map((f) => (f as { name?: unknown } | null)?.name).filter((n): n is string => typeof n === 'string') : [];
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path.join('.')}|${p.key ?? ''}|${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 async function normalize(declared: DeclaredConfig, file: string, dir: string, problems: Problem[], warnings: Problem[]): Promise<Config | undefined> {

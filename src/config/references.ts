@@ -17,13 +17,21 @@ export function parseServerAddress(address: string): { host: string; port: numbe
   return { host, port };
 }
 
-function duplicates<T>(items: readonly T[], key: (item: T) => string): Map<string, number[]> {
+function duplicates<T>(items: readonly (T | undefined)[], key: (item: T) => string): Map<string, number[]> {
   const seen = new Map<string, number[]>();
-  items.forEach((item, index) => seen.set(key(item), [...(seen.get(key(item)) ?? []), index]));
+  items.forEach((item, index) => {
+    if (item !== undefined) seen.set(key(item), [...(seen.get(key(item)) ?? []), index]);
+  });
   return new Map([...seen].filter(([, indexes]) => indexes.length > 1));
 }
 
-export function checkReferences(config: DeclaredConfig, warnings: Problem[]): Problem[] {
+/** A config whose sites and farms may have holes (entries that failed the schema), at their own indexes. */
+export interface PartialConfig {
+  readonly sites: readonly (DeclaredConfig['sites'][number] | undefined)[];
+  readonly farms: readonly (DeclaredConfig['farms'][number] | undefined)[];
+}
+
+export function checkReferences(config: PartialConfig, warnings: Problem[], extraFarmNames: readonly string[] = []): Problem[] {
   const problems: Problem[] = [];
   for (const [name, indexes] of duplicates(config.sites, (s) => s.name)) {
     for (const i of indexes.slice(1)) problems.push({ path: ['sites', i, 'name'], message: `site name '${name}' is already used by sites[${indexes[0]}]`, expected: 'a unique site name' });
@@ -31,8 +39,9 @@ export function checkReferences(config: DeclaredConfig, warnings: Problem[]): Pr
   for (const [name, indexes] of duplicates(config.farms, (f) => f.name)) {
     for (const i of indexes.slice(1)) problems.push({ path: ['farms', i, 'name'], message: `farm name '${name}' is already used by farms[${indexes[0]}]`, expected: 'a unique farm name' });
   }
-  const farmNames = config.farms.map((f) => f.name);
+  const farmNames = [...new Set([...config.farms.flatMap((f) => (f ? [f.name] : [])), ...extraFarmNames])];
   for (const [f, farm] of config.farms.entries()) {
+    if (!farm) continue;
     for (const [s, server] of farm.servers.entries()) {
       if (!parseServerAddress(server.address)) {
         problems.push({ path: ['farms', f, 'servers', s, 'address'], message: `'${server.address}' is not a server address`, expected: 'host:port, e.g. 127.0.0.1:9001, backend.local:8080 or [::1]:9001' });
@@ -46,6 +55,7 @@ export function checkReferences(config: DeclaredConfig, warnings: Problem[]): Pr
   /** Bindings grouped by listening socket. */
   const sockets = new Map<string, { protocol: string; hostName: string | undefined; at: (string | number)[]; site: string }[]>();
   for (const [i, site] of config.sites.entries()) {
+    if (!site) continue;
     if (!farmNames.includes(site.farm)) {
       problems.push({ path: ['sites', i, 'farm'], message: `farm '${site.farm}' is not defined`, expected: `one of the farms: ${farmNames.join(', ')}` });
     }

@@ -20,6 +20,19 @@ const TYPE_NAMES: Record<string, string> = {
   boolean: 'true or false',
 };
 
+/** What a missing required key should hold, where the type alone says too little. */
+const REQUIRED_HINTS: Record<string, string> = {
+  farm: 'the name of a farm in `farms`',
+  name: 'a unique name',
+  port: 'a TCP port number',
+  protocol: 'http or https',
+  address: 'host:port of the server',
+  bindings: 'a list of bindings',
+  servers: 'a list of servers',
+  sites: 'a list of sites',
+  farms: 'a list of farms',
+};
+
 export function schemaProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
   const out: Problem[] = [];
   for (const issue of issues) {
@@ -27,7 +40,7 @@ export function schemaProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
     const input = (issue as { input?: unknown }).input;
     switch (issue.code) {
       case 'invalid_type':
-        out.push({ path, message: input === undefined ? 'required key is missing' : `${describeValue(input)} has the wrong type`, expected: TYPE_NAMES[issue.expected] ?? issue.expected });
+        out.push({ path, message: input === undefined ? 'required key is missing' : `${describeValue(input)} has the wrong type`, expected: (input === undefined ? REQUIRED_HINTS[String(path[path.length - 1])] : undefined) ?? TYPE_NAMES[issue.expected] ?? issue.expected });
         break;
       case 'invalid_value':
         out.push({ path, message: `${describeValue(input)} is not allowed`, expected: `one of: ${issue.values.map(String).join(', ')}` });

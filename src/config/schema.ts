@@ -12,7 +12,7 @@ const objectName = z
 
 /** A duration: seconds as a number, or '500ms', '30s', '2m', '1h', '00:00:30'. */
 const duration = z
-  .custom<number | string>((value) => parseDuration(value) !== undefined, { message: `not a duration (expected ${DURATION_EXPECTED})` })
+  .custom<number | string>((value) => parseDuration(value) !== undefined, { message: `is not a duration (expected ${DURATION_EXPECTED})` })
   .meta({ type: 'duration' });
 
 /** A header name; an empty string turns the header off. */

@@ -76,7 +76,7 @@ export async function loadServerCertificate(dir: string, declared: DeclaredCerti
     } catch (error) {
       const message = (error as Error).message;
       const hint = /mac verify|password|decrypt/i.test(message) ? 'wrong passphrase' : message;
-      return { ok: false, problems: [{ path: pfxPath, message: `${resolve(dir, declared.pfxFile)} cannot be opened: ${hint}`, expected: 'a PKCS#12 file and its passphrase (passphrase or passphraseFile)' }] };
+      return { ok: false, problems: [{ path: pfxPath, message: `${resolve(dir, declared.pfxFile)} cannot be opened: ${hint}`, expected: 'a PKCS#12 file and its passphrase, from passphrase or passphraseFile' }] };
     }
   }
   if (declared.certFile === undefined || declared.keyFile === undefined) {
@@ -148,7 +148,8 @@ export async function loadRevocationList(dir: string, files: readonly string[], 
       const text = read.value.toString('latin1');
       crl = text.includes('-----BEGIN X509 CRL-----') ? new x509.X509Crl(text.slice(text.indexOf('-----BEGIN X509 CRL-----'))) : new x509.X509Crl(new Uint8Array(read.value));
     } catch (error) {
-      problems.push({ path: at, message: `${full} is not a CRL (${(error as Error).message})`, expected: 'a PEM (-----BEGIN X509 CRL-----) or DER certificate revocation list' });
+      void error;
+      problems.push({ path: at, message: `${full} is not a CRL: it parses neither as PEM nor as DER`, expected: 'a PEM (-----BEGIN X509 CRL-----) or DER CRL' });
       continue;
     }
     let issuer: X509Certificate | undefined;

@@ -10,7 +10,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { startBackend, type Backend } from '../support/backends.js';
 
 /** The repository root (this file runs from dist/test/integration). */
@@ -227,23 +227,58 @@ export async function assertRefused(port: number, host = '127.0.0.1'): Promise<v
   );
 }
 
-export interface HttpsResult {
+/**
+ * Waits (bounded) until connections to 127.0.0.1:port are refused: a process writes its "draining" line
+ * a moment before it closes its listening sockets, so a few attempts may still be accepted.
+ */
+export async function waitUntilRefused(port: number, timeoutMs = 5_000, host = '127.0.0.1'): Promise<void> {
+  const { connect } = await import('node:net');
+  const attempt = () =>
+    new Promise<boolean>((resolvePromise, reject) => {
+      const socket = connect({ host, port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolvePromise(false);
+      });
+      socket.once('error', (error: NodeJS.ErrnoException) => {
+        // ECONNRESET: accepted into the backlog just as the listening socket closed; try again.
+        if (error.code === 'ECONNREFUSED') resolvePromise(true);
+        else if (error.code === 'ECONNRESET') resolvePromise(false);
+        else reject(error);
+      });
+    });
+  let stop = false;
+  await within(
+    (async () => {
+      while (!stop && !(await attempt())) await new Promise((resolvePromise) => setImmediate(resolvePromise));
+    })(),
+    timeoutMs,
+    `connections to ${host}:${port} to be refused`,
+  ).finally(() => (stop = true));
+}
+
+export interface GetResult {
   status: number;
   headers: IncomingMessage['headers'];
   body: Buffer;
 }
 
-/** GET over https trusting `ca`; one connection, no keep-alive. Rejects on connection errors. */
-export function httpsGet(url: string, ca: string | Buffer, timeoutMs = 15_000): Promise<HttpsResult> {
+/** GET over http or https (trusting `ca`); one connection, no keep-alive. Rejects on connection errors. */
+export function get(url: string, options: { ca?: string | Buffer; timeoutMs?: number } = {}): Promise<GetResult> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
   return within(
-    new Promise<HttpsResult>((resolvePromise, reject) => {
-      const req = httpsRequest(url, { ca, agent: false, headers: { connection: 'close' } }, (res) => {
+    new Promise<GetResult>((resolvePromise, reject) => {
+      const onResponse = (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('end', () => (res.complete ? resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }) : reject(new Error('response ended before it was complete'))));
         res.on('error', reject);
         res.on('aborted', () => reject(new Error('response aborted')));
-      });
+      };
+      const headers = { connection: 'close' };
+      const req = url.startsWith('https:')
+        ? httpsRequest(url, { ...(options.ca === undefined ? {} : { ca: options.ca }), agent: false, headers }, onResponse)
+        : httpRequest(url, { agent: false, headers }, onResponse);
       req.on('error', reject);
       req.end();
     }),
