@@ -83,6 +83,7 @@ export class Gatehouse {
         server.on('tlsClientError', () => {}); // failed handshakes are the client's problem; counted in a later issue
         await listen(server, listener);
       }
+      for (const farm of gatehouse.farms.values()) farm.start();
     } catch (error) {
       await gatehouse.stop(0);
       throw error;
@@ -136,6 +137,7 @@ export class Gatehouse {
       for (const server of servers) server.closeAllConnections();
       await Promise.all(closed);
     }
+    for (const farm of this.farms.values()) farm.close();
     await Promise.all([...this.farms.values()].flatMap((farm) => farm.servers.map((s) => s.dispatcher?.destroy())));
     await this.#accessLog.close();
   }

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
 import { parseDuration } from './duration.js';
+import { normalizeFarmPolicies } from './farm-model.js';
 import type { AccessLogTarget, Binding, Config, Farm, RevocationList, ServerCertificate, Site, TrustedCa } from './model.js';
 import { ConfigError, formatProblem, type Problem } from './problem.js';
 import { bindingSchema, configSchema, farmSchema, siteSchema, sslSchema, type DeclaredConfig, type DeclaredFarm, type DeclaredSite } from './schema.js';
@@ -136,7 +137,9 @@ function normalizeFarm(farm: DeclaredFarm, signatureSecret: Buffer | undefined):
   const { protocol } = farm;
   return {
     name: farm.name,
-    servers: farm.servers.map((server) => ({ ...(parseServerAddress(server.address) as { host: string; port: number }), address: server.address, weight: server.weight, enabled: server.enabled })),
+    enabled: farm.enabled,
+    policies: normalizeFarmPolicies(farm),
+    servers: farm.servers.map((server) => ({ ...(parseServerAddress(server.address) as { host: string; port: number }), address: server.address, weight: server.weight, enabled: server.enabled, state: server.state })),
     protocol: {
       timeoutMs: parseDuration(protocol.timeout) as number,
       clientCertHeaderName: protocol.clientCertHeaderName,

@@ -5,6 +5,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import type { ClientCertFormat, ClientCertificateMode } from './schema.js';
+import type { FarmPolicies } from './farm-model.js';
 
 export interface Config {
   /** Absolute path of the file it came from. */
@@ -67,8 +68,11 @@ export interface RevocationList {
 
 export interface Farm {
   readonly name: string;
+  readonly enabled: boolean;
   readonly servers: readonly ServerConfig[];
   readonly protocol: ProtocolSettings;
+  /** Load balancing, health tests and the other policies src/farm/ applies. */
+  readonly policies: FarmPolicies;
 }
 
 export interface ServerConfig {
@@ -79,6 +83,7 @@ export interface ServerConfig {
   readonly weight: number;
   /** False: the server takes no requests. */
   readonly enabled: boolean;
+  readonly state: 'available' | 'drain' | 'unavailable';
 }
 
 export interface ProtocolSettings {

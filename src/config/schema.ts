@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
+import { loadBalancingSchema } from './farm-schema.js';
 
 const objectName = z
   .string()
@@ -101,6 +102,10 @@ export const serverSchema = z
     address: z.string().min(1).describe('`host:port` of the server; IPv6 as `[::1]:9001`. The port is required.'),
     weight: z.number().int().min(1).max(100000).default(100).describe('Relative share of requests (100/100 = 1:1, 200/100 = 2:1). Default 100 (ARR).'),
     enabled: z.boolean().default(true).describe('When false the server takes no requests (ARR `server/@enabled`). Default true.'),
+    state: z
+      .enum(['available', 'drain', 'unavailable'])
+      .default('available')
+      .describe('`available` (default); `drain`: no new clients, but clients with affinity and requests in flight stay (ARR "Disallow new connections"); `unavailable`: nothing new.'),
   })
   .describe('One backend server of a farm.');
 
@@ -108,7 +113,9 @@ export const farmSchema = z
   .strictObject({
     name: objectName.describe('Unique name of the farm, used by `sites[].farm`.'),
     servers: z.array(serverSchema).min(1).describe('At least one server. Requests are spread by smooth weighted round robin.'),
+    enabled: z.boolean().default(true).describe('When false the farm takes no requests: its sites answer 502.4. Default true.'),
     protocol: protocolSchema.default(protocolSchema.parse({})),
+    loadBalancing: loadBalancingSchema.default(loadBalancingSchema.parse({})),
   })
   .describe('A named group of equivalent backend servers (ARR server farm).');
 

@@ -4,6 +4,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { ServerConfig } from '../config/model.js';
+import type { ExchangeReport } from './request-info.js';
 
 /** Counters per server, as ARR's Monitoring page shows them. */
 export interface ServerCounters {
@@ -31,12 +32,26 @@ export class FarmServer {
   /** Smooth weighted round robin state (nginx's algorithm). */
   currentWeight = 0;
 
+  /** A request is being sent to this server. */
+  onRequestStart(): void {
+    this.counters.totalRequests++;
+    this.counters.currentRequests++;
+  }
+
+  /** The exchange with this server ended (after a response, or a failure). */
+  onRequestEnd(report: ExchangeReport): void {
+    this.counters.currentRequests--;
+    this.counters.bytesSent += report.bytesSent;
+    this.counters.bytesReceived += report.bytesReceived;
+    if (report.isConnectionError) this.counters.failedRequests++;
+  }
+
   constructor(config: ServerConfig) {
     this.address = config.address;
     this.host = config.host;
     this.port = config.port;
     this.weight = config.weight;
-    this.isAvailable = config.enabled;
+    this.isAvailable = config.enabled && config.state === 'available';
     this.origin = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   }
 }

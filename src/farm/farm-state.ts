@@ -3,6 +3,7 @@ import type { Farm } from '../config/model.js';
 import type { Balancer } from './balancers/balancer.js';
 import { weightedRoundRobinBalancer } from './balancers/weighted-round-robin.js';
 import { FarmServer } from './farm-server.js';
+import type { RequestInfo } from './request-info.js';
 
 export class FarmState {
   readonly name: string;
@@ -18,7 +19,14 @@ export class FarmState {
   }
 
   /** The server for a new request, or undefined when none is available (502.4). */
-  pick(exclude?: FarmServer): FarmServer | undefined {
+  pick(_request: RequestInfo, exclude?: FarmServer): FarmServer | undefined {
+    if (!this.config.enabled) return undefined;
     return this.balancer.pick(this.servers, exclude);
   }
+
+  /** Starts the farm's timers (health tests). */
+  start(): void {}
+
+  /** Stops them; idempotent. */
+  close(): void {}
 }

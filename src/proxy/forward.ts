@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { FarmServer } from '../farm/farm-server.js';
+import type { RequestInfo } from '../farm/request-info.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type AddedHeaders } from './request-headers.js';
 import type { SiteRuntime } from './site-runtime.js';
 
@@ -60,9 +61,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #status = 0;
   #isFinished = false;
   #onDrain: (() => void) | undefined;
+  #attemptStartMs = 0;
+  readonly #request: RequestInfo;
 
-  constructor(req: IncomingMessage, res: ServerResponse, site: SiteRuntime, server: FarmServer, added: AddedHeaders, done: ExchangeDone) {
+  constructor(req: IncomingMessage, res: ServerResponse, site: SiteRuntime, server: FarmServer, request: RequestInfo, added: AddedHeaders, done: ExchangeDone) {
     this.#req = req;
+    this.#request = request;
     this.#res = res;
     this.#site = site;
     this.#server = server;
@@ -79,8 +83,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   start(): void {
     const server = this.#server;
-    server.counters.totalRequests++;
-    server.counters.currentRequests++;
+    server.onRequestStart();
+    this.#attemptStartMs = performance.now();
     this.#isConnected = false;
     this.#body = this.#hasBody ? new RequestBody(this.#req) : undefined;
     const protocol = this.#site.farm.config.protocol;
@@ -126,6 +130,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.#res.end();
+    this.#endAttempt(false);
     this.#finish(undefined);
   }
 
@@ -134,20 +139,19 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     const server = this.#server;
     if (this.#status !== 0) {
       // The response had started: cut the client connection so the truncation is visible to it.
-      server.counters.failedRequests++;
+      this.#endAttempt(!this.#isClientGone);
       this.#res.destroy(error);
       this.#finish(error);
       return;
     }
-    server.counters.currentRequests--;
-    server.counters.failedRequests++;
+    this.#endAttempt(!this.#isClientGone);
     if (this.#isClientGone) {
-      this.#finish(error, false);
+      this.#finish(error);
       return;
     }
     const isBodyStarted = this.#body?.isStarted === true;
     const isSafe = !isBodyStarted && (!this.#isConnected || IDEMPOTENT.has(this.#req.method as string));
-    const next = this.#retriedFrom === undefined && isSafe ? this.#site.farm.pick(server) : undefined;
+    const next = this.#retriedFrom === undefined && isSafe ? this.#site.farm.pick(this.#request, server) : undefined;
     if (next) {
       this.#retriedFrom = server;
       this.#server = next;
@@ -155,16 +159,23 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#status = 502;
-    this.#finish(error, false);
+    this.#finish(error);
   }
 
-  #finish(error: Error | undefined, countCurrent = true): void {
+  /** Reports the current attempt to its server (counters, response time, live-traffic health). */
+  #endAttempt(isConnectionError: boolean): void {
+    this.#server.onRequestEnd({
+      status: this.#status,
+      responseTimeMs: performance.now() - this.#attemptStartMs,
+      bytesSent: this.#body?.bytes ?? 0,
+      bytesReceived: this.#bytes,
+      isConnectionError,
+    });
+  }
+
+  #finish(error: Error | undefined): void {
     if (this.#isFinished) return;
     this.#isFinished = true;
-    const server = this.#server;
-    if (countCurrent) server.counters.currentRequests--;
-    if (this.#body) server.counters.bytesSent += this.#body.bytes;
-    server.counters.bytesReceived += this.#bytes;
-    this.#done({ status: this.#status, subStatus: this.#status === 502 ? 3 : 0, bytes: this.#bytes, server, error, retriedFrom: this.#retriedFrom });
+    this.#done({ status: this.#status, subStatus: this.#status === 502 ? 3 : 0, bytes: this.#bytes, server: this.#server, error, retriedFrom: this.#retriedFrom });
   }
 }

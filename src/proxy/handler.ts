@@ -17,6 +17,7 @@ import { ProxyExchange, type ExchangeOutcome } from './forward.js';
 import type { ListenerRuntime } from './listener.js';
 import { localAnswer, sendLocalAnswer } from './local-response.js';
 import type { SiteRuntime } from './site-runtime.js';
+import { IncomingRequestInfo } from './request-info.js';
 import type { TlsConnection } from './tls-connection.js';
 import { signForwardedIdentity } from '@gatehouse/forwarded-cert';
 
@@ -84,7 +85,8 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
     }
 
     const farm = site.farm;
-    const server = farm.pick();
+    const request = new IncomingRequestInfo(req);
+    const server = farm.pick(request);
     if (!server) return reject(req, res, site, startMs, 502, 4, `no server available in farm ${farm.name}`, tls);
 
     const protocol = farm.config.protocol;
@@ -95,6 +97,7 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
       res,
       site,
       server,
+      request,
       {
         clientAddress: clientAddressOf(req, protocol.includePortInXForwardedFor),
         sslValue: tls?.sslValue,

@@ -4,7 +4,7 @@ import { weightedRoundRobinBalancer } from '../../src/farm/balancers/weighted-ro
 import { FarmServer } from '../../src/farm/farm-server.js';
 
 function servers(...weights: number[]): FarmServer[] {
-  return weights.map((weight, i) => new FarmServer({ address: `10.0.0.${i + 1}:80`, host: `10.0.0.${i + 1}`, port: 80, weight, enabled: true }));
+  return weights.map((weight, i) => new FarmServer({ address: `10.0.0.${i + 1}:80`, host: `10.0.0.${i + 1}`, port: 80, weight, enabled: true, state: 'available' as const }));
 }
 
 function picks(list: FarmServer[], n: number): string[] {

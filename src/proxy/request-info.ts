@@ -1,0 +1,23 @@
+/** RequestInfo over a node:http request: getters, nothing copied until an algorithm asks. */
+import type { IncomingMessage } from 'node:http';
+import type { RequestInfo } from '../farm/request-info.js';
+
+export class IncomingRequestInfo implements RequestInfo {
+  readonly #req: IncomingMessage;
+  constructor(req: IncomingMessage) {
+    this.#req = req;
+  }
+  get url(): string {
+    return this.#req.url ?? '/';
+  }
+  get host(): string | undefined {
+    return this.#req.headers.host;
+  }
+  get remoteAddress(): string {
+    return this.#req.socket.remoteAddress ?? '';
+  }
+  header(name: string): string | undefined {
+    const value = this.#req.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+}
