@@ -72,7 +72,7 @@ export class Gatehouse {
   /** Binds every listener. Rejects (having closed what was bound) when one cannot be bound. */
   static async start(config: Config, options: StartOptions = {}): Promise<Gatehouse> {
     const gatehouse = new Gatehouse(config, options.eventLog ?? defaultEventLog);
-    const deps = { accessLog: gatehouse.#accessLog, eventLog: gatehouse.#eventLog };
+    const deps = { accessLog: gatehouse.#accessLog, eventLog: gatehouse.#eventLog, observers: [] };
     try {
       for (const listener of gatehouse.listeners) {
         const server = listener.createServer(createRequestHandler(listener, deps));

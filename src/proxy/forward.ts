@@ -25,6 +25,21 @@ export interface ExchangeOutcome {
   error: Error | undefined;
   /** The server that failed first, when a retry happened. */
   retriedFrom: FarmServer | undefined;
+  /** Why the first server failed, when a retry happened. */
+  retryCause: Error | undefined;
+  /** Request body bytes read from the client. */
+  bytesReceived: number;
+  /** performance.now() marks of the last attempt: sent, connected, response headers, end. */
+  readonly timings: ExchangeTimings;
+  /** The headers sent to the server (flat name, value list) on the last attempt. */
+  upstreamHeaders: readonly string[];
+}
+
+export interface ExchangeTimings {
+  sentMs: number;
+  connectedMs: number;
+  firstByteMs: number;
+  endMs: number;
 }
 
 export type ExchangeDone = (outcome: ExchangeOutcome) => void;
@@ -62,6 +77,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #isFinished = false;
   #onDrain: (() => void) | undefined;
   #attemptStartMs = 0;
+  readonly #timings: ExchangeTimings = { sentMs: 0, connectedMs: 0, firstByteMs: 0, endMs: 0 };
+  #upstreamHeaders: readonly string[] = [];
+  #retryCause: Error | undefined;
   readonly #request: RequestInfo;
 
   constructor(req: IncomingMessage, res: ServerResponse, site: SiteRuntime, server: FarmServer, request: RequestInfo, added: AddedHeaders, done: ExchangeDone) {
@@ -85,10 +103,14 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     const server = this.#server;
     server.onRequestStart();
     this.#attemptStartMs = performance.now();
+    this.#timings.sentMs = this.#attemptStartMs;
+    this.#timings.connectedMs = 0;
+    this.#timings.firstByteMs = 0;
     this.#isConnected = false;
     this.#body = this.#hasBody ? new RequestBody(this.#req) : undefined;
     const protocol = this.#site.farm.config.protocol;
     const headers = upstreamRequestHeaders(this.#req.headers, this.#site.strippedHeaders, protocol, this.#added.serverHost === server.address ? this.#added : { ...this.#added, serverHost: server.address });
+    this.#upstreamHeaders = headers;
     (server.dispatcher as Dispatcher).dispatch(
       {
         origin: server.origin,
@@ -109,6 +131,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   onConnect(abort: (error?: Error) => void): void {
     this.#abort = abort;
     this.#isConnected = true;
+    this.#timings.connectedMs = performance.now();
     if (this.#isClientGone) abort(new Error('client closed the connection'));
   }
 
@@ -116,6 +139,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true; // 1xx: the client's own 100-continue is answered by node
     this.#status = statusCode;
     this.#resume = resume;
+    this.#timings.firstByteMs = performance.now();
     this.#res.writeHead(statusCode, clientResponseHeaders(rawHeaders));
     return true;
   }
@@ -154,6 +178,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     const next = this.#retriedFrom === undefined && isSafe ? this.#site.farm.pick(this.#request, server) : undefined;
     if (next) {
       this.#retriedFrom = server;
+      this.#retryCause = error;
       this.#server = next;
       this.start();
       return;
@@ -176,6 +201,18 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #finish(error: Error | undefined): void {
     if (this.#isFinished) return;
     this.#isFinished = true;
-    this.#done({ status: this.#status, subStatus: this.#status === 502 ? 3 : 0, bytes: this.#bytes, server: this.#server, error, retriedFrom: this.#retriedFrom });
+    this.#timings.endMs = performance.now();
+    this.#done({
+      status: this.#status,
+      subStatus: this.#status === 502 ? 3 : 0,
+      bytes: this.#bytes,
+      server: this.#server,
+      error,
+      retriedFrom: this.#retriedFrom,
+      retryCause: this.#retryCause,
+      bytesReceived: this.#body?.bytes ?? 0,
+      timings: this.#timings,
+      upstreamHeaders: this.#upstreamHeaders,
+    });
   }
 }

@@ -11,8 +11,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AccessLog } from '../tracing/access-log.js';
+import type { RequestObserver, RequestRecord } from '../tracing/request-record.js';
 import type { EventLog } from '../tracing/log.js';
-import type { FarmServer } from '../farm/farm-server.js';
 import { ProxyExchange, type ExchangeOutcome } from './forward.js';
 import type { ListenerRuntime } from './listener.js';
 import { localAnswer, sendLocalAnswer } from './local-response.js';
@@ -24,6 +24,22 @@ import { signForwardedIdentity } from '@gatehouse/forwarded-cert';
 export interface HandlerDeps {
   readonly accessLog: AccessLog;
   readonly eventLog: EventLog;
+  /** Told of every finished request (metrics). */
+  readonly observers: readonly RequestObserver[];
+}
+
+/** How a request ended, before it becomes a RequestRecord (only when something wants one). */
+export interface RequestEnd {
+  readonly req: IncomingMessage;
+  readonly site: SiteRuntime | undefined;
+  readonly tls: TlsConnection | undefined;
+  readonly startMs: number;
+  readonly status: number;
+  readonly subStatus: number;
+  readonly reason: string;
+  readonly bytesSent: number;
+  readonly logId: string;
+  readonly outcome: ExchangeOutcome | undefined;
 }
 
 function clientAddressOf(req: IncomingMessage, withPort: boolean): string {
@@ -33,33 +49,59 @@ function clientAddressOf(req: IncomingMessage, withPort: boolean): string {
   return ip.includes(':') ? `[${ip}]:${socket.remotePort ?? 0}` : `${ip}:${socket.remotePort ?? 0}`;
 }
 
-export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const { accessLog, eventLog } = deps;
+function recordOf(end: RequestEnd): RequestRecord {
+  const { req, site, tls, outcome } = end;
+  const socket = req.socket;
+  const now = performance.now();
+  const cert = tls?.certificate;
+  const headers = req.headers;
+  return {
+    startEpochMs: Date.now() - (now - end.startMs),
+    timeTakenMs: now - end.startMs,
+    clientIp: socket.remoteAddress ?? '',
+    clientPort: socket.remotePort ?? 0,
+    localIp: socket.localAddress ?? '',
+    localPort: socket.localPort ?? 0,
+    site: site?.name ?? '',
+    isHttps: tls !== undefined,
+    method: req.method ?? '',
+    url: req.url ?? '',
+    host: headers.host ?? '',
+    userAgent: headers['user-agent'] ?? '',
+    referer: headers.referer ?? '',
+    status: end.status,
+    subStatus: end.subStatus,
+    reason: end.reason,
+    bytesSent: end.bytesSent,
+    bytesReceived: outcome?.bytesReceived ?? 0,
+    farm: outcome?.server && site ? site.farm.name : '',
+    server: outcome?.server?.address ?? '',
+    logId: end.logId,
+    thumbprint: cert?.thumbprint ?? '',
+    certificateSubject: cert ? cert.subject : '',
+    certificateNotAfterMs: cert?.notAfterMs ?? 0,
+    retriedFrom: outcome?.retriedFrom?.address ?? '',
+  };
+}
 
-  function logAccess(req: IncomingMessage, site: SiteRuntime | undefined, startMs: number, status: number, subStatus: number, bytes: number, server: FarmServer | undefined, logId: string, tls: TlsConnection | undefined): void {
-    if (!accessLog.enabled) return;
-    accessLog.write({
-      clientAddress: clientAddressOf(req, true),
-      site: site?.name ?? '-',
-      method: req.method ?? '-',
-      url: req.url ?? '-',
-      status,
-      subStatus,
-      bytes,
-      timeTakenMs: performance.now() - startMs,
-      farm: server && site ? site.farm.name : '',
-      server: server?.address ?? '',
-      logId,
-      thumbprint: tls?.certificate?.thumbprint ?? '',
-    });
+export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { accessLog, eventLog, observers } = deps;
+
+  function finish(end: RequestEnd): void {
+    const tracer = end.site?.tracer;
+    if (!accessLog.enabled && observers.length === 0 && !tracer) return;
+    const record = recordOf(end);
+    accessLog.write(record);
+    for (const observer of observers) observer.requestEnded(record);
+    tracer?.consider(record, end);
   }
 
   function reject(req: IncomingMessage, res: ServerResponse, site: SiteRuntime | undefined, startMs: number, status: number, subStatus: number, reason: string, tls: TlsConnection | undefined): void {
-    const bytes = sendLocalAnswer(req, res, localAnswer(status, subStatus));
+    const bytesSent = sendLocalAnswer(req, res, localAnswer(status, subStatus));
     const cert = tls?.certificate;
     const who = cert ? ` subject="${cert.subject}" thumbprint=${cert.thumbprint}` : '';
     eventLog.warn(`${status}.${subStatus} client ${clientAddressOf(req, true)} site ${site?.name ?? '-'} ${req.method} ${req.url}: ${reason}${who}`);
-    logAccess(req, site, startMs, status, subStatus, bytes, undefined, '', tls);
+    finish({ req, site, tls, startMs, status, subStatus, reason, bytesSent, logId: '', outcome: undefined });
   }
 
   return function onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -108,14 +150,19 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
         serverHost: server.address,
       },
       (outcome: ExchangeOutcome) => {
+        let reason = '';
         if (outcome.status === 502) {
-          const retry = outcome.retriedFrom ? ` after a retry (first server ${outcome.retriedFrom.address})` : '';
-          eventLog.warn(`502.3 client ${clientAddressOf(req, true)} site ${site.name} farm ${farm.name} server ${outcome.server?.address ?? '-'} ${req.method} ${req.url} X-ARR-LOG-ID ${logId}: ${describeError(outcome.error)}${retry}`);
+          const retry = outcome.retriedFrom ? ` after a retry (first server ${outcome.retriedFrom.address}: ${describeError(outcome.retryCause)})` : '';
+          reason = `${describeError(outcome.error)}${retry}`;
+          eventLog.warn(`502.3 client ${clientAddressOf(req, true)} site ${site.name} farm ${farm.name} server ${outcome.server?.address ?? '-'} ${req.method} ${req.url} X-ARR-LOG-ID ${logId}: ${reason}`);
           if (!res.headersSent && !res.destroyed) outcome.bytes = sendLocalAnswer(req, res, localAnswer(502, 3));
         } else if (outcome.error && outcome.status !== 0) {
+          reason = `response aborted: ${describeError(outcome.error)}`;
           eventLog.warn(`response aborted: client ${clientAddressOf(req, true)} site ${site.name} farm ${farm.name} server ${outcome.server?.address ?? '-'} ${req.method} ${req.url} X-ARR-LOG-ID ${logId}: ${describeError(outcome.error)}`);
+        } else if (outcome.error) {
+          reason = `client gone: ${describeError(outcome.error)}`;
         }
-        logAccess(req, site, startMs, outcome.status, outcome.subStatus, outcome.bytes, outcome.server, logId, tls);
+        finish({ req, site, tls, startMs, status: outcome.status, subStatus: outcome.subStatus, reason, bytesSent: outcome.bytes, logId, outcome });
       },
     );
     exchange.start();

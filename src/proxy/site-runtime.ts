@@ -7,6 +7,7 @@ import type { FarmState } from '../farm/farm-state.js';
 import { windowsDn } from '../tls/distinguished-name.js';
 import { strippedRequestHeaders } from './request-headers.js';
 import { ChainCache } from '../tls/chain-cache.js';
+import type { SiteTracer } from '../tracing/site-tracer.js';
 
 export class SiteRuntime {
   readonly name: string;
@@ -14,6 +15,8 @@ export class SiteRuntime {
   readonly farm: FarmState;
   /** Lower-case request header names never forwarded from a client. */
   readonly strippedHeaders: ReadonlySet<string>;
+  /** Failed request tracing for this site; undefined when the site has no tracing rules. */
+  tracer: SiteTracer | undefined;
   /** Client chains seen on full handshakes, for resumed sessions that lack them. */
   readonly chains = new ChainCache();
 

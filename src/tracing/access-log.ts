@@ -7,21 +7,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { AccessLogTarget } from '../config/model.js';
 import { eventLog } from './log.js';
-
-export interface AccessRecord {
-  clientAddress: string;
-  site: string;
-  method: string;
-  url: string;
-  status: number;
-  subStatus: number;
-  bytes: number;
-  timeTakenMs: number;
-  farm: string;
-  server: string;
-  logId: string;
-  thumbprint: string;
-}
+import type { RequestRecord } from './request-record.js';
 
 const FLUSH_BYTES = 64 * 1024;
 const FLUSH_MS = 100;
@@ -48,9 +34,10 @@ export class AccessLog {
     return this.#enabled;
   }
 
-  write(r: AccessRecord): void {
+  write(r: RequestRecord): void {
     if (!this.#enabled || this.#failed) return;
-    this.#buffer += `${new Date().toISOString()} ${r.clientAddress} ${r.site} ${r.method} ${r.url} ${r.status} ${r.subStatus} ${r.bytes} ${Math.round(r.timeTakenMs)} ${r.farm || '-'} ${r.server || '-'} ${r.logId || '-'} ${r.thumbprint || '-'}\n`;
+    const client = r.clientIp.includes(':') ? `[${r.clientIp}]:${r.clientPort}` : `${r.clientIp}:${r.clientPort}`;
+    this.#buffer += `${new Date(r.startEpochMs + r.timeTakenMs).toISOString()} ${client} ${r.site || '-'} ${r.method} ${r.url} ${r.status} ${r.subStatus} ${r.bytesSent} ${Math.round(r.timeTakenMs)} ${r.farm || '-'} ${r.server || '-'} ${r.logId || '-'} ${r.thumbprint || '-'}\n`;
     if (this.#buffer.length >= FLUSH_BYTES) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
   }
