@@ -12,6 +12,7 @@ import { createRequestHandler } from './proxy/handler.js';
 import { ListenerRuntime } from './proxy/listener.js';
 import { BindingRuntime, SiteRuntime } from './proxy/site-runtime.js';
 import { AccessLog } from './tracing/access-log.js';
+import { SiteTracer } from './tracing/site-tracer.js';
 import { eventLog as defaultEventLog, type EventLog } from './tracing/log.js';
 
 export interface StartOptions {
@@ -34,6 +35,7 @@ export class Gatehouse {
   readonly farms: ReadonlyMap<string, FarmState>;
   readonly listeners: readonly ListenerRuntime[];
   readonly #accessLog: AccessLog;
+  readonly #sites: SiteRuntime[] = [];
   readonly #eventLog: EventLog;
   #stopping: Promise<void> | undefined;
 
@@ -60,6 +62,8 @@ export class Gatehouse {
     const groups = new Map<string, BindingRuntime[]>();
     for (const site of config.sites) {
       const runtime = new SiteRuntime(site, farms.get(site.farm.name) as FarmState);
+      if (site.tracing) runtime.tracer = new SiteTracer(site.tracing, eventLog);
+      this.#sites.push(runtime);
       for (const [index, binding] of site.bindings.entries()) {
         // Port 0 asks for a free port: such a binding always gets a socket of its own.
         const key = binding.port === 0 ? `${binding.address}|0|${site.name}.${index}` : `${binding.address}|${binding.port}`;
@@ -140,6 +144,7 @@ export class Gatehouse {
     for (const farm of this.farms.values()) farm.close();
     await Promise.all([...this.farms.values()].flatMap((farm) => farm.servers.map((s) => s.dispatcher?.destroy())));
     await this.#accessLog.close();
+    await Promise.all(this.#sites.map((site) => site.tracer?.close()));
   }
 }
 

@@ -1,9 +1,10 @@
 /** The `gatehouse` command line: one sub-command per file in commands/. */
 import { Command } from 'commander';
 import { certCommand } from './commands/cert/index.js';
-import { CertCommandError } from './commands/cert/ca-folder.js';
+import { CliError } from './cli-error.js';
 import { demoCommand, type DemoOptions } from './commands/demo.js';
 import { startCommand } from './commands/start.js';
+import { tracesCommand } from './commands/traces.js';
 import { validateCommand } from './commands/validate.js';
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
@@ -12,7 +13,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .showHelpAfterError();
   const run = (action: () => Promise<number>) =>
     action().then(setExitCode, (error: unknown) => {
-      if (!(error instanceof CertCommandError)) throw error;
+      if (!(error instanceof CliError)) throw error;
       process.stderr.write(`gatehouse: ${error.message}\n`);
       setExitCode(1);
     });
@@ -34,5 +35,6 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--http-port <port>', 'http port (answers 403.4: SSL required)', '8080')
     .action((options: DemoOptions) => run(() => demoCommand(options)));
   program.addCommand(certCommand(run));
+  program.addCommand(tracesCommand(run));
   return program;
 }

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
 import { parseDuration } from './duration.js';
 import { normalizeFarmPolicies } from './farm-model.js';
+import { normalizeTracing } from './tracing-schema.js';
 import type { AccessLogTarget, Binding, Config, Farm, RevocationList, ServerCertificate, Site, TrustedCa } from './model.js';
 import { ConfigError, formatProblem, type Problem } from './problem.js';
 import { bindingSchema, configSchema, farmSchema, siteSchema, sslSchema, type DeclaredConfig, type DeclaredFarm, type DeclaredSite } from './schema.js';
@@ -191,7 +192,8 @@ async function normalizeSite(site: DeclaredSite, index: number, dir: string, far
   }
   const farm = farms.get(site.farm);
   if (!farm) return undefined; // reported by checkReferences
-  return { name: site.name, bindings, ssl: { requireSsl: site.ssl.requireSsl, clientCertificates: site.ssl.clientCertificates, trustedCa, revocation }, farm };
+  const tracing = site.tracing === undefined ? undefined : normalizeTracing(site.tracing, dir, site.name);
+  return { name: site.name, bindings, ssl: { requireSsl: site.ssl.requireSsl, clientCertificates: site.ssl.clientCertificates, trustedCa, revocation }, farm, tracing };
 }
 
 /**
@@ -217,7 +219,7 @@ function checkSharedPortKeyTypes(sites: readonly Site[], problems: Problem[]): v
 }
 
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value) && !Buffer.isBuffer(value) && !(value instanceof Map)) {
+  if (value && typeof value === 'object' && !Object.isFrozen(value) && !Buffer.isBuffer(value) && !(value instanceof Map) && !(value instanceof Set) && !(value instanceof RegExp)) {
     Object.freeze(value);
     for (const child of Object.values(value)) deepFreeze(child);
   }

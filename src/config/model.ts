@@ -6,6 +6,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { ClientCertFormat, ClientCertificateMode } from './schema.js';
 import type { FarmPolicies } from './farm-model.js';
+import type { TracingSettings } from './tracing-schema.js';
 
 export interface Config {
   /** Absolute path of the file it came from. */
@@ -23,6 +24,8 @@ export interface Site {
   readonly bindings: readonly Binding[];
   readonly ssl: SslSettings;
   readonly farm: Farm;
+  /** Failed request tracing; undefined when the site has no tracing rules. */
+  readonly tracing: TracingSettings | undefined;
 }
 
 export interface Binding {

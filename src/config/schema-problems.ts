@@ -40,6 +40,11 @@ export function schemaProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
     const input = (issue as { input?: unknown }).input;
     switch (issue.code) {
       case 'invalid_type':
+        if (issue.message.includes('(expected')) {
+          const [what, expected] = splitExpected(issue.message);
+          out.push(expected === undefined ? { path, message: `${describeValue(input)} ${what}` } : { path, message: `${describeValue(input)} ${what}`, expected });
+          break;
+        }
         out.push({ path, message: input === undefined ? 'required key is missing' : `${describeValue(input)} has the wrong type`, expected: (input === undefined ? REQUIRED_HINTS[String(path[path.length - 1])] : undefined) ?? TYPE_NAMES[issue.expected] ?? issue.expected });
         break;
       case 'invalid_value':

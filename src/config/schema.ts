@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
 import { loadBalancingSchema } from './farm-schema.js';
+import { tracingSchema } from './tracing-schema.js';
 
 const objectName = z
   .string()
@@ -66,6 +67,7 @@ export const siteSchema = z
     bindings: z.array(bindingSchema).min(1).describe('At least one binding.'),
     ssl: sslSchema.default({ requireSsl: false, clientCertificates: 'ignore' }),
     farm: objectName.describe('Name of the farm (in `farms`) that serves every request of this site.'),
+    tracing: tracingSchema.optional(),
   })
   .describe('A front door: bindings, SSL settings and the farm behind it (IIS site).');
 

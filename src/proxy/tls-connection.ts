@@ -17,6 +17,11 @@ export class TlsConnection {
   readonly verdict: Verdict;
   readonly sslValue: string;
   readonly isResumed: boolean;
+  /** For traces: negotiated protocol and cipher, SNI name, ALPN protocol. */
+  readonly protocol: string;
+  readonly cipher: string;
+  readonly serverName: string;
+  readonly alpn: string;
   #certificateHeaders: readonly string[] | undefined;
 
   constructor(socket: TLSSocket, binding: BindingRuntime) {
@@ -25,7 +30,12 @@ export class TlsConnection {
     this.certificate = certificate;
     this.verdict = verdict;
     this.isResumed = socket.isSessionReused();
-    this.sslValue = binding.sslHeaderValue(cipherKeyBits(socket.getCipher()?.standardName));
+    const cipher = socket.getCipher();
+    this.sslValue = binding.sslHeaderValue(cipherKeyBits(cipher?.standardName));
+    this.protocol = socket.getProtocol() ?? '';
+    this.cipher = cipher?.standardName ?? cipher?.name ?? '';
+    this.serverName = typeof socket.servername === 'string' ? socket.servername : '';
+    this.alpn = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : '';
   }
 
   /** Flat [name, value, …] certificate headers for the site's farm; empty without an accepted certificate. */

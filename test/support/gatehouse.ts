@@ -12,6 +12,8 @@ export interface RunningGatehouse {
   readonly gatehouse: Gatehouse;
   readonly events: string[];
   readonly bound: BoundListener[];
+  /** The config file written for this run (for CLI commands that read it). */
+  readonly configFile: string;
   /** The first bound URL of a site with that protocol. */
   url(site: string, protocol?: 'http' | 'https'): string;
   /** Port of the first listener of a site with that protocol. */
@@ -36,6 +38,7 @@ export async function startGatehouse(yaml: string, dir: string): Promise<Running
     gatehouse,
     events,
     bound,
+    configFile: file,
     url: (site, protocol = 'https') => find(site, protocol).url,
     port: (site, protocol = 'https') => find(site, protocol).port,
     stop: () => gatehouse.stop(1000),

@@ -12,7 +12,9 @@ export interface RevokedEntry {
   subject: string;
 }
 
-export class CertCommandError extends Error {}
+import { CliError } from '../../cli-error.js';
+
+
 
 export async function loadCaFolder(dir: string): Promise<Issued> {
   let certPem: string;
@@ -20,12 +22,12 @@ export async function loadCaFolder(dir: string): Promise<Issued> {
   try {
     [certPem, keyPem] = await Promise.all([readFile(join(dir, 'ca.pem'), 'utf8'), readFile(join(dir, 'ca.key'), 'utf8')]);
   } catch (error) {
-    throw new CertCommandError(`--ca ${dir}: not a CA folder: ${(error as Error).message} (expected ca.pem and ca.key, as written by gatehouse cert create-ca)`);
+    throw new CliError(`--ca ${dir}: not a CA folder: ${(error as Error).message} (expected ca.pem and ca.key, as written by gatehouse cert create-ca)`);
   }
   try {
     return await loadIssued({ certPem, keyPem });
   } catch (error) {
-    throw new CertCommandError(`--ca ${dir}: ${(error as Error).message}`);
+    throw new CliError(`--ca ${dir}: ${(error as Error).message}`);
   }
 }
 
@@ -34,7 +36,7 @@ export async function readRevoked(dir: string): Promise<RevokedEntry[]> {
     return JSON.parse(await readFile(join(dir, 'revoked.json'), 'utf8')) as RevokedEntry[];
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new CertCommandError(`${join(dir, 'revoked.json')}: ${(error as Error).message} (expected the JSON list gatehouse cert revoke writes)`);
+    throw new CliError(`${join(dir, 'revoked.json')}: ${(error as Error).message} (expected the JSON list gatehouse cert revoke writes)`);
   }
 }
 

@@ -10,7 +10,8 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { createCa, createSelfSignedServer, issueClient, issueServer, toPfx, writeAtomic, writeIssued, type Issued, type KeyType } from '../../../pki/index.js';
 import { fqdn } from '../../../demo/demo-pki.js';
-import { CertCommandError, loadCaFolder, readRevoked, writeRevocation } from './ca-folder.js';
+import { CliError } from '../../cli-error.js';
+import { loadCaFolder, readRevoked, writeRevocation } from './ca-folder.js';
 import { inspectCommand, readCertificates } from './inspect.js';
 
 const dn = (text: string) => text.split('\n').reverse().join(', ');
@@ -19,13 +20,13 @@ const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').re
 function keyTypeOf(options: { rsa?: string }): KeyType {
   if (options.rsa === undefined) return 'ecdsa-p256';
   if (options.rsa === '2048' || options.rsa === '3072' || options.rsa === '4096') return `rsa-${options.rsa}`;
-  throw new CertCommandError(`--rsa ${options.rsa}: not a supported key size (expected 2048, 3072 or 4096)`);
+  throw new CliError(`--rsa ${options.rsa}: not a supported key size (expected 2048, 3072 or 4096)`);
 }
 
 function daysOf(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const days = Number(value);
-  if (!Number.isInteger(days) || days < 1 || days > 36500) throw new CertCommandError(`--days ${value}: not a number of days (expected a whole number from 1 to 36500)`);
+  if (!Number.isInteger(days) || days < 1 || days > 36500) throw new CliError(`--days ${value}: not a number of days (expected a whole number from 1 to 36500)`);
   return days;
 }
 
@@ -34,9 +35,9 @@ async function guard<T>(action: () => Promise<T>): Promise<T> {
     return await action();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new CertCommandError(`${(error as Error).message}; use --force to replace it`);
+      throw new CliError(`${(error as Error).message}; use --force to replace it`);
     }
-    if (error instanceof TypeError || error instanceof RangeError) throw new CertCommandError(error.message);
+    if (error instanceof TypeError || error instanceof RangeError) throw new CliError(error.message);
     throw error;
   }
 }
@@ -60,7 +61,7 @@ async function defaultServerNames(): Promise<string[]> {
 async function serverNames(dns: string[] | undefined, ip: string[] | undefined, noDefaults: boolean | undefined): Promise<{ dnsNames: string[]; ipAddresses: string[] }> {
   const dnsNames = [...new Set([...(dns ?? []), ...(noDefaults ? [] : await defaultServerNames())])];
   const ipAddresses = [...new Set([...(ip ?? []), ...(noDefaults ? [] : ['127.0.0.1', '::1'])])];
-  if (dnsNames.length === 0 && ipAddresses.length === 0) throw new CertCommandError('no names: give --dns or --ip (expected at least one name the certificate answers for)');
+  if (dnsNames.length === 0 && ipAddresses.length === 0) throw new CliError('no names: give --dns or --ip (expected at least one name the certificate answers for)');
   return { dnsNames, ipAddresses };
 }
 
@@ -87,9 +88,10 @@ export function certCommand(run: (action: () => Promise<number>) => void): Comma
       }),
     );
 
-  const serverAction = (selfSigned: boolean) => (o: { ca?: string; dns?: string[]; ip?: string[]; noDefaultNames?: boolean; out?: string; name?: string; rsa?: string; days?: string; force?: boolean }) =>
+  const serverAction = (selfSigned: boolean) => (o: { ca?: string; dns?: string[]; ip?: string[]; defaultNames?: boolean; out?: string; name?: string; rsa?: string; days?: string; force?: boolean }) =>
     run(async () => {
-      const names = await serverNames(o.dns, o.ip, o.noDefaultNames);
+      // commander stores --no-default-names as defaultNames: false.
+      const names = await serverNames(o.dns, o.ip, o.defaultNames === false);
       const keyType = keyTypeOf(o);
       const days = daysOf(o.days, 397);
       const issued = selfSigned
@@ -167,8 +169,8 @@ export function certCommand(run: (action: () => Promise<number>) => void): Comma
         const dir = resolve(o.ca);
         const ca = await loadCaFolder(dir);
         const [leaf] = await readCertificates(file, 'CERT');
-        if (!leaf) throw new CertCommandError(`CERT ${file}: holds no certificate`);
-        if (!leaf.checkIssued(ca.cert) || !leaf.verify(ca.cert.publicKey)) throw new CertCommandError(`CERT ${file}: was not issued by the CA in ${dir} (its issuer is ${dn(leaf.issuer)})`);
+        if (!leaf) throw new CliError(`CERT ${file}: holds no certificate`);
+        if (!leaf.checkIssued(ca.cert) || !leaf.verify(ca.cert.publicKey)) throw new CliError(`CERT ${file}: was not issued by the CA in ${dir} (its issuer is ${dn(leaf.issuer)})`);
         const revoked = await readRevoked(dir);
         const serial = leaf.serialNumber.toUpperCase().replace(/^0+(?=.)/, '');
         if (!revoked.some((r) => r.serialNumber === serial)) revoked.push({ serialNumber: serial, revokedAt: new Date().toISOString(), subject: dn(leaf.subject) });

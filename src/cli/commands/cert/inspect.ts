@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as x509 from '@peculiar/x509';
 import { splitPemCertificates } from '../../../pki/index.js';
-import { CertCommandError } from './ca-folder.js';
+import { CliError } from '../../cli-error.js';
 
 const KEY_USAGES: [x509.KeyUsageFlags, string][] = [
   [x509.KeyUsageFlags.digitalSignature, 'digitalSignature'],
@@ -23,14 +23,14 @@ export async function readCertificates(file: string, flag: string): Promise<X509
   try {
     data = await readFile(file);
   } catch (error) {
-    throw new CertCommandError(`${flag} ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (error as Error).message} (expected a PEM or DER certificate file)`);
+    throw new CliError(`${flag} ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (error as Error).message} (expected a PEM or DER certificate file)`);
   }
   const text = data.toString('latin1');
   try {
     if (text.includes('-----BEGIN CERTIFICATE-----')) return splitPemCertificates(text).map((pem) => new X509Certificate(pem));
     return [new X509Certificate(data)];
   } catch (error) {
-    throw new CertCommandError(`${flag} ${file}: not a certificate (${(error as Error).message}) (expected a PEM or DER certificate)`);
+    throw new CliError(`${flag} ${file}: not a certificate (${(error as Error).message}) (expected a PEM or DER certificate)`);
   }
 }
 
@@ -60,13 +60,13 @@ export function chainsTo(leaf: X509Certificate, extra: readonly X509Certificate[
 
 export async function inspectCommand(file: string, options: { ca?: string }): Promise<number> {
   const [leaf, ...extra] = await readCertificates(file, 'FILE');
-  if (!leaf) throw new CertCommandError(`FILE ${file}: holds no certificate`);
+  if (!leaf) throw new CliError(`FILE ${file}: holds no certificate`);
   const parsed = new x509.X509Certificate(new Uint8Array(leaf.raw));
   const ku = parsed.getExtension(x509.KeyUsagesExtension);
   const eku = parsed.getExtension(x509.ExtendedKeyUsageExtension);
   const now = Date.now();
   const notAfter = new Date(leaf.validTo);
-  const daysLeft = Math.floor((notAfter.getTime() - now) / 86_400_000);
+  const daysLeft = Math.round((notAfter.getTime() - now) / 86_400_000);
   const validity = now < new Date(leaf.validFrom).getTime() ? 'NOT YET VALID' : daysLeft < 0 ? `EXPIRED ${-daysLeft} days ago` : `${daysLeft} days left`;
   const lines = [
     `subject      ${dn(leaf.subject)}`,

@@ -1,0 +1,149 @@
+/**
+ * Builds a request's trace after it finished, from what the request path kept anyway (the connection
+ * state, the exchange's timings and the headers it sent): a request that no rule keeps pays nothing here.
+ */
+import type { TracingSettings } from '../config/tracing-schema.js';
+import type { RequestEnd } from '../proxy/handler.js';
+import type { RequestRecord } from './request-record.js';
+import type { Trace, TraceEvent } from './trace.js';
+
+const REDACTED = '[redacted]';
+
+class EventList {
+  readonly events: TraceEvent[] = [];
+  constructor(readonly startEpochMs: number, readonly startPerfMs: number) {}
+  /** An event at a performance.now() mark (or at the start when 0). */
+  add(name: string, atPerfMs: number, data: Record<string, unknown>): void {
+    const elapsed = atPerfMs > 0 ? Math.max(0, atPerfMs - this.startPerfMs) : 0;
+    this.events.push({ name, time: new Date(this.startEpochMs + elapsed).toISOString(), elapsedMs: Math.round(elapsed * 1000) / 1000, data });
+  }
+}
+
+function headerPairs(list: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < list.length; i += 2) out.push([list[i] as string, list[i + 1] as string]);
+  return out;
+}
+
+export function buildTrace(record: RequestRecord, end: RequestEnd, settings: TracingSettings, ruleIndex: number, failureReason: string): Trace {
+  const { req, tls, outcome, site } = end;
+  const list = new EventList(record.startEpochMs, end.startMs);
+  const redact = (name: string, value: string) => (settings.redactHeaders.has(name.toLowerCase()) ? REDACTED : value);
+
+  list.add('GENERAL_REQUEST_START', 0, {
+    Site: record.site,
+    Binding: `${record.isHttps ? 'https' : 'http'}://${record.localIp.includes(':') ? `[${record.localIp}]` : record.localIp}:${record.localPort}`,
+    ConnId: `${record.clientIp}:${record.clientPort}`,
+    RequestURL: record.url,
+    RequestVerb: record.method,
+  });
+  list.add('GENERAL_ENDPOINT_INFORMATION', 0, { RemoteAddress: record.clientIp, RemotePort: record.clientPort, LocalAddress: record.localIp, LocalPort: record.localPort });
+  if (tls) {
+    const cert = tls.certificate;
+    list.add('SSL_CONNECTION_INFORMATION', 0, {
+      Protocol: tls.protocol,
+      Cipher: tls.cipher,
+      ServerName: tls.serverName,
+      Alpn: tls.alpn,
+      SessionResumed: tls.isResumed,
+      ClientCertificateMode: site?.config.ssl.clientCertificates ?? '',
+    });
+    list.add('SSL_CLIENT_CERTIFICATE', 0, cert
+      ? {
+          Subject: cert.subject,
+          Issuer: cert.issuer,
+          Thumbprint: cert.thumbprint,
+          ThumbprintSha256: cert.thumbprintSha256,
+          SerialNumber: cert.serialNumber,
+          NotBefore: new Date(cert.notBeforeMs).toISOString(),
+          NotAfter: new Date(cert.notAfterMs).toISOString(),
+          ChainLength: cert.chain.length,
+          Verdict: tls.verdict.subStatus === 0 ? 'accepted' : `403.${tls.verdict.subStatus}`,
+          Reason: tls.verdict.reason,
+          VerifyCode: tls.verdict.code ?? '',
+        }
+      : { Subject: '', Verdict: tls.verdict.subStatus === 0 ? 'accepted' : `403.${tls.verdict.subStatus}`, Reason: tls.verdict.reason });
+  }
+  const incoming: [string, string][] = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) incoming.push([req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string]);
+  list.add('GENERAL_REQUEST_HEADERS', 0, { Headers: incoming.map(([name, value]) => `${name}: ${redact(name, value)}`).join('\n') });
+
+  if (record.status !== 0 && !outcome) {
+    // Gatehouse answered itself: the door, requireSsl, no server.
+    list.add('MODULE_SET_RESPONSE_ERROR_STATUS', 0, { ModuleName: 'Gatehouse', HttpStatus: record.status, HttpSubStatus: record.subStatus, Reason: record.reason });
+  }
+  if (outcome && site) {
+    const farm = site.farm;
+    list.add('URL_REWRITE_RULE_MATCHED', 0, { Rule: `site ${site.name} → farm ${farm.name}`, Action: 'Route to farm' });
+    if (outcome.retriedFrom) {
+      list.add('ARR_REQUEST_ROUTED', 0, { WebFarm: farm.name, Server: outcome.retriedFrom.address, Algorithm: farm.balancer.name, RoutingReason: 'LoadBalancing' });
+      list.add('ARR_REQUEST_RETRY', 0, { FailedServer: outcome.retriedFrom.address, Cause: describe(outcome.retryCause), NextServer: outcome.server?.address ?? '' });
+    }
+    list.add('ARR_REQUEST_ROUTED', outcome.timings.sentMs, { WebFarm: farm.name, Server: outcome.server?.address ?? '', Algorithm: farm.balancer.name, RoutingReason: outcome.retriedFrom ? 'Retry' : 'LoadBalancing' });
+    // What Gatehouse set or removed: compare the client's headers with those sent to the server.
+    const sent = headerPairs(outcome.upstreamHeaders);
+    const incomingByName = new Map<string, string[]>();
+    for (const [name, value] of incoming) incomingByName.set(name.toLowerCase(), [...(incomingByName.get(name.toLowerCase()) ?? []), value]);
+    const sentNames = new Set(sent.map(([name]) => name.toLowerCase()));
+    for (const [name] of incomingByName) {
+      if (!sentNames.has(name)) list.add('GENERAL_REMOVE_REQUEST_HEADER', outcome.timings.sentMs, { HeaderName: name, Reason: removalReason(name, site.strippedHeaders) });
+    }
+    for (const [name, value] of sent) {
+      const before = incomingByName.get(name.toLowerCase());
+      if (before && before.join(', ') === value) continue;
+      list.add('GENERAL_SET_REQUEST_HEADER', outcome.timings.sentMs, { HeaderName: name, HeaderValue: redact(name, value), Replace: true });
+    }
+    list.add('ARR_REQUEST_HEADERS_START', outcome.timings.sentMs, { Server: outcome.server?.address ?? '' });
+    if (outcome.timings.connectedMs) list.add('ARR_REQUEST_HEADERS_END', outcome.timings.connectedMs, { Server: outcome.server?.address ?? '' });
+    if (outcome.timings.firstByteMs) list.add('ARR_RESPONSE_HEADERS_END', outcome.timings.firstByteMs, { HttpStatus: outcome.status });
+    if (outcome.error) {
+      list.add('ARR_RESPONSE_ERROR', outcome.timings.endMs, { Server: outcome.server?.address ?? '', Error: describe(outcome.error), ResponseStarted: outcome.timings.firstByteMs > 0 });
+    }
+    if (record.status === 502) list.add('MODULE_SET_RESPONSE_ERROR_STATUS', outcome.timings.endMs, { ModuleName: 'ApplicationRequestRouting', HttpStatus: 502, HttpSubStatus: record.subStatus, Reason: record.reason });
+    list.add('ARR_RESPONSE_ENTITY_END', outcome.timings.endMs, {
+      BytesReceivedFromServer: outcome.bytes,
+      BytesSentToServer: outcome.bytesReceived,
+      ConnectMs: outcome.timings.connectedMs ? round(outcome.timings.connectedMs - outcome.timings.sentMs) : null,
+      FirstByteMs: outcome.timings.firstByteMs ? round(outcome.timings.firstByteMs - outcome.timings.sentMs) : null,
+      CompleteMs: round(outcome.timings.endMs - outcome.timings.sentMs),
+    });
+  }
+  list.add('GENERAL_REQUEST_END', end.startMs + record.timeTakenMs, {
+    HttpStatus: record.status,
+    HttpSubStatus: record.subStatus,
+    BytesSent: record.bytesSent,
+    BytesReceived: record.bytesReceived,
+    TimeTakenMs: round(record.timeTakenMs),
+    LogId: record.logId,
+  });
+  return {
+    format: 'gatehouse-trace/1',
+    url: record.url,
+    site: record.site,
+    verb: record.method,
+    statusCode: record.status,
+    subStatusCode: record.subStatus,
+    timeTakenMs: round(record.timeTakenMs),
+    failureReason,
+    rule: ruleIndex,
+    activityId: record.logId,
+    startTime: new Date(record.startEpochMs).toISOString(),
+    events: list.events,
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+function describe(error: Error | undefined): string {
+  if (!error) return '';
+  const code = (error as { code?: string }).code;
+  return code ? `${code} ${error.message}` : error.message;
+}
+
+function removalReason(name: string, stripped: ReadonlySet<string>): string {
+  if (!stripped.has(name)) return 'hop-by-hop (named in Connection)';
+  if (['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'expect', 'http2-settings'].includes(name)) return 'hop-by-hop';
+  return 'set by the proxy only (a client copy could be spoofed)';
+}
