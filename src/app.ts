@@ -18,6 +18,8 @@ import { eventLog as defaultEventLog, type EventLog } from './tracing/log.js';
 export interface StartOptions {
   /** Where Gatehouse's own events go; stderr by default. */
   readonly eventLog?: EventLog;
+  /** TLS session ticket key (48 bytes) shared by the workers; else config.sessionTicketKey, else per process. */
+  readonly ticketKeys?: Buffer;
 }
 
 /** A listening socket, as it was actually bound (port 0 becomes the chosen port). */
@@ -79,7 +81,7 @@ export class Gatehouse {
     const deps = { accessLog: gatehouse.#accessLog, eventLog: gatehouse.#eventLog, observers: [] };
     try {
       for (const listener of gatehouse.listeners) {
-        const server = listener.createServer(createRequestHandler(listener, deps));
+        const server = listener.createServer(createRequestHandler(listener, deps), options.ticketKeys ?? config.sessionTicketKey);
         server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
           if (error.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
           socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

@@ -13,7 +13,8 @@ import { ConfigError, formatProblem, type Problem } from './problem.js';
 import { bindingSchema, configSchema, farmSchema, siteSchema, sslSchema, type DeclaredConfig, type DeclaredFarm, type DeclaredSite } from './schema.js';
 import { schemaProblems } from './schema-problems.js';
 import { checkReferences, parseServerAddress, type PartialConfig } from './references.js';
-import { loadRevocationList, loadSecret, loadServerCertificate, loadTrustedCa } from './tls-files.js';
+import { loadRevocationList, loadSecret, loadServerCertificate, loadTicketKey, loadTrustedCa } from './tls-files.js';
+import { availableParallelism } from 'node:os';
 
 export interface LoadResult {
   readonly config: Config;
@@ -129,9 +130,19 @@ async function normalize(declared: DeclaredConfig, file: string, dir: string, pr
   if (problems.length) return undefined;
   checkSharedPortKeyTypes(sites, problems);
   if (problems.length) return undefined;
+  let sessionTicketKey: Buffer | undefined;
+  if (declared.sessionTicketKeyFile !== undefined) {
+    const loaded = await loadTicketKey(dir, declared.sessionTicketKeyFile, ['sessionTicketKeyFile'], warnings);
+    if (loaded.ok) sessionTicketKey = loaded.value;
+    else {
+      problems.push(...loaded.problems);
+      return undefined;
+    }
+  }
+  const workers = declared.workers === 'auto' ? Math.max(1, availableParallelism()) : declared.workers;
   const target = declared.accessLog;
   const accessLog: AccessLogTarget = target === 'stdout' || target === 'stderr' || target === 'off' ? { kind: target } : { kind: 'file', path: resolve(dir, target) };
-  return deepFreeze({ file, sites, farms: [...farms.values()], drainTimeoutMs: parseDuration(declared.drainTimeout) as number, accessLog });
+  return deepFreeze({ file, sites, farms: [...farms.values()], drainTimeoutMs: parseDuration(declared.drainTimeout) as number, accessLog, workers, sessionTicketKey });
 }
 
 function normalizeFarm(farm: DeclaredFarm, signatureSecret: Buffer | undefined): Farm {

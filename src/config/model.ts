@@ -15,6 +15,10 @@ export interface Config {
   readonly farms: readonly Farm[];
   readonly drainTimeoutMs: number;
   readonly accessLog: AccessLogTarget;
+  /** Worker processes: a number (`auto` resolved to the CPU count). */
+  readonly workers: number;
+  /** 48-byte TLS session ticket key from sessionTicketKeyFile; undefined: made at start. */
+  readonly sessionTicketKey: Buffer | undefined;
 }
 
 export type AccessLogTarget = { readonly kind: 'stdout' | 'stderr' | 'off' } | { readonly kind: 'file'; readonly path: string };

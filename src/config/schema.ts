@@ -133,6 +133,15 @@ export const configSchema = z
     farms: z.array(farmSchema).min(1).describe('At least one farm.'),
     drainTimeout: duration.default(30).describe('On SIGTERM/SIGINT, how long in-flight requests may take to finish before their connections are closed. Default 30 s.'),
     accessLog: accessLogSchema,
+    workers: z
+      .union([z.literal('auto'), z.number().int().min(1).max(256)])
+      .default('auto')
+      .describe('Worker processes sharing the listening sockets: `auto` (one per CPU core, the default) or a number. `gatehouse start` runs them under one primary process that replaces a worker that dies.'),
+    sessionTicketKeyFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('File holding 48 bytes (raw, or 96 hex characters, or 64 base64 characters) used to encrypt TLS session tickets, so a client resumes its session whichever worker or Gatehouse instance it reaches. Without it, the workers of one instance share a key made at start. Keep it 0600 and rotate it by replacing the file and restarting.'),
   })
   .describe('A Gatehouse config file (YAML; JSON is valid YAML).');
 

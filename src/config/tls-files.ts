@@ -187,3 +187,18 @@ export async function loadSecret(dir: string, file: string, path: Path, warnings
   if ((mode & 0o077) !== 0) warnings.push({ path, message: `${full} can be read by other users (mode ${(mode & 0o777).toString(8)})`, expected: 'mode 0600' });
   return { ok: true, value: secret };
 }
+
+/** Reads a 48-byte TLS session ticket key: raw bytes, 96 hex characters or 64 base64 characters. */
+export async function loadTicketKey(dir: string, file: string, path: Path, warnings: Problem[]): Promise<Result<Buffer>> {
+  const read = await readConfigFile(dir, file, path, 'a readable file holding a 48-byte session ticket key');
+  if (!read.ok) return read;
+  const full = resolve(dir, file);
+  const text = read.value.toString('latin1').trim();
+  const key = read.value.length === 48 ? read.value : /^[0-9a-fA-F]{96}$/.test(text) ? Buffer.from(text, 'hex') : /^[A-Za-z0-9+/]{64}$/.test(text) ? Buffer.from(text, 'base64') : undefined;
+  if (!key || key.length !== 48) {
+    return { ok: false, problems: [{ path, message: `${full} does not hold a 48-byte key`, expected: '48 raw bytes, 96 hex characters or 64 base64 characters, e.g. `openssl rand 48 > ticket.key`' }] };
+  }
+  const mode = (await stat(full)).mode;
+  if ((mode & 0o077) !== 0) warnings.push({ path, message: `${full} can be read by other users (mode ${(mode & 0o777).toString(8)})`, expected: 'mode 0600' });
+  return { ok: true, value: key };
+}

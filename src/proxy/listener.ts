@@ -82,7 +82,7 @@ export class ListenerRuntime {
   }
 
   /** Creates the node server (not yet listening). */
-  createServer(onRequest: Parameters<typeof createHttpServer>[1]): HttpServer | HttpsServer {
+  createServer(onRequest: Parameters<typeof createHttpServer>[1], ticketKeys?: Buffer): HttpServer | HttpsServer {
     const common = { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0 };
     if (!this.isHttps) {
       this.server = createHttpServer(common, onRequest);
@@ -99,6 +99,8 @@ export class ListenerRuntime {
       {
         ...common,
         ...defaultOptions,
+        // One key for every worker (and, from sessionTicketKeyFile, every instance): resumption works wherever the client lands.
+        ...(ticketKeys ? { ticketKeys } : {}),
         requestCert,
         rejectUnauthorized: false,
         SNICallback: function (this: TLSSocket, servername: string, callback: (error: Error | null, context?: SecureContext) => void) {

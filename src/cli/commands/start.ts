@@ -5,12 +5,19 @@
 import { Gatehouse, ListenError } from '../../app.js';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError } from '../../config/problem.js';
+import { resolve } from 'node:path';
+import { runPrimary } from '../../cluster/primary.js';
 
 export async function startCommand(options: { config: string }): Promise<number> {
   let gatehouse: Gatehouse;
   try {
     const { config, warnings } = await loadConfig(options.config);
     for (const line of warnings) process.stderr.write(`${line}\n`);
+    if (config.workers > 1) {
+      const code = await runPrimary(config, resolve(options.config));
+      if (code === 0) process.stderr.write('gatehouse: stopped\n');
+      return code;
+    }
     gatehouse = await Gatehouse.start(config);
   } catch (error) {
     if (error instanceof ConfigError) {

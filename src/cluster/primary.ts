@@ -1,0 +1,111 @@
+/**
+ * The primary process of `gatehouse start` with several workers (node:cluster): it forks the workers,
+ * which share the listening sockets; prints the listening lines once; replaces a worker that dies without
+ * touching the others' connections; and on SIGTERM/SIGINT asks every worker to drain, then exits.
+ * All workers share one TLS session ticket key (from sessionTicketKeyFile, or made here), so a client
+ * resumes its session whichever worker it reaches.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/model.js';
+import { WORKER_ENV, type ToPrimary, type ToWorker } from './messages.js';
+
+/** A worker that dies this soon after starting counts towards a crash loop. */
+const QUICK_DEATH_MS = 2_000;
+const MAX_QUICK_DEATHS = 5;
+
+export function runPrimary(config: Config, configFile: string): Promise<number> {
+  const ticketKeyHex = (config.sessionTicketKey ?? randomBytes(48)).toString('hex');
+  const start: ToWorker = { type: 'start', configFile, ticketKeyHex };
+  const startedAt = new Map<Worker, number>();
+  let stopping = false;
+  let announced = false;
+  let quickDeaths = 0;
+  let ready = 0;
+
+  return new Promise<number>((resolve) => {
+    const finish = (code: number) => {
+      cluster.removeAllListeners('exit');
+      resolve(code);
+    };
+    const fork = () => {
+      const worker = cluster.fork({ [WORKER_ENV]: '1' });
+      startedAt.set(worker, Date.now());
+      worker.on('message', (message: ToPrimary) => onMessage(worker, message));
+      return worker;
+    };
+    const workers = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    const stopAll = (code: number) => {
+      if (stopping) return;
+      stopping = true;
+      const alive = workers();
+      if (alive.length === 0) return finish(code);
+      for (const worker of alive) worker.send({ type: 'stop' } satisfies ToWorker);
+      // Workers drain within drainTimeout; after that (and a margin) they are killed.
+      const timer = setTimeout(() => {
+        for (const worker of workers()) worker.process.kill('SIGKILL');
+      }, config.drainTimeoutMs + 5_000);
+      timer.unref();
+      cluster.on('exit', () => {
+        if (workers().length === 0) {
+          clearTimeout(timer);
+          finish(code);
+        }
+      });
+    };
+    const onMessage = (worker: Worker, message: ToPrimary) => {
+      if (message.type === 'ready') {
+        worker.send(start);
+        return;
+      }
+      if (message.type === 'failed') {
+        process.stderr.write(`gatehouse: worker ${worker.process.pid}: ${message.message}\n`);
+        if (!announced) stopAll(1);
+        return;
+      }
+      if (message.type !== 'listening') return;
+      if (announced) {
+        process.stderr.write(`gatehouse: worker ${worker.process.pid} replaced a worker that stopped and is serving\n`);
+        return;
+      }
+      ready++;
+      if (ready === config.workers) {
+        announced = true;
+        for (const listener of message.bound) process.stdout.write(`listening ${listener.url} (site ${listener.sites.join(', ')})\n`);
+        process.stderr.write(`gatehouse: ${config.workers} workers (pids ${workers().map((w) => w.process.pid).join(', ')})\n`);
+      }
+    };
+    cluster.on('exit', (worker, code, signal) => {
+      if (stopping) return;
+      const lived = Date.now() - (startedAt.get(worker) ?? 0);
+      startedAt.delete(worker);
+      if (!announced) {
+        // A worker that cannot start (it said why) ends the start.
+        stopAll(1);
+        return;
+      }
+      quickDeaths = lived < QUICK_DEATH_MS ? quickDeaths + 1 : 0;
+      if (quickDeaths >= MAX_QUICK_DEATHS) {
+        process.stderr.write(`gatehouse: workers keep dying right after they start (${quickDeaths} in a row); stopping\n`);
+        stopAll(1);
+        return;
+      }
+      process.stderr.write(`gatehouse: worker ${worker.process.pid} stopped (${signal ?? `exit code ${code}`}); starting a new one\n`);
+      fork();
+    });
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        process.stderr.write(`gatehouse: ${signal} again, stopping now\n`);
+        for (const worker of workers()) worker.process.kill('SIGKILL');
+        process.exit(130);
+      }
+      process.stderr.write(`gatehouse: ${signal}, draining ${workers().length} workers (up to ${config.drainTimeoutMs} ms)\n`);
+      stopAll(0);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    for (let i = 0; i < config.workers; i++) fork();
+  });
+}

@@ -1,0 +1,162 @@
+/**
+ * `workers`: several processes share the listening sockets. One set of listening lines; a worker that
+ * dies is replaced while the other's connections go on; TLS sessions resume whichever worker a client
+ * reaches (one ticket key); SIGTERM drains them all.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { after, before, test } from 'node:test';
+import { createInterface } from 'node:readline';
+import { startBackend, type Backend } from '../support/backends.js';
+import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { BIN, within } from './cli-helpers.js';
+
+let pki: TestPki;
+let backend: Backend;
+let child: ChildProcess;
+let port = 0;
+let workerPids: number[] = [];
+const stderrLines: string[] = [];
+const stdoutLines: string[] = [];
+/** Requests the backend holds until released. */
+const held: (() => void)[] = [];
+let heldArrived: (() => void) | undefined;
+
+function waitForLine(lines: string[], pattern: RegExp, what: string): Promise<string> {
+  return within(
+    new Promise<string>((resolve) => {
+      const check = () => {
+        const found = lines.find((l) => pattern.test(l));
+        if (found) resolve(found);
+        else setImmediate(check);
+      };
+      check();
+    }),
+    15_000,
+    what,
+  );
+}
+
+function get(path: string, agentOptions: { session?: Buffer } = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, path, servername: 'localhost', ca: readFileSync(pki.caFile), cert: readFileSync(pki.clients.valid.certFile), key: readFileSync(pki.clients.valid.keyFile), agent: false, ...agentOptions },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+before(async () => {
+  pki = await createTestPki();
+  backend = await startBackend('web', (req, res) => {
+    if (req.url === '/slow') {
+      held.push(() => res.end('slow done'));
+      heldArrived?.();
+      return;
+    }
+    req.resume();
+    res.end(`ok ${req.url}`);
+  });
+  const config = join(pki.dir, 'workers.yaml');
+  await writeFile(
+    config,
+    `workers: 2
+accessLog: off
+drainTimeout: 5s
+sites:
+  - name: secure
+    bindings: [{ protocol: https, address: 127.0.0.1, port: 0, certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} } }]
+    ssl: { clientCertificates: require, trustedCaFile: ${pki.caFile} }
+    farm: web
+farms: [{ name: web, servers: [{ address: ${backend.address} }] }]
+`,
+  );
+  child = spawn(process.execPath, [BIN, 'start', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => stdoutLines.push(l));
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (l) => stderrLines.push(l));
+  const listening = await waitForLine(stdoutLines, /^listening https:\/\/127\.0\.0\.1:\d+ \(site secure\)$/, 'the listening line');
+  port = Number(/:(\d+) /.exec(listening)?.[1]);
+  const pids = await waitForLine(stderrLines, /^gatehouse: 2 workers \(pids \d+, \d+\)$/, 'the workers line');
+  workerPids = (pids.match(/\d+/g) ?? []).slice(1).map(Number);
+});
+
+after(async () => {
+  for (const release of held) release();
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  await backend?.close();
+  await pki?.cleanup();
+});
+
+test('two workers: the listening line is printed once and requests are served', async () => {
+  assert.equal(workerPids.length, 2);
+  assert.equal(stdoutLines.filter((l) => l.startsWith('listening ')).length, 1);
+  for (let i = 0; i < 6; i++) assert.deepEqual(await get(`/r${i}`), { status: 200, body: `ok /r${i}` });
+});
+
+test('TLS sessions resume whichever worker the connection reaches (one ticket key)', async () => {
+  const first = await new Promise<Buffer>((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: readFileSync(pki.caFile), cert: readFileSync(pki.clients.valid.certFile), key: readFileSync(pki.clients.valid.keyFile) });
+    socket.once('session', (session: Buffer) => {
+      resolve(session);
+      socket.end();
+    });
+    socket.on('secureConnect', () => socket.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'));
+    socket.on('data', () => {});
+    socket.on('error', reject);
+  });
+  const reused: boolean[] = [];
+  for (let i = 0; i < 8; i++) {
+    reused.push(
+      await new Promise<boolean>((resolve, reject) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', session: first, ca: readFileSync(pki.caFile), cert: readFileSync(pki.clients.valid.certFile), key: readFileSync(pki.clients.valid.keyFile) });
+        socket.on('secureConnect', () => {
+          resolve(socket.isSessionReused());
+          socket.end();
+        });
+        socket.on('error', reject);
+      }),
+    );
+  }
+  // With a key per worker about half of these would be full handshakes.
+  assert.deepEqual(reused, Array(8).fill(true));
+});
+
+test('a worker that dies is replaced, and a request in flight on the other worker completes', async () => {
+  const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
+  const slow = get('/slow');
+  await within(arrived, 10_000, 'the slow request reaching the backend');
+  // Which worker holds the client's connection? The one whose socket is on the proxy port with an established peer.
+  const ss = execFileSync('ss', ['-Htnp', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
+  const owner = Number(/pid=(\d+)/.exec(ss)?.[1]);
+  assert.ok(workerPids.includes(owner), `connection owner ${owner} among workers ${workerPids.join(', ')}: ${ss}`);
+  const victim = workerPids.find((pid) => pid !== owner) as number;
+  process.kill(victim, 'SIGKILL');
+  await waitForLine(stderrLines, new RegExp(`^gatehouse: worker ${victim} stopped \\(SIGKILL\\); starting a new one$`), 'the replacement message');
+  const replaced = await waitForLine(stderrLines, /^gatehouse: worker \d+ replaced a worker that stopped and is serving$/, 'the new worker serving');
+  workerPids = [...workerPids.filter((pid) => pid !== victim), Number(/worker (\d+)/.exec(replaced)?.[1])];
+  for (const release of held.splice(0)) release();
+  assert.deepEqual(await slow, { status: 200, body: 'slow done' });
+  for (let i = 0; i < 4; i++) assert.equal((await get(`/after${i}`)).status, 200);
+});
+
+test('SIGTERM drains every worker and the primary exits 0', async () => {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  assert.equal(await within(exited, 15_000, 'the primary exiting'), 0);
+  for (const pid of workerPids) {
+    assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} is gone`);
+  }
+});
