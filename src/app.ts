@@ -13,6 +13,9 @@ import { ListenerRuntime } from './proxy/listener.js';
 import { BindingRuntime, SiteRuntime } from './proxy/site-runtime.js';
 import { AccessLog } from './tracing/access-log.js';
 import { SiteTracer } from './tracing/site-tracer.js';
+import { startAdminServer, type AdminServer } from './admin/admin-server.js';
+import { GatehouseMetrics } from './tracing/metrics.js';
+import { observeTlsHandshakes } from './tracing/metrics-tls.js';
 import { eventLog as defaultEventLog, type EventLog } from './tracing/log.js';
 
 export interface StartOptions {
@@ -20,6 +23,8 @@ export interface StartOptions {
   readonly eventLog?: EventLog;
   /** TLS session ticket key (48 bytes) shared by the workers; else config.sessionTicketKey, else per process. */
   readonly ticketKeys?: Buffer;
+  /** A cluster worker: collect metrics for the primary's /metrics, but serve no admin listener. */
+  readonly collectMetrics?: boolean;
 }
 
 /** A listening socket, as it was actually bound (port 0 becomes the chosen port). */
@@ -36,12 +41,15 @@ export class Gatehouse {
   readonly config: Config;
   readonly farms: ReadonlyMap<string, FarmState>;
   readonly listeners: readonly ListenerRuntime[];
+  /** Prometheus metrics; undefined without an `admin` key (nothing is collected then). */
+  readonly metrics: GatehouseMetrics | undefined;
+  #admin: AdminServer | undefined;
   readonly #accessLog: AccessLog;
   readonly #sites: SiteRuntime[] = [];
   readonly #eventLog: EventLog;
   #stopping: Promise<void> | undefined;
 
-  private constructor(config: Config, eventLog: EventLog) {
+  private constructor(config: Config, eventLog: EventLog, options: StartOptions) {
     this.config = config;
     this.#eventLog = eventLog;
     this.#accessLog = new AccessLog(config.accessLog);
@@ -73,12 +81,19 @@ export class Gatehouse {
       }
     }
     this.listeners = [...groups.values()].map((bindings) => new ListenerRuntime(bindings));
+    this.metrics = config.admin || options.collectMetrics ? new GatehouseMetrics(farms) : undefined;
+  }
+
+  /** The admin listener (GET /metrics) once bound; undefined without an `admin` key, or in a worker. */
+  get admin(): AdminServer | undefined {
+    return this.#admin;
   }
 
   /** Binds every listener. Rejects (having closed what was bound) when one cannot be bound. */
   static async start(config: Config, options: StartOptions = {}): Promise<Gatehouse> {
-    const gatehouse = new Gatehouse(config, options.eventLog ?? defaultEventLog);
-    const deps = { accessLog: gatehouse.#accessLog, eventLog: gatehouse.#eventLog, observers: [] };
+    const gatehouse = new Gatehouse(config, options.eventLog ?? defaultEventLog, options);
+    const metrics = gatehouse.metrics;
+    const deps = { accessLog: gatehouse.#accessLog, eventLog: gatehouse.#eventLog, observers: metrics ? [metrics] : [] };
     try {
       for (const listener of gatehouse.listeners) {
         const server = listener.createServer(createRequestHandler(listener, deps), options.ticketKeys ?? config.sessionTicketKey);
@@ -86,8 +101,15 @@ export class Gatehouse {
           if (error.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
           socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         });
-        server.on('tlsClientError', () => {}); // failed handshakes are the client's problem; counted in a later issue
+        server.on('tlsClientError', () => {}); // failed handshakes are the client's problem (counted by the metrics)
+        if (metrics) observeTlsHandshakes(server, listener, metrics);
         await listen(server, listener);
+      }
+      // In a worker the primary serves /metrics, aggregated over the workers.
+      if (config.admin && metrics && !options.collectMetrics) {
+        gatehouse.#admin = await startAdminServer(config.admin, metrics, { eventLog: gatehouse.#eventLog }).catch((error: Error) => {
+          throw new ListenError(error.message, { cause: error });
+        });
       }
       for (const farm of gatehouse.farms.values()) farm.start();
     } catch (error) {
@@ -144,6 +166,7 @@ export class Gatehouse {
       await Promise.all(closed);
     }
     for (const farm of this.farms.values()) farm.close();
+    await this.#admin?.close();
     await Promise.all([...this.farms.values()].flatMap((farm) => farm.servers.map((s) => s.dispatcher?.destroy())));
     await this.#accessLog.close();
     await Promise.all(this.#sites.map((site) => site.tracer?.close()));

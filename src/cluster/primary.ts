@@ -9,12 +9,30 @@ import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/model.js';
 import { WORKER_ENV, type ToPrimary, type ToWorker } from './messages.js';
+import { startAdminServer, type AdminServer } from '../admin/admin-server.js';
+import { clusterMetricsSource } from './metrics.js';
 
 /** A worker that dies this soon after starting counts towards a crash loop. */
 const QUICK_DEATH_MS = 2_000;
 const MAX_QUICK_DEATHS = 5;
 
-export function runPrimary(config: Config, configFile: string): Promise<number> {
+export async function runPrimary(config: Config, configFile: string): Promise<number> {
+  // The admin listener lives here, so /metrics covers every worker.
+  let admin: AdminServer | undefined;
+  if (config.admin) {
+    try {
+      admin = await startAdminServer(config.admin, clusterMetricsSource());
+    } catch (error) {
+      process.stderr.write(`gatehouse: ${(error as Error).message}\n`);
+      return 1;
+    }
+  }
+  const code = await runWorkers(config, configFile, admin?.url);
+  await admin?.close();
+  return code;
+}
+
+function runWorkers(config: Config, configFile: string, adminUrl: string | undefined): Promise<number> {
   const ticketKeyHex = (config.sessionTicketKey ?? randomBytes(48)).toString('hex');
   const start: ToWorker = { type: 'start', configFile, ticketKeyHex };
   const startedAt = new Map<Worker, number>();
@@ -72,6 +90,7 @@ export function runPrimary(config: Config, configFile: string): Promise<number> 
       if (ready === config.workers) {
         announced = true;
         for (const listener of message.bound) process.stdout.write(`listening ${listener.url} (site ${listener.sites.join(', ')})\n`);
+        if (adminUrl) process.stdout.write(`listening ${adminUrl}/metrics (admin)\n`);
         process.stderr.write(`gatehouse: ${config.workers} workers (pids ${workers().map((w) => w.process.pid).join(', ')})\n`);
       }
     };

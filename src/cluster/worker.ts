@@ -7,6 +7,7 @@ import { Gatehouse, ListenError } from '../app.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/problem.js';
 import type { ToPrimary, ToWorker } from './messages.js';
+import { offerWorkerMetrics } from './metrics.js';
 
 function send(message: ToPrimary): void {
   process.send?.(message);
@@ -32,7 +33,8 @@ export function runWorker(): void {
     void (async () => {
       try {
         const { config } = await loadConfig(message.configFile);
-        gatehouse = await Gatehouse.start(config, { ticketKeys: Buffer.from(message.ticketKeyHex, 'hex') });
+        gatehouse = await Gatehouse.start(config, { ticketKeys: Buffer.from(message.ticketKeyHex, 'hex'), collectMetrics: config.admin !== undefined });
+        if (gatehouse.metrics) offerWorkerMetrics(gatehouse.metrics.registry);
         send({ type: 'listening', bound: gatehouse.bound });
       } catch (error) {
         const text = error instanceof ConfigError ? `the config is invalid\n${error.lines.join('\n')}` : error instanceof ListenError ? error.message : ((error as Error).stack ?? String(error));

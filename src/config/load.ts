@@ -8,6 +8,7 @@ import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Docume
 import { parseDuration } from './duration.js';
 import { normalizeFarmPolicies } from './farm-model.js';
 import { normalizeTracing } from './tracing-schema.js';
+import { checkAdmin, normalizeAdmin } from './admin-schema.js';
 import type { AccessLogTarget, Binding, Config, Farm, RevocationList, ServerCertificate, Site, TrustedCa } from './model.js';
 import { ConfigError, formatProblem, type Problem } from './problem.js';
 import { bindingSchema, configSchema, farmSchema, siteSchema, sslSchema, type DeclaredConfig, type DeclaredFarm, type DeclaredSite } from './schema.js';
@@ -129,6 +130,7 @@ async function normalize(declared: DeclaredConfig, file: string, dir: string, pr
   }
   if (problems.length) return undefined;
   checkSharedPortKeyTypes(sites, problems);
+  checkAdmin(declared.admin, sites.flatMap((site) => site.bindings), problems, warnings);
   if (problems.length) return undefined;
   let sessionTicketKey: Buffer | undefined;
   if (declared.sessionTicketKeyFile !== undefined) {
@@ -142,7 +144,7 @@ async function normalize(declared: DeclaredConfig, file: string, dir: string, pr
   const workers = declared.workers === 'auto' ? Math.max(1, availableParallelism()) : declared.workers;
   const target = declared.accessLog;
   const accessLog: AccessLogTarget = target === 'stdout' || target === 'stderr' || target === 'off' ? { kind: target } : { kind: 'file', path: resolve(dir, target) };
-  return deepFreeze({ file, sites, farms: [...farms.values()], drainTimeoutMs: parseDuration(declared.drainTimeout) as number, accessLog, workers, sessionTicketKey });
+  return deepFreeze({ file, sites, farms: [...farms.values()], drainTimeoutMs: parseDuration(declared.drainTimeout) as number, accessLog, admin: normalizeAdmin(declared.admin), workers, sessionTicketKey });
 }
 
 function normalizeFarm(farm: DeclaredFarm, signatureSecret: Buffer | undefined): Farm {

@@ -7,6 +7,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { ClientCertFormat, ClientCertificateMode } from './schema.js';
 import type { FarmPolicies } from './farm-model.js';
 import type { TracingSettings } from './tracing-schema.js';
+import type { AdminSettings } from './admin-schema.js';
 
 export interface Config {
   /** Absolute path of the file it came from. */
@@ -15,6 +16,8 @@ export interface Config {
   readonly farms: readonly Farm[];
   readonly drainTimeoutMs: number;
   readonly accessLog: AccessLogTarget;
+  /** The admin listener (/metrics); undefined without an `admin` key: nothing listens. */
+  readonly admin: AdminSettings | undefined;
   /** Worker processes: a number (`auto` resolved to the CPU count). */
   readonly workers: number;
   /** 48-byte TLS session ticket key from sessionTicketKeyFile; undefined: made at start. */

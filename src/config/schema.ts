@@ -4,6 +4,7 @@
  * to the user, its default and its unit. Names follow IIS/ARR where ARR has one (camelCase).
  */
 import { z } from 'zod';
+import { adminSchema } from './admin-schema.js';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
 import { loadBalancingSchema } from './farm-schema.js';
 import { tracingSchema } from './tracing-schema.js';
@@ -133,6 +134,7 @@ export const configSchema = z
     farms: z.array(farmSchema).min(1).describe('At least one farm.'),
     drainTimeout: duration.default(30).describe('On SIGTERM/SIGINT, how long in-flight requests may take to finish before their connections are closed. Default 30 s.'),
     accessLog: accessLogSchema,
+    admin: adminSchema.optional(),
     workers: z
       .union([z.literal('auto'), z.number().int().min(1).max(256)])
       .default('auto')

@@ -21,6 +21,7 @@ let pki: TestPki;
 let backend: Backend;
 let child: ChildProcess;
 let port = 0;
+let adminUrl = '';
 let workerPids: number[] = [];
 const stderrLines: string[] = [];
 const stdoutLines: string[] = [];
@@ -76,6 +77,7 @@ before(async () => {
     `workers: 2
 accessLog: off
 drainTimeout: 5s
+admin: { port: 0 }
 sites:
   - name: secure
     bindings: [{ protocol: https, address: 127.0.0.1, port: 0, certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} } }]
@@ -88,6 +90,7 @@ farms: [{ name: web, servers: [{ address: ${backend.address} }] }]
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => stdoutLines.push(l));
   createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (l) => stderrLines.push(l));
   const listening = await waitForLine(stdoutLines, /^listening https:\/\/127\.0\.0\.1:\d+ \(site secure\)$/, 'the listening line');
+  adminUrl = (await waitForLine(stdoutLines, /^listening http:\/\/127\.0\.0\.1:\d+\/metrics \(admin\)$/, 'the admin line')).split(' ')[1] as string;
   port = Number(/:(\d+) /.exec(listening)?.[1]);
   const pids = await waitForLine(stderrLines, /^gatehouse: 2 workers \(pids \d+, \d+\)$/, 'the workers line');
   workerPids = (pids.match(/\d+/g) ?? []).slice(1).map(Number);
@@ -102,8 +105,17 @@ after(async () => {
 
 test('two workers: the listening line is printed once and requests are served', async () => {
   assert.equal(workerPids.length, 2);
-  assert.equal(stdoutLines.filter((l) => l.startsWith('listening ')).length, 1);
+  assert.equal(stdoutLines.filter((l) => l.startsWith('listening https://')).length, 1);
   for (let i = 0; i < 6; i++) assert.deepEqual(await get(`/r${i}`), { status: 200, body: `ok /r${i}` });
+});
+
+test('/metrics on the primary sums the workers: the requests counter equals the requests sent', async () => {
+  const text = await (await fetch(adminUrl)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`gatehouse_farm_server_requests_total{farm="web",server="${backend.address}"}`));
+  assert.ok(line, text.slice(0, 2000));
+  assert.equal(Number(line.split(' ').pop()), 6, line);
+  const histogram = text.split('\n').find((l) => l.startsWith('gatehouse_farm_server_response_time_seconds_count{'));
+  assert.equal(Number(histogram?.split(' ').pop()), 6, histogram);
 });
 
 test('TLS sessions resume whichever worker the connection reaches (one ticket key)', async () => {

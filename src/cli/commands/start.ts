@@ -33,6 +33,7 @@ export async function startCommand(options: { config: string }): Promise<number>
   for (const listener of gatehouse.bound) {
     process.stdout.write(`listening ${listener.url} (site ${listener.sites.join(', ')})\n`);
   }
+  if (gatehouse.admin) process.stdout.write(`listening ${gatehouse.admin.url}/metrics (admin)\n`);
   return runUntilSignal(gatehouse);
 }
 

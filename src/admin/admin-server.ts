@@ -1,0 +1,97 @@
+/**
+ * The admin listener: a plain http server that answers `GET /metrics` (and HEAD) with the Prometheus text
+ * exposition, 404 on any other path and 405 on any other method. It binds where the `admin` key says
+ * (127.0.0.1 by default) and only when that key is present: app.ts starts it, and closes it on stop.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { EventLog } from '../tracing/log.js';
+
+/** What the admin listener serves: a prom-client registry (GatehouseMetrics has one). */
+export interface MetricsSource {
+  readonly registry: { readonly contentType: string; metrics(): Promise<string> };
+}
+
+export interface AdminServer {
+  /** `http://127.0.0.1:9100`, with the real port. */
+  readonly url: string;
+  readonly address: string;
+  readonly port: number;
+  readonly server: Server;
+  /** Stops listening and closes open connections; idempotent. */
+  close(): Promise<void>;
+}
+
+export class AdminListenError extends Error {
+  readonly code = 'ERR_LISTEN';
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options);
+    this.name = 'AdminListenError';
+  }
+}
+
+const ALLOWED = 'GET, HEAD';
+
+function answer(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  const body = Buffer.from(`${text}\n`);
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length, 'cache-control': 'no-store', ...headers });
+  res.end(body);
+}
+
+/** The request handler alone (tests may mount it on a server of their own). */
+export function adminRequestHandler(metrics: MetricsSource, eventLog?: EventLog): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    req.resume(); // no body is read: drain any the client sent
+    const url = req.url ?? '/';
+    const queryAt = url.indexOf('?');
+    const path = queryAt < 0 ? url : url.slice(0, queryAt);
+    if (path !== '/metrics') return answer(res, 404, 'Not Found: the admin listener serves GET /metrics');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, `Method Not Allowed: /metrics answers ${ALLOWED}`, { allow: ALLOWED });
+    metrics.registry.metrics().then(
+      (text) => {
+        const body = Buffer.from(text);
+        res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': body.length, 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      (error: unknown) => {
+        eventLog?.error(`admin: /metrics failed: ${(error as Error).message}`);
+        if (!res.headersSent) answer(res, 500, 'Internal Server Error: the metrics could not be collected');
+        else res.destroy();
+      },
+    );
+  };
+}
+
+/**
+ * Binds the admin listener. Rejects with AdminListenError (nothing left listening) when the address and
+ * port cannot be bound.
+ */
+export function startAdminServer(settings: { readonly address: string; readonly port: number }, metrics: MetricsSource, options: { readonly eventLog?: EventLog } = {}): Promise<AdminServer> {
+  const address = settings.address.replace(/^\[(.*)\]$/, '$1');
+  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 }, adminRequestHandler(metrics, options.eventLog));
+  server.on('clientError', (_error, socket) => socket.destroy());
+  let closing: Promise<void> | undefined;
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      const why = error.code === 'EADDRINUSE' ? 'the address is already in use' : error.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : error.code === 'EADDRNOTAVAIL' ? 'the address is not on this machine' : error.message;
+      reject(new AdminListenError(`cannot listen on ${address}:${settings.port} (admin): ${why}`, { cause: error }));
+    };
+    server.once('error', onError);
+    server.listen({ host: address, port: settings.port }, () => {
+      server.off('error', onError);
+      const port = (server.address() as AddressInfo).port;
+      const host = address.includes(':') ? `[${address}]` : address;
+      resolve({
+        url: `http://${host}:${port}`,
+        address,
+        port,
+        server,
+        close: () =>
+          (closing ??= new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          })),
+      });
+    });
+  });
+}
