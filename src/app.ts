@@ -11,7 +11,7 @@ import { FarmState } from './farm/farm-state.js';
 import { createRequestHandler } from './proxy/handler.js';
 import { ListenerRuntime } from './proxy/listener.js';
 import { BindingRuntime, SiteRuntime } from './proxy/site-runtime.js';
-import { AccessLog } from './tracing/access-log.js';
+import { AccessLogs } from './tracing/access-log.js';
 import { SiteTracer } from './tracing/site-tracer.js';
 import { startAdminServer, type AdminServer } from './admin/admin-server.js';
 import { GatehouseMetrics } from './tracing/metrics.js';
@@ -44,7 +44,7 @@ export class Gatehouse {
   /** Prometheus metrics; undefined without an `admin` key (nothing is collected then). */
   readonly metrics: GatehouseMetrics | undefined;
   #admin: AdminServer | undefined;
-  readonly #accessLog: AccessLog;
+  readonly #accessLog: AccessLogs;
   readonly #sites: SiteRuntime[] = [];
   readonly #eventLog: EventLog;
   #stopping: Promise<void> | undefined;
@@ -52,10 +52,10 @@ export class Gatehouse {
   private constructor(config: Config, eventLog: EventLog, options: StartOptions) {
     this.config = config;
     this.#eventLog = eventLog;
-    this.#accessLog = new AccessLog(config.accessLog);
+    this.#accessLog = new AccessLogs(config.accessLog, config.sites, { eventLog });
     const farms = new Map<string, FarmState>();
     for (const farm of config.farms) {
-      const state = new FarmState(farm);
+      const state = new FarmState(farm, { eventLog });
       for (const server of state.servers) {
         server.dispatcher = new Pool(server.origin, {
           connect: { timeout: farm.protocol.timeoutMs },

@@ -1,12 +1,137 @@
-/** The farm policies, normalized: what src/farm/ builds its algorithm and health tests from. */
+/**
+ * The farm policies, normalized: what src/farm/ builds its algorithm and health tests from. Durations
+ * are milliseconds, status-code lists are ranges, defaults are applied.
+ */
 import type { z } from 'zod';
-import type { loadBalancingSchema } from './farm-schema.js';
+import { parseDuration } from './duration.js';
+import type { healthCheckSchema, loadBalancingSchema } from './farm-schema.js';
+
+type DeclaredLoadBalancing = z.output<typeof loadBalancingSchema>;
+type DeclaredHealthCheck = z.output<typeof healthCheckSchema>;
+
+export type AlgorithmName = DeclaredLoadBalancing['algorithm'];
+
+export interface LoadBalancingPolicy {
+  readonly algorithm: AlgorithmName;
+  /** Sampling window of leastResponseTime (and of the average response time shown per server), ms. */
+  readonly leastResponseTimePeriodMs: number;
+  /** serverVariableHash: `REMOTE_ADDR`, `QUERY_STRING`, `URL` or `HTTP_<HEADER>`, upper case. */
+  readonly hashServerVariable: string | undefined;
+  /** queryStringHash: the query-string names whose values are hashed, in order. */
+  readonly queryStringNames: readonly string[];
+}
+
+/** Status codes as inclusive ranges; `text` is what was written (for messages). */
+export interface StatusCodeRanges {
+  readonly text: string;
+  readonly ranges: readonly (readonly [number, number])[];
+}
+
+export interface HealthCheckPolicy {
+  /** URL test: a path (`/health`) or an absolute http URL; undefined: no URL test. */
+  readonly url: string | undefined;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly statusCodeMatch: StatusCodeRanges;
+  /** Case-sensitive substring the URL test's response body must contain; undefined: not checked. */
+  readonly responseMatch: string | undefined;
+  readonly liveTrafficFailureCodes: StatusCodeRanges;
+  /** 0: the live-traffic test is off. */
+  readonly maxLiveTrafficFailures: number;
+  /** 0: failures in a row (a success resets the count); otherwise the sliding window, ms. */
+  readonly liveTrafficFailurePeriodMs: number;
+  /** Without a URL test: first delay before an unhealthy server is tried again (doubles, up to 5 min). */
+  readonly liveTrafficRecoveryDelayMs: number;
+  readonly minServers: number;
+  /** 0: off. */
+  readonly slowStartMs: number;
+}
 
 export interface FarmPolicies {
-  readonly loadBalancing: z.output<typeof loadBalancingSchema>;
+  readonly loadBalancing: LoadBalancingPolicy;
+  readonly healthCheck: HealthCheckPolicy;
 }
 
-/** Declared policies (schema output) → normalized policies. */
-export function normalizeFarmPolicies(declared: { loadBalancing: z.output<typeof loadBalancingSchema> }): FarmPolicies {
-  return { loadBalancing: declared.loadBalancing };
+export const STATUS_CODES_EXPECTED = "status codes 100-999 as a list of codes and ranges, e.g. '200-399', '200,301-302' or '500-' (500 and above)";
+
+/**
+ * `'200-399'`, `'200,301-302'`, `'500-'` (500-999), `'-299'` (100-299), `404` → ranges; undefined when
+ * malformed or out of 100-999.
+ */
+export function parseStatusCodes(value: unknown): StatusCodeRanges | undefined {
+  if (typeof value === 'number') value = String(value);
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  if (!text) return undefined;
+  const ranges: [number, number][] = [];
+  for (const part of text.split(',')) {
+    const match = /^\s*(\d{3})?\s*(-)?\s*(\d{3})?\s*$/.exec(part);
+    if (!match || (match[1] === undefined && match[3] === undefined)) return undefined;
+    if (match[2] === undefined && match[3] !== undefined) return undefined; // '200 300'
+    const low = match[1] === undefined ? 100 : Number(match[1]);
+    const high = match[2] === undefined ? low : match[3] === undefined ? 999 : Number(match[3]);
+    if (low < 100 || high > 999 || low > high) return undefined;
+    ranges.push([low, high]);
+  }
+  return { text, ranges };
 }
+
+/** Whether `status` is in the ranges. */
+export function matchesStatus(codes: StatusCodeRanges, status: number): boolean {
+  for (const [low, high] of codes.ranges) if (status >= low && status <= high) return true;
+  return false;
+}
+
+function ms(value: number | string): number {
+  return parseDuration(value) as number;
+}
+
+export function normalizeLoadBalancing(declared: DeclaredLoadBalancing): LoadBalancingPolicy {
+  const names = declared.queryStringNames;
+  return {
+    algorithm: declared.algorithm,
+    leastResponseTimePeriodMs: ms(declared.leastResponseTimePeriod),
+    hashServerVariable: declared.hashServerVariable?.toUpperCase(),
+    queryStringNames: names === undefined ? [] : (typeof names === 'string' ? names.split(',') : names).map((n) => n.trim()).filter((n) => n !== ''),
+  };
+}
+
+export function normalizeHealthCheck(declared: DeclaredHealthCheck): HealthCheckPolicy {
+  return {
+    url: declared.url === undefined || declared.url === '' ? undefined : declared.url,
+    intervalMs: ms(declared.interval),
+    timeoutMs: ms(declared.timeout),
+    statusCodeMatch: parseStatusCodes(declared.statusCodeMatch) as StatusCodeRanges,
+    responseMatch: declared.responseMatch === undefined || declared.responseMatch === '' ? undefined : declared.responseMatch,
+    liveTrafficFailureCodes: parseStatusCodes(declared.liveTrafficFailureCodes) as StatusCodeRanges,
+    maxLiveTrafficFailures: declared.maxLiveTrafficFailures,
+    liveTrafficFailurePeriodMs: ms(declared.liveTrafficFailurePeriod),
+    liveTrafficRecoveryDelayMs: ms(declared.liveTrafficRecoveryDelay),
+    minServers: declared.minServers,
+    slowStartMs: ms(declared.slowStart),
+  };
+}
+
+/**
+ * Declared policies (schema output) → normalized policies. `healthCheck` may be absent (a farm schema
+ * without the key): its defaults apply.
+ */
+export function normalizeFarmPolicies(declared: { loadBalancing: DeclaredLoadBalancing; healthCheck?: DeclaredHealthCheck | undefined }): FarmPolicies {
+  return {
+    loadBalancing: normalizeLoadBalancing(declared.loadBalancing),
+    healthCheck: normalizeHealthCheck(declared.healthCheck ?? HEALTH_CHECK_DEFAULTS),
+  };
+}
+
+/** The declared defaults of `healthCheck`: what the schema gives for `{}` (a unit test keeps them equal). */
+export const HEALTH_CHECK_DEFAULTS: DeclaredHealthCheck = {
+  interval: 30,
+  timeout: 30,
+  statusCodeMatch: '200-399',
+  liveTrafficFailureCodes: '500-',
+  maxLiveTrafficFailures: 10,
+  liveTrafficFailurePeriod: 0,
+  liveTrafficRecoveryDelay: 30,
+  minServers: 0,
+  slowStart: 0,
+};

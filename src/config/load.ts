@@ -9,7 +9,8 @@ import { parseDuration } from './duration.js';
 import { normalizeFarmPolicies } from './farm-model.js';
 import { normalizeTracing } from './tracing-schema.js';
 import { checkAdmin, normalizeAdmin } from './admin-schema.js';
-import type { AccessLogTarget, Binding, Config, Farm, RevocationList, ServerCertificate, Site, TrustedCa } from './model.js';
+import { accessLogConflicts, normalizeAccessLogSettings } from './access-log-schema.js';
+import type { AccessLogSettings, Binding, Config, Farm, RevocationList, ServerCertificate, Site, TrustedCa } from './model.js';
 import { ConfigError, formatProblem, type Problem } from './problem.js';
 import { bindingSchema, configSchema, farmSchema, siteSchema, sslSchema, type DeclaredConfig, type DeclaredFarm, type DeclaredSite } from './schema.js';
 import { schemaProblems } from './schema-problems.js';
@@ -123,11 +124,18 @@ async function normalize(declared: DeclaredConfig, file: string, dir: string, pr
     }
     farms.set(farm.name, normalizeFarm(farm, secret));
   }
+  const accessLog = normalizeAccessLogSettings(declared.accessLog, dir);
   const sites: Site[] = [];
   for (const [siteIndex, site] of declared.sites.entries()) {
-    const normalized = await normalizeSite(site, siteIndex, dir, farms, problems, warnings);
+    const normalized = await normalizeSite(site, siteIndex, dir, farms, accessLog, problems, warnings);
     if (normalized) sites.push(normalized);
   }
+  problems.push(
+    ...accessLogConflicts([
+      { path: ['accessLog'], settings: accessLog },
+      ...declared.sites.flatMap((site, i) => (site.accessLog === undefined ? [] : [{ path: ['sites', i, 'accessLog'], settings: normalizeAccessLogSettings(site.accessLog, dir, accessLog) }])),
+    ]),
+  );
   if (problems.length) return undefined;
   checkSharedPortKeyTypes(sites, problems);
   checkAdmin(declared.admin, sites.flatMap((site) => site.bindings), problems, warnings);
@@ -142,8 +150,6 @@ async function normalize(declared: DeclaredConfig, file: string, dir: string, pr
     }
   }
   const workers = declared.workers === 'auto' ? Math.max(1, availableParallelism()) : declared.workers;
-  const target = declared.accessLog;
-  const accessLog: AccessLogTarget = target === 'stdout' || target === 'stderr' || target === 'off' ? { kind: target } : { kind: 'file', path: resolve(dir, target) };
   return deepFreeze({ file, sites, farms: [...farms.values()], drainTimeoutMs: parseDuration(declared.drainTimeout) as number, accessLog, admin: normalizeAdmin(declared.admin), workers, sessionTicketKey });
 }
 
@@ -171,7 +177,7 @@ function normalizeFarm(farm: DeclaredFarm, signatureSecret: Buffer | undefined):
   };
 }
 
-async function normalizeSite(site: DeclaredSite, index: number, dir: string, farms: Map<string, Farm>, problems: Problem[], warnings: Problem[]): Promise<Site | undefined> {
+async function normalizeSite(site: DeclaredSite, index: number, dir: string, farms: Map<string, Farm>, defaultAccessLog: AccessLogSettings, problems: Problem[], warnings: Problem[]): Promise<Site | undefined> {
   const at = ['sites', index] as const;
   const bindings: Binding[] = [];
   for (const [bindingIndex, binding] of site.bindings.entries()) {
@@ -206,7 +212,7 @@ async function normalizeSite(site: DeclaredSite, index: number, dir: string, far
   const farm = farms.get(site.farm);
   if (!farm) return undefined; // reported by checkReferences
   const tracing = site.tracing === undefined ? undefined : normalizeTracing(site.tracing, dir, site.name);
-  return { name: site.name, bindings, ssl: { requireSsl: site.ssl.requireSsl, clientCertificates: site.ssl.clientCertificates, trustedCa, revocation }, farm, tracing };
+  return { name: site.name, bindings, ssl: { requireSsl: site.ssl.requireSsl, clientCertificates: site.ssl.clientCertificates, trustedCa, revocation }, farm, tracing, accessLog: normalizeAccessLogSettings(site.accessLog, dir, defaultAccessLog) };
 }
 
 /**

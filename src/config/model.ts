@@ -8,6 +8,9 @@ import type { ClientCertFormat, ClientCertificateMode } from './schema.js';
 import type { FarmPolicies } from './farm-model.js';
 import type { TracingSettings } from './tracing-schema.js';
 import type { AdminSettings } from './admin-schema.js';
+import type { AccessLogSettings } from './access-log-schema.js';
+
+export type { AccessLogSettings };
 
 export interface Config {
   /** Absolute path of the file it came from. */
@@ -15,7 +18,8 @@ export interface Config {
   readonly sites: readonly Site[];
   readonly farms: readonly Farm[];
   readonly drainTimeoutMs: number;
-  readonly accessLog: AccessLogTarget;
+  /** The top-level access log: requests no site answered, and the default of every site. */
+  readonly accessLog: AccessLogSettings;
   /** The admin listener (/metrics); undefined without an `admin` key: nothing listens. */
   readonly admin: AdminSettings | undefined;
   /** Worker processes: a number (`auto` resolved to the CPU count). */
@@ -24,6 +28,7 @@ export interface Config {
   readonly sessionTicketKey: Buffer | undefined;
 }
 
+/** The former form of the access log setting; AccessLog still accepts it. */
 export type AccessLogTarget = { readonly kind: 'stdout' | 'stderr' | 'off' } | { readonly kind: 'file'; readonly path: string };
 
 export interface Site {
@@ -33,6 +38,8 @@ export interface Site {
   readonly farm: Farm;
   /** Failed request tracing; undefined when the site has no tracing rules. */
   readonly tracing: TracingSettings | undefined;
+  /** The site's access log: its own `accessLog` keys over the top-level ones. */
+  readonly accessLog: AccessLogSettings;
 }
 
 export interface Binding {

@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { adminSchema } from './admin-schema.js';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
-import { loadBalancingSchema } from './farm-schema.js';
+import { farmPolicyKeys } from './farm-schema.js';
+import { siteAccessLogSchema, topLevelAccessLogSchema } from './access-log-schema.js';
 import { tracingSchema } from './tracing-schema.js';
 
 const objectName = z
@@ -69,6 +70,7 @@ export const siteSchema = z
     ssl: sslSchema.default({ requireSsl: false, clientCertificates: 'ignore' }),
     farm: objectName.describe('Name of the farm (in `farms`) that serves every request of this site.'),
     tracing: tracingSchema.optional(),
+    accessLog: siteAccessLogSchema,
   })
   .describe('A front door: bindings, SSL settings and the farm behind it (IIS site).');
 
@@ -115,18 +117,14 @@ export const serverSchema = z
 export const farmSchema = z
   .strictObject({
     name: objectName.describe('Unique name of the farm, used by `sites[].farm`.'),
-    servers: z.array(serverSchema).min(1).describe('At least one server. Requests are spread by smooth weighted round robin.'),
+    servers: z.array(serverSchema).min(1).describe('At least one server. Requests are spread by `loadBalancing.algorithm`.'),
     enabled: z.boolean().default(true).describe('When false the farm takes no requests: its sites answer 502.4. Default true.'),
     protocol: protocolSchema.default(protocolSchema.parse({})),
-    loadBalancing: loadBalancingSchema.default(loadBalancingSchema.parse({})),
+    ...farmPolicyKeys,
   })
   .describe('A named group of equivalent backend servers (ARR server farm).');
 
-export const accessLogSchema = z
-  .string()
-  .min(1)
-  .default('stdout')
-  .describe('Where the access log goes: `stdout` (default), `stderr`, `off`, or a file path (appended; relative to the config file).');
+export const accessLogSchema = topLevelAccessLogSchema;
 
 export const configSchema = z
   .strictObject({

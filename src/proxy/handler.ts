@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { AccessLog } from '../tracing/access-log.js';
+import type { AccessLogWriter } from '../tracing/access-log.js';
 import type { RequestObserver, RequestRecord } from '../tracing/request-record.js';
 import type { EventLog } from '../tracing/log.js';
 import { ProxyExchange, type ExchangeOutcome } from './forward.js';
@@ -22,7 +22,8 @@ import type { TlsConnection } from './tls-connection.js';
 import { signForwardedIdentity } from '@gatehouse/forwarded-cert';
 
 export interface HandlerDeps {
-  readonly accessLog: AccessLog;
+  /** The access logs (AccessLogs: each site's own), or one AccessLog. */
+  readonly accessLog: AccessLogWriter;
   readonly eventLog: EventLog;
   /** Told of every finished request (metrics). */
   readonly observers: readonly RequestObserver[];
@@ -89,9 +90,10 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
 
   function finish(end: RequestEnd): void {
     const tracer = end.site?.tracer;
-    if (!accessLog.enabled && observers.length === 0 && !tracer) return;
+    const logged = accessLog.enabledFor(end.site?.name ?? '');
+    if (!logged && observers.length === 0 && !tracer) return;
     const record = recordOf(end);
-    accessLog.write(record);
+    if (logged) accessLog.write(record);
     for (const observer of observers) observer.requestEnded(record);
     tracer?.consider(record, end);
   }
@@ -133,7 +135,7 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
 
     const protocol = farm.config.protocol;
     const secret = protocol.signatureSecret;
-    const logId = protocol.logGuidName || accessLog.enabled || secret ? randomUUID() : '';
+    const logId = protocol.logGuidName || accessLog.enabledFor(site.name) || secret ? randomUUID() : '';
     const exchange = new ProxyExchange(
       req,
       res,

@@ -38,14 +38,13 @@ export interface MetricsCounters {
 }
 
 /**
- * What the metrics read of a farm server (FarmServer has it). Whether it may take new requests is
- * `isSelectable` where the server has it, else `isAvailable`; `state` and `isHealthy` are read when present.
+ * What the metrics read of a farm server (FarmServer has it): counters, whether it may take new requests
+ * (`isSelectable`), its `state` and `isHealthy`.
  */
 export interface MetricsServer {
   readonly address: string;
   readonly counters: MetricsCounters;
   readonly isSelectable?: boolean;
-  readonly isAvailable?: boolean;
   readonly state?: string;
   readonly isHealthy?: boolean;
 }
@@ -336,7 +335,7 @@ function isMap(farms: ReadonlyMap<string, MetricsFarm> | Iterable<MetricsFarm>):
 }
 
 function isSelectable(server: MetricsServer): boolean {
-  return typeof server.isSelectable === 'boolean' ? server.isSelectable : server.isAvailable !== false;
+  return server.isSelectable !== false;
 }
 
 function stateOf(server: MetricsServer): string {

@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { W3C_FIELDS } from '../../src/tracing/access-log-w3c.js';
 import { echoHandler, startBackend, type Backend, type Handler } from '../support/backends.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { deterministicBytes, echoOf, FARM, launch, makeTempDir, MB, rawValues, send, SITE, startRawBackend, type GatehouseSpec, type RawBackend, type SendOptions } from './forwarding-helpers.js';
@@ -287,41 +288,54 @@ describe('a backend that dies mid-response', () => {
 });
 
 describe('access log', () => {
-  test('one line per request: client ip:port, site, method, URL, status, sub-status, bytes, time, farm, server, X-ARR-LOG-ID, thumbprint', async (t) => {
+  test('W3C extended format: the IIS header, then one line per request with IIS\'s fields and Gatehouse\'s (site, client port, X-ARR-LOG-ID, farm, server, thumbprint)', async (t) => {
     const logFile = join(tmp.dir, `access-${process.pid}-${Date.now()}.log`);
     const { urlOf, backend, running } = await site(t, echoHandler, { accessLog: logFile, clientCertificates: 'accept' });
-    const withCert = await request(urlOf('https', '/first?q=1&r=two'), { clientCert: pki.clients.valid });
+    const startedMs = Date.now();
+    const withCert = await request(urlOf('https', '/first?q=1&r=two'), { clientCert: pki.clients.valid, headers: ['User-Agent', 'Test Client/1.0 (access log)', 'Referer', 'https://example.test/from'] });
     const plain = await request(urlOf('http', '/second'), { method: 'POST', body: 'abc', headers: ['Content-Type', 'text/plain'] });
     const noCert = await request(urlOf('https', '/third'));
+    const endedMs = Date.now();
     const replies = [withCert, plain, noCert];
     for (const reply of replies) assert.equal(reply.status, 200);
     await running.stop();
     const lines = (await readFile(logFile, 'utf8')).split('\n').filter(Boolean);
-    assert.equal(lines.length, 3, lines.join('\n'));
+    assert.equal(lines.length, 4 + 3, lines.join('\n'));
+    assert.deepEqual(lines.slice(0, 2), ['#Software: Gatehouse', '#Version: 1.0']);
+    assert.match(lines[2] as string, /^#Date: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    assert.equal(lines[3], `#Fields: ${W3C_FIELDS.join(' ')}`);
     const thumbprint = createHash('sha1').update(pki.clients.valid.issued.cert.raw).digest('hex').toUpperCase();
     const expected = [
-      { method: 'GET', url: '/first?q=1&r=two', thumbprint },
-      { method: 'POST', url: '/second', thumbprint: '-' },
-      { method: 'GET', url: '/third', thumbprint: '-' },
-    ];
-    for (const [i, line] of lines.entries()) {
+      { protocol: 'https', method: 'GET', stem: '/first', query: 'q=1&r=two', userAgent: 'Test+Client/1.0+(access+log)', referer: 'https://example.test/from', thumbprint },
+      { protocol: 'http', method: 'POST', stem: '/second', query: '-', userAgent: '-', referer: '-', thumbprint: '-' },
+      { protocol: 'https', method: 'GET', stem: '/third', query: '-', userAgent: '-', referer: '-', thumbprint: '-' },
+    ] as const;
+    for (const [i, line] of lines.slice(4).entries()) {
       const fields = line.split(' ');
-      assert.equal(fields.length, 13, line);
-      const [time, client, siteName, method, url, status, subStatus, bytes, ms, farm, server, logId, thumb] = fields as [string, ...string[]];
+      assert.equal(fields.length, W3C_FIELDS.length, line);
+      const [date, time, sIp, method, stem, query, sPort, username, cIp, userAgent, referer, status, subStatus, win32, ms, siteName, cPort, logId, farm, server, thumb] = fields as [string, ...string[]];
       const reply = replies[i]!;
       const want = expected[i]!;
-      assert.ok(Number.isFinite(Date.parse(time)), `time ${time}`);
-      assert.equal(client, `127.0.0.1:${reply.localPort}`);
-      assert.equal(siteName, SITE);
+      const loggedMs = Date.parse(`${date}T${time}Z`);
+      assert.ok(loggedMs >= Math.floor(startedMs / 1000) * 1000 && loggedMs <= endedMs, `date time ${date} ${time}`);
+      assert.equal(sIp, '127.0.0.1');
       assert.equal(method, want.method);
-      assert.equal(url, want.url);
+      assert.equal(stem, want.stem);
+      assert.equal(query, want.query);
+      assert.equal(sPort, String(running.port(SITE, want.protocol)));
+      assert.equal(username, '-');
+      assert.equal(cIp, '127.0.0.1');
+      assert.equal(userAgent, want.userAgent);
+      assert.equal(referer, want.referer);
       assert.equal(status, '200');
       assert.equal(subStatus, '0');
-      assert.equal(bytes, String(reply.bodyBytes));
+      assert.equal(win32, '0');
       assert.match(ms as string, /^\d+$/);
+      assert.equal(siteName, SITE);
+      assert.equal(cPort, String(reply.localPort));
+      assert.deepEqual([logId], rawValues(echoOf(reply).rawHeaders, 'X-ARR-LOG-ID'));
       assert.equal(farm, FARM);
       assert.equal(server, backend.address);
-      assert.deepEqual([logId], rawValues(echoOf(reply).rawHeaders, 'X-ARR-LOG-ID'));
       assert.equal(thumb, want.thumbprint);
     }
     assert.equal(backend.received.length, 3);

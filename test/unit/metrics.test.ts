@@ -101,11 +101,11 @@ describe('farm server counters', () => {
 
   test('availability, health and state, with state and isHealthy read when a server has them', async () => {
     const plain = server('a:1');
-    const off = server('b:1', { isAvailable: false });
+    const off = server('b:1', { isSelectable: false });
     const draining = server('c:1', { state: 'drain', isHealthy: true });
-    const sick = server('d:1', { isAvailable: false, isHealthy: false, state: 'unavailable' });
+    const sick = server('d:1', { isSelectable: false, isHealthy: false, state: 'unavailable' });
     const odd = server('e:1', { state: 'quarantined' });
-    const unselectable = server('f:1', { isSelectable: false, isAvailable: true, state: 'available', isHealthy: false });
+    const unselectable = server('f:1', { isSelectable: false, state: 'available', isHealthy: false });
     const metrics = new GatehouseMetrics(farmsOf({ name: 'web', servers: [plain, off, draining, sick, odd, unselectable] }), { processMetrics: false });
     const text = await scrapeOf(metrics);
     const at = (address: string) => ({ farm: 'web', server: address });
@@ -113,11 +113,11 @@ describe('farm server counters', () => {
     assert.equal(text.value('gatehouse_farm_server_available', at('b:1')), 0);
     assert.equal(text.value('gatehouse_farm_server_healthy', at('a:1')), 1, 'no health test: healthy');
     assert.equal(text.value('gatehouse_farm_server_healthy', at('d:1')), 0);
-    assert.equal(text.value('gatehouse_farm_server_available', at('f:1')), 0, 'isSelectable wins over the older isAvailable');
+    assert.equal(text.value('gatehouse_farm_server_available', at('f:1')), 0, 'not selectable (unhealthy) even when its state is available');
     assert.equal(text.value('gatehouse_farm_server_healthy', at('f:1')), 0);
     const stateOf = (address: string) => text.find('gatehouse_farm_server_state', at(address)).filter((s) => s.value === 1).map((s) => s.labels['state']);
     assert.deepEqual(stateOf('a:1'), ['available']);
-    assert.deepEqual(stateOf('b:1'), ['unavailable'], 'without a state property: from isAvailable');
+    assert.deepEqual(stateOf('b:1'), ['unavailable'], 'without a state property: from isSelectable');
     assert.deepEqual(stateOf('c:1'), ['drain']);
     assert.deepEqual(stateOf('d:1'), ['unavailable']);
     assert.deepEqual(stateOf('e:1'), ['quarantined'], 'a state the metrics do not know is still shown');

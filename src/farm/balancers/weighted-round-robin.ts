@@ -1,24 +1,18 @@
 /**
- * Smooth weighted round robin (nginx's algorithm): each pick adds every candidate's weight to its
- * current weight, takes the largest and subtracts the total from it. Weights are relative, and a 2:1
- * farm sends a,b,a rather than a,a,b, so bursts are spread.
+ * weightedRoundRobin (ARR's default): requests in proportion to the servers' weights, spread smoothly
+ * (nginx's smooth weighted round robin). Weights are relative: 100/100 is 1:1, 200/100 is 2:1.
  */
-import type { FarmServer } from '../farm-server.js';
-import type { Balancer } from './balancer.js';
+import type { BalancerFactory } from './balancer.js';
+import { candidateWeights, SmoothWeighted } from './smooth-weighted.js';
 
-export const weightedRoundRobinBalancer: Balancer = {
-  name: 'weightedRoundRobin',
-  pick(servers: readonly FarmServer[], exclude?: FarmServer): FarmServer | undefined {
-    let best: FarmServer | undefined;
-    let total = 0;
-    for (let i = 0; i < servers.length; i++) {
-      const server = servers[i] as FarmServer;
-      if (!server.isAvailable || server === exclude) continue;
-      server.currentWeight += server.weight;
-      total += server.weight;
-      if (!best || server.currentWeight > best.currentWeight) best = server;
-    }
-    if (best) best.currentWeight -= total;
-    return best;
-  },
+export const createWeightedRoundRobin: BalancerFactory = ({ servers, clock }) => {
+  const weights = new Float64Array(servers.length);
+  const rotation = new SmoothWeighted(servers.length);
+  return {
+    name: 'weightedRoundRobin',
+    pick(_request, exclude) {
+      if (candidateWeights(servers, exclude, clock.now(), weights) === 0) return undefined;
+      return servers[rotation.pick(weights)];
+    },
+  };
 };

@@ -1,0 +1,146 @@
+/**
+ * Support for the farm health and balancing integration tests: the real Gatehouse, in process, in front
+ * of node:http backends on 127.0.0.1 (port 0), with one http site and one farm whose keys are written as
+ * in a config file; a plain keep-alive-free client; and waiting for a health change (bounded).
+ *
+ * `healthCheck` goes into the config file when the farm schema has the key (src/config/schema.ts
+ * spreading farmPolicyKeys); until then it is normalized with the same schema and put into the loaded
+ * config, so the tests run the same code either way.
+ */
+import { request as httpRequest } from 'node:http';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Gatehouse } from '../../src/app.js';
+import { normalizeHealthCheck } from '../../src/config/farm-model.js';
+import { healthCheckSchema } from '../../src/config/farm-schema.js';
+import { loadConfigText } from '../../src/config/load.js';
+import type { Config, Farm } from '../../src/config/model.js';
+import { farmSchema } from '../../src/config/schema.js';
+import type { FarmServer } from '../../src/farm/farm-server.js';
+import type { FarmState, HealthChange } from '../../src/farm/farm-state.js';
+import type { EventLog } from '../../src/tracing/log.js';
+
+export interface Cleanup {
+  after(fn: () => unknown): void;
+}
+
+export interface FarmSpec {
+  servers: readonly (string | { address: string; weight?: number; enabled?: boolean; state?: string })[];
+  loadBalancing?: Record<string, unknown>;
+  healthCheck?: Record<string, unknown>;
+  enabled?: boolean;
+}
+
+export interface RunningFarm {
+  readonly gatehouse: Gatehouse;
+  readonly farm: FarmState;
+  /** Gatehouse's event log lines (`warn …`). */
+  readonly events: string[];
+  /** Every health change since start, in order. */
+  readonly changes: HealthChange[];
+  /** `http://127.0.0.1:port` + path. */
+  url(path?: string): string;
+  server(address: string): FarmServer;
+}
+
+const hasHealthCheckKey = 'healthCheck' in farmSchema.shape;
+
+export async function startFarm(t: Cleanup, dir: string, spec: FarmSpec): Promise<RunningFarm> {
+  const farm: Record<string, unknown> = { name: 'web', servers: spec.servers.map((s) => (typeof s === 'string' ? { address: s } : s)) };
+  if (spec.enabled !== undefined) farm['enabled'] = spec.enabled;
+  if (spec.loadBalancing) farm['loadBalancing'] = spec.loadBalancing;
+  if (spec.healthCheck && hasHealthCheckKey) farm['healthCheck'] = spec.healthCheck;
+  const yaml = JSON.stringify({ accessLog: 'off', sites: [{ name: 'app', bindings: [{ protocol: 'http', address: '127.0.0.1', port: 0 }], farm: 'web' }], farms: [farm] }, null, 2);
+  const file = join(dir, `farm-${process.pid}-${Math.random().toString(36).slice(2)}.yaml`);
+  await writeFile(file, yaml);
+  let { config } = await loadConfigText(yaml, file, dir);
+  if (spec.healthCheck && !hasHealthCheckKey) config = withHealthCheck(config, spec.healthCheck);
+  const events: string[] = [];
+  const eventLog: EventLog = { info: (m) => events.push(`info ${m}`), warn: (m) => events.push(`warn ${m}`), error: (m) => events.push(`error ${m}`) };
+  const gatehouse = await Gatehouse.start(config, { eventLog });
+  t.after(() => gatehouse.stop(1000));
+  const state = gatehouse.farms.get('web');
+  if (!state) throw new Error('farm web is not running');
+  const base = gatehouse.bound[0]?.url ?? '';
+  const changes: HealthChange[] = [];
+  state.onHealthChange((change) => changes.push(change));
+  return {
+    gatehouse,
+    farm: state,
+    events,
+    changes,
+    url: (path = '/') => base + path,
+    server: (address) => {
+      const server = state.servers.find((s) => s.address === address);
+      if (!server) throw new Error(`no server ${address}`);
+      return server;
+    },
+  };
+}
+
+function withHealthCheck(config: Config, declared: Record<string, unknown>): Config {
+  const healthCheck = normalizeHealthCheck(healthCheckSchema.parse(declared));
+  const farms: Farm[] = config.farms.map((farm) => ({ ...farm, policies: { ...farm.policies, healthCheck } }));
+  return { ...config, farms, sites: config.sites.map((site) => ({ ...site, farm: farms.find((f) => f.name === site.farm.name) as Farm })) };
+}
+
+/**
+ * Resolves with the change that marked `server` healthy/unhealthy: its latest change when that is the
+ * one, else the next such change; rejects after `timeoutMs`.
+ */
+export function waitForHealth(run: RunningFarm, server: FarmServer, isHealthy: boolean, timeoutMs = 5000): Promise<HealthChange> {
+  const latest = run.changes.filter((c) => c.server === server).at(-1);
+  if (latest && latest.isHealthy === isHealthy) return Promise.resolve(latest);
+  return new Promise((resolve, reject) => {
+    const off = run.farm.onHealthChange((change) => {
+      if (change.server !== server || change.isHealthy !== isHealthy) return;
+      clearTimeout(timer);
+      off();
+      resolve(change);
+    });
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`server ${server.address} was not marked ${isHealthy ? 'healthy' : 'unhealthy'} within ${timeoutMs} ms (now: ${server.isHealthy ? 'healthy' : 'unhealthy'}, ${server.healthReason ?? 'no change'})`));
+    }, timeoutMs);
+  });
+}
+
+export interface Reply {
+  status: number;
+  body: string;
+  error: Error | undefined;
+}
+
+/** One GET (or other method) on a fresh connection; never rejects. */
+export function get(url: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<Reply> {
+  return new Promise((resolve) => {
+    const req = httpRequest(url, { headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => finish({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), error: undefined }));
+      res.on('error', (error) => finish({ status: res.statusCode ?? 0, body: '', error }));
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
+    let isDone = false;
+    const finish = (reply: Reply) => {
+      if (isDone) return;
+      isDone = true;
+      clearTimeout(timer);
+      resolve(reply);
+    };
+    req.on('error', (error) => finish({ status: 0, body: '', error }));
+    req.end();
+  });
+}
+
+/** The backend name of an echo reply, or `status N` for anything else. */
+export function answeredBy(reply: Reply): string {
+  if (reply.status !== 200) return `status ${reply.status}`;
+  return (JSON.parse(reply.body) as { server: string }).server;
+}
+
+export function tally(names: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of names) out[name] = (out[name] ?? 0) + 1;
+  return out;
+}
