@@ -1,107 +1,55 @@
 /**
- * npm run bench: requests/s and proxy CPU per request through Gatehouse against the same load sent
- * directly to a backend, measured side by side in one run.
+ * npm run bench: Gatehouse against nginx, HAProxy and a Node peer (node:http proxy with a keep-alive
+ * http.Agent), with the direct path (load sent straight to a backend) as the upper bound.
  *
- * Method: Gatehouse runs as its own process pinned to CPU 0 (`taskset`); the two backends and the load
- * generator share CPU 1. Plain HTTP and TLS keep-alive load comes from wrk (installed from Debian when
- * missing); mTLS keep-alive load (wrk cannot present a client certificate) from bench/mtls-load.ts, an
- * undici pool presenting one. Scenarios are interleaved over ROUNDS rounds; the table shows medians.
- * Proxy CPU per request = Gatehouse's process CPU time (utime+stime from /proc) / requests served.
- * Writes the table to stdout and docs/benchmarks.md.
+ * Method: each proxy runs as its own process(es) pinned to CPU 0 (`taskset`) with one worker/thread;
+ * the two backends and the load generator share CPU 1. Load comes from wrk (Debian); wrk cannot present a
+ * client certificate, so bench/wrk-client-cert.c (an LD_PRELOAD shim compiled here with cc) makes it
+ * present one, and forces full handshakes unless resumption is being measured (fallback when it cannot
+ * be built: bench/mtls-load.ts). Scenarios and peers are interleaved over ROUNDS rounds (peer order
+ * rotated each round); tables show medians. Proxy CPU per request = the proxy's process CPU time
+ * (utime+stime of its processes, from /proc) / requests served. Writes the tables to stdout,
+ * docs/benchmarks.md and docs/benchmarks.svg. Bounded: every load has a duration and a timeout, the
+ * rounds stop early when the time budget (BENCH_BUDGET_SECONDS, default 500, plus the build) would be exceeded.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request, type RequestOptions } from 'node:https';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { issueServer } from '../src/pki/index.js';
 import { createTestPki } from '../test/support/test-pki.js';
+import { writeChart, type ChartScenario } from './chart.js';
+import { measure, type ClientCert, type Generator, type Load, type Sample } from './measure.js';
+import { GATEHOUSE_NAME, HAPROXY_NAME, NGINX_NAME, NJS_MODULE, NODE_NAME, njsAvailable, startGatehouse, startHaproxy, startNginx, startNodePeer, type Peer, type PeerFiles } from './peers.js';
+import { ensureDebianPackages, hasTwoCores, have, log, rssMb, startProcess, stderrTail, stopAll, stopProcess, waitForLine } from './proc.js';
 
+const T0 = Date.now();
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const loadAtStart = loadAverage();
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-/** Length of the sample being taken (the warm-up is shorter). */
-let SECONDS_NOW = SECONDS;
+/** Seconds per keep-alive sample. */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+/** Seconds per handshake and transfer sample. */
+const SHORT_SECONDS = Number(process.env.BENCH_SHORT_SECONDS ?? 2);
+const BUDGET_SECONDS = Number(process.env.BENCH_BUDGET_SECONDS ?? 500);
+const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 10_000);
+const IDLE_MIN_SECONDS = Number(process.env.BENCH_IDLE_MIN_SECONDS ?? 15);
+const IDLE_MAX_SECONDS = Number(process.env.BENCH_IDLE_MAX_SECONDS ?? 40);
 const CONNECTIONS = 50;
+const TRANSFER_CONNECTIONS = 4;
 const root = new URL('../../', import.meta.url).pathname;
 const dist = join(root, 'dist');
-const hasTwoCores = cpus().length >= 2;
-const children: ChildProcess[] = [];
+const DIRECT = 'direct (backend, no proxy)';
+const CEILING = 'ceiling: nginx `return 200`, no backend';
+const TRACED = 'Gatehouse, tracing on (no rule matches)';
+const PEER_ORDER = [DIRECT, CEILING, GATEHOUSE_NAME, TRACED, NGINX_NAME, `${NGINX_NAME} (escaped PEM)`, HAPROXY_NAME, NODE_NAME];
+const notes: string[] = [];
 
-function pinned(cpu: number, command: string, args: string[]): [string, string[]] {
-  return hasTwoCores ? ['taskset', ['-c', String(cpu), command, ...args]] : [command, args];
-}
-
-function ensureWrk(): void {
-  if (spawnSync('wrk', ['--version']).error === undefined) return;
-  process.stderr.write('bench: installing wrk from Debian\n');
-  const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
-  const run = (args: string[]) => spawnSync(sudo[0] ?? args[0] as string, sudo.length ? args : args.slice(1), { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 300_000 });
-  run(['apt-get', 'update', '-qq']);
-  run(['apt-get', 'install', '-y', '-qq', 'wrk']);
-  if (spawnSync('wrk', ['--version']).error !== undefined) throw new Error('bench: wrk is not installed and could not be installed (apt-get install wrk)');
-}
-
-/** Starts a process and resolves when a stdout line matches. */
-function startUntil(cpu: number, command: string, args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray; lines: string[] }> {
-  const [cmd, argv] = pinned(cpu, command, args);
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${command} ${args.join(' ')}: not ready within 20 s`)), 20_000);
-    child.once('exit', (code) => reject(new Error(`${command} exited with ${code} before it was ready`)));
-    const seen: string[] = [];
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.on('line', (line) => {
-      seen.push(line);
-      const match = ready.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, match, lines: seen });
-      }
-    });
-  });
-}
-
-/** CPU seconds (user + system) a process has used, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks / 100;
-}
-
-function run(cpu: number, command: string, args: string[], timeoutMs: number): string {
-  const [cmd, argv] = pinned(cpu, command, args);
-  const result = spawnSync(cmd, argv, { encoding: 'utf8', timeout: timeoutMs });
-  if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr || result.error?.message}`);
-  return result.stdout;
-}
-
-interface Sample {
-  rps: number;
-  p99Ms: number;
-  /** Proxy CPU µs per request; undefined for the direct path. */
-  cpuUsPerRequest: number | undefined;
-}
-
-function wrkSample(url: string, proxyPid: number | undefined): Sample {
-  const before = proxyPid ? cpuSeconds(proxyPid) : 0;
-  const out = run(1, 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS_NOW}s`, '--latency', url], (SECONDS_NOW + 30) * 1000);
-  const cpu = proxyPid ? cpuSeconds(proxyPid) - before : 0;
-  const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
-  const p99Ms = p99 ? Number(p99[1]) * (p99[2] === 'us' ? 0.001 : p99[2] === 's' ? 1000 : 1) : 0;
-  return { rps, p99Ms, cpuUsPerRequest: proxyPid && total ? (cpu * 1e6) / total : undefined };
-}
-
-function mtlsSample(url: string, proxyPid: number, files: { cert: string; key: string; ca: string }): Sample {
-  const before = cpuSeconds(proxyPid);
-  const out = run(1, process.execPath, [join(dist, 'bench/mtls-load.js'), url, files.cert, files.key, files.ca, String(CONNECTIONS), String(SECONDS_NOW)], (SECONDS_NOW + 30) * 1000);
-  const cpu = cpuSeconds(proxyPid) - before;
-  const result = JSON.parse(out) as { requests: number; errors: number; seconds: number; p99Ms: number };
-  if (result.errors > 0) throw new Error(`mTLS load: ${result.errors} errors`);
-  return { rps: result.requests / result.seconds, p99Ms: result.p99Ms, cpuUsPerRequest: (cpu * 1e6) / result.requests };
-}
+const elapsed = () => (Date.now() - T0) / 1000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -109,112 +57,614 @@ function median(values: number[]): number {
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+interface Cell {
+  peer: string;
+  /** The proxy whose CPU is charged; undefined for the direct path. */
+  proxy: Peer | undefined;
+  load: Load;
+}
+
+interface Scenario {
+  key: string;
+  title: string;
+  /** What one request is: shown in the column headers. */
+  unit: 'req' | 'conn';
+  cells: Cell[];
+  /** Scenario whose direct row is the upper bound of this one, when it has none. */
+  directFrom?: string;
+  /** Bytes per request, for MB/s. */
+  bytes?: number;
+}
+
+/** Builds the wrk client-certificate shim; undefined (with a note) when it cannot be built. */
+function buildShim(tmp: string): string | undefined {
+  const source = join(root, 'bench/wrk-client-cert.c');
+  const out = join(tmp, 'wrk-client-cert.so');
+  const compiler = have('cc') ? 'cc' : have('gcc') ? 'gcc' : undefined;
+  if (process.env.BENCH_NO_SHIM === '1') {
+    notes.push('BENCH_NO_SHIM=1: the wrk client-certificate shim was not used; mTLS load came from bench/mtls-load.ts (undici) instead of wrk.');
+    return undefined;
+  }
+  if (!compiler) {
+    notes.push('The wrk client-certificate shim could not be built (no C compiler): mTLS load came from bench/mtls-load.ts (undici) instead of wrk.');
+    return undefined;
+  }
+  const cc = spawnSync(compiler, ['-O2', '-shared', '-fPIC', '-o', out, source, '-ldl', '-lssl', '-lcrypto'], { encoding: 'utf8', timeout: 60_000 });
+  if (cc.status !== 0) {
+    notes.push(`The wrk client-certificate shim could not be built (${(cc.stderr || cc.error?.message || '').split('\n')[0]}): mTLS load came from bench/mtls-load.ts (undici) instead of wrk.`);
+    return undefined;
+  }
+  return out;
+}
+
+/** GET over https presenting `cert` (or none); resolves with the status and body, or the error. */
+function httpsGet(url: string, path: string, cert: ClientCert | undefined): Promise<{ status?: number; body?: string; error?: string }> {
+  return new Promise((resolve) => {
+    const u = new URL(url);
+    const options: RequestOptions = { host: u.hostname, port: u.port, path, agent: false, servername: 'localhost', rejectUnauthorized: false, timeout: 5000 };
+    if (cert) Object.assign(options, { cert: readFileSync(cert.cert), key: readFileSync(cert.key) });
+    const req = request(options, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode as number, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (error) => resolve({ error: error.message }));
+    req.end();
+  });
+}
+
+/**
+ * Checks that a peer does what Gatehouse does on its mTLS listeners: with the client certificate the
+ * backend receives it as base64 DER in X-ARR-ClientCert; without one the request is refused.
+ */
+async function verifyPeer(peer: Peer, cert: ClientCert, derBase64: string): Promise<boolean> {
+  let ok = true;
+  for (const name of ['mtls', 'mtls-ecdsa'] as const) {
+    const url = peer.urls[name];
+    if (!url) continue;
+    const withCert = await httpsGet(url, '/echo-cert', cert);
+    let forwarded = withCert.body ?? '';
+    if (peer.name.includes('escaped PEM')) forwarded = decodeURIComponent(forwarded).replace(/-----[^-]*-----|\s+/g, '');
+    if (withCert.status !== 200 || forwarded !== derBase64) {
+      notes.push(`${peer.name} ${name}: the certificate check failed (status ${withCert.status ?? withCert.error}, header ${forwarded === derBase64 ? 'as expected' : `"${forwarded.slice(0, 40)}…"`}).`);
+      ok = false;
+    }
+    const without = await httpsGet(url, '/', undefined);
+    if (without.status === 200) {
+      notes.push(`${peer.name} ${name}: answered 200 to a client without a certificate.`);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+/** Checks the shim: wrk presenting the certificate gets 200s (not 400/403) and makes full handshakes. */
+function verifyShim(gen: Generator, url: string, cert: ClientCert): boolean {
+  try {
+    const keepAlive = measure({ url, connections: 2, seconds: 1, clientCert: cert }, gen, undefined);
+    const full = measure({ url, connections: 2, seconds: 1, clientCert: cert, close: true }, gen, undefined);
+    const resumed = measure({ url, connections: 2, seconds: 1, clientCert: cert, close: true, resume: true }, gen, undefined);
+    const fine = keepAlive.requests > 0 && keepAlive.errors === 0 && full.requests > 0 && full.errors === 0 && (full.resumed ?? 1) === 0;
+    if (!fine) notes.push(`The wrk shim did not pass its check (keep-alive ${keepAlive.requests} requests ${keepAlive.errors} errors; new connections ${full.requests} requests ${full.errors} errors, ${((full.resumed ?? 1) * 100).toFixed(0)}% resumed).`);
+    else log(`wrk shim checked: 200s with the client certificate, ${full.requests} full handshakes (0 resumed); with resumption allowed ${((resumed.resumed ?? 0) * 100).toFixed(0)}% resumed`);
+    return fine;
+  } catch (error) {
+    notes.push(`The wrk shim did not pass its check: ${(error as Error).message.split('\n')[0]}`);
+    return false;
+  }
+}
+
+interface IdleResult {
+  peer: string;
+  open: number;
+  failed: number;
+  seconds: number;
+  beforeMb: number;
+  afterMb: number;
+}
+
+/** Opens up to IDLE_CONNECTIONS idle mTLS connections to the peer and reads its RSS before and after. */
+async function idleMemory(peer: Peer, cert: ClientCert, seconds: number): Promise<IdleResult | undefined> {
+  const url = peer.urls['mtls-ecdsa'];
+  if (!url) return undefined;
+  await sleep(1000);
+  const beforeMb = rssMb(peer.pids());
+  const child = startProcess(1, process.execPath, [join(dist, 'bench/idle-conns.js'), new URL(url).port, cert.cert, cert.key, String(IDLE_CONNECTIONS), '64', String(seconds)]);
+  try {
+    const lines = await waitForLine(child, /^\{/, (seconds + 15) * 1000);
+    const result = JSON.parse(lines[lines.length - 1] as string) as { open: number; failed: number; seconds: number };
+    await sleep(1000);
+    const afterMb = rssMb(peer.pids());
+    return { peer: peer.name, ...result, beforeMb, afterMb };
+  } catch (error) {
+    notes.push(`Idle connections to ${peer.name}: ${(error as Error).message.split('\n')[0]}`);
+    return undefined;
+  } finally {
+    stopProcess(child);
+    await sleep(1000);
+  }
+}
+
+function fmtRatio(value: number | undefined): string {
+  return value === undefined || !Number.isFinite(value) ? '—' : `${value.toFixed(2)}`;
+}
+
+function fmtNum(value: number): string {
+  return value >= 100 ? String(Math.round(value)) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+}
+
 async function main(): Promise<void> {
-  ensureWrk();
+  ensureDebianPackages([
+    { pkg: 'wrk', present: () => have('wrk') },
+    { pkg: 'nginx', present: () => have('nginx') || existsSync('/usr/sbin/nginx') },
+    { pkg: 'libnginx-mod-http-js', present: njsAvailable },
+    { pkg: 'haproxy', present: () => have('haproxy') || existsSync('/usr/sbin/haproxy') },
+    { pkg: 'gcc', present: () => have('cc') || have('gcc') },
+    { pkg: 'libssl-dev', present: () => existsSync('/usr/include/openssl/ssl.h') },
+  ]);
+  if (!have('wrk')) throw new Error('bench: wrk is not installed and could not be installed (apt-get install wrk)');
+  process.env.PATH = `${process.env.PATH ?? ''}:/usr/sbin:/sbin`;
+  const setupStart = elapsed();
   const pki = await createTestPki();
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'));
+  const cleanup = () => stopAll();
+  process.once('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  process.once('SIGTERM', () => {
+    cleanup();
+    process.exit(143);
+  });
+  process.once('exit', cleanup);
   try {
-    const backends = await Promise.all([0, 1].map(() => startUntil(1, process.execPath, [join(dist, 'bench/backend.js'), '0'], /^ready (\d+)/)));
-    const backendPorts = backends.map((b) => Number(b.match[1]));
-    const config = join(dir, 'gatehouse.yaml');
-    await writeFile(
-      config,
-      `accessLog: off
-sites:
-  - name: plain
-    bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
-    farm: bench
-  - name: traced
-    bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
-    farm: bench
-    tracing:
-      directory: ${dir}/traces
-      rules: [{ path: /never-requested/*, statusCodes: '500-599' }]
-  - name: tls
-    bindings: [{ protocol: https, address: 127.0.0.1, port: 0, certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} } }]
-    farm: bench
-  - name: mtls
-    bindings: [{ protocol: https, address: 127.0.0.1, port: 0, certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} } }]
-    ssl: { clientCertificates: require, trustedCaFile: ${pki.caFile} }
-    farm: bench
-farms:
-  - name: bench
-    servers:
-${backendPorts.map((port) => `      - address: 127.0.0.1:${port}`).join('\n')}
-`,
-    );
-    const gatehouse = await startUntil(0, process.execPath, [join(root, 'bin/gatehouse.js'), 'start', '-c', config], /listening https:\/\/127\.0\.0\.1:(\d+) \(site mtls\)/);
-    const proxyPid = gatehouse.child.pid as number;
-    const urls = new Map<string, string>();
-    for (const line of gatehouse.lines) {
-      const match = /^listening (\S+) \(site (\w+)\)/.exec(line);
-      if (match) urls.set(match[2] as string, match[1] as string);
+    const ecdsaServer = await issueServer({ ca: pki.root, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], keyType: 'ecdsa-p256' });
+    await writeFile(join(dir, 'server-ecdsa.pem'), ecdsaServer.certPem);
+    await writeFile(join(dir, 'server-ecdsa.key'), ecdsaServer.keyPem, { mode: 0o600 });
+    const cert: ClientCert = { cert: pki.clients.valid.certFile, key: pki.clients.valid.keyFile, ca: pki.caFile };
+    const derBase64 = new X509Certificate(pki.clients.valid.issued.certPem).raw.toString('base64');
+    const gen: Generator = { shim: buildShim(dir), dist, tmp: dir };
+
+    const backends = [];
+    for (let i = 0; i < 2; i++) {
+      const child = startProcess(1, process.execPath, [join(dist, 'bench/backend.js'), '0']);
+      const lines = await waitForLine(child, /^ready (\d+)/);
+      child.stdout?.resume();
+      backends.push(Number(/^ready (\d+)/.exec(lines[lines.length - 1] as string)?.[1]));
     }
-    const direct = `http://127.0.0.1:${backendPorts[0]}/`;
-    const scenarios: [name: string, sample: () => Sample][] = [
-      ['direct to a backend (HTTP keep-alive)', () => wrkSample(direct, undefined)],
-      ['Gatehouse, HTTP keep-alive', () => wrkSample(`${urls.get('plain')}/`, proxyPid)],
-      ['Gatehouse, HTTP keep-alive, tracing on (no rule matches)', () => wrkSample(`${urls.get('traced')}/`, proxyPid)],
-      ['Gatehouse, TLS keep-alive', () => wrkSample(`${urls.get('tls')}/`, proxyPid)],
-      ['Gatehouse, mTLS keep-alive (client cert required)', () => mtlsSample(`${urls.get('mtls')}`, proxyPid, { cert: pki.clients.valid.certFile, key: pki.clients.valid.keyFile, ca: pki.caFile })],
+    const files: PeerFiles = {
+      dir,
+      caFile: pki.caFile,
+      rsa: { certFile: pki.server.certFile, keyFile: pki.server.keyFile },
+      ecdsa: { certFile: join(dir, 'server-ecdsa.pem'), keyFile: join(dir, 'server-ecdsa.key') },
+      backendPorts: backends,
+    };
+
+    const peers: Peer[] = [];
+    const tryStart = async (name: string, available: boolean, start: () => Promise<Peer>) => {
+      if (!available) {
+        notes.push(`${name}: not installed, not measured.`);
+        return;
+      }
+      try {
+        peers.push(await start());
+      } catch (error) {
+        notes.push(`${name} did not start: ${(error as Error).message.split('\n')[0]}`);
+      }
+    };
+    await tryStart(GATEHOUSE_NAME, true, () => startGatehouse(root, files));
+    const withNjs = njsAvailable();
+    if (!withNjs) notes.push(`nginx: njs (${NJS_MODULE}, Debian libnginx-mod-http-js) is missing, so nginx forwards $ssl_client_escaped_cert (URL-encoded PEM) instead of base64 DER.`);
+    await tryStart(NGINX_NAME, have('nginx'), () => startNginx(files, withNjs));
+    await tryStart(HAPROXY_NAME, have('haproxy'), () => startHaproxy(files));
+    await tryStart(NODE_NAME, true, () => startNodePeer(dist, files));
+    const gatehouse = peers.find((p) => p.name === GATEHOUSE_NAME);
+    if (!gatehouse) throw new Error(`bench: Gatehouse did not start: ${notes.join(' ')}`);
+    const nginx = peers.find((p) => p.name.startsWith(NGINX_NAME));
+    const proxies = peers;
+
+    for (const peer of peers) {
+      if (await verifyPeer(peer, cert, derBase64)) log(`${peer.name}: forwards the client certificate as base64 DER, refuses a client without one`);
+    }
+    const shimTarget = nginx?.urls.ceiling ?? gatehouse.urls.mtls;
+    if (gen.shim && shimTarget && !verifyShim(gen, shimTarget, cert)) {
+      gen.shim = undefined;
+      notes.push('mTLS load came from bench/mtls-load.ts (undici) instead of wrk.');
+    }
+    const generatorName = gen.shim ? 'wrk + bench/wrk-client-cert.c' : 'bench/mtls-load.ts (undici)';
+
+    const direct = `http://127.0.0.1:${backends[0]}`;
+    const uploadScript = join(dir, 'upload.lua');
+    await writeFile(uploadScript, 'wrk.method = "POST"\nwrk.body = string.rep("u", 10 * 1024 * 1024)\nwrk.headers["Content-Type"] = "application/octet-stream"\n');
+    const ka = (url: string, clientCert?: ClientCert): Load => ({ url, connections: CONNECTIONS, seconds: SECONDS, ...(clientCert ? { clientCert } : {}) });
+    const hs = (url: string, clientCert: ClientCert | undefined, resume = false): Load => ({ url, connections: CONNECTIONS, seconds: SHORT_SECONDS, close: true, resume, ...(clientCert ? { clientCert } : {}) });
+    const xfer = (url: string, clientCert: ClientCert | undefined, upload: boolean): Load => ({
+      url: upload ? `${url}/` : `${url}/10mb`,
+      connections: TRANSFER_CONNECTIONS,
+      seconds: SHORT_SECONDS,
+      ...(clientCert ? { clientCert } : {}),
+      ...(upload ? { script: uploadScript } : {}),
+    });
+    const proxyCells = (listener: 'http' | 'mtls' | 'mtls-ecdsa', load: (url: string) => Load): Cell[] =>
+      proxies.filter((p) => p.urls[listener]).map((p) => ({ peer: p.name, proxy: p, load: load(p.urls[listener] as string) }));
+    // wrk's TLS client needs a certificate to reach an mTLS listener; the undici fallback cannot do the
+    // transfer scripts, so those scenarios need the shim.
+    const scenarios: Scenario[] = [
+      {
+        key: 'http',
+        title: `HTTP keep-alive, ${CONNECTIONS} connections, 1 KB responses`,
+        unit: 'req',
+        cells: [
+          { peer: DIRECT, proxy: undefined, load: ka(`${direct}/`) },
+          ...proxyCells('http', (url) => ka(`${url}/`)),
+          ...(gatehouse.urls.traced ? [{ peer: TRACED, proxy: gatehouse, load: ka(`${gatehouse.urls.traced}/`) }] : []),
+        ],
+      },
+      {
+        key: 'mtls',
+        title: `mTLS keep-alive (client certificate presented), ${CONNECTIONS} connections, RSA-2048 server certificate`,
+        unit: 'req',
+        directFrom: 'http',
+        cells: [
+          ...(nginx?.urls.ceiling && gen.shim ? [{ peer: CEILING, proxy: nginx, load: ka(`${nginx.urls.ceiling}/`, cert) }] : []),
+          ...proxyCells('mtls', (url) => ka(`${url}/`, cert)),
+        ],
+      },
+      {
+        key: 'new-rsa',
+        title: `New mTLS connection per request (full handshake), ${CONNECTIONS} connections, RSA-2048 server certificate`,
+        unit: 'conn',
+        cells: [
+          { peer: DIRECT, proxy: undefined, load: hs(`${direct}/`, undefined) },
+          ...(nginx?.urls.ceiling && gen.shim ? [{ peer: CEILING, proxy: nginx, load: hs(`${nginx.urls.ceiling}/`, cert) }] : []),
+          ...proxyCells('mtls', (url) => hs(`${url}/`, cert)),
+        ],
+      },
+      {
+        key: 'new-ecdsa',
+        title: `New mTLS connection per request (full handshake), ${CONNECTIONS} connections, ECDSA P-256 server certificate`,
+        unit: 'conn',
+        directFrom: 'new-rsa',
+        cells: [
+          ...(nginx?.urls['ceiling-ecdsa'] && gen.shim ? [{ peer: CEILING, proxy: nginx, load: hs(`${nginx.urls['ceiling-ecdsa']}/`, cert) }] : []),
+          ...proxyCells('mtls-ecdsa', (url) => hs(`${url}/`, cert)),
+        ],
+      },
+      ...(gen.shim
+        ? [
+            {
+              key: 'resume',
+              title: `New mTLS connection per request, TLS session resumed when the proxy allows it, ${CONNECTIONS} connections, RSA-2048`,
+              unit: 'conn' as const,
+              directFrom: 'new-rsa',
+              cells: proxyCells('mtls', (url) => hs(`${url}/`, cert, true)),
+            },
+            {
+              key: 'download',
+              title: `10 MB download over mTLS keep-alive, ${TRANSFER_CONNECTIONS} connections`,
+              unit: 'req' as const,
+              bytes: 10 * 1024 * 1024,
+              cells: [{ peer: DIRECT, proxy: undefined, load: xfer(direct, undefined, false) }, ...proxyCells('mtls', (url) => xfer(url, cert, false))],
+            },
+            {
+              key: 'upload',
+              title: `10 MB upload over mTLS keep-alive, ${TRANSFER_CONNECTIONS} connections`,
+              unit: 'req' as const,
+              bytes: 10 * 1024 * 1024,
+              cells: [{ peer: DIRECT, proxy: undefined, load: xfer(direct, undefined, true) }, ...proxyCells('mtls', (url) => xfer(url, cert, true))],
+            },
+          ]
+        : []),
     ];
-    const samples = new Map<string, Sample[]>(scenarios.map(([name]) => [name, []]));
-    // Warm-up, not recorded: the JIT and the keep-alive pools see the path first.
-    const seconds = SECONDS;
-    SECONDS_NOW = 1;
-    for (const [, sample] of scenarios) sample();
-    SECONDS_NOW = seconds;
+    if (!gen.shim) notes.push('Without the wrk shim, session resumption and the 10 MB transfers over mTLS were not measured.');
+
+    const samples = new Map<string, Sample[]>();
+    const failures = new Map<string, string>();
+    const run = (scenario: Scenario, cell: Cell, seconds?: number): Sample | undefined => {
+      const id = `${scenario.key}|${cell.peer}`;
+      try {
+        return measure(seconds ? { ...cell.load, seconds } : cell.load, gen, cell.proxy?.pids());
+      } catch (error) {
+        failures.set(id, (error as Error).message.split('\n')[0] as string);
+        return undefined;
+      }
+    };
+
+    // Warm-up, not recorded: the JIT, the keep-alive pools and the session caches see each path first.
+    for (const scenario of scenarios.filter((s) => ['http', 'mtls', 'new-ecdsa'].includes(s.key))) for (const cell of scenario.cells) run(scenario, cell, 1);
+    log(`set-up and warm-up done at ${elapsed().toFixed(0)} s`);
+
+    // Time kept for the idle-connection test: at least IDLE_MIN_SECONDS per peer, at most IDLE_MAX_SECONDS.
+    const idleReserve = IDLE_CONNECTIONS > 0 ? proxies.length * (IDLE_MIN_SECONDS + 4) : 0;
+    let roundsDone = 0;
+    let roundSeconds = 0;
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const [name, sample] of scenarios) {
-        const s = sample();
-        samples.get(name)?.push(s);
-        process.stderr.write(`round ${round}/${ROUNDS} ${name}: ${Math.round(s.rps)} req/s, p99 ${s.p99Ms.toFixed(2)} ms${s.cpuUsPerRequest ? `, ${s.cpuUsPerRequest.toFixed(1)} µs CPU/request` : ''}\n`);
+      if (round > 1 && elapsed() + roundSeconds + idleReserve + 10 > BUDGET_SECONDS) {
+        notes.push(`Only ${roundsDone} of ${ROUNDS} rounds fitted in the time budget of ${BUDGET_SECONDS} s.`);
+        break;
+      }
+      const roundStart = elapsed();
+      for (const scenario of scenarios) {
+        const n = scenario.cells.length;
+        // Rotate the peer order each round, so that no peer always runs right after the same one.
+        const order = scenario.cells.map((_, i) => scenario.cells[(i + round - 1) % n] as Cell);
+        for (const cell of order) {
+          const s = run(scenario, cell);
+          if (!s) continue;
+          const id = `${scenario.key}|${cell.peer}`;
+          samples.set(id, [...(samples.get(id) ?? []), s]);
+          process.stderr.write(
+            `round ${round}/${ROUNDS} ${scenario.key} ${cell.peer}: ${Math.round(s.rps)} ${scenario.unit}/s, p99 ${s.p99Ms.toFixed(2)} ms` +
+              `${s.cpuUsPerRequest ? `, ${s.cpuUsPerRequest.toFixed(1)} µs CPU/${scenario.unit}` : ''}, CPU0 ${(s.cpu0 * 100).toFixed(0)}% CPU1 ${(s.cpu1 * 100).toFixed(0)}%` +
+              `${s.errors ? `, ${s.errors} errors` : ''}${s.resumed !== undefined && scenario.unit === 'conn' ? `, ${(s.resumed * 100).toFixed(0)}% resumed` : ''}\n`,
+          );
+        }
+      }
+      roundsDone = round;
+      roundSeconds = elapsed() - roundStart;
+    }
+
+    const idle: IdleResult[] = [];
+    let idleSeconds = 0;
+    if (IDLE_CONNECTIONS > 0) {
+      for (const [i, peer] of proxies.entries()) {
+        const seconds = Math.min(IDLE_MAX_SECONDS, Math.floor((BUDGET_SECONDS - elapsed() - 10) / (proxies.length - i)) - 4);
+        if (seconds < 5) {
+          notes.push(`Idle connections: ${peer.name} skipped (time budget).`);
+          continue;
+        }
+        idleSeconds = Math.max(idleSeconds, seconds);
+        const result = await idleMemory(peer, cert, seconds);
+        if (result) {
+          idle.push(result);
+          if (result.failed > 0) {
+            notes.push(
+              `Idle connections: ${result.failed} to ${peer.name} failed (refused, or not accepted within 10 s)${peer.name === HAPROXY_NAME ? ": HAProxy's maxconn is 9900" : ''}.`,
+            );
+          }
+          log(`idle ${peer.name}: ${result.open} open (${result.failed} failed) in ${result.seconds.toFixed(1)} s, RSS ${result.beforeMb.toFixed(1)} → ${result.afterMb.toFixed(1)} MB`);
+        }
       }
     }
-    const directRps = median((samples.get(scenarios[0]?.[0] as string) ?? []).map((s) => s.rps));
-    const rows = scenarios.map(([name]) => {
-      const list = samples.get(name) ?? [];
-      const rps = median(list.map((s) => s.rps));
-      const p99 = median(list.map((s) => s.p99Ms));
-      const cpu = list[0]?.cpuUsPerRequest === undefined ? undefined : median(list.map((s) => s.cpuUsPerRequest as number));
-      return { name, rps, p99, cpu, ratio: rps / directRps };
-    });
-    const table = [
-      '| Scenario | req/s (median) | × direct | p99 latency | Gatehouse CPU per request |',
-      '| --- | ---: | ---: | ---: | ---: |',
-      ...rows.map((r) => `| ${r.name} | ${Math.round(r.rps)} | ${r.ratio.toFixed(2)} | ${r.p99.toFixed(2)} ms | ${r.cpu === undefined ? '—' : `${r.cpu.toFixed(1)} µs`} |`),
+
+    // What the peers logged: errors here would make their figures suspect.
+    try {
+      const errorLog = readFileSync(join(dir, 'nginx', 'error.log'), 'utf8').split('\n');
+      const bad = errorLog.filter((line) => /\[(error|crit|alert|emerg)\]/.test(line));
+      const buffered = errorLog.filter((line) => /buffered to a temporary file/.test(line)).length;
+      if (bad.length) notes.push(`nginx logged ${bad.length} errors, e.g. ${bad[0]?.replace(/^\S+ \S+ /, '')}`);
+      if (buffered) notes.push(`nginx buffered ${buffered} request or response bodies to a temporary file (its default for 10 MB bodies).`);
+    } catch {
+      // nginx did not run
+    }
+    for (const peer of proxies) {
+      const alerts = stderrTail(peer.child).split('\n').filter((line) => /ALERT|WARNING|Error|error/.test(line));
+      if (alerts.length) notes.push(`${peer.name} wrote to stderr: ${alerts[0]?.trim().slice(0, 200)}`);
+    }
+
+    // ---- Report ----
+    interface Row {
+      peer: string;
+      rps: number;
+      p99: number;
+      cpu: number | undefined;
+      cpu0: number;
+      cpu1: number;
+      errors: number;
+      resumed: number | undefined;
+      n: number;
+      /** Share of a CPU the generator used, and its CPU µs per request. */
+      generatorShare: number;
+      generatorUs: number;
+    }
+    const rowsOf = (scenario: Scenario): Row[] =>
+      scenario.cells
+        .map((cell) => {
+          const list = samples.get(`${scenario.key}|${cell.peer}`) ?? [];
+          if (list.length === 0) return undefined;
+          const cpuList = list.map((s) => s.cpuUsPerRequest).filter((v): v is number => v !== undefined);
+          const resumedList = list.map((s) => s.resumed).filter((v): v is number => v !== undefined);
+          return {
+            peer: cell.peer,
+            rps: median(list.map((s) => s.rps)),
+            p99: median(list.map((s) => s.p99Ms)),
+            cpu: cpuList.length ? median(cpuList) : undefined,
+            cpu0: median(list.map((s) => s.cpu0)),
+            cpu1: median(list.map((s) => s.cpu1)),
+            errors: list.reduce((sum, s) => sum + s.errors, 0),
+            resumed: resumedList.length ? median(resumedList) : undefined,
+            n: list.length,
+            generatorShare: median(list.map((s) => s.generatorCpu / s.seconds)),
+            generatorUs: median(list.map((s) => (s.requests ? (s.generatorCpu * 1e6) / s.requests : 0))),
+          };
+        })
+        .filter((r): r is Row => r !== undefined)
+        .sort((a, b) => PEER_ORDER.indexOf(a.peer) - PEER_ORDER.indexOf(b.peer));
+    const allRows = new Map(scenarios.map((s) => [s.key, rowsOf(s)]));
+    for (const r of allRows.get('resume') ?? []) {
+      if (r.resumed !== undefined && r.resumed < 0.8) {
+        notes.push(
+          `${r.peer} resumed only ${(r.resumed * 100).toFixed(0)}% of the handshakes although wrk offered its latest session every time. ` +
+            (r.peer === GATEHOUSE_NAME || r.peer === NODE_NAME
+              ? "Node's TLS server sends no new session ticket after a resumed TLS 1.3 handshake (openssl s_client -msg shows none), so wrk's next connection is a full handshake: every other one resumes (nginx and HAProxy resume over 90% with the same client)."
+              : ''),
+        );
+      }
+    }
+
+    const find = (key: string | undefined, peer: string) => (key ? allRows.get(key)?.find((r) => r.peer === peer) : undefined);
+    const nginxName = nginx?.name ?? NGINX_NAME;
+    const sections: string[] = [];
+    const summary: string[] = [];
+    for (const scenario of scenarios) {
+      const rows = allRows.get(scenario.key) ?? [];
+      if (rows.length === 0) continue;
+      const directRow = find(scenario.key, DIRECT) ?? find(scenario.directFrom, DIRECT);
+      const nginxRow = find(scenario.key, nginxName);
+      const u = scenario.unit === 'conn' ? 'connection' : 'request';
+      const mb = scenario.bytes ? ' | MB/s' : '';
+      const lines = [
+        `### ${scenario.title}`,
+        '',
+        ...(directRow && !find(scenario.key, DIRECT) ? [`× direct: against the direct row of "${scenarios.find((s) => s.key === scenario.directFrom)?.title}".`, ''] : []),
+        `| Peer | ${scenario.unit}/s${mb} | × nginx | × direct | p99 latency | p99 × nginx | proxy CPU per ${u} | CPU × nginx | CPU 0 / CPU 1 busy | notes |`,
+        `| --- | ---: |${scenario.bytes ? ' ---: |' : ''} ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |`,
+        ...rows.map((r) => {
+          const note = [
+            r.errors ? `${r.errors} errors` : '',
+            r.resumed !== undefined && scenario.unit === 'conn' ? `${(r.resumed * 100).toFixed(0)}% resumed` : '',
+            r.n < roundsDone ? `${r.n} samples` : '',
+            failures.get(`${scenario.key}|${r.peer}`) ? `failed once: ${failures.get(`${scenario.key}|${r.peer}`)}` : '',
+          ]
+            .filter(Boolean)
+            .join('; ');
+          return `| ${r.peer} | ${Math.round(r.rps)}${scenario.bytes ? ` | ${Math.round((r.rps * scenario.bytes) / 1e6)}` : ''} | ${fmtRatio(nginxRow ? r.rps / nginxRow.rps : undefined)} | ${fmtRatio(directRow ? r.rps / directRow.rps : undefined)} | ${fmtNum(r.p99)} ms | ${fmtRatio(nginxRow && nginxRow.p99 > 0 ? r.p99 / nginxRow.p99 : undefined)} | ${r.cpu === undefined ? '—' : `${r.cpu.toFixed(1)} µs`} | ${fmtRatio(nginxRow?.cpu && r.cpu !== undefined ? r.cpu / nginxRow.cpu : undefined)} | ${(r.cpu0 * 100).toFixed(0)}% / ${(r.cpu1 * 100).toFixed(0)}% | ${note} |`;
+        }),
+      ];
+      sections.push(lines.join('\n'));
+      const g = find(scenario.key, GATEHOUSE_NAME);
+      if (g) {
+        const ratio = (peer: string) => {
+          const other = find(scenario.key, peer);
+          return other ? fmtRatio(g.rps / other.rps) : '—';
+        };
+        const cpuRatio = (peer: string) => {
+          const other = find(scenario.key, peer);
+          return other?.cpu && g.cpu ? fmtRatio(g.cpu / other.cpu) : '—';
+        };
+        summary.push(
+          `| ${scenario.title} | ${Math.round(g.rps)} ${scenario.unit}/s | ${ratio(nginxName)} | ${ratio(HAPROXY_NAME)} | ${ratio(NODE_NAME)} | ${directRow ? fmtRatio(g.rps / directRow.rps) : '—'} | ${g.cpu === undefined ? '—' : `${g.cpu.toFixed(1)} µs`} | ${cpuRatio(nginxName)} | ${cpuRatio(HAPROXY_NAME)} | ${cpuRatio(NODE_NAME)} |`,
+        );
+      }
+    }
+    const summaryTable = [
+      '| Scenario | Gatehouse | ÷ nginx | ÷ HAProxy | ÷ Node peer | ÷ direct | Gatehouse CPU per request (or connection) | CPU ÷ nginx | CPU ÷ HAProxy | CPU ÷ Node peer |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...summary,
     ].join('\n');
-    const plainCpu = rows.find((r) => r.name === 'Gatehouse, HTTP keep-alive')?.cpu;
-    const tracedCpu = rows.find((r) => r.name.includes('tracing on'))?.cpu;
-    const tracingLine = plainCpu && tracedCpu ? `Tracing cost: CPU per request with tracing on and no rule matching / tracing off = ${(tracedCpu / plainCpu).toFixed(3)}` : '';
-    process.stdout.write(`\n${table}\n\n${tracingLine}\n`);
+    const idleTable = idle.length
+      ? [
+          `### Idle mTLS connections (up to ${IDLE_CONNECTIONS}, handshake done, no request; at most ${idleSeconds} s to open them), ECDSA P-256 server certificate`,
+          '',
+          '| Peer | connections held | RSS before | RSS after | MB per 1,000 connections | × nginx |',
+          '| --- | ---: | ---: | ---: | ---: | ---: |',
+          ...idle.map((r) => {
+            const per = r.open ? ((r.afterMb - r.beforeMb) / r.open) * 1000 : NaN;
+            const ng = idle.find((x) => x.peer === nginxName);
+            const ngPer = ng && ng.open ? ((ng.afterMb - ng.beforeMb) / ng.open) * 1000 : NaN;
+            return `| ${r.peer} | ${r.open}${r.failed ? ` (${r.failed} failed)` : ''} | ${r.beforeMb.toFixed(1)} MB | ${r.afterMb.toFixed(1)} MB | ${per.toFixed(2)} | ${fmtRatio(per / ngPer)} |`;
+          }),
+        ].join('\n')
+      : '';
+    const plain = find('http', GATEHOUSE_NAME)?.cpu;
+    const traced = find('http', TRACED)?.cpu;
+    const tracingLine = plain && traced ? `Tracing cost: CPU per request with tracing on and no rule matching / tracing off = ${(traced / plain).toFixed(3)}` : '';
+    const ceiling = find('mtls', CEILING);
+    const ceilingNew = find('new-rsa', CEILING);
+    const ceilingLine = ceiling
+      ? `Generator ceiling. wrk's own CPU cost (${generatorName}, from the CPU time of the reaped wrk process): ` +
+        `${ceiling.generatorUs.toFixed(1)} µs per mTLS keep-alive request, i.e. about ${Math.round(1e6 / ceiling.generatorUs)} req/s if it had CPU 1 to itself` +
+        (ceilingNew ? `; ${Math.round(ceilingNew.generatorUs)} µs per new mTLS connection (RSA-2048 server), about ${Math.round(1e6 / ceilingNew.generatorUs)} connections/s` : '') +
+        `. Measured against nginx answering \`return 200\` with mTLS and no backend: ${Math.round(ceiling.rps)} req/s keep-alive (wrk used ${(ceiling.generatorShare * 100).toFixed(0)}% of CPU 1; CPU 0 ${(ceiling.cpu0 * 100).toFixed(0)}% / CPU 1 ${(ceiling.cpu1 * 100).toFixed(0)}% busy)` +
+        (ceilingNew
+          ? `, ${Math.round(ceilingNew.rps)} new connections/s (wrk ${(ceilingNew.generatorShare * 100).toFixed(0)}% of CPU 1, CPU 0 ${(ceilingNew.cpu0 * 100).toFixed(0)}% busy` +
+            (ceilingNew.generatorShare < 0.8 && ceilingNew.cpu0 > 0.9 ? ": there nginx's handshakes on CPU 0, not wrk, are the limit)" : ')')
+          : '') +
+        (Math.max(0, ...(allRows.get('mtls') ?? []).filter((r) => r.peer !== CEILING).map((r) => r.rps)) < 0.8 * ceiling.rps
+          ? '. Every proxy\'s mTLS keep-alive figure is well under that ceiling: the proxies, not the generator, set them.'
+          : '. A proxy came close to that ceiling: its figure may be capped by the generator.')
+      : '';
+    const report = [
+      '## Summary: Gatehouse against each peer (req/s ratios: above 1 means Gatehouse is faster; CPU ratios: below 1 means Gatehouse uses less)',
+      '',
+      summaryTable,
+      '',
+      ceilingLine,
+      '',
+      tracingLine,
+      '',
+      '## Per scenario',
+      '',
+      sections.join('\n\n'),
+      '',
+      idleTable,
+      '',
+      ...(notes.length ? ['## Notes from this run', '', ...notes.map((n) => `- ${n}`), ''] : []),
+    ].join('\n');
+    process.stdout.write(`\n${report}\n`);
+
+    const chartScenarios: ChartScenario[] = scenarios.map((s) => ({ title: s.title, rows: (allRows.get(s.key) ?? []).map((r) => ({ peer: r.peer, rps: r.rps, p99Ms: r.p99 })) }));
+    const date = new Date().toISOString().slice(0, 10);
+    await writeChart(join(root, 'docs/benchmarks.svg'), chartScenarios, `${date}, Node ${process.version}, ${cpus().length} CPUs, medians of ${roundsDone} rounds; proxy on CPU 0, ${generatorName} and backends on CPU 1`);
+    const versions = [
+      spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr?.trim(),
+      spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).stdout?.split('\n')[0]?.trim(),
+      spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout?.split('\n')[0]?.trim(),
+    ]
+      .filter(Boolean)
+      .join('; ');
     const doc = `# Benchmarks
 
 Generated by \`npm run bench\` (bench/run.ts); rerun it to refresh. Figures drift on a shared machine: read
-the ratios, measured side by side in one run, not the absolute numbers.
+the ratios, measured side by side in one run, more than the absolute numbers.
+
+![requests/s and p99 latency per peer and scenario](benchmarks.svg)
 
 ## Method
 
-- Gatehouse (\`gatehouse start\`, access log off) runs as its own process pinned to CPU 0 with \`taskset\`;
-  two backends (node:http, 1 KB responses, keep-alive) and the load generator share CPU 1.${hasTwoCores ? '' : ' (This run had one CPU: no pinning.)'}
-- HTTP and TLS keep-alive load: \`wrk -t1 -c${CONNECTIONS} -d${SECONDS}s\`. mTLS keep-alive load: wrk cannot
-  present a client certificate, so \`bench/mtls-load.ts\` (an undici pool of ${CONNECTIONS} connections presenting one)
-  generates it; being a Node process on one core, it is itself a ceiling, which is why CPU per request is
-  the figure to compare.
-- The farm is two backends, weighted round robin; the direct path sends the same load to one backend.
-- ${ROUNDS} interleaved rounds of ${SECONDS} s per scenario; medians. Gatehouse CPU per request is its process CPU
-  time (user + system, from /proc) divided by requests served: steadier than req/s on a noisy machine.
+- **Peers.** Gatehouse (\`gatehouse start\`, access log off, one process); nginx (\`worker_processes 1\`);
+  HAProxy (\`nbthread 1\`); ${NODE_NAME}, the Node peer: bench/node-peer.ts, a plain TLS-terminating reverse
+  proxy on node:https with a keep-alive \`http.Agent\`, request and response piped, as a typical Node proxy is
+  written. nginx and HAProxy are Debian's packages, installed by the script when missing (${versions}).
+  Each does what Gatehouse does: TLS termination with the same server certificate, client certificate
+  required and verified against the test CA, the certificate forwarded as base64 DER in \`X-ARR-ClientCert\`
+  (nginx: ${withNjs ? '\`$ssl_client_raw_cert\` with the PEM armour and line breaks stripped by a one-line njs function' : '**\`$ssl_client_escaped_cert\` (URL-encoded PEM), as njs was missing**'};
+  HAProxy: \`%[ssl_c_der,base64]\`), X-Forwarded-For and X-Forwarded-Proto set, round robin over the same two
+  keep-alive backends (nginx: \`upstream\` with \`keepalive 64\`, \`proxy_http_version 1.1\`,
+  \`proxy_set_header Connection ""\`, \`keepalive_requests\` raised; HAProxy: \`http-reuse always\`, \`maxconn 9900\`,
+  two file descriptors per connection within the machine's limit of 20000). Before
+  measuring, the script checks every peer: with the client certificate the backend receives it as base64 DER;
+  without one the request is refused. Otherwise the peers keep their defaults (nginx buffers a 10 MB
+  response or request body to a temp file, as it does out of the box).
+- **Direct** is the upper bound: the same load sent straight to one backend over plain HTTP.
+- **Pinning.** Each proxy runs as its own process(es) pinned to CPU 0 with \`taskset\`; the two backends
+  (node:http, 1 KB responses, keep-alive) and the load generator share CPU 1.${hasTwoCores ? '' : ' (This run had one CPU: no pinning.)'}
+  All peers run side by side for the whole run, on 127.0.0.1 ephemeral ports, and are killed (process group)
+  at the end.
+- **Generator.** wrk (\`-t1\`, Debian). wrk cannot present a client certificate, so bench/wrk-client-cert.c,
+  an LD_PRELOAD shim compiled at bench time (\`cc -shared -fPIC … -ldl -lssl\`), wraps \`SSL_CTX_new\` to load
+  the certificate and key named in \`WRK_CLIENT_CERT\` / \`WRK_CLIENT_KEY\`, and wraps \`SSL_connect\` to drop the
+  session wrk would otherwise resume, so that a new connection is a full handshake (it counts handshakes and
+  resumptions, shown as "% resumed"). The script checks the shim before measuring (200s, not 400/403; 0%
+  resumed). The client certificate is ECDSA P-256 (the test PKI's), so the generator's side of a handshake
+  is cheap. ${gen.shim ? '' : '**This run could not use the shim: mTLS load came from bench/mtls-load.ts (undici).** '}
+  The generator's own ceiling: wrk's CPU time per request (the kernel's account of the reaped wrk process)
+  tells the rate it could send alone on CPU 1; a run against nginx answering \`return 200\` (1 KB) with mTLS
+  and no backend shows the highest rate this setup reaches.
+- **Scenarios.** ${CONNECTIONS} connections for keep-alive and new connections (\`-H 'Connection: close'\`: one
+  TLS handshake per request), ${TRANSFER_CONNECTIONS} for 10 MB transfers (download: a /10mb path of the backends; upload: a
+  wrk Lua script POSTing 10 MB). "Session resumption" lets wrk offer its previous session (TLS 1.3 ticket).
+  ${IDLE_CONNECTIONS > 0 ? `Idle connections: bench/idle-conns.ts opens ${IDLE_CONNECTIONS} mTLS connections (64 handshakes in flight, bounded to ${idleSeconds} s per peer by the time budget, so fewer may be open: the table says how many) and leaves them idle; memory per connection = the proxy's RSS after − before (all its processes, from /proc).` : ''}
+- **Rounds.** ${roundsDone} interleaved rounds (peer order rotated each round) of ${SECONDS} s per keep-alive
+  sample and ${SHORT_SECONDS} s per handshake or transfer sample, after a 1 s warm-up of each keep-alive path and each ECDSA handshake path; the tables show
+  medians. p99 latency is wrk's. Proxy CPU per request is its processes' CPU time (user + system, from
+  /proc) divided by the requests served: steadier than req/s on a noisy machine. "CPU 0 / CPU 1 busy" tells
+  which side was saturated.
+- **Ratios.** "× nginx" and "× direct" divide each figure by nginx's and by the direct path's in the
+  same scenario (or the scenario named above the table).
 
-## Results (${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} CPUs)
+## Results (${date}, Node ${process.version}, ${cpus().length} CPUs, run took ${Math.round(elapsed())} s of which ${Math.round(setupStart)} s installing)
 
-${table}
+Load average (1, 5, 15 min) at the start: ${loadAtStart}; at the end: ${loadAverage()}. Anything else running on the
+machine shares the two CPUs with the peers: the "CPU 0 / CPU 1 busy" column counts it too.
 
-${tracingLine}
-`;
+${report}`;
     await writeFile(join(root, 'docs/benchmarks.md'), doc);
-    process.stdout.write('\ndocs/benchmarks.md written\n');
+    process.stdout.write(`\ndocs/benchmarks.md and docs/benchmarks.svg written (${Math.round(elapsed())} s)\n`);
   } finally {
-    for (const child of children) child.kill('SIGKILL');
+    stopAll();
     await pki.cleanup();
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,260 @@
+/**
+ * The proxies under test, each started as its own process(es) pinned to CPU 0 with one worker/thread,
+ * in the bench's temp dir, on 127.0.0.1 ephemeral ports, each doing what Gatehouse does: TLS termination
+ * with the same server certificate, client certificate required and verified against the test CA,
+ * the certificate forwarded as base64 DER in X-ARR-ClientCert, X-Forwarded-For and X-Forwarded-Proto
+ * set, round robin over the two keep-alive backends.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { freePort, isRoot, processTree, startProcess, waitForLine, waitForPorts } from './proc.js';
+
+/** Listener names: every peer has http, mtls and mtls-ecdsa; nginx also has the ceiling servers. */
+export type ListenerName = 'http' | 'traced' | 'mtls' | 'mtls-ecdsa' | 'ceiling' | 'ceiling-ecdsa';
+
+export interface Peer {
+  /** Display name. */
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly urls: Partial<Record<ListenerName, string>>;
+  /** The peer's processes (nginx: master and worker). */
+  pids(): number[];
+}
+
+export interface PeerFiles {
+  readonly dir: string;
+  readonly caFile: string;
+  readonly rsa: { certFile: string; keyFile: string };
+  readonly ecdsa: { certFile: string; keyFile: string };
+  readonly backendPorts: number[];
+}
+
+export const NGINX_NAME = 'nginx';
+export const HAPROXY_NAME = 'HAProxy';
+export const NODE_NAME = 'node:http proxy (http.Agent)';
+export const GATEHOUSE_NAME = 'Gatehouse';
+export const NJS_MODULE = '/usr/lib/nginx/modules/ngx_http_js_module.so';
+
+function peer(name: string, child: ChildProcess, urls: Partial<Record<ListenerName, string>>): Peer {
+  let cached: number[] = [];
+  return {
+    name,
+    child,
+    urls,
+    pids() {
+      // nginx forks its worker after start: refresh while the list may still grow.
+      if (cached.length < 2 && child.pid !== undefined) cached = processTree(child.pid);
+      return cached;
+    },
+  };
+}
+
+export async function startGatehouse(root: string, files: PeerFiles): Promise<Peer> {
+  const config = join(files.dir, 'gatehouse.yaml');
+  const rsa = `certificate: { certFile: ${files.rsa.certFile}, keyFile: ${files.rsa.keyFile} }`;
+  const ecdsa = `certificate: { certFile: ${files.ecdsa.certFile}, keyFile: ${files.ecdsa.keyFile} }`;
+  await writeFile(
+    config,
+    `accessLog: off
+sites:
+  - name: plain
+    bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
+    farm: bench
+  - name: traced
+    bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
+    farm: bench
+    tracing:
+      directory: ${files.dir}/traces
+      rules: [{ path: /never-requested/*, statusCodes: '500-599' }]
+  - name: mtls
+    bindings: [{ protocol: https, address: 127.0.0.1, port: 0, ${rsa} }]
+    ssl: { clientCertificates: require, trustedCaFile: ${files.caFile} }
+    farm: bench
+  - name: mtls-ecdsa
+    bindings: [{ protocol: https, address: 127.0.0.1, port: 0, ${ecdsa} }]
+    ssl: { clientCertificates: require, trustedCaFile: ${files.caFile} }
+    farm: bench
+farms:
+  - name: bench
+    servers:
+${files.backendPorts.map((port) => `      - address: 127.0.0.1:${port}`).join('\n')}
+`,
+  );
+  const child = startProcess(0, process.execPath, [join(root, 'bin/gatehouse.js'), 'start', '-c', config]);
+  const urls: Partial<Record<ListenerName, string>> = {};
+  const names: Record<string, ListenerName> = { plain: 'http', traced: 'traced', mtls: 'mtls', 'mtls-ecdsa': 'mtls-ecdsa' };
+  const lines = await waitForLine(child, /\(site mtls-ecdsa\)/);
+  for (const line of lines) {
+    const match = /^listening (\S+) \(site ([\w-]+)\)/.exec(line);
+    const name = match ? names[match[2] as string] : undefined;
+    if (match && name) urls[name] = match[1] as string;
+  }
+  // Drain stdout so that the pipe never fills.
+  child.stdout?.resume();
+  return peer(GATEHOUSE_NAME, child, urls);
+}
+
+export async function startNodePeer(dist: string, files: PeerFiles): Promise<Peer> {
+  const config = {
+    backends: files.backendPorts,
+    ca: files.caFile,
+    listeners: [{ name: 'http' }, { name: 'mtls', cert: files.rsa.certFile, key: files.rsa.keyFile }, { name: 'mtls-ecdsa', cert: files.ecdsa.certFile, key: files.ecdsa.keyFile }],
+  };
+  const child = startProcess(0, process.execPath, [join(dist, 'bench/node-peer.js'), JSON.stringify(config)]);
+  const lines = await waitForLine(child, /^ready$/);
+  child.stdout?.resume();
+  const urls: Partial<Record<ListenerName, string>> = {};
+  for (const line of lines) {
+    const match = /^listening (\S+) (\S+)/.exec(line);
+    if (match) urls[match[1] as ListenerName] = match[2] as string;
+  }
+  return peer(NODE_NAME, child, urls);
+}
+
+/** The 1 KB body the backends answer, for nginx's `return 200` ceiling servers. */
+const KB = 'g'.repeat(1024);
+
+export async function startNginx(files: PeerFiles, withNjs: boolean): Promise<Peer> {
+  const dir = join(files.dir, 'nginx');
+  await mkdir(join(dir, 'temp'), { recursive: true });
+  const [http, mtls, mtlsEcdsa, ceiling, ceilingEcdsa] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  if (withNjs) {
+    // $ssl_client_raw_cert is PEM: strip the armour and the line breaks to get base64 DER.
+    await writeFile(join(dir, 'cert.js'), `function der(r) {\n  var pem = r.variables.ssl_client_raw_cert;\n  return pem ? pem.replace(/-----[^-]*-----|\\s+/g, '') : '';\n}\nexport default { der };\n`);
+  }
+  const certHeader = withNjs ? '$arr_client_cert' : '$ssl_client_escaped_cert';
+  const forward = (tls: boolean) => `
+      proxy_pass http://farm;
+      proxy_set_header Host $host;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-ARR-ClientCert ${tls ? certHeader : '""'};`;
+  const tls = (cert: { certFile: string; keyFile: string }) => `
+    ssl_certificate ${cert.certFile};
+    ssl_certificate_key ${cert.keyFile};
+    ssl_client_certificate ${files.caFile};
+    ssl_verify_client on;`;
+  const conf = `${isRoot ? 'user root;' : ''}
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+${withNjs ? `load_module ${NJS_MODULE};` : ''}
+worker_rlimit_nofile 16384;
+events { worker_connections 16000; }
+http {
+  access_log off;
+  default_type text/plain;
+  client_body_temp_path ${dir}/temp/body;
+  proxy_temp_path ${dir}/temp/proxy;
+  fastcgi_temp_path ${dir}/temp/fastcgi;
+  uwsgi_temp_path ${dir}/temp/uwsgi;
+  scgi_temp_path ${dir}/temp/scgi;
+  keepalive_timeout 120s;
+  keepalive_requests 1000000;
+  client_header_timeout 120s;
+  client_max_body_size 16m;
+  proxy_http_version 1.1;
+  ${withNjs ? `js_import cert from ${dir}/cert.js;\n  js_set $arr_client_cert cert.der;` : ''}
+  upstream farm {
+${files.backendPorts.map((port) => `    server 127.0.0.1:${port};`).join('\n')}
+    keepalive 64;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+  }
+  server {
+    listen 127.0.0.1:${http};
+    location / {${forward(false)}
+    }
+  }
+  server {
+    listen 127.0.0.1:${mtls} ssl;${tls(files.rsa)}
+    location / {${forward(true)}
+    }
+  }
+  server {
+    listen 127.0.0.1:${mtlsEcdsa} ssl;${tls(files.ecdsa)}
+    location / {${forward(true)}
+    }
+  }
+  server {
+    listen 127.0.0.1:${ceiling} ssl;${tls(files.rsa)}
+    location / { return 200 "${KB}"; }
+  }
+  server {
+    listen 127.0.0.1:${ceilingEcdsa} ssl;${tls(files.ecdsa)}
+    location / { return 200 "${KB}"; }
+  }
+}
+`;
+  await writeFile(join(dir, 'nginx.conf'), conf);
+  const child = startProcess(0, 'nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
+  child.stdout?.resume();
+  await waitForPorts([http, mtls, mtlsEcdsa, ceiling, ceilingEcdsa], child);
+  return peer(withNjs ? NGINX_NAME : `${NGINX_NAME} (escaped PEM)`, child, {
+    http: `http://127.0.0.1:${http}`,
+    mtls: `https://127.0.0.1:${mtls}`,
+    'mtls-ecdsa': `https://127.0.0.1:${mtlsEcdsa}`,
+    ceiling: `https://127.0.0.1:${ceiling}`,
+    'ceiling-ecdsa': `https://127.0.0.1:${ceilingEcdsa}`,
+  });
+}
+
+export async function startHaproxy(files: PeerFiles): Promise<Peer> {
+  const dir = join(files.dir, 'haproxy');
+  await mkdir(dir, { recursive: true });
+  const bundle = async (name: string, cert: { certFile: string; keyFile: string }) => {
+    const file = join(dir, name);
+    await writeFile(file, `${await readFile(cert.certFile, 'utf8')}\n${await readFile(cert.keyFile, 'utf8')}`, { mode: 0o600 });
+    return file;
+  };
+  const [rsaPem, ecdsaPem] = await Promise.all([bundle('rsa.pem', files.rsa), bundle('ecdsa.pem', files.ecdsa)]);
+  const [http, mtls, mtlsEcdsa] = await Promise.all([freePort(), freePort(), freePort()]);
+  const tlsFrontend = (name: string, port: number, pem: string) => `
+frontend ${name}
+  bind 127.0.0.1:${port} ssl crt ${pem} ca-file ${files.caFile} verify required
+  http-request set-header X-ARR-ClientCert %[ssl_c_der,base64]
+  http-request set-header X-Forwarded-Proto https
+  default_backend farm
+`;
+  const conf = `global
+  nbthread 1
+  # Two file descriptors per connection: 9900 fits the 20000 FD limit of the bench machines.
+  maxconn 9900
+  ulimit-n 20000
+  no strict-limits
+  ssl-server-verify none
+
+defaults
+  mode http
+  maxconn 9900
+  option http-keep-alive
+  option forwardfor
+  http-reuse always
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  timeout http-request 120s
+  timeout http-keep-alive 120s
+
+frontend http
+  bind 127.0.0.1:${http}
+  http-request del-header X-ARR-ClientCert
+  http-request set-header X-Forwarded-Proto http
+  default_backend farm
+${tlsFrontend('mtls', mtls, rsaPem)}${tlsFrontend('mtls_ecdsa', mtlsEcdsa, ecdsaPem)}
+backend farm
+  balance roundrobin
+${files.backendPorts.map((port, i) => `  server b${i + 1} 127.0.0.1:${port}`).join('\n')}
+`;
+  await writeFile(join(dir, 'haproxy.cfg'), conf);
+  const child = startProcess(0, 'haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')]);
+  child.stdout?.resume();
+  await waitForPorts([http, mtls, mtlsEcdsa], child);
+  return peer(HAPROXY_NAME, child, { http: `http://127.0.0.1:${http}`, mtls: `https://127.0.0.1:${mtls}`, 'mtls-ecdsa': `https://127.0.0.1:${mtlsEcdsa}` });
+}
+
+export const njsAvailable = (): boolean => existsSync(NJS_MODULE);
