@@ -50,6 +50,16 @@ export interface HealthCheckPolicy {
 export interface FarmPolicies {
   readonly loadBalancing: LoadBalancingPolicy;
   readonly healthCheck: HealthCheckPolicy;
+  /** Undefined when the farm has no client affinity. */
+  readonly affinity: AffinityPolicy | undefined;
+}
+
+export interface AffinityPolicy {
+  readonly by: 'cookie' | 'clientCertificate' | 'serverVariable';
+  readonly cookieName: string;
+  readonly sameSite: 'Lax' | 'Strict' | 'None' | undefined;
+  /** Upper case; with by: serverVariable. */
+  readonly hashServerVariable: string | undefined;
 }
 
 export const STATUS_CODES_EXPECTED = "status codes 100-999 as a list of codes and ranges, e.g. '200-399', '200,301-302' or '500-' (500 and above)";
@@ -116,11 +126,19 @@ export function normalizeHealthCheck(declared: DeclaredHealthCheck): HealthCheck
  * Declared policies (schema output) → normalized policies. `healthCheck` may be absent (a farm schema
  * without the key): its defaults apply.
  */
-export function normalizeFarmPolicies(declared: { loadBalancing: DeclaredLoadBalancing; healthCheck?: DeclaredHealthCheck | undefined }): FarmPolicies {
+export function normalizeFarmPolicies(declared: { loadBalancing: DeclaredLoadBalancing; healthCheck?: DeclaredHealthCheck | undefined; affinity?: DeclaredAffinity | undefined }): FarmPolicies {
   return {
     loadBalancing: normalizeLoadBalancing(declared.loadBalancing),
     healthCheck: normalizeHealthCheck(declared.healthCheck ?? HEALTH_CHECK_DEFAULTS),
+    affinity: normalizeAffinity(declared.affinity),
   };
+}
+
+type DeclaredAffinity = { useCookie: boolean; cookieName: string; sameSite?: 'Lax' | 'Strict' | 'None' | undefined; by: 'cookie' | 'clientCertificate' | 'serverVariable'; hashServerVariable?: string | undefined };
+
+function normalizeAffinity(declared: DeclaredAffinity | undefined): AffinityPolicy | undefined {
+  if (!declared || (declared.by === 'cookie' && !declared.useCookie)) return undefined;
+  return { by: declared.by, cookieName: declared.cookieName, sameSite: declared.sameSite, hashServerVariable: declared.hashServerVariable?.toUpperCase() };
 }
 
 /** The declared defaults of `healthCheck`: what the schema gives for `{}` (a unit test keeps them equal). */

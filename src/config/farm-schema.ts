@@ -107,7 +107,22 @@ export const healthCheckSchema = z
   .describe('Health tests (ARR `healthCheck`): the URL test marks servers unhealthy and healthy again; the live-traffic test marks them unhealthy. An unhealthy server takes no new requests (see `minServers`). Every change of health is logged with its reason.');
 
 /** Every farm-policy key, with its default, for `farmSchema` to spread into its shape. */
+export const affinitySchema = z
+  .strictObject({
+    useCookie: z.boolean().default(false).describe('Client affinity by cookie (ARR): a client\'s first request is load-balanced and Gatehouse sets `cookieName` to the SHA-256 hex of the chosen server\'s address (as YARP\'s ARR cookie); later requests go to that server while it is healthy and available or draining. Default false.'),
+    cookieName: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a cookie name (token characters)').default('ARRAffinity').describe('Name of the affinity cookie. Default `ARRAffinity`.'),
+    sameSite: z.enum(['Lax', 'Strict', 'None']).optional().describe('SameSite attribute of the cookie; absent by default, as ARR. `None` is sent with `Secure` only on https.'),
+    by: z
+      .enum(['cookie', 'clientCertificate', 'serverVariable'])
+      .default('cookie')
+      .describe('Beyond ARR: what keeps a client on its server. `cookie` (with useCookie), `clientCertificate` (the SHA-256 thumbprint of the client certificate: a badge holder lands on the same server from any browser), or `serverVariable` (the value of `hashServerVariable`, e.g. HTTP_X_USER). A certificate or variable is mapped by consistent hashing over the selectable servers, and remembered, so a draining server keeps its clients.'),
+    hashServerVariable: z.string().regex(SERVER_VARIABLE, SERVER_VARIABLE_EXPECTED).optional().describe('With `by: serverVariable`: REMOTE_ADDR, HTTP_HOST or HTTP_<HEADER>.'),
+  })
+  .refine((a) => a.by !== 'serverVariable' || a.hashServerVariable !== undefined, { message: 'needs hashServerVariable (expected hashServerVariable with by: serverVariable)' })
+  .describe('Client affinity (ARR `affinity`): sessions kept on their server. When the server becomes unhealthy or unavailable the client is load-balanced again and re-pinned; while it drains, the client stays. A backend response header `Arr-Disable-Session-Affinity: True` stops the cookie from being set.');
+
 export const farmPolicyKeys = {
   loadBalancing: loadBalancingSchema.default(loadBalancingSchema.parse({})),
   healthCheck: healthCheckSchema.default(healthCheckSchema.parse({})),
+  affinity: affinitySchema.default(affinitySchema.parse({})),
 };

@@ -10,6 +10,7 @@ import { Pool, type Dispatcher } from 'undici';
 import type { HealthCheckPolicy } from '../config/farm-model.js';
 import type { Farm } from '../config/model.js';
 import { eventLog as defaultEventLog, type EventLog } from '../tracing/log.js';
+import { FarmAffinity } from './affinity.js';
 import type { Balancer } from './balancers/balancer.js';
 import { BALANCERS } from './balancers/index.js';
 import { systemClock, systemRandom, type Clock, type Random, type TimerHandle } from './clock.js';
@@ -112,6 +113,8 @@ export class FarmState {
   readonly config: Farm;
   readonly servers: readonly FarmServer[];
   readonly balancer: Balancer;
+  /** Client affinity; undefined when the farm has none. */
+  readonly affinity: FarmAffinity | undefined;
   readonly #policy: HealthCheckPolicy;
   readonly #eventLog: EventLog;
   readonly #clock: Clock;
@@ -142,6 +145,7 @@ export class FarmState {
     this.servers = config.servers.map((server) => new FarmServer(server, serverOptions));
     for (const server of this.servers) this.#health.set(server, new ServerHealth(this.#policy));
     this.balancer = BALANCERS[config.policies.loadBalancing.algorithm]({ servers: this.servers, clock: this.#clock, random: options.random ?? systemRandom }, config.policies.loadBalancing);
+    this.affinity = config.policies.affinity ? new FarmAffinity(this, config.policies.affinity) : undefined;
     this.#refresh(false);
   }
 

@@ -14,6 +14,14 @@ import type { SiteRuntime } from './site-runtime.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
+/** A backend's `Arr-Disable-Session-Affinity: True` (ARR): no affinity cookie on this response. */
+function disablesAffinity(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    if ((headers[i] as string).length === 28 && (headers[i] as string).toLowerCase() === 'arr-disable-session-affinity') return (headers[i + 1] as string).trim().toLowerCase() === 'true';
+  }
+  return false;
+}
+
 /** What the handler needs to hear when the exchange ends. */
 export interface ExchangeOutcome {
   status: number;
@@ -140,7 +148,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#status = statusCode;
     this.#resume = resume;
     this.#timings.firstByteMs = performance.now();
-    this.#res.writeHead(statusCode, clientResponseHeaders(rawHeaders));
+    const headers = clientResponseHeaders(rawHeaders);
+    const affinity = this.#site.farm.affinity;
+    if (affinity && (this.#added.isNewAffinity || (this.#retriedFrom !== undefined && affinity.usesCookie)) && !disablesAffinity(headers)) {
+      headers.push('Set-Cookie', affinity.setCookieFor(this.#server, this.#added.isHttps));
+    }
+    this.#res.writeHead(statusCode, headers);
     return true;
   }
 
@@ -179,6 +192,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (next) {
       this.#retriedFrom = server;
       this.#retryCause = error;
+      this.#site.farm.affinity?.repin(this.#request, this.#added.certificateKey, next);
       this.#server = next;
       this.start();
       return;

@@ -130,7 +130,14 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
 
     const farm = site.farm;
     const request = new IncomingRequestInfo(req);
-    const server = farm.pick(request);
+    const affinity = farm.affinity;
+    let server;
+    let isNewAffinity = false;
+    if (affinity) {
+      const decision = affinity.decide(request, tls?.certificate?.thumbprintSha256);
+      server = decision.server;
+      isNewAffinity = decision.isNew && affinity.usesCookie;
+    } else server = farm.pick(request);
     if (!server) return reject(req, res, site, startMs, 502, 4, `no server available in farm ${farm.name}`, tls);
 
     const protocol = farm.config.protocol;
@@ -150,6 +157,8 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
         signature: secret ? signForwardedIdentity({ secret, timestampSeconds: Math.floor(Date.now() / 1000), logId, certificateDer: tls && tls.certificateHeaders.length > 0 ? tls.certificate?.raw : undefined }) : undefined,
         isHttps: tls !== undefined,
         serverHost: server.address,
+        isNewAffinity,
+        certificateKey: tls?.certificate?.thumbprintSha256,
       },
       (outcome: ExchangeOutcome) => {
         let reason = '';

@@ -34,6 +34,10 @@ export interface AddedHeaders {
   readonly isHttps: boolean;
   /** Replaces Host when the farm does not preserve it. */
   readonly serverHost: string;
+  /** The client has no usable affinity cookie: set one for the server that answers. */
+  readonly isNewAffinity: boolean;
+  /** The client certificate's SHA-256 thumbprint, for certificate affinity. */
+  readonly certificateKey: string | undefined;
 }
 
 export function upstreamRequestHeaders(headers: IncomingHttpHeaders, stripped: ReadonlySet<string>, protocol: ProtocolSettings, added: AddedHeaders): string[] {

@@ -34,6 +34,7 @@ export function farmConfig(spec: FarmSpec): Farm {
     policies: {
       loadBalancing: normalizeLoadBalancing(loadBalancingSchema.parse(spec.loadBalancing ?? {})),
       healthCheck: normalizeHealthCheck(healthCheckSchema.parse(spec.healthCheck ?? {})),
+      affinity: undefined,
     },
   };
 }

@@ -20,7 +20,7 @@ const defaults: ProtocolSettings = {
   signatureSecret: undefined,
   signatureHeaderName: 'X-Gatehouse-Signature',
 };
-const added = { clientAddress: '127.0.0.1:5000', sslValue: '2048|256|CN=CA|CN=host', certificateHeaders: ['X-ARR-ClientCert', 'QUJD'], logId: 'guid', signature: undefined, isHttps: true, serverHost: '10.0.0.1:80' };
+const added = { clientAddress: '127.0.0.1:5000', sslValue: '2048|256|CN=CA|CN=host', certificateHeaders: ['X-ARR-ClientCert', 'QUJD'], logId: 'guid', signature: undefined, isHttps: true, serverHost: '10.0.0.1:80', isNewAffinity: false, certificateKey: undefined };
 
 function pairs(list: string[]): [string, string][] {
   const out: [string, string][] = [];

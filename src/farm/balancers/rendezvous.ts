@@ -52,8 +52,11 @@ export class Rendezvous {
     });
   }
 
-  /** The selectable server other than `exclude` with the highest score for `key`; undefined when none. */
-  pick(key: string, exclude: FarmServer | undefined): FarmServer | undefined {
+  /**
+   * The server other than `exclude` with the highest score for `key` among the selectable ones (or those
+   * `isEligible` accepts); undefined when none.
+   */
+  pick(key: string, exclude: FarmServer | undefined, isEligible?: (server: FarmServer) => boolean): FarmServer | undefined {
     hashString(key);
     const keyHigh = hashHigh;
     const keyLow = hashLow;
@@ -62,7 +65,7 @@ export class Rendezvous {
     let bestScore = -1;
     for (let i = 0; i < servers.length; i++) {
       const server = servers[i] as FarmServer;
-      if (!server.isSelectable || server === exclude) continue;
+      if (server === exclude || !(isEligible ? isEligible(server) : server.isSelectable)) continue;
       const high = fmix32(keyHigh ^ (this.#seedHigh[i] as number));
       const low = fmix32(keyLow ^ (this.#seedLow[i] as number) ^ Math.imul(high, 0x9e3779b1));
       // 53 uniform bits in (0, 1): never 0 (log) and never 1.

@@ -1,0 +1,108 @@
+/**
+ * Client affinity: which server a returning client goes back to.
+ * - cookie (ARR): the cookie's value is the SHA-256 hex of the server's address (YARP's ARR cookie does
+ *   the same), so every Gatehouse worker and instance with the same farm reads it alike.
+ * - clientCertificate / serverVariable (beyond ARR): the key (certificate SHA-256 thumbprint, or the
+ *   variable's value) picks a server by consistent hashing over the selectable servers, the same on every
+ *   worker and instance; the choice is then remembered, so a draining server keeps the clients it has.
+ * A pinned server keeps its clients while canKeepAffinity (healthy, available or draining); otherwise the
+ * client is load-balanced again and re-pinned.
+ */
+import { createHash } from 'node:crypto';
+import type { AffinityPolicy } from '../config/farm-model.js';
+import { Rendezvous } from './balancers/rendezvous.js';
+import { serverVariableReader } from './balancers/server-variable-hash.js';
+import type { FarmServer } from './farm-server.js';
+import type { FarmState } from './farm-state.js';
+import type { RequestInfo } from './request-info.js';
+
+/** Keys remembered per farm (certificate or variable affinity); oldest forgotten first. */
+const MAX_REMEMBERED = 100_000;
+
+export interface AffinityDecision {
+  readonly server: FarmServer | undefined;
+  /** The client had no (usable) affinity: a cookie should be set for the server that answers. */
+  readonly isNew: boolean;
+}
+
+export class FarmAffinity {
+  readonly policy: AffinityPolicy;
+  readonly #farm: FarmState;
+  readonly #byCookieValue = new Map<string, FarmServer>();
+  readonly #cookieValues = new Map<FarmServer, string>();
+  readonly #remembered = new Map<string, FarmServer>();
+  readonly #rendezvous: Rendezvous;
+  readonly #readKey: ((request: RequestInfo) => string | undefined) | undefined;
+
+  constructor(farm: FarmState, policy: AffinityPolicy) {
+    this.#farm = farm;
+    this.policy = policy;
+    for (const server of farm.servers) {
+      const value = createHash('sha256').update(server.address).digest('hex');
+      this.#byCookieValue.set(value, server);
+      this.#cookieValues.set(server, value);
+    }
+    this.#rendezvous = new Rendezvous(farm.servers);
+    this.#readKey = policy.by === 'serverVariable' && policy.hashServerVariable ? serverVariableReader(policy.hashServerVariable) : undefined;
+  }
+
+  get usesCookie(): boolean {
+    return this.policy.by === 'cookie';
+  }
+
+  /** The server for this request: its pinned one when it may keep it, else a new choice. */
+  decide(request: RequestInfo, certificateThumbprint256: string | undefined): AffinityDecision {
+    const farm = this.#farm;
+    if (this.policy.by === 'cookie') {
+      const pinned = this.#byCookieValue.get(cookieValue(request.header('cookie'), this.policy.cookieName) ?? '');
+      if (pinned && farm.canKeepAffinity(pinned)) return { server: pinned, isNew: false };
+      return { server: farm.pick(request), isNew: true };
+    }
+    const key = this.policy.by === 'clientCertificate' ? certificateThumbprint256 : this.#readKey?.(request);
+    if (!key) return { server: farm.pick(request), isNew: false };
+    const known = this.#remembered.get(key);
+    if (known && farm.canKeepAffinity(known)) return { server: known, isNew: false };
+    const chosen = this.#rendezvous.pick(key, undefined) ?? farm.pick(request);
+    if (chosen) this.#remember(key, chosen);
+    return { server: chosen, isNew: true };
+  }
+
+  /** Re-pins a key after a retry moved the request to another server. */
+  repin(request: RequestInfo, certificateThumbprint256: string | undefined, server: FarmServer): void {
+    if (this.policy.by === 'cookie') return;
+    const key = this.policy.by === 'clientCertificate' ? certificateThumbprint256 : this.#readKey?.(request);
+    if (key) this.#remember(key, server);
+  }
+
+  /** The Set-Cookie value that pins a client to `server`. */
+  setCookieFor(server: FarmServer, isHttps: boolean): string {
+    const sameSite = this.policy.sameSite;
+    const secure = isHttps ? '; Secure' : '';
+    const site = sameSite && (sameSite !== 'None' || isHttps) ? `; SameSite=${sameSite}` : '';
+    return `${this.policy.cookieName}=${this.#cookieValues.get(server) ?? ''}; Path=/; HttpOnly${secure}${site}`;
+  }
+
+  #remember(key: string, server: FarmServer): void {
+    const remembered = this.#remembered;
+    remembered.delete(key);
+    if (remembered.size >= MAX_REMEMBERED) {
+      const oldest = remembered.keys().next().value;
+      if (oldest !== undefined) remembered.delete(oldest);
+    }
+    remembered.set(key, server);
+  }
+}
+
+/** The value of cookie `name` in a Cookie header, or undefined. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  let start = 0;
+  while (start < header.length) {
+    let end = header.indexOf(';', start);
+    if (end < 0) end = header.length;
+    const eq = header.indexOf('=', start);
+    if (eq > start && eq < end && header.slice(start, eq).trim() === name) return header.slice(eq + 1, end).trim();
+    start = end + 1;
+  }
+  return undefined;
+}
