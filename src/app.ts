@@ -6,7 +6,10 @@
 import type { Server as HttpServer } from 'node:http';
 import { once } from 'node:events';
 import { Pool } from 'undici';
-import type { Config } from './config/model.js';
+import type { Config, Farm } from './config/model.js';
+import { loadConfig } from './config/load.js';
+import { ConfigError } from './config/problem.js';
+import type { RequestObserver } from './tracing/request-record.js';
 import { FarmState } from './farm/farm-state.js';
 import { createRequestHandler } from './proxy/handler.js';
 import { ListenerRuntime } from './proxy/listener.js';
@@ -37,51 +40,99 @@ export interface BoundListener {
   readonly sites: readonly string[];
 }
 
+/** Farms, sites and bindings built from one config; `reused` farms carry on from the previous config. */
+interface Runtime {
+  readonly farms: Map<string, FarmState>;
+  readonly sites: SiteRuntime[];
+  /** Bindings per listening socket key. */
+  readonly groups: Map<string, BindingRuntime[]>;
+}
+
+/** A farm's config as a comparable string (Sets and Maps included, Buffers as hex). */
+function fingerprintOf(farm: Farm): string {
+  return JSON.stringify(farm, (_key, value: unknown) => {
+    if (value instanceof Set) return [...value];
+    if (value instanceof Map) return [...value];
+    if (value instanceof RegExp) return value.source;
+    if (value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer') return `buffer:${JSON.stringify(value)}`;
+    return value;
+  });
+}
+
+function newFarmState(farm: Farm, eventLog: EventLog): FarmState {
+  const state = new FarmState(farm, { eventLog });
+  for (const server of state.servers) {
+    server.dispatcher = new Pool(server.origin, {
+      connect: { timeout: farm.protocol.timeoutMs },
+      headersTimeout: farm.protocol.timeoutMs,
+      bodyTimeout: farm.protocol.timeoutMs,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      pipelining: 1,
+    });
+  }
+  return state;
+}
+
+function buildRuntime(config: Config, eventLog: EventLog, previous?: ReadonlyMap<string, FarmState>): Runtime {
+  const farms = new Map<string, FarmState>();
+  for (const farm of config.farms) {
+    const old = previous?.get(farm.name);
+    // An unchanged farm keeps its state: health, counters, affinity memory and connection pools.
+    farms.set(farm.name, old && fingerprintOf(old.config) === fingerprintOf(farm) ? old : newFarmState(farm, eventLog));
+  }
+  const sites: SiteRuntime[] = [];
+  const groups = new Map<string, BindingRuntime[]>();
+  for (const site of config.sites) {
+    const runtime = new SiteRuntime(site, farms.get(site.farm.name) as FarmState);
+    if (site.tracing) runtime.tracer = new SiteTracer(site.tracing, eventLog);
+    sites.push(runtime);
+    for (const [index, binding] of site.bindings.entries()) {
+      // Port 0 asks for a free port: such a binding always gets a socket of its own.
+      const key = binding.port === 0 ? `${binding.address}|0|${site.name}.${index}` : `${binding.address}|${binding.port}|${binding.protocol}`;
+      groups.set(key, [...(groups.get(key) ?? []), new BindingRuntime(binding, runtime)]);
+    }
+  }
+  return { farms, sites, groups };
+}
+
 export class Gatehouse {
-  readonly config: Config;
-  readonly farms: ReadonlyMap<string, FarmState>;
-  readonly listeners: readonly ListenerRuntime[];
+  #config: Config;
+  #farms: Map<string, FarmState>;
+  #listeners = new Map<string, ListenerRuntime>();
   /** Prometheus metrics; undefined without an `admin` key (nothing is collected then). */
   readonly metrics: GatehouseMetrics | undefined;
   #admin: AdminServer | undefined;
-  readonly #accessLog: AccessLogs;
-  readonly #sites: SiteRuntime[] = [];
+  readonly #deps: { accessLog: AccessLogs; eventLog: EventLog; observers: RequestObserver[] };
+  #sites: SiteRuntime[];
   readonly #eventLog: EventLog;
+  readonly #options: StartOptions;
   #stopping: Promise<void> | undefined;
+  #reloading: Promise<boolean> | undefined;
 
   private constructor(config: Config, eventLog: EventLog, options: StartOptions) {
-    this.config = config;
+    this.#config = config;
     this.#eventLog = eventLog;
-    this.#accessLog = new AccessLogs(config.accessLog, config.sites, { eventLog });
-    const farms = new Map<string, FarmState>();
-    for (const farm of config.farms) {
-      const state = new FarmState(farm, { eventLog });
-      for (const server of state.servers) {
-        server.dispatcher = new Pool(server.origin, {
-          connect: { timeout: farm.protocol.timeoutMs },
-          headersTimeout: farm.protocol.timeoutMs,
-          bodyTimeout: farm.protocol.timeoutMs,
-          keepAliveTimeout: 30_000,
-          keepAliveMaxTimeout: 600_000,
-          pipelining: 1,
-        });
-      }
-      farms.set(farm.name, state);
-    }
-    this.farms = farms;
-    const groups = new Map<string, BindingRuntime[]>();
-    for (const site of config.sites) {
-      const runtime = new SiteRuntime(site, farms.get(site.farm.name) as FarmState);
-      if (site.tracing) runtime.tracer = new SiteTracer(site.tracing, eventLog);
-      this.#sites.push(runtime);
-      for (const [index, binding] of site.bindings.entries()) {
-        // Port 0 asks for a free port: such a binding always gets a socket of its own.
-        const key = binding.port === 0 ? `${binding.address}|0|${site.name}.${index}` : `${binding.address}|${binding.port}`;
-        groups.set(key, [...(groups.get(key) ?? []), new BindingRuntime(binding, runtime)]);
-      }
-    }
-    this.listeners = [...groups.values()].map((bindings) => new ListenerRuntime(bindings));
-    this.metrics = config.admin || options.collectMetrics ? new GatehouseMetrics(farms) : undefined;
+    this.#options = options;
+    const runtime = buildRuntime(config, eventLog);
+    this.#farms = runtime.farms;
+    this.#sites = runtime.sites;
+    for (const [key, bindings] of runtime.groups) this.#listeners.set(key, new ListenerRuntime(bindings));
+    this.metrics = config.admin || options.collectMetrics ? new GatehouseMetrics(this.#farms) : undefined;
+    this.#deps = { accessLog: new AccessLogs(config.accessLog, config.sites, { eventLog }), eventLog, observers: this.metrics ? [this.metrics] : [] };
+  }
+
+  /** The config in force (a reload replaces it). */
+  get config(): Config {
+    return this.#config;
+  }
+
+  get farms(): ReadonlyMap<string, FarmState> {
+    return this.#farms;
+  }
+
+  get listeners(): readonly ListenerRuntime[] {
+    return [...this.#listeners.values()];
   }
 
   /** The admin listener (GET /metrics) once bound; undefined without an `admin` key, or in a worker. */
@@ -92,26 +143,15 @@ export class Gatehouse {
   /** Binds every listener. Rejects (having closed what was bound) when one cannot be bound. */
   static async start(config: Config, options: StartOptions = {}): Promise<Gatehouse> {
     const gatehouse = new Gatehouse(config, options.eventLog ?? defaultEventLog, options);
-    const metrics = gatehouse.metrics;
-    const deps = { accessLog: gatehouse.#accessLog, eventLog: gatehouse.#eventLog, observers: metrics ? [metrics] : [] };
     try {
-      for (const listener of gatehouse.listeners) {
-        const server = listener.createServer(createRequestHandler(listener, deps), options.ticketKeys ?? config.sessionTicketKey);
-        server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-          if (error.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
-          socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        });
-        server.on('tlsClientError', () => {}); // failed handshakes are the client's problem (counted by the metrics)
-        if (metrics) observeTlsHandshakes(server, listener, metrics);
-        await listen(server, listener);
-      }
+      for (const listener of gatehouse.#listeners.values()) await gatehouse.#open(listener);
       // In a worker the primary serves /metrics, aggregated over the workers.
-      if (config.admin && metrics && !options.collectMetrics) {
-        gatehouse.#admin = await startAdminServer(config.admin, metrics, { eventLog: gatehouse.#eventLog }).catch((error: Error) => {
+      if (config.admin && gatehouse.metrics && !options.collectMetrics) {
+        gatehouse.#admin = await startAdminServer(config.admin, gatehouse.metrics, { eventLog: gatehouse.#eventLog }).catch((error: Error) => {
           throw new ListenError(error.message, { cause: error });
         });
       }
-      for (const farm of gatehouse.farms.values()) farm.start();
+      for (const farm of gatehouse.#farms.values()) farm.start();
     } catch (error) {
       await gatehouse.stop(0);
       throw error;
@@ -119,9 +159,88 @@ export class Gatehouse {
     return gatehouse;
   }
 
+  /** Creates a listener's server and binds it. */
+  async #open(listener: ListenerRuntime): Promise<void> {
+    const server = listener.createServer(createRequestHandler(listener, this.#deps), this.#options.ticketKeys ?? this.#config.sessionTicketKey);
+    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      if (error.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
+    server.on('tlsClientError', () => {}); // failed handshakes are the client's problem (counted by the metrics)
+    if (this.metrics) observeTlsHandshakes(server, listener, this.metrics);
+    await listen(server, listener);
+  }
+
+  /**
+   * Reloads the config file: the new config is loaded and checked first (an invalid one is refused and
+   * logged, and the old one keeps serving); then farms, sites, rules, certificates, CAs and CRLs change in
+   * place on the listening sockets, new sockets are bound and removed ones drained. Requests in flight
+   * finish on the config they started with. Resolves true when the new config is in force.
+   */
+  reload(file = this.#config.file): Promise<boolean> {
+    const previous = this.#reloading ?? Promise.resolve(true);
+    const next = previous.then(() => this.#reload(file));
+    this.#reloading = next;
+    return next;
+  }
+
+  async #reload(file: string): Promise<boolean> {
+    if (this.#stopping) return false;
+    let config: Config;
+    try {
+      config = (await loadConfig(file)).config;
+    } catch (error) {
+      const lines = error instanceof ConfigError ? error.lines : [(error as Error).message];
+      this.#eventLog.error(`reload refused, the running config stays: ${file} is invalid\n${lines.join('\n')}`);
+      return false;
+    }
+    let runtime: Runtime;
+    try {
+      runtime = buildRuntime(config, this.#eventLog, this.#farms);
+      for (const [key, bindings] of runtime.groups) this.#listeners.get(key)?.update(bindings);
+    } catch (error) {
+      this.#eventLog.error(`reload refused, the running config stays: ${(error as Error).message}`);
+      return false;
+    }
+    const retiredFarms = [...this.#farms.values()].filter((farm) => ![...runtime.farms.values()].includes(farm));
+    const retiredSites = this.#sites;
+    const retiredLog = this.#deps.accessLog;
+    const removed = [...this.#listeners.entries()].filter(([key]) => !runtime.groups.has(key));
+    this.#config = config;
+    this.#farms = runtime.farms;
+    this.#sites = runtime.sites;
+    this.#deps.accessLog = new AccessLogs(config.accessLog, config.sites, { eventLog: this.#eventLog });
+    this.metrics?.replaceFarms(runtime.farms);
+    for (const [key, bindings] of runtime.groups) {
+      if (this.#listeners.has(key)) continue;
+      const listener = new ListenerRuntime(bindings);
+      this.#listeners.set(key, listener);
+      try {
+        await this.#open(listener);
+      } catch (error) {
+        this.#listeners.delete(key);
+        this.#eventLog.error(`reload: ${(error as Error).message}`);
+      }
+    }
+    for (const [key, listener] of removed) {
+      this.#listeners.delete(key);
+      void closeGracefully(listener.server, config.drainTimeoutMs);
+    }
+    for (const farm of runtime.farms.values()) if (!retiredFarms.includes(farm)) farm.start();
+    // What the old config used goes once its requests are done: pools close after their last request.
+    for (const farm of retiredFarms) {
+      farm.close();
+      for (const server of farm.servers) void server.dispatcher?.close();
+    }
+    void retiredLog.close();
+    for (const site of retiredSites) void site.tracer?.close();
+    this.#eventLog.info(`config reloaded from ${file}: ${config.sites.length} sites, ${config.farms.length} farms${retiredFarms.length ? `, ${retiredFarms.length} farms replaced` : ''}`);
+    return true;
+  }
+
   /** Every listening socket with its real port. */
   get bound(): BoundListener[] {
-    return this.listeners
+    return [...this.#listeners.values()]
       .filter((l) => l.server?.listening)
       .map((l) => {
         const port = (l.server?.address() as { port: number }).port;
@@ -141,7 +260,8 @@ export class Gatehouse {
   }
 
   async #stop(drainTimeoutMs: number): Promise<void> {
-    const servers = this.listeners.map((l) => l.server).filter((s): s is HttpServer => s !== undefined);
+    await this.#reloading?.catch(() => false);
+    const servers = [...this.#listeners.values()].map((l) => l.server).filter((s): s is HttpServer => s !== undefined);
     const closed = servers.map((server) => {
       if (!server.listening) return Promise.resolve();
       // Requests that arrive on open keep-alive connections are served, then their connection closes.
@@ -165,10 +285,10 @@ export class Gatehouse {
       for (const server of servers) server.closeAllConnections();
       await Promise.all(closed);
     }
-    for (const farm of this.farms.values()) farm.close();
+    for (const farm of this.#farms.values()) farm.close();
     await this.#admin?.close();
-    await Promise.all([...this.farms.values()].flatMap((farm) => farm.servers.map((s) => s.dispatcher?.destroy())));
-    await this.#accessLog.close();
+    await Promise.all([...this.#farms.values()].flatMap((farm) => farm.servers.map((s) => s.dispatcher?.destroy())));
+    await this.#deps.accessLog.close();
     await Promise.all(this.#sites.map((site) => site.tracer?.close()));
   }
 }
@@ -194,4 +314,21 @@ export class ListenError extends Error {
     super(message, options);
     this.name = 'ListenError';
   }
+}
+
+/** Stops a removed listener: no new connections; idle ones close now, busy ones after their response. */
+async function closeGracefully(server: HttpServer | undefined, drainTimeoutMs: number): Promise<void> {
+  if (!server?.listening) return;
+  server.on('request', (_req, res) => {
+    res.shouldKeepAlive = false;
+  });
+  const done = once(server, 'close');
+  server.close();
+  server.closeIdleConnections();
+  const sweep = setInterval(() => server.closeIdleConnections(), 50);
+  const timer = setTimeout(() => server.closeAllConnections(), drainTimeoutMs);
+  await done.finally(() => {
+    clearInterval(sweep);
+    clearTimeout(timer);
+  });
 }

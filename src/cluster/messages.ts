@@ -1,7 +1,7 @@
 /** What the primary and its workers say to each other over the cluster IPC channel. */
 import type { BoundListener } from '../app.js';
 
-export type ToWorker = { type: 'start'; configFile: string; ticketKeyHex: string } | { type: 'stop' };
+export type ToWorker = { type: 'start'; configFile: string; ticketKeyHex: string } | { type: 'stop' } | { type: 'reload' };
 
 export type ToPrimary =
   | { type: 'ready' }

@@ -11,6 +11,9 @@ import type { Config } from '../config/model.js';
 import { WORKER_ENV, type ToPrimary, type ToWorker } from './messages.js';
 import { startAdminServer, type AdminServer } from '../admin/admin-server.js';
 import { clusterMetricsSource } from './metrics.js';
+import { loadConfig } from '../config/load.js';
+import { ConfigError } from '../config/problem.js';
+import { watchConfigFiles, type ConfigWatcher } from '../config/watch.js';
 
 /** A worker that dies this soon after starting counts towards a crash loop. */
 const QUICK_DEATH_MS = 2_000;
@@ -41,9 +44,12 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
   let quickDeaths = 0;
   let ready = 0;
 
+  let resolveCleanup: () => void = () => {};
+  const cleanupOnResolve = new Promise<void>((resolve) => (resolveCleanup = resolve));
   return new Promise<number>((resolve) => {
     const finish = (code: number) => {
       cluster.removeAllListeners('exit');
+      resolveCleanup();
       resolve(code);
     };
     const fork = () => {
@@ -125,6 +131,34 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // Reloads: the primary checks the new config once (and says what is wrong), then every worker reloads.
+    let watcher: ConfigWatcher | undefined;
+    let files = config.files;
+    const rewatch = () => {
+      watcher?.close();
+      watcher = watchConfigFiles(files, reload, (message) => process.stderr.write(`gatehouse: ${message}\n`));
+    };
+    const reload = () => {
+      void loadConfig(configFile).then(
+        ({ config: next }) => {
+          files = next.files;
+          rewatch();
+          for (const worker of workers()) worker.send({ type: 'reload' } satisfies ToWorker);
+          process.stderr.write(`gatehouse: reloading ${workers().length} workers from ${configFile}\n`);
+        },
+        (error: unknown) => {
+          const lines = error instanceof ConfigError ? error.lines : [(error as Error).message];
+          process.stderr.write(`gatehouse: reload refused, the running config stays: ${configFile} is invalid\n${lines.join('\n')}\n`);
+        },
+      );
+    };
+    process.on('SIGHUP', reload);
+    rewatch();
+    const cleanup = () => {
+      watcher?.close();
+      process.off('SIGHUP', reload);
+    };
+    void cleanupOnResolve.then(cleanup);
     for (let i = 0; i < config.workers; i++) fork();
   });
 }

@@ -29,6 +29,7 @@ export function runWorker(): void {
   process.on('disconnect', () => void stop());
   process.on('message', (message: ToWorker) => {
     if (message.type === 'stop') void stop();
+    if (message.type === 'reload') void gatehouse?.reload();
     if (message.type !== 'start') return;
     void (async () => {
       try {

@@ -71,6 +71,20 @@ export async function loadConfigText(text: string, file: string, dir: string): P
   return { config, warnings: lines(warnings).map((l) => l.replace(/^(\S+ [^:]+: )/, '$1warning: ')) };
 }
 
+/** The config file and every file it names, absolute. */
+function filesOf(declared: DeclaredConfig, file: string, dir: string): string[] {
+  const names: (string | undefined)[] = [declared.sessionTicketKeyFile];
+  for (const site of declared.sites) {
+    for (const binding of site.bindings) {
+      const c = binding.certificate;
+      if (c) names.push(c.certFile, c.keyFile, c.pfxFile, c.passphraseFile);
+    }
+    names.push(site.ssl.trustedCaFile, ...(typeof site.ssl.crlFile === 'string' ? [site.ssl.crlFile] : (site.ssl.crlFile ?? [])));
+  }
+  for (const farm of declared.farms) names.push(farm.protocol.signatureSecretFile);
+  return [...new Set([file, ...names.filter((n): n is string => n !== undefined).map((n) => resolve(dir, n))])];
+}
+
 /** The sites and farms that pass the schema, at their original indexes (holes for the others). */
 function validParts(raw: unknown): PartialConfig {
   const record = (raw && typeof raw === 'object' ? raw : {}) as { sites?: unknown; farms?: unknown };
@@ -150,7 +164,7 @@ async function normalize(declared: DeclaredConfig, file: string, dir: string, pr
     }
   }
   const workers = declared.workers === 'auto' ? Math.max(1, availableParallelism()) : declared.workers;
-  return deepFreeze({ file, sites, farms: [...farms.values()], drainTimeoutMs: parseDuration(declared.drainTimeout) as number, accessLog, admin: normalizeAdmin(declared.admin), workers, sessionTicketKey });
+  return deepFreeze({ file, files: filesOf(declared, file, dir), sites, farms: [...farms.values()], drainTimeoutMs: parseDuration(declared.drainTimeout) as number, accessLog, admin: normalizeAdmin(declared.admin), workers, sessionTicketKey });
 }
 
 function normalizeFarm(farm: DeclaredFarm, signatureSecret: Buffer | undefined): Farm {

@@ -15,6 +15,8 @@ export type { AccessLogSettings };
 export interface Config {
   /** Absolute path of the file it came from. */
   readonly file: string;
+  /** Every file it reads (itself, certificates, keys, CAs, CRLs, secrets), absolute: what a reload watches. */
+  readonly files: readonly string[];
   readonly sites: readonly Site[];
   readonly farms: readonly Farm[];
   readonly drainTimeoutMs: number;

@@ -117,6 +117,7 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
         return;
       }
       site = tls.binding.site;
+      if (tls.isFromEarlierConfig) res.shouldKeepAlive = false;
       const verdict = tls.verdict;
       if (verdict.subStatus !== 0) return reject(req, res, site, startMs, 403, verdict.subStatus, verdict.reason, tls);
       const expired = tls.certificate?.validityAt(Date.now());

@@ -5,7 +5,7 @@
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { SecureContext, TLSSocket } from 'node:tls';
+import type { SecureContext, SecureContextOptions, TLSSocket } from 'node:tls';
 import { secureContextFor, secureContextOptions } from '../tls/secure-context.js';
 import type { BindingRuntime } from './site-runtime.js';
 import { TlsConnection } from './tls-connection.js';
@@ -24,15 +24,32 @@ function setClientCertificateRequest(socket: TLSSocket, isRequested: boolean): v
   internal._requestCert = isRequested;
 }
 
+/**
+ * Node 20's tls.Server builds its default context without allowPartialTrustChain; clients without SNI
+ * (and the binding without a host name) verify against that context, so set it there too.
+ */
+function allowPartialTrustChainOnDefault(server: HttpsServer, options: SecureContextOptions): void {
+  if (!(options as { allowPartialTrustChain?: boolean }).allowPartialTrustChain) return;
+  const shared = (server as unknown as { _sharedCreds?: { context?: { setAllowPartialTrustChain?: () => void } } })._sharedCreds?.context;
+  if (typeof shared?.setAllowPartialTrustChain !== 'function') {
+    throw new Error('this Node.js version does not let Gatehouse trust an intermediate CA by itself on its default TLS context (allowPartialTrustChain); use Node.js 20.18 or later');
+  }
+  shared.setAllowPartialTrustChain();
+}
+
 export class ListenerRuntime {
   readonly address: string;
   readonly port: number;
   readonly isHttps: boolean;
-  readonly bindings: readonly BindingRuntime[];
-  readonly #byName = new Map<string, BindingRuntime>();
-  readonly #wildcards: [suffix: string, binding: BindingRuntime][] = [];
-  readonly #fallback: BindingRuntime | undefined;
-  readonly #contexts = new Map<BindingRuntime, SecureContext>();
+  /** The bindings on this socket; replaced by update() on a config reload. */
+  bindings: readonly BindingRuntime[];
+  /** Bumped by each update(): connections made before it take the new bindings on their next request. */
+  generation = 0;
+  #byName = new Map<string, BindingRuntime>();
+  #wildcards: [suffix: string, binding: BindingRuntime][] = [];
+  #fallback: BindingRuntime | undefined;
+  #contexts = new Map<BindingRuntime, SecureContext>();
+  #ticketKeys: Buffer | undefined;
   server: HttpServer | HttpsServer | undefined;
 
   constructor(bindings: readonly BindingRuntime[]) {
@@ -42,14 +59,48 @@ export class ListenerRuntime {
     this.port = first.config.port;
     this.isHttps = first.config.protocol === 'https';
     this.bindings = bindings;
+    this.#index(bindings);
+  }
+
+  #index(bindings: readonly BindingRuntime[]): void {
+    const byName = new Map<string, BindingRuntime>();
+    const wildcards: [string, BindingRuntime][] = [];
     let fallback: BindingRuntime | undefined;
     for (const binding of bindings) {
       const name = binding.config.hostName;
       if (name === undefined) fallback = binding;
-      else if (name.startsWith('*.')) this.#wildcards.push([name.slice(1), binding]);
-      else this.#byName.set(name, binding);
+      else if (name.startsWith('*.')) wildcards.push([name.slice(1), binding]);
+      else byName.set(name, binding);
     }
+    this.#byName = byName;
+    this.#wildcards = wildcards;
     this.#fallback = fallback;
+  }
+
+  /**
+   * A config reload: the same socket now serves these bindings (new sites, farms, certificates, CAs,
+   * CRLs). New handshakes use the new TLS contexts at once; requests in flight finish as they started.
+   */
+  update(bindings: readonly BindingRuntime[]): void {
+    if (this.isHttps) {
+      // Build everything first: a bad certificate throws here, before anything changed.
+      const contexts = new Map(bindings.map((b) => [b, secureContextFor(b.config, b.site.config, bindings.length > 1)] as const));
+      this.bindings = bindings;
+      this.#index(bindings);
+      this.#contexts = contexts;
+      const server = this.server as HttpsServer | undefined;
+      if (server) {
+        const defaultBinding = this.#fallback ?? (bindings[0] as BindingRuntime);
+        const defaultOptions = secureContextOptions(defaultBinding.config, defaultBinding.site.config, bindings.length > 1);
+        server.setSecureContext({ ...defaultOptions, ...(this.#ticketKeys ? { ticketKeys: this.#ticketKeys } : {}) });
+        allowPartialTrustChainOnDefault(server, defaultOptions);
+        (server as HttpsServer & { requestCert?: boolean }).requestCert = defaultBinding.site.config.ssl.clientCertificates !== 'ignore';
+      }
+    } else {
+      this.bindings = bindings;
+      this.#index(bindings);
+    }
+    this.generation++;
   }
 
   /** The binding answering for a host name (SNI or Host without port), or undefined. */
@@ -74,15 +125,16 @@ export class ListenerRuntime {
   /** https: the connection state of a socket, made on its first request. Undefined when no binding answers. */
   tlsConnection(socket: TLSSocket): TlsConnection | undefined {
     const known = TlsConnection.of(socket);
-    if (known) return known;
+    if (known && known.generation === this.generation) return known;
     // A listener with one binding disables nothing, so a resumed TLS 1.2 session (which may report no
     // server name) can only be that binding's; with several bindings resumption is off (see createServer).
     const binding = this.bindings.length === 1 ? this.bindings[0] : this.bindingFor(socket.servername);
-    return binding ? TlsConnection.attach(socket, new TlsConnection(socket, binding)) : undefined;
+    return binding ? TlsConnection.attach(socket, new TlsConnection(socket, binding, this.generation, known !== undefined)) : undefined;
   }
 
   /** Creates the node server (not yet listening). */
   createServer(onRequest: Parameters<typeof createHttpServer>[1], ticketKeys?: Buffer): HttpServer | HttpsServer {
+    this.#ticketKeys = ticketKeys;
     const common = { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0 };
     if (!this.isHttps) {
       this.server = createHttpServer(common, onRequest);
@@ -112,22 +164,13 @@ export class ListenerRuntime {
       },
       onRequest,
     );
-    // Node 20's tls.Server builds its default context without allowPartialTrustChain; clients without
-    // SNI (and the binding without a host name) verify against that context, so set it there too.
-    if ((defaultOptions as { allowPartialTrustChain?: boolean }).allowPartialTrustChain) {
-      const shared = (this.server as unknown as { _sharedCreds?: { context?: { setAllowPartialTrustChain?: () => void } } })._sharedCreds?.context;
-      if (typeof shared?.setAllowPartialTrustChain !== 'function') {
-        throw new Error('this Node.js version does not let Gatehouse trust an intermediate CA by itself on its default TLS context (allowPartialTrustChain); use Node.js 20.18 or later');
-      }
-      shared.setAllowPartialTrustChain();
-    }
-    if (!this.#fallback) {
-      // No binding answers for clients without SNI: end those connections after the handshake.
-      this.server.on('secureConnection', (socket: TLSSocket) => {
-        if (this.bindings.length === 1 && socket.isSessionReused()) return; // see tlsConnection
-        if (!this.bindingFor(socket.servername)) socket.destroy();
-      });
-    }
+    allowPartialTrustChainOnDefault(this.server as HttpsServer, defaultOptions);
+    // A client without SNI when no binding answers for it: end the connection after the handshake.
+    this.server.on('secureConnection', (socket: TLSSocket) => {
+      if (this.#fallback) return;
+      if (this.bindings.length === 1 && socket.isSessionReused()) return; // see tlsConnection
+      if (!this.bindingFor(socket.servername)) socket.destroy();
+    });
     return this.server;
   }
 }

@@ -24,8 +24,16 @@ export class TlsConnection {
   readonly alpn: string;
   #certificateHeaders: readonly string[] | undefined;
 
-  constructor(socket: TLSSocket, binding: BindingRuntime) {
+  /** The listener generation it was made under (a config reload makes a new one). */
+  readonly generation: number;
+  /** Made again after a config reload: the connection should close after this response, so the
+   * client's next handshake uses the new certificates and trust. */
+  readonly isFromEarlierConfig: boolean;
+
+  constructor(socket: TLSSocket, binding: BindingRuntime, generation = 0, isFromEarlierConfig = false) {
     this.binding = binding;
+    this.generation = generation;
+    this.isFromEarlierConfig = isFromEarlierConfig;
     const { certificate, verdict } = evaluateClientCertificate(socket, binding.site.config.ssl, binding.site.chains);
     this.certificate = certificate;
     this.verdict = verdict;

@@ -97,7 +97,7 @@ type Observe = (value: number) => void;
 export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
   /** Everything to scrape: Gatehouse's metrics and the process metrics. */
   readonly registry: Registry;
-  readonly #farms: readonly MetricsFarm[];
+  #farms: readonly MetricsFarm[];
   /** farm → server → the histogram child: one lookup per forwarded request, no label hashing set-up. */
   readonly #responseTime = new Map<string, Map<string, Observe>>();
   readonly #responseTimeHistogram: Histogram<'farm' | 'server'>;
@@ -119,9 +119,9 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
     this.#now = options.now ?? Date.now;
     const own = new Registry();
     const registers = [own];
-    const farmList = this.#farms;
+    const self = this;
     const eachServer = (fn: (labels: { farm: string; server: string }, server: MetricsServer) => void) => {
-      for (const farm of farmList) for (const server of farm.servers) fn({ farm: farm.name, server: server.address }, server);
+      for (const farm of self.#farms) for (const server of farm.servers) fn({ farm: farm.name, server: server.address }, server);
     };
     const counterOf = (name: string, help: string, read: (c: MetricsCounters) => number) =>
       new Counter({
@@ -243,6 +243,11 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
       },
     });
     this.registry = options.processMetrics === false ? own : Registry.merge([processRegistry(), own]);
+  }
+
+  /** A config reload: the counters are read from these farms from now on. */
+  replaceFarms(farms: ReadonlyMap<string, MetricsFarm>): void {
+    this.#farms = [...farms.values()];
   }
 
   /** Told of every finished request (HandlerDeps.observers). */

@@ -7,6 +7,7 @@ import { loadConfig } from '../../config/load.js';
 import { ConfigError } from '../../config/problem.js';
 import { resolve } from 'node:path';
 import { runPrimary } from '../../cluster/primary.js';
+import { watchConfigFiles, type ConfigWatcher } from '../../config/watch.js';
 
 export async function startCommand(options: { config: string }): Promise<number> {
   let gatehouse: Gatehouse;
@@ -34,7 +35,32 @@ export async function startCommand(options: { config: string }): Promise<number>
     process.stdout.write(`listening ${listener.url} (site ${listener.sites.join(', ')})\n`);
   }
   if (gatehouse.admin) process.stdout.write(`listening ${gatehouse.admin.url}/metrics (admin)\n`);
-  return runUntilSignal(gatehouse);
+  const reloads = reloadOnChange(gatehouse);
+  const code = await runUntilSignal(gatehouse);
+  reloads.close();
+  return code;
+}
+
+/** SIGHUP and a change to the config or a file it names reload Gatehouse (a refused reload is logged). */
+function reloadOnChange(gatehouse: Gatehouse): { close(): void } {
+  let watcher: ConfigWatcher | undefined;
+  const rewatch = () => {
+    watcher?.close();
+    watcher = watchConfigFiles(gatehouse.config.files, reload, (message) => process.stderr.write(`gatehouse: ${message}\n`));
+  };
+  const reload = () => {
+    void gatehouse.reload().then((isReloaded) => {
+      if (isReloaded) rewatch();
+    });
+  };
+  process.on('SIGHUP', reload);
+  rewatch();
+  return {
+    close() {
+      process.off('SIGHUP', reload);
+      watcher?.close();
+    },
+  };
 }
 
 /** Waits for SIGTERM/SIGINT, then drains. Resolves with the exit code. */
