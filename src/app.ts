@@ -12,6 +12,7 @@ import { ConfigError } from './config/problem.js';
 import type { RequestObserver } from './tracing/request-record.js';
 import { FarmState } from './farm/farm-state.js';
 import { createRequestHandler } from './proxy/handler.js';
+import { createUpgradeHandler } from './proxy/upgrade.js';
 import { ListenerRuntime } from './proxy/listener.js';
 import { BindingRuntime, SiteRuntime } from './proxy/site-runtime.js';
 import { AccessLogs } from './tracing/access-log.js';
@@ -167,6 +168,7 @@ export class Gatehouse {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     });
     server.on('tlsClientError', () => {}); // failed handshakes are the client's problem (counted by the metrics)
+    server.on('upgrade', createUpgradeHandler(listener, this.#eventLog));
     if (this.metrics) observeTlsHandshakes(server, listener, this.metrics);
     await listen(server, listener);
   }
