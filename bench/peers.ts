@@ -58,6 +58,7 @@ export async function startGatehouse(root: string, files: PeerFiles): Promise<Pe
   await writeFile(
     config,
     `accessLog: off
+workers: 1
 sites:
   - name: plain
     bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
