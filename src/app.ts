@@ -85,7 +85,7 @@ function buildRuntime(config: Config, eventLog: EventLog, previous?: ReadonlyMap
   const sites: SiteRuntime[] = [];
   const groups = new Map<string, BindingRuntime[]>();
   for (const site of config.sites) {
-    const runtime = new SiteRuntime(site, farms.get(site.farm.name) as FarmState);
+    const runtime = new SiteRuntime(site, farms.get(site.farm.name) as FarmState, farms);
     if (site.tracing) runtime.tracer = new SiteTracer(site.tracing, eventLog);
     sites.push(runtime);
     for (const [index, binding] of site.bindings.entries()) {

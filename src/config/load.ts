@@ -8,6 +8,7 @@ import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Docume
 import { parseDuration } from './duration.js';
 import { normalizeFarmPolicies } from './farm-model.js';
 import { normalizeTracing } from './tracing-schema.js';
+import { normalizeRules } from './rules-schema.js';
 import { checkAdmin, normalizeAdmin } from './admin-schema.js';
 import { accessLogConflicts, normalizeAccessLogSettings } from './access-log-schema.js';
 import type { AccessLogSettings, Binding, Config, Farm, RevocationList, ServerCertificate, Site, TrustedCa } from './model.js';
@@ -223,10 +224,15 @@ async function normalizeSite(site: DeclaredSite, index: number, dir: string, far
     if (loaded.ok) revocation = loaded.value;
     else problems.push(...loaded.problems);
   }
-  const farm = farms.get(site.farm);
-  if (!farm) return undefined; // reported by checkReferences
+  const defaultFarm = site.farm === undefined ? undefined : farms.get(site.farm);
+  if (site.farm !== undefined && !defaultFarm) return undefined; // reported by checkReferences
+  const rules = normalizeRules(site.rules ?? [], farms, defaultFarm);
+  if (!rules) return undefined; // reported by checkReferences
+  const firstRoute = rules.find((rule) => rule.action.type === 'route')?.action;
+  const farm = defaultFarm ?? (firstRoute?.type === 'route' ? firstRoute.farm : undefined) ?? farms.values().next().value;
+  if (!farm) return undefined; // reported by checkReferences (a site needs a farm or rules)
   const tracing = site.tracing === undefined ? undefined : normalizeTracing(site.tracing, dir, site.name);
-  return { name: site.name, bindings, ssl: { requireSsl: site.ssl.requireSsl, clientCertificates: site.ssl.clientCertificates, trustedCa, revocation }, farm, tracing, accessLog: normalizeAccessLogSettings(site.accessLog, dir, defaultAccessLog) };
+  return { name: site.name, bindings, ssl: { requireSsl: site.ssl.requireSsl, clientCertificates: site.ssl.clientCertificates, trustedCa, revocation }, farm, defaultFarm, rules, tracing, accessLog: normalizeAccessLogSettings(site.accessLog, dir, defaultAccessLog) };
 }
 
 /**

@@ -9,6 +9,7 @@ import type { FarmPolicies } from './farm-model.js';
 import type { TracingSettings } from './tracing-schema.js';
 import type { AdminSettings } from './admin-schema.js';
 import type { AccessLogSettings } from './access-log-schema.js';
+import type { Rule } from './rules-schema.js';
 
 export type { AccessLogSettings };
 
@@ -37,7 +38,16 @@ export interface Site {
   readonly name: string;
   readonly bindings: readonly Binding[];
   readonly ssl: SslSettings;
+  /**
+   * The site's primary farm: `defaultFarm`, else the farm of its first route rule, else the config's first
+   * farm (a site whose rules only redirect or respond). For what takes one farm per site: the TLS
+   * connection's forwarded-certificate headers, SiteRuntime's constructor. Routing uses `defaultFarm` and `rules`.
+   */
   readonly farm: Farm;
+  /** The farm of the requests no rule answers (the site's `farm` key); undefined when the site has none (404). */
+  readonly defaultFarm: Farm | undefined;
+  /** Routing rules, in order; empty when the site has none (every request goes to `defaultFarm`). */
+  readonly rules: readonly Rule[];
   /** Failed request tracing; undefined when the site has no tracing rules. */
   readonly tracing: TracingSettings | undefined;
   /** The site's access log: its own `accessLog` keys over the top-level ones. */

@@ -1,10 +1,12 @@
 /**
- * The semantic pass over a schema-valid config: names unique, references resolved, bindings that
- * would collide on one port, settings that cannot work together.
+ * The semantic pass over a schema-valid config: names unique, references resolved (a site's farm, its
+ * rules' farms), rules that cannot work (regular expressions, `{R:n}` captures), bindings that would
+ * collide on one port, settings that cannot work together.
  */
 import { isIP } from 'node:net';
 import type { Problem } from './problem.js';
 import type { DeclaredConfig } from './schema.js';
+import { checkRules } from './rules-schema.js';
 
 /** `host:port` or `[v6]:port` → parts; undefined when malformed. */
 export function parseServerAddress(address: string): { host: string; port: number } | undefined {
@@ -56,10 +58,11 @@ export function checkReferences(config: PartialConfig, warnings: Problem[], extr
   const sockets = new Map<string, { protocol: string; hostName: string | undefined; at: (string | number)[]; site: string }[]>();
   for (const [i, site] of config.sites.entries()) {
     if (!site) continue;
-    if (!farmNames.includes(site.farm)) {
+    if (site.farm !== undefined && !farmNames.includes(site.farm)) {
       problems.push({ path: ['sites', i, 'farm'], message: `farm '${site.farm}' is not defined`, expected: `one of the farms: ${farmNames.join(', ')}` });
     }
     const hasHttps = site.bindings.some((b) => b.protocol === 'https');
+    if (site.rules) checkRules(site.rules, { farm: site.farm, farmNames, clientCertificates: site.ssl.clientCertificates, hasHttps }, ['sites', i], problems, warnings);
     if (site.ssl.clientCertificates !== 'ignore' && site.ssl.trustedCaFile === undefined) {
       problems.push({ path: ['sites', i, 'ssl', 'trustedCaFile'], message: `required key is missing: clientCertificates is '${site.ssl.clientCertificates}'`, expected: 'the PEM bundle of CAs that issue client certificates' });
     }

@@ -9,6 +9,7 @@ import { DURATION_EXPECTED, parseDuration } from './duration.js';
 import { farmPolicyKeys } from './farm-schema.js';
 import { siteAccessLogSchema, topLevelAccessLogSchema } from './access-log-schema.js';
 import { tracingSchema } from './tracing-schema.js';
+import { rulesSchema } from './rules-schema.js';
 
 const objectName = z
   .string()
@@ -68,11 +69,24 @@ export const siteSchema = z
     name: objectName.describe('Unique name of the site; appears in logs.'),
     bindings: z.array(bindingSchema).min(1).describe('At least one binding.'),
     ssl: sslSchema.default({ requireSsl: false, clientCertificates: 'ignore' }),
-    farm: objectName.describe('Name of the farm (in `farms`) that serves every request of this site.'),
+    farm: objectName
+      .optional()
+      .describe('Name of the farm (in `farms`) that serves the requests of this site (with `rules`, those no rule answers). Required unless the site has `rules`; a request no rule answers then gets 404.'),
+    rules: rulesSchema.optional(),
     tracing: tracingSchema.optional(),
     accessLog: siteAccessLogSchema,
   })
-  .describe('A front door: bindings, SSL settings and the farm behind it (IIS site).');
+  .superRefine(
+    (site, ctx) => {
+      const { farm, rules } = site as { farm?: unknown; rules?: unknown };
+      if (farm === undefined && (rules === undefined || (Array.isArray(rules) && rules.length === 0))) {
+        ctx.addIssue({ code: 'custom', path: ['farm'], input: undefined, message: '(required when the site has no rules) (expected the name of a farm in `farms`)' });
+      }
+    },
+    // Also when other keys of the site are wrong, so that every problem is reported at once.
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value) },
+  )
+  .describe('A front door: bindings, SSL settings, routing rules and the farm behind it (IIS site).');
 
 export const CLIENT_CERT_FORMATS = ['base64Der', 'rfc9440', 'pemUrlEncoded', 'xfcc'] as const;
 

@@ -10,7 +10,7 @@ import type { Dispatcher } from 'undici';
 import type { FarmServer } from '../farm/farm-server.js';
 import type { RequestInfo } from '../farm/request-info.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type AddedHeaders } from './request-headers.js';
-import type { SiteRuntime } from './site-runtime.js';
+import type { FarmRoute } from './site-runtime.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -69,7 +69,11 @@ class RequestBody implements AsyncIterable<Buffer> {
 export class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
-  readonly #site: SiteRuntime;
+  readonly #route: FarmRoute;
+  /** The path and query sent to the server: the client's, or a rule's rewrite. */
+  readonly #url: string;
+  /** The client's path and query when a rule rewrote them (sent as X-Original-URL). */
+  readonly #originalUrl: string | undefined;
   readonly #added: AddedHeaders;
   readonly #done: ExchangeDone;
   readonly #hasBody: boolean;
@@ -90,11 +94,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #retryCause: Error | undefined;
   readonly #request: RequestInfo;
 
-  constructor(req: IncomingMessage, res: ServerResponse, site: SiteRuntime, server: FarmServer, request: RequestInfo, added: AddedHeaders, done: ExchangeDone) {
+  constructor(req: IncomingMessage, res: ServerResponse, route: FarmRoute, server: FarmServer, request: RequestInfo, added: AddedHeaders, done: ExchangeDone, url = req.url as string, originalUrl?: string) {
     this.#req = req;
     this.#request = request;
     this.#res = res;
-    this.#site = site;
+    this.#route = route;
+    this.#url = url;
+    this.#originalUrl = originalUrl;
     this.#server = server;
     this.#added = added;
     this.#done = done;
@@ -116,13 +122,14 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#timings.firstByteMs = 0;
     this.#isConnected = false;
     this.#body = this.#hasBody ? new RequestBody(this.#req) : undefined;
-    const protocol = this.#site.farm.config.protocol;
-    const headers = upstreamRequestHeaders(this.#req.headers, this.#site.strippedHeaders, protocol, this.#added.serverHost === server.address ? this.#added : { ...this.#added, serverHost: server.address });
+    const protocol = this.#route.farm.config.protocol;
+    const headers = upstreamRequestHeaders(this.#req.headers, this.#route.strippedHeaders, protocol, this.#added.serverHost === server.address ? this.#added : { ...this.#added, serverHost: server.address });
+    if (this.#originalUrl !== undefined) headers.push('X-Original-URL', this.#originalUrl);
     this.#upstreamHeaders = headers;
     (server.dispatcher as Dispatcher).dispatch(
       {
         origin: server.origin,
-        path: this.#req.url as string,
+        path: this.#url,
         method: this.#req.method as string,
         headers,
         // undici streams an async iterable body with back-pressure; its types list only Readable.
@@ -149,7 +156,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#resume = resume;
     this.#timings.firstByteMs = performance.now();
     const headers = clientResponseHeaders(rawHeaders);
-    const affinity = this.#site.farm.affinity;
+    const affinity = this.#route.farm.affinity;
     if (affinity && (this.#added.isNewAffinity || (this.#retriedFrom !== undefined && affinity.usesCookie)) && !disablesAffinity(headers)) {
       headers.push('Set-Cookie', affinity.setCookieFor(this.#server, this.#added.isHttps));
     }
@@ -188,11 +195,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     const isBodyStarted = this.#body?.isStarted === true;
     const isSafe = !isBodyStarted && (!this.#isConnected || IDEMPOTENT.has(this.#req.method as string));
-    const next = this.#retriedFrom === undefined && isSafe ? this.#site.farm.pick(this.#request, server) : undefined;
+    const next = this.#retriedFrom === undefined && isSafe ? this.#route.farm.pick(this.#request, server) : undefined;
     if (next) {
       this.#retriedFrom = server;
       this.#retryCause = error;
-      this.#site.farm.affinity?.repin(this.#request, this.#added.certificateKey, next);
+      this.#route.farm.affinity?.repin(this.#request, this.#added.certificateKey, next);
       this.#server = next;
       this.start();
       return;

@@ -3,9 +3,11 @@
  *   1. binding   https: by SNI, once per connection; http: by Host          → 400 unknown host name
  *   2. requireSsl  a request on http to a site that requires SSL           → 403.4
  *   3. door      the connection's client-certificate verdict, and validity  → 403.7 / 403.13 / 403.16 / 403.17
- *   4. server    the farm's algorithm picks an available server             → 502.4
- *   5. forward   headers transformed, request and response streamed        → 502.3 (after one safe retry)
- * Steps 1-4 are synchronous and allocate little; only forward does I/O.
+ *   4. rules     the site's rules, in order (a site without rules skips them): route to a farm (maybe
+ *                rewritten), redirect, or respond; no match → the site's farm  → 3xx / custom / 404 (no farm)
+ *   5. server    the farm's algorithm picks an available server             → 502.4
+ *   6. forward   headers transformed, request and response streamed        → 502.3 (after one safe retry)
+ * Steps 1-5 are synchronous and allocate little; only forward does I/O.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -16,7 +18,9 @@ import type { EventLog } from '../tracing/log.js';
 import { ProxyExchange, type ExchangeOutcome } from './forward.js';
 import type { ListenerRuntime } from './listener.js';
 import { localAnswer, sendLocalAnswer } from './local-response.js';
-import type { SiteRuntime } from './site-runtime.js';
+import type { FarmRoute, SiteRuntime } from './site-runtime.js';
+import { evaluateRules, type RuleDecision } from './rules/match.js';
+import { sendCustomResponse, sendRedirect } from './rules/action.js';
 import { IncomingRequestInfo } from './request-info.js';
 import type { TlsConnection } from './tls-connection.js';
 import { signForwardedIdentity } from '@gatehouse/forwarded-cert';
@@ -41,6 +45,10 @@ export interface RequestEnd {
   readonly bytesSent: number;
   readonly logId: string;
   readonly outcome: ExchangeOutcome | undefined;
+  /** Where the request was sent; undefined when Gatehouse answered it itself. */
+  readonly route: FarmRoute | undefined;
+  /** What the site's rules decided; undefined when the site has none or none matched. */
+  readonly decision: RuleDecision | undefined;
 }
 
 function clientAddressOf(req: IncomingMessage, withPort: boolean): string {
@@ -51,7 +59,7 @@ function clientAddressOf(req: IncomingMessage, withPort: boolean): string {
 }
 
 function recordOf(end: RequestEnd): RequestRecord {
-  const { req, site, tls, outcome } = end;
+  const { req, site, tls, outcome, route } = end;
   const socket = req.socket;
   const now = performance.now();
   const cert = tls?.certificate;
@@ -75,7 +83,7 @@ function recordOf(end: RequestEnd): RequestRecord {
     reason: end.reason,
     bytesSent: end.bytesSent,
     bytesReceived: outcome?.bytesReceived ?? 0,
-    farm: outcome?.server && site ? site.farm.name : '',
+    farm: outcome?.server && site && route ? route.farm.name : '',
     server: outcome?.server?.address ?? '',
     logId: end.logId,
     thumbprint: cert?.thumbprint ?? '',
@@ -98,12 +106,12 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
     tracer?.consider(record, end);
   }
 
-  function reject(req: IncomingMessage, res: ServerResponse, site: SiteRuntime | undefined, startMs: number, status: number, subStatus: number, reason: string, tls: TlsConnection | undefined): void {
+  function reject(req: IncomingMessage, res: ServerResponse, site: SiteRuntime | undefined, startMs: number, status: number, subStatus: number, reason: string, tls: TlsConnection | undefined, decision?: RuleDecision): void {
     const bytesSent = sendLocalAnswer(req, res, localAnswer(status, subStatus));
     const cert = tls?.certificate;
     const who = cert ? ` subject="${cert.subject}" thumbprint=${cert.thumbprint}` : '';
     eventLog.warn(`${status}.${subStatus} client ${clientAddressOf(req, true)} site ${site?.name ?? '-'} ${req.method} ${req.url}: ${reason}${who}`);
-    finish({ req, site, tls, startMs, status, subStatus, reason, bytesSent, logId: '', outcome: undefined });
+    finish({ req, site, tls, startMs, status, subStatus, reason, bytesSent, logId: '', outcome: undefined, route: undefined, decision });
   }
 
   return function onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -129,33 +137,59 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
       if (site.config.ssl.requireSsl) return reject(req, res, site, startMs, 403, 4, 'SSL required (request on an http binding)', undefined);
     }
 
-    const farm = site.farm;
+    let route = site.defaultRoute;
+    let decision: RuleDecision | undefined;
+    let url: string | undefined;
+    if (site.hasRules) {
+      decision = evaluateRules(site.rules, { req, certificate: tls?.certificate, isHttps: tls !== undefined });
+      if (decision) {
+        const action = decision.action;
+        if (action.type === 'redirect') {
+          const bytesSent = sendRedirect(req, res, action.status, decision.url);
+          return finish({ req, site, tls, startMs, status: action.status, subStatus: 0, reason: '', bytesSent, logId: '', outcome: undefined, route: undefined, decision });
+        }
+        if (action.type === 'respond') {
+          const bytesSent = sendCustomResponse(req, res, action);
+          const rule = decision.matched[decision.matched.length - 1]?.rule.name ?? '';
+          return finish({ req, site, tls, startMs, status: action.status, subStatus: action.subStatus, reason: `answered by rule '${rule}'`, bytesSent, logId: '', outcome: undefined, route: undefined, decision });
+        }
+        route = site.routeTo(action.farm);
+        if (!route) return reject(req, res, site, startMs, 502, 4, `farm ${action.farm.name} is not bound to site ${site.name} (SiteRuntime.bindFarms was not called)`, tls, decision);
+        if (decision.isRewritten) url = decision.url;
+      }
+      if (!route) return reject(req, res, site, startMs, 404, 0, 'no rule matched and the site has no farm', tls, decision);
+    } else if (!route) {
+      return reject(req, res, site, startMs, 502, 4, `the farm of site ${site.name} is not bound`, tls);
+    }
+
+    const farm = route.farm;
     const request = new IncomingRequestInfo(req);
     const affinity = farm.affinity;
     let server;
     let isNewAffinity = false;
     if (affinity) {
-      const decision = affinity.decide(request, tls?.certificate?.thumbprintSha256);
-      server = decision.server;
-      isNewAffinity = decision.isNew && affinity.usesCookie;
+      const pinned = affinity.decide(request, tls?.certificate?.thumbprintSha256);
+      server = pinned.server;
+      isNewAffinity = pinned.isNew && affinity.usesCookie;
     } else server = farm.pick(request);
     if (!server) return reject(req, res, site, startMs, 502, 4, `no server available in farm ${farm.name}`, tls);
 
     const protocol = farm.config.protocol;
     const secret = protocol.signatureSecret;
     const logId = protocol.logGuidName || accessLog.enabledFor(site.name) || secret ? randomUUID() : '';
+    const certificateHeaders = tls ? route.certificateHeadersFor(tls) : [];
     const exchange = new ProxyExchange(
       req,
       res,
-      site,
+      route,
       server,
       request,
       {
         clientAddress: clientAddressOf(req, protocol.includePortInXForwardedFor),
         sslValue: tls?.sslValue,
-        certificateHeaders: tls ? tls.certificateHeaders : [],
+        certificateHeaders,
         logId,
-        signature: secret ? signForwardedIdentity({ secret, timestampSeconds: Math.floor(Date.now() / 1000), logId, certificateDer: tls && tls.certificateHeaders.length > 0 ? tls.certificate?.raw : undefined }) : undefined,
+        signature: secret ? signForwardedIdentity({ secret, timestampSeconds: Math.floor(Date.now() / 1000), logId, certificateDer: tls && certificateHeaders.length > 0 ? tls.certificate?.raw : undefined }) : undefined,
         isHttps: tls !== undefined,
         serverHost: server.address,
         isNewAffinity,
@@ -174,8 +208,10 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
         } else if (outcome.error) {
           reason = `client gone: ${describeError(outcome.error)}`;
         }
-        finish({ req, site, tls, startMs, status: outcome.status, subStatus: outcome.subStatus, reason, bytesSent: outcome.bytes, logId, outcome });
+        finish({ req, site, tls, startMs, status: outcome.status, subStatus: outcome.subStatus, reason, bytesSent: outcome.bytes, logId, outcome, route, decision });
       },
+      url,
+      url === undefined ? undefined : req.url,
     );
     exchange.start();
   };

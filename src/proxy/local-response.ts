@@ -15,6 +15,7 @@ const TITLES: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 4
 
 const DESCRIPTIONS: Record<string, string> = {
   '400.0': 'The request has an invalid host name.',
+  '404.0': 'The resource you are looking for has been removed, had its name changed, or is temporarily unavailable.',
   '403.4': 'SSL is required: this site must be reached over https.',
   '403.7': 'A client certificate is required, and none was presented.',
   '403.13': 'The client certificate has been revoked.',

@@ -1,30 +1,113 @@
 /**
  * Sites and bindings at run time: the config objects plus what the request path needs precomputed
- * (the farm's state, the headers to strip, the X-ARR-SSL server fields).
+ * (each farm's state and the headers to strip for it, the X-ARR-SSL server fields).
  */
-import type { Binding, Site } from '../config/model.js';
+import type { Binding, Farm, Site } from '../config/model.js';
+import type { Rule } from '../config/rules-schema.js';
 import type { FarmState } from '../farm/farm-state.js';
 import { windowsDn } from '../tls/distinguished-name.js';
+import { forwardedCertificateHeaders } from './forwarded-certificate.js';
 import { strippedRequestHeaders } from './request-headers.js';
 import { ChainCache } from '../tls/chain-cache.js';
+import type { TlsConnection } from './tls-connection.js';
 import type { SiteTracer } from '../tracing/site-tracer.js';
+
+const NO_HEADERS: readonly string[] = Object.freeze([]);
+
+/** A farm as a destination of one site: its state, and the request headers never forwarded to it. */
+export class FarmRoute {
+  readonly farm: FarmState;
+  /** Lower-case request header names never forwarded from a client (they depend on the farm's protocol settings). */
+  readonly strippedHeaders: ReadonlySet<string>;
+  /** Whether its certificate headers are those the TLS connection makes for the site's primary farm. */
+  readonly #sharesCertificateHeaders: boolean;
+  /** Certificate headers per connection, when they differ from the primary farm's. */
+  readonly #certificateHeaders = new WeakMap<TlsConnection, readonly string[]>();
+
+  constructor(farm: FarmState, primary: FarmState, stripsOriginalUrl: boolean) {
+    this.farm = farm;
+    const protocol = farm.config.protocol;
+    const stripped = strippedRequestHeaders(protocol);
+    // Only Gatehouse sets X-Original-URL for a site with rules: a client copy could pass for a rewrite.
+    this.strippedHeaders = stripsOriginalUrl ? new Set([...stripped, 'x-original-url']) : stripped;
+    const main = primary.config.protocol;
+    this.#sharesCertificateHeaders = farm === primary || (protocol.clientCertHeaderName === main.clientCertHeaderName && protocol.clientCertFormat === main.clientCertFormat);
+  }
+
+  /** The certificate headers this farm gets for a connection (made once per connection). */
+  certificateHeadersFor(tls: TlsConnection): readonly string[] {
+    if (this.#sharesCertificateHeaders) return tls.certificateHeaders;
+    const certificate = tls.certificate;
+    if (!certificate || tls.verdict.subStatus !== 0) return NO_HEADERS;
+    let headers = this.#certificateHeaders.get(tls);
+    if (!headers) this.#certificateHeaders.set(tls, (headers = forwardedCertificateHeaders(certificate, this.farm.config.protocol)));
+    return headers;
+  }
+}
 
 export class SiteRuntime {
   readonly name: string;
   readonly config: Site;
+  /** The state of the site's primary farm (config.farm), as app.ts passes it. */
   readonly farm: FarmState;
-  /** Lower-case request header names never forwarded from a client. */
+  /** Lower-case request header names never forwarded to the primary farm (each route has its own: FarmRoute). */
   readonly strippedHeaders: ReadonlySet<string>;
+  /** Whether the site has rules: all a site without them pays on the request path. */
+  readonly hasRules: boolean;
+  readonly rules: readonly Rule[];
   /** Failed request tracing for this site; undefined when the site has no tracing rules. */
   tracer: SiteTracer | undefined;
   /** Client chains seen on full handshakes, for resumed sessions that lack them. */
   readonly chains = new ChainCache();
+  /** Farm name → route, for the farms the site's rules and default route use. */
+  readonly #routes = new Map<string, FarmRoute>();
+  #defaultRoute: FarmRoute | undefined;
 
-  constructor(config: Site, farm: FarmState) {
+  /**
+   * `farm` is the state of config.farm. The other farms the rules route to need `farms` (here or through
+   * bindFarms); until then a request routed to one of them gets 502.4.
+   */
+  constructor(config: Site, farm: FarmState, farms?: ReadonlyMap<string, FarmState>) {
     this.name = config.name;
     this.config = config;
     this.farm = farm;
-    this.strippedHeaders = strippedRequestHeaders(farm.config.protocol);
+    this.rules = config.rules;
+    this.hasRules = config.rules.length > 0;
+    const primary = new FarmRoute(farm, farm, this.hasRules);
+    this.#routes.set(farm.name, primary);
+    this.strippedHeaders = primary.strippedHeaders;
+    this.#defaultRoute = config.defaultFarm?.name === farm.name ? primary : undefined;
+    if (farms) this.bindFarms(farms);
+  }
+
+  /** Resolves the farms of the site's rules (and its default farm) to their states. Idempotent. */
+  bindFarms(farms: ReadonlyMap<string, FarmState>): void {
+    const names = new Set<string>();
+    if (this.config.defaultFarm) names.add(this.config.defaultFarm.name);
+    for (const rule of this.rules) if (rule.action.type === 'route') names.add(rule.action.farm.name);
+    for (const name of names) {
+      const state = farms.get(name);
+      if (!state || this.#routes.get(name)?.farm === state) continue;
+      this.#routes.set(name, new FarmRoute(state, this.farm, this.hasRules));
+    }
+    const defaultName = this.config.defaultFarm?.name;
+    this.#defaultRoute = defaultName === undefined ? undefined : this.#routes.get(defaultName);
+  }
+
+  /** Where requests no rule answers go; undefined when the site has no farm of its own (404). */
+  get defaultRoute(): FarmRoute | undefined {
+    return this.#defaultRoute;
+  }
+
+  /** The route to a farm of the site's rules; undefined while its state is not bound. */
+  routeTo(farm: Farm): FarmRoute | undefined {
+    return this.#routes.get(farm.name);
+  }
+
+  /** Whether every farm the site routes to has its state (bindFarms was called, or none is needed). */
+  get isBound(): boolean {
+    if (this.config.defaultFarm && !this.#routes.has(this.config.defaultFarm.name)) return false;
+    return this.rules.every((rule) => rule.action.type !== 'route' || this.#routes.has(rule.action.farm.name));
   }
 }
 

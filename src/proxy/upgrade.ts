@@ -4,7 +4,7 @@
  * added, and then the two sockets are joined byte for byte until either side closes. Counted on the
  * server as one request for the life of the connection.
  */
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -13,12 +13,13 @@ import type { EventLog } from '../tracing/log.js';
 import type { ListenerRuntime } from './listener.js';
 import { localAnswer } from './local-response.js';
 import { IncomingRequestInfo } from './request-info.js';
+import { evaluateRules } from './rules/match.js';
 import { upstreamRequestHeaders } from './request-headers.js';
 import type { TlsConnection } from './tls-connection.js';
 
 function refuse(socket: Duplex, status: number, subStatus: number): void {
   const answer = localAnswer(status, subStatus);
-  socket.end(`HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : status === 400 ? 'Bad Request' : 'Bad Gateway'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${answer.text.length}\r\nConnection: close\r\n\r\n${answer.text.toString()}`);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${answer.text.length}\r\nConnection: close\r\n\r\n${answer.text.toString()}`);
 }
 
 export function createUpgradeHandler(listener: ListenerRuntime, eventLog: EventLog): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
@@ -38,7 +39,21 @@ export function createUpgradeHandler(listener: ListenerRuntime, eventLog: EventL
       site = binding.site;
       if (site.config.ssl.requireSsl) return refuse(socket, 403, 4);
     }
-    const farm = site.farm;
+    // The site's rules decide as for any request: a redirect or a fixed answer refuses the upgrade.
+    let route = site.defaultRoute;
+    let url = req.url ?? '/';
+    if (site.hasRules) {
+      const decision = evaluateRules(site.rules, { req, certificate: tls?.certificate, isHttps: tls !== undefined });
+      if (decision) {
+        const action = decision.action;
+        if (action.type === 'redirect') return refuse(socket, 403, 0);
+        if (action.type === 'respond') return refuse(socket, action.status, action.subStatus);
+        route = site.routeTo(action.farm);
+        if (decision.isRewritten) url = decision.url;
+      }
+    }
+    if (!route) return refuse(socket, 404, 0);
+    const farm = route.farm;
     const request = new IncomingRequestInfo(req);
     const server = farm.affinity ? farm.affinity.decide(request, tls?.certificate?.thumbprintSha256).server : farm.pick(request);
     if (!server) {
@@ -47,10 +62,10 @@ export function createUpgradeHandler(listener: ListenerRuntime, eventLog: EventL
     }
     const protocol = farm.config.protocol;
     const ip = req.socket.remoteAddress ?? '';
-    const headers = upstreamRequestHeaders(req.headers, site.strippedHeaders, protocol, {
+    const headers = upstreamRequestHeaders(req.headers, route.strippedHeaders, protocol, {
       clientAddress: protocol.includePortInXForwardedFor ? (ip.includes(':') ? `[${ip}]:${req.socket.remotePort}` : `${ip}:${req.socket.remotePort}`) : ip,
       sslValue: tls?.sslValue,
-      certificateHeaders: tls ? tls.certificateHeaders : [],
+      certificateHeaders: tls ? route.certificateHeadersFor(tls) : [],
       logId: randomUUID(),
       signature: undefined,
       isHttps: tls !== undefined,
@@ -60,7 +75,8 @@ export function createUpgradeHandler(listener: ListenerRuntime, eventLog: EventL
     });
     // Connection and Upgrade are hop-by-hop, yet they are what asks the server to switch protocols.
     headers.push('Connection', 'Upgrade', 'Upgrade', String(req.headers.upgrade ?? 'websocket'));
-    let head1 = `${req.method} ${req.url} HTTP/1.1\r\n`;
+    if (url !== req.url) headers.push('X-Original-URL', req.url ?? '/');
+    let head1 = `${req.method} ${url} HTTP/1.1\r\n`;
     for (let i = 0; i + 1 < headers.length; i += 2) head1 += `${headers[i]}: ${headers[i + 1]}\r\n`;
     head1 += '\r\n';
     server.onRequestStart();

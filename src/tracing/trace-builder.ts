@@ -9,6 +9,9 @@ import type { Trace, TraceEvent } from './trace.js';
 
 const REDACTED = '[redacted]';
 
+/** URL Rewrite's names of the actions, as its traces show them. */
+const ACTION_NAMES = { route: 'Route to farm', redirect: 'Redirect', respond: 'CustomResponse' } as const;
+
 class EventList {
   readonly events: TraceEvent[] = [];
   constructor(readonly startEpochMs: number, readonly startPerfMs: number) {}
@@ -26,7 +29,7 @@ function headerPairs(list: readonly string[]): [string, string][] {
 }
 
 export function buildTrace(record: RequestRecord, end: RequestEnd, settings: TracingSettings, ruleIndex: number, failureReason: string): Trace {
-  const { req, tls, outcome, site } = end;
+  const { req, tls, outcome, site, route, decision } = end;
   const list = new EventList(record.startEpochMs, end.startMs);
   const redact = (name: string, value: string) => (settings.redactHeaders.has(name.toLowerCase()) ? REDACTED : value);
 
@@ -68,13 +71,30 @@ export function buildTrace(record: RequestRecord, end: RequestEnd, settings: Tra
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) incoming.push([req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string]);
   list.add('GENERAL_REQUEST_HEADERS', 0, { Headers: incoming.map(([name, value]) => `${name}: ${redact(name, value)}`).join('\n') });
 
-  if (record.status !== 0 && !outcome) {
-    // Gatehouse answered itself: the door, requireSsl, no server.
-    list.add('MODULE_SET_RESPONSE_ERROR_STATUS', 0, { ModuleName: 'Gatehouse', HttpStatus: record.status, HttpSubStatus: record.subStatus, Reason: record.reason });
+  // The site's rules that matched, in order (the last one decided), with what each did.
+  for (const { rule, url } of decision?.matched ?? []) {
+    const action = rule.action;
+    const data: Record<string, unknown> = { Rule: rule.name, RuleIndex: rule.index, Action: ACTION_NAMES[action.type], StopProcessing: rule.stopProcessing };
+    if (action.type === 'route') {
+      data['WebFarm'] = action.farm.name;
+      if (action.rewrite) data['RewriteURL'] = url;
+    } else if (action.type === 'redirect') {
+      data['RedirectURL'] = url;
+      data['StatusCode'] = action.status;
+    } else {
+      data['StatusCode'] = action.status;
+      data['SubStatusCode'] = action.subStatus;
+    }
+    list.add('URL_REWRITE_RULE_MATCHED', 0, data);
   }
-  if (outcome && site) {
-    const farm = site.farm;
-    list.add('URL_REWRITE_RULE_MATCHED', 0, { Rule: `site ${site.name} → farm ${farm.name}`, Action: 'Route to farm' });
+  const ruleAnswered = decision !== undefined && decision.action.type !== 'route';
+  if (record.status !== 0 && !outcome && (!ruleAnswered || record.status >= 400)) {
+    // Gatehouse answered itself: the door, requireSsl, a rule's custom response, no rule and no farm, no server.
+    list.add('MODULE_SET_RESPONSE_ERROR_STATUS', 0, { ModuleName: ruleAnswered ? 'RewriteModule' : 'Gatehouse', HttpStatus: record.status, HttpSubStatus: record.subStatus, Reason: record.reason });
+  }
+  if (outcome && site && route) {
+    const farm = route.farm;
+    if (!decision) list.add('URL_REWRITE_RULE_MATCHED', 0, { Rule: site.hasRules ? `site ${site.name} → farm ${farm.name} (no rule matched)` : `site ${site.name} → farm ${farm.name}`, Action: 'Route to farm' });
     if (outcome.retriedFrom) {
       list.add('ARR_REQUEST_ROUTED', 0, { WebFarm: farm.name, Server: outcome.retriedFrom.address, Algorithm: farm.balancer.name, RoutingReason: 'LoadBalancing' });
       list.add('ARR_REQUEST_RETRY', 0, { FailedServer: outcome.retriedFrom.address, Cause: describe(outcome.retryCause), NextServer: outcome.server?.address ?? '' });
@@ -86,7 +106,7 @@ export function buildTrace(record: RequestRecord, end: RequestEnd, settings: Tra
     for (const [name, value] of incoming) incomingByName.set(name.toLowerCase(), [...(incomingByName.get(name.toLowerCase()) ?? []), value]);
     const sentNames = new Set(sent.map(([name]) => name.toLowerCase()));
     for (const [name] of incomingByName) {
-      if (!sentNames.has(name)) list.add('GENERAL_REMOVE_REQUEST_HEADER', outcome.timings.sentMs, { HeaderName: name, Reason: removalReason(name, site.strippedHeaders) });
+      if (!sentNames.has(name)) list.add('GENERAL_REMOVE_REQUEST_HEADER', outcome.timings.sentMs, { HeaderName: name, Reason: removalReason(name, route.strippedHeaders) });
     }
     for (const [name, value] of sent) {
       const before = incomingByName.get(name.toLowerCase());
