@@ -3,6 +3,7 @@
  * the binding by SNI (exact name, then `*.` wildcard, then the binding without a host name); on http by
  * the Host header in the same order.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { SecureContext, SecureContextOptions, TLSSocket } from 'node:tls';
@@ -35,6 +36,29 @@ function allowPartialTrustChainOnDefault(server: HttpsServer, options: SecureCon
     throw new Error('this Node.js version does not let Gatehouse trust an intermediate CA by itself on its default TLS context (allowPartialTrustChain); use Node.js 20.18 or later');
   }
   shared.setAllowPartialTrustChain();
+}
+
+/**
+ * Keeps TLS 1.3 resumption going. OpenSSL sends a new session ticket after a resumed TLS 1.3 handshake
+ * only when the ticket key callback asks to renew (returns 2); Node's built-in callback returns 1, so a
+ * client resumes once and then needs a full handshake (every other connection is a full handshake).
+ * Node has no public option for this: this installs its internal JS ticket key callback (the one Node's
+ * own test-https-resume-after-renew uses) with the server's ticket keys, renewing on every decrypt.
+ * Call it again after setSecureContext (a new default context).
+ */
+function renewTicketsOnResumption(server: HttpsServer): void {
+  type TicketCallback = (keyName: Buffer, iv: Buffer, isEncrypt: boolean) => unknown[];
+  const context = (server as unknown as { _sharedCreds?: { context?: { enableTicketKeyCallback?: () => void; onticketkeycallback?: TicketCallback } } })._sharedCreds?.context;
+  if (typeof context?.enableTicketKeyCallback !== 'function') return; // resumption still works, once per full handshake
+  const keys = server.getTicketKeys(); // name (16) | HMAC key (16) | AES key (16), as in ticketKeys
+  const name = Buffer.from(keys.subarray(0, 16));
+  const hmac = Buffer.from(keys.subarray(16, 32));
+  const aes = Buffer.from(keys.subarray(32, 48));
+  context.enableTicketKeyCallback();
+  context.onticketkeycallback = (keyName, _iv, isEncrypt) => {
+    if (isEncrypt) return [1, hmac, aes, name, randomBytes(16)];
+    return keyName.equals(name) ? [2, hmac, aes] : [0, hmac, aes];
+  };
 }
 
 export class ListenerRuntime {
@@ -94,6 +118,8 @@ export class ListenerRuntime {
         const defaultOptions = secureContextOptions(defaultBinding.config, defaultBinding.site.config, bindings.length > 1);
         server.setSecureContext({ ...defaultOptions, ...(this.#ticketKeys ? { ticketKeys: this.#ticketKeys } : {}) });
         allowPartialTrustChainOnDefault(server, defaultOptions);
+        // A shared port has tickets off (secureContextOptions): nothing to renew there.
+        if (bindings.length === 1) renewTicketsOnResumption(server);
         (server as HttpsServer & { requestCert?: boolean }).requestCert = defaultBinding.site.config.ssl.clientCertificates !== 'ignore';
       }
     } else {
@@ -165,6 +191,7 @@ export class ListenerRuntime {
       onRequest,
     );
     allowPartialTrustChainOnDefault(this.server as HttpsServer, defaultOptions);
+    if (this.bindings.length === 1) renewTicketsOnResumption(this.server as HttpsServer);
     // A client without SNI when no binding answers for it: end the connection after the handshake.
     this.server.on('secureConnection', (socket: TLSSocket) => {
       if (this.#fallback) return;
