@@ -185,6 +185,7 @@ function normalizeFarm(farm: DeclaredFarm, signatureSecret: Buffer | undefined):
       includePortInXForwardedFor: protocol.includePortInXForwardedFor,
       forwardedProtoHeaderName: protocol.forwardedProtoHeaderName,
       preserveHostHeader: protocol.preserveHostHeader,
+      reverseRewriteHostInResponseHeaders: protocol.reverseRewriteHostInResponseHeaders,
       maxForwards: protocol.maxForwards,
       signatureSecret,
       signatureHeaderName: protocol.signatureHeaderName,

@@ -125,6 +125,7 @@ export interface ProtocolSettings {
   readonly includePortInXForwardedFor: boolean;
   readonly forwardedProtoHeaderName: string;
   readonly preserveHostHeader: boolean;
+  readonly reverseRewriteHostInResponseHeaders: boolean;
   readonly maxForwards: number;
   /** Shared secret for the proxy signature; undefined when signing is off. */
   readonly signatureSecret: Buffer | undefined;

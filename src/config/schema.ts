@@ -104,6 +104,10 @@ export const protocolSchema = z
     includePortInXForwardedFor: z.boolean().default(true).describe('Append `ip:port` (IPv6 as `[ip]:port`) rather than the bare ip. Default true (ARR).'),
     forwardedProtoHeaderName: headerName.default('X-Forwarded-Proto').describe('Header set to `https` or `http` (replacing any client copy); ARR lacks it, ASP.NET Core needs it. "" turns it off. Default `X-Forwarded-Proto`.'),
     preserveHostHeader: z.boolean().default(true).describe('Send the client\'s `Host` header to the server (ARR farm default). When false, `Host` is the server\'s address. Default true.'),
+    reverseRewriteHostInResponseHeaders: z
+      .boolean()
+      .default(false)
+      .describe('Rewrite `Location` and `Content-Location` response headers that point at the server itself (its `host:port`) to the address the client used (scheme and Host), so redirects from a server that does not know it is proxied still work. Default false (ARR farm default).'),
     maxForwards: z.number().int().min(0).max(255).default(10).describe('Value of `Max-Forwards` on every forwarded request. Default 10 (ARR).'),
     signatureSecretFile: z
       .string()

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { FarmServer } from '../farm/farm-server.js';
 import type { RequestInfo } from '../farm/request-info.js';
-import { clientResponseHeaders, upstreamRequestHeaders, type AddedHeaders } from './request-headers.js';
+import { clientResponseHeaders, reverseRewriteHost, upstreamRequestHeaders, type AddedHeaders } from './request-headers.js';
 import type { FarmRoute } from './site-runtime.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -156,6 +156,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#resume = resume;
     this.#timings.firstByteMs = performance.now();
     const headers = clientResponseHeaders(rawHeaders);
+    if (this.#route.farm.config.protocol.reverseRewriteHostInResponseHeaders && this.#req.headers.host) {
+      reverseRewriteHost(headers, this.#server.address, `${this.#added.isHttps ? 'https' : 'http'}://${this.#req.headers.host}`);
+    }
     const affinity = this.#route.farm.affinity;
     if (affinity && (this.#added.isNewAffinity || (this.#retriedFrom !== undefined && affinity.usesCookie)) && !disablesAffinity(headers)) {
       headers.push('Set-Cookie', affinity.setCookieFor(this.#server, this.#added.isHttps));

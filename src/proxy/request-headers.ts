@@ -103,3 +103,23 @@ export function clientResponseHeaders(raw: readonly Buffer[]): string[] {
   }
   return kept;
 }
+
+/**
+ * reverseRewriteHostInResponseHeaders: a Location or Content-Location that names the server itself
+ * (`http://<server host:port>/…`) is rewritten to the origin the client used. Edits `headers` in place.
+ */
+export function reverseRewriteHost(headers: string[], serverAddress: string, clientOrigin: string): void {
+  const prefixes = [`http://${serverAddress}`, `https://${serverAddress}`];
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    const name = (headers[i] as string).toLowerCase();
+    if (name !== 'location' && name !== 'content-location') continue;
+    const value = headers[i + 1] as string;
+    for (const prefix of prefixes) {
+      const next = value.charAt(prefix.length);
+      if (value.toLowerCase().startsWith(prefix.toLowerCase()) && (next === '' || next === '/' || next === '?' || next === '#')) {
+        headers[i + 1] = clientOrigin + value.slice(prefix.length);
+        break;
+      }
+    }
+  }
+}

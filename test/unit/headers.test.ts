@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ProtocolSettings } from '../../src/config/model.js';
-import { strippedRequestHeaders, upstreamRequestHeaders, clientResponseHeaders } from '../../src/proxy/request-headers.js';
+import { strippedRequestHeaders, upstreamRequestHeaders, clientResponseHeaders, reverseRewriteHost } from '../../src/proxy/request-headers.js';
 import { windowsDn } from '../../src/tls/distinguished-name.js';
 import { parseDuration } from '../../src/config/duration.js';
 import { verdictForVerifyError } from '../../src/tls/verdict.js';
@@ -16,6 +16,7 @@ const defaults: ProtocolSettings = {
   includePortInXForwardedFor: true,
   forwardedProtoHeaderName: 'X-Forwarded-Proto',
   preserveHostHeader: true,
+  reverseRewriteHostInResponseHeaders: false,
   maxForwards: 10,
   signatureSecret: undefined,
   signatureHeaderName: 'X-Gatehouse-Signature',
@@ -78,4 +79,10 @@ test('OpenSSL verification codes map to IIS sub-statuses', () => {
   assert.equal(verdictForVerifyError('UNABLE_TO_VERIFY_LEAF_SIGNATURE').subStatus, 16);
   assert.equal(verdictForVerifyError('INVALID_PURPOSE').subStatus, 16);
   assert.match(verdictForVerifyError('INVALID_PURPOSE').reason, /client authentication/);
+});
+
+test('reverse host rewrite: Location and Content-Location naming the server get the client origin; others stay', () => {
+  const headers = ['Location', 'http://10.0.0.1:8080/login?next=/', 'Content-Location', 'http://10.0.0.1:8080', 'X-Other', 'http://10.0.0.1:8080/x', 'location', 'http://10.0.0.1:80801/not-the-server'];
+  reverseRewriteHost(headers, '10.0.0.1:8080', 'https://app.example.test');
+  assert.deepEqual(headers, ['Location', 'https://app.example.test/login?next=/', 'Content-Location', 'https://app.example.test', 'X-Other', 'http://10.0.0.1:8080/x', 'location', 'http://10.0.0.1:80801/not-the-server']);
 });
