@@ -1,35 +1,29 @@
 /**
- * Status code lists as IIS writes them: `403.16,500-599`, `404`, `400-`; a sub-status (`403.16`) matches
- * only that sub-status, a bare code any. Parsed once, matched per request without allocating.
+ * Status code lists as IIS writes them in tracing rules: `403.16,500-599`, `404`, `400-`. A code with a
+ * sub-status (`403.16`) matches only that sub-status; everything else is the farm's status-code list
+ * (config/farm-model.ts parseStatusCodes), so the two cannot disagree on ranges. Parsed once, matched per
+ * request without allocating.
  */
-interface Range {
-  readonly from: number;
-  readonly to: number;
-  readonly subStatus: number | undefined;
-}
+import { matchesStatus, parseStatusCodes as parseStatusRanges } from '../config/farm-model.js';
 
 export type StatusCodeMatcher = (status: number, subStatus: number) => boolean;
 
 /** The matcher, or a message saying what is wrong. */
 export function parseStatusCodes(text: string): StatusCodeMatcher | string {
-  const ranges: Range[] = [];
+  const withSubStatus: [status: number, subStatus: number][] = [];
+  const plain: string[] = [];
   for (const part of text.split(',').map((p) => p.trim())) {
-    const single = /^(\d{3})(?:\.(\d{1,3}))?$/.exec(part);
-    const range = /^(\d{3})-(\d{3})?$/.exec(part);
-    if (single) ranges.push({ from: Number(single[1]), to: Number(single[1]), subStatus: single[2] === undefined ? undefined : Number(single[2]) });
-    else if (range) {
-      const from = Number(range[1]);
-      const to = range[2] === undefined ? 999 : Number(range[2]);
-      if (to < from) return `'${part}' is an empty range`;
-      ranges.push({ from, to, subStatus: undefined });
-    } else return `'${part}' is not a status code, a code with sub-status (403.16) or a range (500-599, 500-)`;
+    const sub = /^(\d{3})\.(\d{1,3})$/.exec(part);
+    if (sub) withSubStatus.push([Number(sub[1]), Number(sub[2])]);
+    else plain.push(part);
   }
-  if (ranges.length === 0) return 'no status codes given';
+  const ranges = plain.length ? parseStatusRanges(plain.join(',')) : undefined;
+  if (plain.length && !ranges) return `'${plain.join(',')}' is not a list of status codes (403), codes with sub-status (403.16) or ranges (500-599, 500-)`;
   return (status, subStatus) => {
-    for (let i = 0; i < ranges.length; i++) {
-      const r = ranges[i] as Range;
-      if (status >= r.from && status <= r.to && (r.subStatus === undefined || r.subStatus === subStatus)) return true;
+    for (let i = 0; i < withSubStatus.length; i++) {
+      const entry = withSubStatus[i] as [number, number];
+      if (entry[0] === status && entry[1] === subStatus) return true;
     }
-    return false;
+    return ranges !== undefined && matchesStatus(ranges, status);
   };
 }

@@ -19,7 +19,7 @@ import { startBackend, type Backend } from '../support/backends.js';
 import { freePort } from '../support/door.js';
 import { startGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { BIN, within } from './cli-helpers.js';
+import { BIN, waitForLine, within } from './cli-helpers.js';
 
 let pki: TestPki;
 const backends: Backend[] = [];
@@ -149,20 +149,7 @@ farms: [{ name: web, servers: [{ address: ${a.address} }] }]
   const err: string[] = [];
   createInterface({ input: child.stdout }).on('line', (l) => out.push(l));
   createInterface({ input: child.stderr }).on('line', (l) => err.push(l));
-  const waitFor = (lines: string[], pattern: RegExp, what: string, from = 0) =>
-    within(
-      new Promise<string>((resolve) => {
-        const check = () => {
-          const found = lines.slice(from).find((l) => pattern.test(l));
-          if (found) resolve(found);
-          else setImmediate(check);
-        };
-        check();
-      }),
-      15_000,
-      what,
-    );
-  const port = Number(/:(\d+) /.exec(await waitFor(out, /^listening https:/, 'listening'))?.[1]);
+  const port = Number(/:(\d+) /.exec(await waitForLine(out, /^listening https:/, 'listening'))?.[1]);
   const peerFingerprint = () =>
     new Promise<string>((resolve, reject) => {
       const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: readFileSync(pki.caFile), cert: readFileSync(pki.clients.valid.certFile), key: readFileSync(pki.clients.valid.keyFile) }, () => {
@@ -192,7 +179,7 @@ farms: [{ name: web, servers: [{ address: ${a.address} }] }]
   await rename(`${keyFile}.new`, keyFile);
   await rename(`${certFile}.new`, certFile);
   await rename(`${crlFile}.new`, crlFile);
-  await waitFor(err, /config reloaded from/, 'the reload', before);
+  await waitForLine(err, /config reloaded from/, 'the reload', before);
   assert.equal(await peerFingerprint(), new X509Certificate(renewed.certPem).fingerprint256, 'new handshakes present the new certificate');
   assert.equal(await status(pki.clients.revoked), 403, 'the new CRL is in force');
   assert.equal(await status(pki.clients.valid), 200);
@@ -200,7 +187,7 @@ farms: [{ name: web, servers: [{ address: ${a.address} }] }]
   // SIGHUP reloads too.
   const beforeHup = err.length;
   child.kill('SIGHUP');
-  await waitFor(err, /config reloaded from/, 'the SIGHUP reload', beforeHup);
+  await waitForLine(err, /config reloaded from/, 'the SIGHUP reload', beforeHup);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
   assert.equal(await within(exited, 10_000, 'exit'), 0);

@@ -15,7 +15,7 @@ import { after, before, test } from 'node:test';
 import { createInterface } from 'node:readline';
 import { startBackend, type Backend } from '../support/backends.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { BIN, within } from './cli-helpers.js';
+import { BIN, waitForLine, within } from './cli-helpers.js';
 
 let pki: TestPki;
 let backend: Backend;
@@ -29,20 +29,6 @@ const stdoutLines: string[] = [];
 const held: (() => void)[] = [];
 let heldArrived: (() => void) | undefined;
 
-function waitForLine(lines: string[], pattern: RegExp, what: string): Promise<string> {
-  return within(
-    new Promise<string>((resolve) => {
-      const check = () => {
-        const found = lines.find((l) => pattern.test(l));
-        if (found) resolve(found);
-        else setImmediate(check);
-      };
-      check();
-    }),
-    15_000,
-    what,
-  );
-}
 
 function get(path: string, agentOptions: { session?: Buffer } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
