@@ -3,7 +3,7 @@
  * Gatehouse.start binds every listener (or none: a failure closes those already bound) and
  * Gatehouse.stop drains: no new connections, in-flight requests finish within drainTimeout.
  */
-import type { Server as HttpServer } from 'node:http';
+import { Server as HttpServerClass, type Server as HttpServer } from 'node:http';
 import { once } from 'node:events';
 import { Pool } from 'undici';
 import type { Config, Farm } from './config/model.js';
@@ -13,7 +13,7 @@ import type { RequestObserver } from './tracing/request-record.js';
 import { FarmState } from './farm/farm-state.js';
 import { createRequestHandler } from './proxy/handler.js';
 import { createUpgradeHandler } from './proxy/upgrade.js';
-import { ListenerRuntime } from './proxy/listener.js';
+import { ListenerRuntime, type ListenerServer } from './proxy/listener.js';
 import { BindingRuntime, SiteRuntime } from './proxy/site-runtime.js';
 import { AccessLogs } from './tracing/access-log.js';
 import { SiteTracer } from './tracing/site-tracer.js';
@@ -226,7 +226,7 @@ export class Gatehouse {
     }
     for (const [key, listener] of removed) {
       this.#listeners.delete(key);
-      void closeGracefully(listener.server, config.drainTimeoutMs);
+      void drain(listener, config.drainTimeoutMs);
     }
     for (const farm of runtime.farms.values()) if (!retiredFarms.includes(farm)) farm.start();
     // What the old config used goes once its requests are done: pools close after their last request.
@@ -263,30 +263,7 @@ export class Gatehouse {
 
   async #stop(drainTimeoutMs: number): Promise<void> {
     await this.#reloading?.catch(() => false);
-    const servers = [...this.#listeners.values()].map((l) => l.server).filter((s): s is HttpServer => s !== undefined);
-    const closed = servers.map((server) => {
-      if (!server.listening) return Promise.resolve();
-      // Requests that arrive on open keep-alive connections are served, then their connection closes.
-      server.on('request', (_req, res) => {
-        res.shouldKeepAlive = false;
-      });
-      const done = once(server, 'close').then(() => undefined);
-      server.close();
-      server.closeIdleConnections();
-      // A connection becomes idle when its response ends: close it then.
-      const sweep = setInterval(() => server.closeIdleConnections(), 50);
-      void done.finally(() => clearInterval(sweep));
-      return done;
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), drainTimeoutMs)));
-    const result = await Promise.race([Promise.all(closed), timeout]);
-    clearTimeout(timer);
-    if (result === 'timeout') {
-      this.#eventLog.warn(`drain timeout (${drainTimeoutMs} ms) reached: closing the remaining connections`);
-      for (const server of servers) server.closeAllConnections();
-      await Promise.all(closed);
-    }
+    await Promise.all([...this.#listeners.values()].map((listener) => drain(listener, drainTimeoutMs, this.#eventLog)));
     for (const farm of this.#farms.values()) farm.close();
     await this.#admin?.close();
     await Promise.all([...this.#farms.values()].flatMap((farm) => farm.servers.map((s) => s.dispatcher?.destroy())));
@@ -295,7 +272,7 @@ export class Gatehouse {
   }
 }
 
-function listen(server: HttpServer, listener: ListenerRuntime): Promise<void> {
+function listen(server: ListenerServer, listener: ListenerRuntime): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       const sites = [...new Set(listener.bindings.map((b) => b.site.name))].join(', ');
@@ -318,8 +295,13 @@ export class ListenError extends Error {
   }
 }
 
-/** Stops a removed listener: no new connections; idle ones close now, busy ones after their response. */
-async function closeGracefully(server: HttpServer | undefined, drainTimeoutMs: number): Promise<void> {
+/**
+ * Stops a listener: no new connections; requests that arrive on open HTTP/1.1 connections are served and
+ * their connection closes; idle ones close now; HTTP/2 connections get a GOAWAY and close after their
+ * open streams. After `drainTimeoutMs` whatever is left is closed.
+ */
+async function drain(listener: ListenerRuntime, drainTimeoutMs: number, eventLog?: EventLog): Promise<void> {
+  const server = listener.server as HttpServer | undefined; // an http2 server with HTTP/1.1 has the same connection methods
   if (!server?.listening) return;
   server.on('request', (_req, res) => {
     res.shouldKeepAlive = false;
@@ -327,8 +309,15 @@ async function closeGracefully(server: HttpServer | undefined, drainTimeoutMs: n
   const done = once(server, 'close');
   server.close();
   server.closeIdleConnections();
+  listener.closeSessions();
+  // A connection becomes idle when its response ends: close it then.
   const sweep = setInterval(() => server.closeIdleConnections(), 50);
-  const timer = setTimeout(() => server.closeAllConnections(), drainTimeoutMs);
+  const timer = setTimeout(() => {
+    eventLog?.warn(`drain timeout (${drainTimeoutMs} ms) reached on ${listener.address}:${listener.port}: closing the remaining connections`);
+    // An http2 server has no closeAllConnections of its own; node:http's works on its HTTP/1.1 connections.
+    HttpServerClass.prototype.closeAllConnections.call(server);
+    listener.destroySessions();
+  }, drainTimeoutMs);
   await done.finally(() => {
     clearInterval(sweep);
     clearTimeout(timer);

@@ -210,6 +210,7 @@ async function normalizeSite(site: DeclaredSite, index: number, dir: string, far
       port: binding.port,
       hostName: binding.hostName?.toLowerCase(),
       certificate,
+      http2: binding.protocol === 'https' && binding.http2 !== false,
     });
   }
   let trustedCa: TrustedCa | undefined;

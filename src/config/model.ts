@@ -63,6 +63,8 @@ export interface Binding {
   readonly hostName: string | undefined;
   /** https only. */
   readonly certificate: ServerCertificate | undefined;
+  /** https: HTTP/2 offered by ALPN (h2, http/1.1). Always false on http. */
+  readonly http2: boolean;
 }
 
 /** A server certificate, read and checked against its key. */

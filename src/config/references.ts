@@ -55,7 +55,7 @@ export function checkReferences(config: PartialConfig, warnings: Problem[], extr
   }
 
   /** Bindings grouped by listening socket. */
-  const sockets = new Map<string, { protocol: string; hostName: string | undefined; at: (string | number)[]; site: string }[]>();
+  const sockets = new Map<string, { protocol: string; hostName: string | undefined; http2: boolean; at: (string | number)[]; site: string }[]>();
   for (const [i, site] of config.sites.entries()) {
     if (!site) continue;
     if (site.farm !== undefined && !farmNames.includes(site.farm)) {
@@ -84,6 +84,9 @@ export function checkReferences(config: PartialConfig, warnings: Problem[], extr
       if (binding.protocol === 'https' && !binding.certificate) {
         problems.push({ path: at, message: 'an https binding needs a certificate', expected: 'certificate: with certFile and keyFile, or pfxFile' });
       }
+      if (binding.protocol === 'http' && binding.http2 === true) {
+        problems.push({ path: [...at, 'http2'], message: 'HTTP/2 without TLS (h2c) is not offered', expected: 'protocol: https for HTTP/2, or no http2 key' });
+      }
       if (binding.protocol === 'http' && binding.certificate) {
         problems.push({ path: [...at, 'certificate'], message: 'an http binding has no certificate', expected: "protocol: https, or no certificate" });
       }
@@ -102,7 +105,7 @@ export function checkReferences(config: PartialConfig, warnings: Problem[], extr
       // Port 0 asks for a free port: such a binding always gets a socket of its own.
       const key = binding.port === 0 ? `${address}|0|${i}.${b}` : `${address}|${binding.port}`;
       const group = sockets.get(key) ?? [];
-      group.push({ protocol: binding.protocol, hostName: binding.hostName?.toLowerCase(), at, site: site.name });
+      group.push({ protocol: binding.protocol, hostName: binding.hostName?.toLowerCase(), http2: binding.protocol === 'https' && binding.http2 !== false, at, site: site.name });
       sockets.set(key, group);
     }
   }
@@ -114,6 +117,10 @@ export function checkReferences(config: PartialConfig, warnings: Problem[], extr
       if (binding.protocol !== first.protocol) {
         problems.push({ path: [...binding.at, 'protocol'], message: `this port is already an ${first.protocol} binding in ${where}`, expected: 'one protocol per address and port' });
         continue;
+      }
+      if (binding.http2 !== first.http2) {
+        // ALPN is offered per socket, before the SNI name picks a binding.
+        problems.push({ path: [...binding.at, 'http2'], message: `HTTP/2 is ${first.http2 ? 'on' : 'off'} for this address and port in ${where}`, expected: `http2: ${first.http2} on every binding of one address and port` });
       }
       const clash = group.find((other) => other !== binding && other.hostName === binding.hostName && group.indexOf(other) < group.indexOf(binding));
       if (clash) {

@@ -46,6 +46,10 @@ export const bindingSchema = z
       .optional()
       .describe('Host name this binding answers for: the TLS SNI name on https (several https bindings may share a port with different host names), the `Host` header on http. A binding without one answers for every other name on its port. `*.example.test` matches one label.'),
     certificate: certificateSchema.optional(),
+    http2: z
+      .boolean()
+      .optional()
+      .describe('https only: offer HTTP/2 by ALPN (`h2`, then `http/1.1`), as IIS does on TLS bindings; requests still reach the farm over HTTP/1.1. Default true on https. Bindings that share an address and port must agree.'),
   })
   .describe('Where a site accepts connections (IIS site binding).');
 

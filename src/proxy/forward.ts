@@ -6,6 +6,7 @@
  * client connection, so a broken body is never passed off as complete.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import type { FarmServer } from '../farm/farm-server.js';
 import type { RequestInfo } from '../farm/request-info.js';
@@ -84,6 +85,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #resume: (() => void) | undefined;
   #isConnected = false;
   #isClientGone = false;
+  /** The server's response could not be passed on (not a connection failure; not retried). */
+  #isBadResponse = false;
   #bytes = 0;
   #status = 0;
   #isFinished = false;
@@ -105,7 +108,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#added = added;
     this.#done = done;
     const headers = req.headers;
-    this.#hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+    const length = headers['content-length'];
+    // HTTP/2 frames the body itself: a stream that did not end with its headers has one (maybe without a length).
+    this.#hasBody = length !== undefined ? length !== '0' : headers['transfer-encoding'] !== undefined || (req.httpVersionMajor === 2 && !(req as unknown as Http2ServerRequest).stream.endAfterHeaders);
     res.once('close', () => {
       if (this.#isFinished) return;
       this.#isClientGone = true;
@@ -163,7 +168,15 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (affinity && (this.#added.isNewAffinity || (this.#retriedFrom !== undefined && affinity.usesCookie)) && !disablesAffinity(headers)) {
       headers.push('Set-Cookie', affinity.setCookieFor(this.#server, this.#added.isHttps));
     }
-    this.#res.writeHead(statusCode, headers);
+    try {
+      this.#res.writeHead(statusCode, headers);
+    } catch (error) {
+      // A header the client's protocol cannot carry (HTTP/2 refuses some that HTTP/1.1 allows): a bad gateway answer.
+      this.#status = 0;
+      this.#isBadResponse = true;
+      this.#abort?.(error as Error);
+      return false;
+    }
     return true;
   }
 
@@ -191,14 +204,14 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#finish(error);
       return;
     }
-    this.#endAttempt(!this.#isClientGone);
+    this.#endAttempt(!this.#isClientGone && !this.#isBadResponse);
     if (this.#isClientGone) {
       this.#finish(error);
       return;
     }
     const isBodyStarted = this.#body?.isStarted === true;
     const isSafe = !isBodyStarted && (!this.#isConnected || IDEMPOTENT.has(this.#req.method as string));
-    const next = this.#retriedFrom === undefined && isSafe ? this.#route.farm.pick(this.#request, server) : undefined;
+    const next = this.#retriedFrom === undefined && isSafe && !this.#isBadResponse ? this.#route.farm.pick(this.#request, server) : undefined;
     if (next) {
       this.#retriedFrom = server;
       this.#retryCause = error;

@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { AccessLogWriter } from '../tracing/access-log.js';
 import type { RequestObserver, RequestRecord } from '../tracing/request-record.js';
@@ -114,14 +115,21 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
     finish({ req, site, tls, startMs, status, subStatus, reason, bytesSent, logId: '', outcome: undefined, route: undefined, decision });
   }
 
+  /** Several bindings share this socket: a request must name the binding its handshake chose. */
+  const checksHost = listener.isHttps && listener.bindings.length > 1;
+
+  // HTTP/2 requests come through node's compatibility API (Http2ServerRequest/Response), which has the
+  // same shape for everything used here; `req.socket` is a proxy of the TLS socket.
   return function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const startMs = performance.now();
     let tls: TlsConnection | undefined;
     let site: SiteRuntime;
+    if (req.httpVersionMajor === 2) adoptAuthority(req);
     if (listener.isHttps) {
       tls = listener.tlsConnection(req.socket as TLSSocket);
       if (!tls) {
-        req.socket.destroy();
+        if (req.httpVersionMajor === 2) (req as unknown as Http2ServerRequest).stream.session?.destroy();
+        else req.socket.destroy();
         return;
       }
       site = tls.binding.site;
@@ -130,6 +138,12 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
       if (verdict.subStatus !== 0) return reject(req, res, site, startMs, 403, verdict.subStatus, verdict.reason, tls);
       const expired = tls.certificate?.validityAt(Date.now());
       if (expired) return reject(req, res, site, startMs, 403, expired.subStatus, expired.reason, tls);
+      if (checksHost && req.headers.host !== undefined && listener.isMisdirected(req.headers.host, tls.binding)) {
+        // RFC 9110 §15.5.20: an HTTP/2 client reuses a connection for every host its certificate covers
+        // (connection coalescing); 421 makes it open a connection of its own, whose handshake applies that
+        // site's certificate and client-certificate policy.
+        return reject(req, res, site, startMs, 421, 0, `host '${req.headers.host}' belongs to another site than the one this connection's TLS handshake chose (SNI '${tls.serverName}')`, tls);
+      }
     } else {
       const binding = listener.bindingForHost(req.headers.host);
       if (!binding) return reject(req, res, undefined, startMs, 400, 0, `no site on ${listener.address}:${listener.port} answers for host '${req.headers.host ?? ''}'`, undefined);
@@ -215,6 +229,15 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
     );
     exchange.start();
   };
+}
+
+/**
+ * HTTP/2 names the host in `:authority` (RFC 9113 §8.3.1), which wins over a Host header; the rest of the
+ * request path (binding by host, rules, hashing, the Host sent to the server) reads `host`.
+ */
+function adoptAuthority(req: IncomingMessage): void {
+  const authority = req.headers[':authority'];
+  if (typeof authority === 'string') req.headers.host = authority;
 }
 
 /** `ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9001` style, for logs. */

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createSecureServer as createHttp2Server, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
 import type { SecureContext, SecureContextOptions, TLSSocket } from 'node:tls';
 import { secureContextFor, secureContextOptions } from '../tls/secure-context.js';
 import type { BindingRuntime } from './site-runtime.js';
@@ -61,10 +62,22 @@ function renewTicketsOnResumption(server: HttpsServer): void {
   };
 }
 
+/** HTTP/2 settings we send: a bound on concurrent streams per connection, as nginx (128) and Envoy have. */
+const HTTP2_SETTINGS = { maxConcurrentStreams: 128 } as const;
+/** An HTTP/2 connection with no frames for this long is closed (GOAWAY), like an idle HTTP/1.1 keep-alive connection. */
+const HTTP2_IDLE_TIMEOUT_MS = 65_000;
+
+/** The node server of a listener: http, https (HTTP/1.1 only), or https with HTTP/2 (and HTTP/1.1 by ALPN). */
+export type ListenerServer = HttpServer | HttpsServer | Http2SecureServer;
+
 export class ListenerRuntime {
   readonly address: string;
   readonly port: number;
   readonly isHttps: boolean;
+  /** https: HTTP/2 is offered by ALPN (the server is an http2 secure server that also speaks HTTP/1.1). */
+  readonly isHttp2: boolean;
+  /** Open HTTP/2 connections, for a graceful stop (GOAWAY) and a config reload. */
+  readonly #sessions = new Set<ServerHttp2Session>();
   /** The bindings on this socket; replaced by update() on a config reload. */
   bindings: readonly BindingRuntime[];
   /** Bumped by each update(): connections made before it take the new bindings on their next request. */
@@ -74,7 +87,7 @@ export class ListenerRuntime {
   #fallback: BindingRuntime | undefined;
   #contexts = new Map<BindingRuntime, SecureContext>();
   #ticketKeys: Buffer | undefined;
-  server: HttpServer | HttpsServer | undefined;
+  server: ListenerServer | undefined;
 
   constructor(bindings: readonly BindingRuntime[]) {
     const first = bindings[0];
@@ -82,6 +95,7 @@ export class ListenerRuntime {
     this.address = first.config.address;
     this.port = first.config.port;
     this.isHttps = first.config.protocol === 'https';
+    this.isHttp2 = this.isHttps && first.config.http2;
     this.bindings = bindings;
     this.#index(bindings);
   }
@@ -106,6 +120,11 @@ export class ListenerRuntime {
    * CRLs). New handshakes use the new TLS contexts at once; requests in flight finish as they started.
    */
   update(bindings: readonly BindingRuntime[]): void {
+    const http2 = bindings[0]?.config.http2 === true;
+    if (http2 !== this.isHttp2) {
+      const port = (this.server?.address() as { port?: number } | null)?.port ?? this.port;
+      throw new Error(`turning HTTP/2 ${http2 ? 'on' : 'off'} for ${this.address}:${port} needs a restart (ALPN is fixed when the socket is created)`);
+    }
     if (this.isHttps) {
       // Build everything first: a bad certificate throws here, before anything changed.
       const contexts = new Map(bindings.map((b) => [b, secureContextFor(b.config, b.site.config, bindings.length > 1)] as const));
@@ -113,6 +132,8 @@ export class ListenerRuntime {
       this.#index(bindings);
       this.#contexts = contexts;
       const server = this.server as HttpsServer | undefined;
+      // HTTP/2 connections made before: a GOAWAY lets their streams finish and sends the client to a new handshake.
+      for (const session of this.#sessions) session.close();
       if (server) {
         const defaultBinding = this.#fallback ?? (bindings[0] as BindingRuntime);
         const defaultOptions = secureContextOptions(defaultBinding.config, defaultBinding.site.config, bindings.length > 1);
@@ -148,6 +169,16 @@ export class ListenerRuntime {
     return this.bindingFor(end > 0 ? host.slice(0, end) : host);
   }
 
+  /**
+   * https, several bindings: whether a request's Host names a binding of another site than the one the
+   * connection's handshake chose. A Host that names no binding (an IP address, say) is not misdirected:
+   * the handshake's site answers it.
+   */
+  isMisdirected(host: string, binding: BindingRuntime): boolean {
+    const named = this.bindingForHost(host);
+    return named !== undefined && named !== this.#fallback && named.site !== binding.site;
+  }
+
   /** https: the connection state of a socket, made on its first request. Undefined when no binding answers. */
   tlsConnection(socket: TLSSocket): TlsConnection | undefined {
     const known = TlsConnection.of(socket);
@@ -158,8 +189,18 @@ export class ListenerRuntime {
     return binding ? TlsConnection.attach(socket, new TlsConnection(socket, binding, this.generation, known !== undefined)) : undefined;
   }
 
+  /** HTTP/2: asks every open connection to finish its streams and close (GOAWAY). */
+  closeSessions(): void {
+    for (const session of this.#sessions) session.close();
+  }
+
+  /** HTTP/2: closes every open connection now (the drain timeout is over). */
+  destroySessions(): void {
+    for (const session of this.#sessions) session.destroy();
+  }
+
   /** Creates the node server (not yet listening). */
-  createServer(onRequest: Parameters<typeof createHttpServer>[1], ticketKeys?: Buffer): HttpServer | HttpsServer {
+  createServer(onRequest: Parameters<typeof createHttpServer>[1], ticketKeys?: Buffer): ListenerServer {
     this.#ticketKeys = ticketKeys;
     const common = { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0 };
     if (!this.isHttps) {
@@ -173,8 +214,7 @@ export class ListenerRuntime {
     // certificate; the SNI callback sets it for the binding a name selects.
     const requestCert = defaultBinding.site.config.ssl.clientCertificates !== 'ignore';
     const defaultOptions = secureContextOptions(defaultBinding.config, defaultBinding.site.config, this.bindings.length > 1);
-    this.server = createHttpsServer(
-      {
+    const options = {
         ...common,
         ...defaultOptions,
         // One key for every worker (and, from sessionTicketKeyFile, every instance): resumption works wherever the client lands.
@@ -187,9 +227,21 @@ export class ListenerRuntime {
           setClientCertificateRequest(this, binding.site.config.ssl.clientCertificates !== 'ignore');
           callback(null, listener.#contexts.get(binding));
         },
-      },
-      onRequest,
-    );
+    };
+    if (this.isHttp2) {
+      // ALPN offers h2 then http/1.1; a client without ALPN (wrk, older tools) gets HTTP/1.1.
+      const server = createHttp2Server({ ...options, allowHTTP1: true, settings: HTTP2_SETTINGS }, onRequest as unknown as Parameters<typeof createHttp2Server>[1]);
+      // The HTTP/1.1 side of an http2 server reads these from the server object (its constructor sets only headersTimeout).
+      Object.assign(server, common);
+      server.on('session', (session: ServerHttp2Session) => {
+        this.#sessions.add(session);
+        session.once('close', () => this.#sessions.delete(session));
+        session.setTimeout(HTTP2_IDLE_TIMEOUT_MS, () => session.close());
+      });
+      this.server = server;
+    } else {
+      this.server = createHttpsServer(options, onRequest);
+    }
     allowPartialTrustChainOnDefault(this.server as HttpsServer, defaultOptions);
     if (this.bindings.length === 1) renewTicketsOnResumption(this.server as HttpsServer);
     // A client without SNI when no binding answers for it: end the connection after the handshake.

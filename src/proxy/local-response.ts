@@ -11,7 +11,7 @@ export interface LocalAnswer {
   readonly html: Buffer;
 }
 
-const TITLES: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+const TITLES: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 421: 'Misdirected Request', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
 const DESCRIPTIONS: Record<string, string> = {
   '400.0': 'The request has an invalid host name.',
@@ -21,6 +21,7 @@ const DESCRIPTIONS: Record<string, string> = {
   '403.13': 'The client certificate has been revoked.',
   '403.16': 'The client certificate is not trusted or is invalid.',
   '403.17': 'The client certificate has expired or is not yet valid.',
+  '421.0': 'This connection was set up for another host name: open a new connection for this one.',
   '502.3': 'The server in the farm did not answer: the connection was refused, reset or timed out.',
   '502.4': 'No server in the farm is available to handle the request.',
 };

@@ -8,8 +8,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ProtocolSettings } from '../config/model.js';
 import { CLIENT_CERT_HEADER_FAMILY } from './forwarded-certificate.js';
 
-/** Never forwarded: hop-by-hop, and `expect` (the proxy answers 100-continue itself). */
-const HOP_BY_HOP = ['connection', 'proxy-connection', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'expect', 'http2-settings'];
+/**
+ * Never forwarded: hop-by-hop, `expect` (the proxy answers 100-continue itself), and HTTP/2's
+ * pseudo-headers (the request line and Host are made from them).
+ */
+const HOP_BY_HOP = ['connection', 'proxy-connection', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'expect', 'http2-settings', ':method', ':path', ':scheme', ':authority', ':protocol'];
 
 /** Lower-case names removed from every client request of a farm: hop-by-hop, spoofable and replaced headers. */
 export function strippedRequestHeaders(protocol: ProtocolSettings): ReadonlySet<string> {
@@ -75,7 +78,7 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, stripped: R
 }
 
 /** Response headers never passed back to the client (the proxy frames its own response). */
-const RESPONSE_HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'trailer', 'te']);
+const RESPONSE_HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'trailer', 'te', 'http2-settings']);
 const HOP_BY_HOP_LENGTHS = new Set([...RESPONSE_HOP_BY_HOP].map((name) => name.length));
 
 /** A server's raw response headers (undici's [name, value, …] buffers) → flat list for res.writeHead. */
