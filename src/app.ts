@@ -13,6 +13,7 @@ import type { RequestObserver } from './tracing/request-record.js';
 import { FarmState } from './farm/farm-state.js';
 import { createRequestHandler } from './proxy/handler.js';
 import { createUpgradeHandler } from './proxy/upgrade.js';
+import { ServerPool } from './proxy/upstream/server-pool.js';
 import { ListenerRuntime, type ListenerServer } from './proxy/listener.js';
 import { BindingRuntime, SiteRuntime } from './proxy/site-runtime.js';
 import { AccessLogs } from './tracing/access-log.js';
@@ -63,14 +64,9 @@ function fingerprintOf(farm: Farm): string {
 function newFarmState(farm: Farm, eventLog: EventLog): FarmState {
   const state = new FarmState(farm, { eventLog });
   for (const server of state.servers) {
-    server.dispatcher = new Pool(server.origin, {
-      connect: { timeout: farm.protocol.timeoutMs },
-      headersTimeout: farm.protocol.timeoutMs,
-      bodyTimeout: farm.protocol.timeoutMs,
-      keepAliveTimeout: 30_000,
-      keepAliveMaxTimeout: 600_000,
-      pipelining: 1,
-    });
+    server.pool = new ServerPool(server.host, server.port, { timeoutMs: farm.protocol.timeoutMs, keepAliveMs: 30_000 });
+    // URL tests (health) go through undici, on connections of their own.
+    server.dispatcher = new Pool(server.origin, { connect: { timeout: farm.protocol.timeoutMs }, connections: 2, keepAliveTimeout: 10_000, pipelining: 1 });
   }
   return state;
 }
@@ -232,7 +228,10 @@ export class Gatehouse {
     // What the old config used goes once its requests are done: pools close after their last request.
     for (const farm of retiredFarms) {
       farm.close();
-      for (const server of farm.servers) void server.dispatcher?.close();
+      for (const server of farm.servers) {
+        void server.pool?.close();
+        void server.dispatcher?.close();
+      }
     }
     void retiredLog.close();
     for (const site of retiredSites) void site.tracer?.close();
@@ -266,7 +265,7 @@ export class Gatehouse {
     await Promise.all([...this.#listeners.values()].map((listener) => drain(listener, drainTimeoutMs, this.#eventLog)));
     for (const farm of this.#farms.values()) farm.close();
     await this.#admin?.close();
-    await Promise.all([...this.#farms.values()].flatMap((farm) => farm.servers.map((s) => s.dispatcher?.destroy())));
+    await Promise.all([...this.#farms.values()].flatMap((farm) => farm.servers.flatMap((s) => [s.pool?.destroy(), s.dispatcher?.destroy()])));
     await this.#deps.accessLog.close();
     await Promise.all(this.#sites.map((site) => site.tracer?.close()));
   }

@@ -4,6 +4,7 @@
  * http.Server. Its farm (FarmState) keeps `isSelectable` current and decides health; the server counts.
  */
 import type { Dispatcher } from 'undici';
+import type { ServerPool } from '../proxy/upstream/server-pool.js';
 import type { ServerConfig } from '../config/model.js';
 import { systemClock, type Clock } from './clock.js';
 import type { ExchangeReport } from './request-info.js';
@@ -68,8 +69,10 @@ export class FarmServer {
   /** `http://host:port`, the origin requests are sent to. */
   readonly origin: string;
   readonly counters: ServerCounters = { totalRequests: 0, currentRequests: 0, failedRequests: 0, bytesSent: 0, bytesReceived: 0, responseTimeTotalMs: 0 };
-  /** Keep-alive connection pool to the server; set by the proxy when the farm is built. */
+  /** undici pool for URL tests; set by the proxy when the farm is built. */
   dispatcher: Dispatcher | undefined;
+  /** Keep-alive connections that carry the proxied requests; set by the proxy when the farm is built. */
+  pool: ServerPool | undefined;
   /**
    * Whether pick() may give this server a new request: enabled, `available`, its farm enabled, and
    * healthy (or its farm ignoring health under minServers). Kept current by the farm.

@@ -1,5 +1,5 @@
 /**
- * forward: sends one request to a farm server through its keep-alive pool (undici) and streams the
+ * forward: sends one request to a farm server through its keep-alive pool (upstream/) and streams the
  * response back, with back-pressure both ways. A failure before the response starts is retried once on
  * another server when that is safe (the request never reached the first server, or it is idempotent
  * and no body was sent); otherwise it becomes 502.3. A failure after the response started aborts the
@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import type { Dispatcher } from 'undici';
+import type { ExchangeHandler } from './upstream/server-connection.js';
 import type { FarmServer } from '../farm/farm-server.js';
 import type { RequestInfo } from '../farm/request-info.js';
 import { clientResponseHeaders, reverseRewriteHost, upstreamRequestHeaders, type AddedHeaders } from './request-headers.js';
@@ -53,21 +53,10 @@ export interface ExchangeTimings {
 
 export type ExchangeDone = (outcome: ExchangeOutcome) => void;
 
-/** Reads the client's body for undici without letting undici destroy the client's request on failure. */
-class RequestBody implements AsyncIterable<Buffer> {
-  isStarted = false;
-  bytes = 0;
-  constructor(readonly req: IncomingMessage) {}
-  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    this.isStarted = true;
-    for await (const chunk of this.req.iterator({ destroyOnReturn: false })) {
-      this.bytes += (chunk as Buffer).length;
-      yield chunk as Buffer;
-    }
-  }
-}
+/** Characters a request target can never hold (a rule's rewrite is checked before it goes on the wire). */
+const INVALID_TARGET = /[\s\x00-\x1f\x7f]/;
 
-export class ProxyExchange implements Dispatcher.DispatchHandler {
+export class ProxyExchange implements ExchangeHandler {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #route: FarmRoute;
@@ -80,7 +69,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #hasBody: boolean;
   #server: FarmServer;
   #retriedFrom: FarmServer | undefined;
-  #body: RequestBody | undefined;
+  /** Request body bytes written to the current attempt's server; -1 before the body starts. */
+  #bodyBytes = -1;
   #abort: ((error?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
   #isConnected = false;
@@ -119,6 +109,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   start(): void {
+    const req = this.#req;
+    const url = this.#url;
+    if ((this.#originalUrl !== undefined || req.httpVersionMajor === 2) && (INVALID_TARGET.test(url) || url.length === 0)) {
+      this.#status = 502;
+      this.#finish(new Error(`the request target ${JSON.stringify(url)} cannot be sent to a server (whitespace or control characters)`));
+      return;
+    }
     const server = this.#server;
     server.onRequestStart();
     this.#attemptStartMs = performance.now();
@@ -126,27 +123,22 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#timings.connectedMs = 0;
     this.#timings.firstByteMs = 0;
     this.#isConnected = false;
-    this.#body = this.#hasBody ? new RequestBody(this.#req) : undefined;
+    this.#bodyBytes = -1;
     const protocol = this.#route.farm.config.protocol;
-    const headers = upstreamRequestHeaders(this.#req.headers, this.#route.strippedHeaders, protocol, this.#added.serverHost === server.address ? this.#added : { ...this.#added, serverHost: server.address });
+    const headers = upstreamRequestHeaders(req.headers, this.#route.strippedHeaders, protocol, this.#added.serverHost === server.address ? this.#added : { ...this.#added, serverHost: server.address });
     if (this.#originalUrl !== undefined) headers.push('X-Original-URL', this.#originalUrl);
     this.#upstreamHeaders = headers;
-    (server.dispatcher as Dispatcher).dispatch(
-      {
-        origin: server.origin,
-        path: this.#url,
-        method: this.#req.method as string,
-        headers,
-        // undici streams an async iterable body with back-pressure; its types list only Readable.
-        body: (this.#body ?? null) as unknown as NonNullable<Dispatcher.DispatchOptions['body']>,
-        headersTimeout: protocol.timeoutMs,
-        bodyTimeout: protocol.timeoutMs,
-      },
-      this,
-    );
+    const method = req.method as string;
+    const isChunked = this.#hasBody && req.headers['content-length'] === undefined;
+    let head = `${method} ${url} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    head += isChunked ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n';
+    server.pool!.send({ head, isHead: method === 'HEAD', body: this.#hasBody ? req : undefined, isChunked, onBodyChunk: this.#hasBody ? this.#onBodyChunk : undefined }, this);
   }
 
-  // undici's handler interface (the raw form: no header parsing, no wrapper per request).
+  readonly #onBodyChunk = (bytes: number): void => {
+    this.#bodyBytes = this.#bodyBytes < 0 ? bytes : this.#bodyBytes + bytes;
+  };
 
   onConnect(abort: (error?: Error) => void): void {
     this.#abort = abort;
@@ -155,8 +147,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#isClientGone) abort(new Error('client closed the connection'));
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true; // 1xx: the client's own 100-continue is answered by node
+  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void): boolean {
     this.#status = statusCode;
     this.#resume = resume;
     this.#timings.firstByteMs = performance.now();
@@ -209,7 +200,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#finish(error);
       return;
     }
-    const isBodyStarted = this.#body?.isStarted === true;
+    const isBodyStarted = this.#bodyBytes >= 0;
     const isSafe = !isBodyStarted && (!this.#isConnected || IDEMPOTENT.has(this.#req.method as string));
     const next = this.#retriedFrom === undefined && isSafe && !this.#isBadResponse ? this.#route.farm.pick(this.#request, server) : undefined;
     if (next) {
@@ -229,7 +220,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#server.onRequestEnd({
       status: this.#status,
       responseTimeMs: performance.now() - this.#attemptStartMs,
-      bytesSent: this.#body?.bytes ?? 0,
+      bytesSent: Math.max(this.#bodyBytes, 0),
       bytesReceived: this.#bytes,
       isConnectionError,
     });
@@ -247,7 +238,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       error,
       retriedFrom: this.#retriedFrom,
       retryCause: this.#retryCause,
-      bytesReceived: this.#body?.bytes ?? 0,
+      bytesReceived: Math.max(this.#bodyBytes, 0),
       timings: this.#timings,
       upstreamHeaders: this.#upstreamHeaders,
     });

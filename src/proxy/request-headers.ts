@@ -81,23 +81,23 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, stripped: R
 const RESPONSE_HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'trailer', 'te', 'http2-settings']);
 const HOP_BY_HOP_LENGTHS = new Set([...RESPONSE_HOP_BY_HOP].map((name) => name.length));
 
-/** A server's raw response headers (undici's [name, value, …] buffers) → flat list for res.writeHead. */
-export function clientResponseHeaders(raw: readonly Buffer[]): string[] {
+/** A server's response headers (flat [name, value, …] as parsed) → flat list for res.writeHead. */
+export function clientResponseHeaders(raw: readonly string[]): string[] {
   const out: string[] = [];
   let connectionTokens: Set<string> | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1');
+    const name = raw[i] as string;
     if (HOP_BY_HOP_LENGTHS.has(name.length) && RESPONSE_HOP_BY_HOP.has(name.toLowerCase())) {
       if (name.length === 10 && name.toLowerCase() === 'connection') {
         // RFC 9110 §7.6.1: headers the server names in Connection are hop-by-hop too.
-        for (const token of (raw[i + 1] as Buffer).toString('latin1').toLowerCase().split(',')) {
+        for (const token of (raw[i + 1] as string).toLowerCase().split(',')) {
           const trimmed = token.trim();
           if (trimmed !== 'keep-alive' && trimmed !== 'close' && trimmed) (connectionTokens ??= new Set()).add(trimmed);
         }
       }
       continue;
     }
-    out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+    out.push(name, raw[i + 1] as string);
   }
   if (!connectionTokens) return out;
   const kept: string[] = [];

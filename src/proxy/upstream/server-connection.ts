@@ -1,0 +1,385 @@
+/**
+ * One keep-alive HTTP/1.1 connection to a farm server, carrying one exchange at a time. Requests are
+ * written as one head string (and the body as it arrives, with back-pressure); responses are parsed by
+ * node's own HTTP parser (llhttp, the one node:http uses), so framing (Content-Length, chunked,
+ * close-delimited, HEAD, 1xx, 204/304) follows the same strict rules as node:http.
+ *
+ * This replaces a general-purpose client on the request path: a proxy sends each request once, to a known
+ * server, with headers it has already checked, so it needs none of a client's request objects, header
+ * re-validation or promise plumbing. Health tests keep using undici.
+ */
+import { createRequire } from 'node:module';
+import { connect, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+
+/** node's HTTP parser binding, through node:http's own module (stable since node 12; not in the public docs). */
+interface HttpParser {
+  initialize(type: number, resource: object, maxHeaderSize?: number, lenient?: number): void;
+  execute(data: Buffer): number | Error;
+  finish(): number | Error | undefined;
+  close(): void;
+  free(): void;
+  remove(): void;
+  [key: number]: unknown;
+}
+interface HttpParserClass {
+  new (): HttpParser;
+  readonly RESPONSE: number;
+  readonly kOnHeaders: number;
+  readonly kOnHeadersComplete: number;
+  readonly kOnBody: number;
+  readonly kOnMessageComplete: number;
+  readonly kOnExecute: number;
+}
+const { HTTPParser } = createRequire(import.meta.url)('_http_common') as { HTTPParser: HttpParserClass };
+
+/** What an exchange hears from its connection (undici's raw handler shape, with string headers). */
+export interface ExchangeHandler {
+  /** The request is about to be written on a connected socket; `abort` ends the exchange with an error. */
+  onConnect(abort: (error?: Error) => void): void;
+  /** Response head (final status, not 1xx); false pauses the body until `resume`. */
+  onHeaders(statusCode: number, headers: string[], resume: () => void): boolean;
+  /** A chunk of the response body; false pauses until `resume`. */
+  onData(chunk: Buffer): boolean;
+  onComplete(): void;
+  /** Called at most once, and never after onComplete. */
+  onError(error: Error): void;
+}
+
+/** A request, ready to write: `head` is the request line and headers, ending with the blank line. */
+export interface OutgoingRequest {
+  readonly head: string;
+  readonly isHead: boolean;
+  /** The client's body, streamed as it arrives; undefined for none. */
+  readonly body: Readable | undefined;
+  /** Frame the body as chunked (the client sent no length). */
+  readonly isChunked: boolean;
+  /** Told of each body chunk written (bytes), for counters and retry safety. */
+  readonly onBodyChunk: ((bytes: number) => void) | undefined;
+}
+
+export class UpstreamError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'UpstreamError';
+  }
+}
+
+/** Pool callbacks: a connection that can carry another request, or one that is gone. */
+export interface ConnectionOwner {
+  release(connection: ServerConnection): void;
+  forget(connection: ServerConnection): void;
+}
+
+const MAX_HEADER_SIZE = 64 * 1024;
+/** `Keep-Alive: timeout=N` from the server: reuse the connection only within N s minus this margin. */
+const KEEP_ALIVE_MARGIN_MS = 1000;
+
+export class ServerConnection {
+  readonly socket: Socket;
+  /** Whether a request has been written on it before (a reused connection may have been closed by the server). */
+  hasCarried = false;
+  /** performance.now() after which the server may have closed it while idle. */
+  reusableUntilMs = Infinity;
+  #isConnected = false;
+  #handler: ExchangeHandler | undefined;
+  #request: OutgoingRequest | undefined;
+  #parser: HttpParser;
+  #headers: string[] = [];
+  #status = 0;
+  #isKeepAlive = false;
+  #isRequestDone = false;
+  #isResponseDone = false;
+  #isBodyPaused = false;
+  #isDead = false;
+  /** The server sent bytes no request asked for: the connection can never be trusted again. */
+  #isOutOfStep = false;
+  /** Detaches the current request body's listeners (when the exchange ends before the body does). */
+  #detachBody: (() => void) | undefined;
+  readonly #owner: ConnectionOwner;
+  readonly #timeoutMs: number;
+  readonly #keepAliveMs: number;
+
+  constructor(host: string, port: number, owner: ConnectionOwner, timeoutMs: number, keepAliveMs: number) {
+    this.#owner = owner;
+    this.#timeoutMs = timeoutMs;
+    this.#keepAliveMs = keepAliveMs;
+    this.socket = connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
+    // One inactivity timer for the connection's life: connect, response headers, each body chunk, and idle keep-alive.
+    this.socket.setTimeout(timeoutMs);
+    this.#parser = this.#newParser();
+    this.socket.once('connect', () => {
+      this.#isConnected = true;
+      if (this.#handler) this.#write();
+    });
+    this.socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.socket.on('end', () => this.#onEnd());
+    this.socket.on('timeout', () => this.#onTimeout());
+    this.socket.on('error', (error: Error) => this.#fail(error));
+    this.socket.on('close', () => this.#onClose());
+  }
+
+  get isIdle(): boolean {
+    return this.#handler === undefined && !this.#isDead;
+  }
+
+  /** Starts an exchange on this connection (now, or once it is connected). */
+  send(request: OutgoingRequest, handler: ExchangeHandler): void {
+    this.#handler = handler;
+    this.#request = request;
+    this.#headers = [];
+    this.#status = 0;
+    this.#isKeepAlive = false;
+    this.#isRequestDone = false;
+    this.#isResponseDone = false;
+    if (this.#isConnected) this.#write();
+  }
+
+  /** Closes it now when idle; a busy one closes when its exchange ends (the pool no longer takes it back). */
+  close(): void {
+    if (this.#handler) return; // the exchange ends it: see #finishExchange
+    this.#isDead = true;
+    this.socket.destroy();
+  }
+
+  destroy(error?: Error): void {
+    this.#isDead = true;
+    this.socket.destroy(error);
+  }
+
+  #newParser(): HttpParser {
+    const parser = new HTTPParser();
+    parser.initialize(HTTPParser.RESPONSE, {}, MAX_HEADER_SIZE, 0);
+    parser[HTTPParser.kOnHeaders] = (headers: string[]) => {
+      for (let i = 0; i < headers.length; i++) this.#headers.push(headers[i] as string);
+    };
+    parser[HTTPParser.kOnHeadersComplete] = (_major: number, _minor: number, headers: string[] | undefined, _method: unknown, _url: unknown, statusCode: number, _message: string, upgrade: boolean, shouldKeepAlive: boolean) =>
+      this.#onHeadersComplete(headers, statusCode, upgrade, shouldKeepAlive);
+    parser[HTTPParser.kOnBody] = (chunk: Buffer) => this.#onBody(chunk);
+    parser[HTTPParser.kOnMessageComplete] = () => this.#onMessageComplete();
+    return parser;
+  }
+
+  #write(): void {
+    const request = this.#request as OutgoingRequest;
+    const handler = this.#handler as ExchangeHandler;
+    this.hasCarried = true;
+    handler.onConnect((error?: Error) => this.#abort(error));
+    if (this.#handler !== handler) return; // aborted in onConnect
+    const socket = this.socket;
+    const body = request.body;
+    if (!body) {
+      socket.write(request.head, 'latin1');
+      this.#isRequestDone = true;
+      return;
+    }
+    socket.cork();
+    socket.write(request.head, 'latin1');
+    const isChunked = request.isChunked;
+    const onBodyChunk = request.onBodyChunk;
+    const onDrain = () => body.resume();
+    const onChunk = (chunk: Buffer) => {
+      if (this.#handler !== handler) return;
+      onBodyChunk?.(chunk.length);
+      if (chunk.length === 0) return;
+      let isFlowing: boolean;
+      if (isChunked) {
+        socket.cork();
+        socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+        socket.write(chunk);
+        isFlowing = socket.write('\r\n', 'latin1');
+        socket.uncork();
+      } else isFlowing = socket.write(chunk);
+      if (!isFlowing) {
+        body.pause();
+        socket.once('drain', onDrain);
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      if (this.#handler !== handler) return;
+      if (isChunked) socket.write('0\r\n\r\n', 'latin1');
+      this.#isRequestDone = true;
+      if (this.#isResponseDone) this.#finishExchange();
+    };
+    const onAborted = () => {
+      cleanup();
+      if (this.#handler === handler) this.#abort(new UpstreamError('ERR_CLIENT_ABORTED', 'the client stopped sending the request body'));
+    };
+    const cleanup = () => {
+      if (this.#detachBody === cleanup) this.#detachBody = undefined;
+      body.off('data', onChunk);
+      body.off('end', onEnd);
+      body.off('error', onAborted);
+      body.off('close', onClosedEarly);
+      socket.off('drain', onDrain);
+    };
+    const onClosedEarly = () => {
+      if (!body.readableEnded) onAborted();
+    };
+    this.#detachBody = cleanup;
+    body.on('data', onChunk);
+    body.on('end', onEnd);
+    body.on('error', onAborted);
+    body.on('close', onClosedEarly);
+    process.nextTick(() => socket.uncork());
+  }
+
+  #onData(chunk: Buffer): void {
+    if (!this.#handler) {
+      // Bytes from the server while no request is out: the connection is out of step; drop it.
+      this.#isOutOfStep = true;
+      this.destroy();
+      return;
+    }
+    const result = this.#parser.execute(chunk);
+    if (this.#isOutOfStep) {
+      this.#fail(new UpstreamError('ERR_OUT_OF_STEP', 'the server sent more than one response to one request'));
+      return;
+    }
+    if (result instanceof Error) {
+      const code = (result as Error & { code?: string }).code ?? 'HPE_INVALID';
+      this.#fail(new UpstreamError(code, `the server's response is not valid HTTP/1.1 (${code}${(result as Error & { reason?: string }).reason ? `: ${(result as Error & { reason?: string }).reason}` : ''})`));
+    }
+  }
+
+  #onHeadersComplete(headers: string[] | undefined, statusCode: number, upgrade: boolean, shouldKeepAlive: boolean): number {
+    const handler = this.#handler;
+    if (!handler || this.#isResponseDone) {
+      this.#isOutOfStep = true;
+      return 1;
+    }
+    if (headers) for (let i = 0; i < headers.length; i++) this.#headers.push(headers[i] as string);
+    const list = this.#headers;
+    this.#headers = [];
+    if (statusCode < 200) {
+      if (statusCode === 101 || upgrade) {
+        this.#fail(new UpstreamError('ERR_UNEXPECTED_UPGRADE', `the server switched protocols (${statusCode}) on a request that did not ask to`));
+        return 2;
+      }
+      return 1; // 100 Continue, 103 Early Hints: informational, the final response follows
+    }
+    if (upgrade) {
+      this.#fail(new UpstreamError('ERR_UNEXPECTED_UPGRADE', 'the server switched protocols on a request that did not ask to'));
+      return 2;
+    }
+    this.#status = statusCode;
+    this.#isKeepAlive = shouldKeepAlive;
+    if (shouldKeepAlive) this.reusableUntilMs = keepAliveDeadline(list, this.#keepAliveMs);
+    const isFlowing = handler.onHeaders(statusCode, list, this.#resume);
+    if (!isFlowing && this.#handler === handler) this.#pause();
+    return this.#request?.isHead ? 1 : 0;
+  }
+
+  #onBody(chunk: Buffer): void {
+    const handler = this.#handler;
+    if (!handler || this.#isResponseDone) {
+      this.#isOutOfStep = true;
+      return;
+    }
+    if (this.#status === 0) return;
+    if (!handler.onData(chunk) && this.#handler === handler) this.#pause();
+  }
+
+  #onMessageComplete(): void {
+    if (!this.#handler || this.#isResponseDone) {
+      this.#isOutOfStep = true;
+      return;
+    }
+    if (this.#status === 0) return; // the end of a 1xx
+    this.#isResponseDone = true;
+    const handler = this.#handler;
+    if (this.#isRequestDone) this.#finishExchange();
+    else {
+      // The server answered before the whole body was sent: the connection cannot carry another request.
+      this.#isKeepAlive = false;
+      this.#finishExchange();
+    }
+    handler.onComplete();
+  }
+
+  readonly #resume = (): void => {
+    if (!this.#isBodyPaused) return;
+    this.#isBodyPaused = false;
+    this.socket.resume();
+  };
+
+  #pause(): void {
+    this.#isBodyPaused = true;
+    this.socket.pause();
+  }
+
+  /** The exchange is over: the connection goes back to the pool, or away. */
+  #finishExchange(): void {
+    this.#handler = undefined;
+    this.#detachBody?.();
+    this.#request = undefined;
+    if (this.#isBodyPaused) this.#resume();
+    if (this.#isKeepAlive && this.#isRequestDone && !this.#isDead) this.#owner.release(this);
+    else this.destroy();
+  }
+
+  #abort(error?: Error): void {
+    const handler = this.#handler;
+    if (!handler) return;
+    this.#handler = undefined;
+    this.#detachBody?.();
+    this.destroy();
+    handler.onError(error ?? new UpstreamError('ERR_ABORTED', 'the request was aborted'));
+  }
+
+  #onEnd(): void {
+    // A close-delimited body ends here; otherwise the server closed an idle or a busy connection.
+    if (this.#handler && this.#status !== 0) this.#parser.finish();
+    if (this.#handler) this.#fail(new UpstreamError('ECONNABORTED', this.#status === 0 ? 'the server closed the connection before answering' : 'the server closed the connection in the middle of the response'));
+    else this.destroy();
+  }
+
+  #onTimeout(): void {
+    if (!this.#handler) {
+      this.destroy(); // idle for the whole timeout
+      return;
+    }
+    const code = !this.#isConnected ? 'ERR_CONNECT_TIMEOUT' : this.#status === 0 ? 'ERR_HEADERS_TIMEOUT' : 'ERR_BODY_TIMEOUT';
+    const what = !this.#isConnected ? 'connect' : this.#status === 0 ? 'answer (response headers)' : 'send more of the response body';
+    this.#fail(new UpstreamError(code, `the server did not ${what} within ${this.#timeoutMs} ms`));
+  }
+
+  #fail(error: Error): void {
+    const handler = this.#handler;
+    this.#handler = undefined;
+    this.#detachBody?.();
+    this.destroy();
+    handler?.onError(error);
+  }
+
+  #onClose(): void {
+    this.#isDead = true;
+    const parser = this.#parser;
+    parser.close?.();
+    parser.free?.();
+    this.#owner.forget(this);
+    const handler = this.#handler;
+    if (handler) {
+      this.#handler = undefined;
+      this.#detachBody?.();
+      handler.onError(new UpstreamError('ECONNABORTED', 'the connection to the server closed'));
+    }
+  }
+}
+
+/** When a kept-alive connection stops being safe to reuse: our own limit, or the server's `Keep-Alive: timeout=N` less a margin. */
+function keepAliveDeadline(headers: readonly string[], keepAliveMs: number): number {
+  let ms = keepAliveMs;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
+    const match = /timeout\s*=\s*(\d+)/i.exec(headers[i + 1] as string);
+    if (match) ms = Math.min(ms, Number(match[1]) * 1000 - KEEP_ALIVE_MARGIN_MS);
+  }
+  return performance.now() + ms;
+}
