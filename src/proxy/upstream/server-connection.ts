@@ -212,6 +212,8 @@ export class ServerConnection {
     };
     const cleanup = () => {
       if (this.#detachBody === cleanup) this.#detachBody = undefined;
+      // Paused, not left flowing without a listener: a retry on another server may still read it.
+      if (!body.readableEnded) body.pause();
       body.off('data', onChunk);
       body.off('end', onEnd);
       body.off('error', onAborted);
@@ -226,6 +228,7 @@ export class ServerConnection {
     body.on('end', onEnd);
     body.on('error', onAborted);
     body.on('close', onClosedEarly);
+    body.resume();
     process.nextTick(() => socket.uncork());
   }
 
