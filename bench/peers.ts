@@ -33,7 +33,7 @@ export interface PeerFiles {
 
 export const NGINX_NAME = 'nginx';
 export const HAPROXY_NAME = 'HAProxy';
-export const NODE_NAME = 'node:http proxy (http.Agent)';
+export const NODE_NAME = 'http-proxy 1.18';
 export const GATEHOUSE_NAME = 'Gatehouse';
 export const NJS_MODULE = '/usr/lib/nginx/modules/ngx_http_js_module.so';
 

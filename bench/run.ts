@@ -1,6 +1,5 @@
 /**
- * npm run bench: Gatehouse against nginx, HAProxy and a Node peer (node:http proxy with a keep-alive
- * http.Agent), with the direct path (load sent straight to a backend) as the upper bound.
+ * npm run bench: Gatehouse against nginx, HAProxy and a Node peer (the http-proxy library), with the direct path (load sent straight to a backend) as the upper bound.
  *
  * Method: each proxy runs as its own process(es) pinned to CPU 0 (`taskset`) with one worker/thread;
  * the two backends and the load generator share CPU 1. Load comes from wrk (Debian); wrk cannot present a
@@ -614,10 +613,10 @@ the ratios, measured side by side in one run, more than the absolute numbers.
 
 ## Method
 
-- **Peers.** Gatehouse (\`gatehouse start\`, access log off, one process); nginx (\`worker_processes 1\`);
-  HAProxy (\`nbthread 1\`); ${NODE_NAME}, the Node peer: bench/node-peer.ts, a plain TLS-terminating reverse
-  proxy on node:https with a keep-alive \`http.Agent\`, request and response piped, as a typical Node proxy is
-  written. nginx and HAProxy are Debian's packages, installed by the script when missing (${versions}).
+- **Peers.** Gatehouse (\`gatehouse start\`, access log off, \`workers: 1\`: one worker under its primary,
+  both counted); nginx (\`worker_processes 1\`); HAProxy (\`nbthread 1\`); ${NODE_NAME}, the Node peer
+  (bench/node-peer.ts): the http-proxy library (devDependency) behind a node:https server, keep-alive to
+  the backends through a node:http \`Agent\`, \`xfwd\` on. nginx and HAProxy are Debian's packages, installed by the script when missing (${versions}).
   Each does what Gatehouse does: TLS termination with the same server certificate, client certificate
   required and verified against the test CA, the certificate forwarded as base64 DER in \`X-ARR-ClientCert\`
   (nginx: ${withNjs ? '\`$ssl_client_raw_cert\` with the PEM armour and line breaks stripped by a one-line njs function' : '**\`$ssl_client_escaped_cert\` (URL-encoded PEM), as njs was missing**'};

@@ -59,6 +59,11 @@ export class SiteRuntime {
   tracer: SiteTracer | undefined;
   /** Client chains seen on full handshakes, for resumed sessions that lack them. */
   readonly chains = new ChainCache();
+  /**
+   * Whether anything reads the chain a client sends (a forwarded format that carries it, a trace); a CRL
+   * makes the door read it too. Otherwise a connection reads only the leaf (tls/client-certificate.ts).
+   */
+  readonly needsClientChain: boolean;
   /** Farm name → route, for the farms the site's rules and default route use. */
   readonly #routes = new Map<string, FarmRoute>();
   #defaultRoute: FarmRoute | undefined;
@@ -73,6 +78,9 @@ export class SiteRuntime {
     this.farm = farm;
     this.rules = config.rules;
     this.hasRules = config.rules.length > 0;
+    const destinations = [config.defaultFarm, ...config.rules.map((rule) => (rule.action.type === 'route' ? rule.action.farm : undefined))];
+    this.needsClientChain =
+      config.tracing !== undefined || destinations.some((f) => f !== undefined && f.protocol.clientCertHeaderName !== '' && (f.protocol.clientCertFormat === 'rfc9440' || f.protocol.clientCertFormat === 'xfcc'));
     const primary = new FarmRoute(farm, farm, this.hasRules);
     this.#routes.set(farm.name, primary);
     this.strippedHeaders = primary.strippedHeaders;

@@ -34,7 +34,8 @@ export class TlsConnection {
     this.binding = binding;
     this.generation = generation;
     this.isFromEarlierConfig = isFromEarlierConfig;
-    const { certificate, verdict } = evaluateClientCertificate(socket, binding.site.config.ssl, binding.site.chains);
+    const site = binding.site;
+    const { certificate, verdict } = evaluateClientCertificate(socket, site.config.ssl, site.chains, site.needsClientChain);
     this.certificate = certificate;
     this.verdict = verdict;
     this.isResumed = socket.isSessionReused();

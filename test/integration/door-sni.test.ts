@@ -287,3 +287,43 @@ describe('PFX server certificates', () => {
     }
   });
 });
+
+describe('SNI across a reload', () => {
+  test('one binding for every name, then a named site added on its port, then removed: each handshake gets the certificate of the config in force', async (t) => {
+    const backends = { main: await startBackend('main'), other: await startBackend('other') };
+    t.after(async () => {
+      for (const backend of Object.values(backends)) await backend.close();
+    });
+    const port = await freePort();
+    const only = configText([{ name: 'main', farm: 'mainFarm', bindings: [httpsBinding(pki.server, { port })] }], { mainFarm: [backends.main], otherFarm: [backends.other] });
+    const both = configText(
+      [
+        { name: 'main', farm: 'mainFarm', bindings: [httpsBinding(pki.server, { port })] },
+        { name: 'other', farm: 'otherFarm', bindings: [httpsBinding(pki.otherServer, { hostName: 'other.example.test', port })] },
+      ],
+      { mainFarm: [backends.main], otherFarm: [backends.other] },
+    );
+    const running = await startGatehouse(only, pki.dir);
+    t.after(() => running.stop());
+    const base = { host: '127.0.0.1', port, ca: [readFileSync(pki.caFile)] };
+    const otherFingerprint = new X509Certificate(readFileSync(pki.otherServer.certFile)).fingerprint256;
+    const mainFingerprint = new X509Certificate(readFileSync(pki.server.certFile)).fingerprint256;
+    const fetchOther = () => tlsFetch({ ...base, servername: 'other.example.test', path: uniquePath('reload-sni'), hostHeader: 'other.example.test', rejectUnauthorized: false });
+
+    const before = await fetchOther();
+    assert.equal(before.peerCertificate.fingerprint256, mainFingerprint, 'one binding answers every name');
+    assert.equal(JSON.parse(before.body).server, 'main');
+
+    await writeFile(running.configFile, both);
+    assert.equal(await running.gatehouse.reload(), true, running.events.join('\n'));
+    const added = await fetchOther();
+    assert.equal(added.peerCertificate.fingerprint256, otherFingerprint, 'the new site\'s certificate for its name');
+    assert.equal(JSON.parse(added.body).server, 'other');
+
+    await writeFile(running.configFile, only);
+    assert.equal(await running.gatehouse.reload(), true, running.events.join('\n'));
+    const removed = await fetchOther();
+    assert.equal(removed.peerCertificate.fingerprint256, mainFingerprint);
+    assert.equal(JSON.parse(removed.body).server, 'main');
+  });
+});
