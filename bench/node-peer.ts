@@ -7,7 +7,8 @@
  *
  * `node node-peer.js CONFIG_JSON`, CONFIG_JSON = {"backends":[port,...],"ca":file,
  *   "listeners":[{"name":"http"},{"name":"mtls","cert":file,"key":file},...]}
- * Prints `listening NAME URL` per listener, then `ready`.
+ * Prints `listening NAME URL` per listener, then `ready`. With "floor":true it proxies nothing: it reads the
+ * client certificate and answers 1 KB itself, the floor of what node:https costs per request and per handshake.
  */
 import { Agent, createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -17,6 +18,8 @@ import type { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
 
 interface Config {
+  /** The floor: answer 1 KB itself after reading the client certificate, no proxying (what node:https alone costs). */
+  floor?: boolean;
   backends: number[];
   ca: string;
   listeners: { name: string; cert?: string; key?: string }[];
@@ -28,7 +31,16 @@ const proxy = httpProxy.createProxyServer({ agent, xfwd: true });
 const targets = config.backends.map((port) => `http://127.0.0.1:${port}`);
 let next = 0;
 
+const KB = Buffer.alloc(1024, 'g');
+
+function floorHandler(req: IncomingMessage, res: ServerResponse): void {
+  const cert = (req.socket as TLSSocket).getPeerCertificate();
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': KB.length, 'x-client-cert-bytes': cert.raw?.length ?? 0 });
+  res.end(KB);
+}
+
 function handler(tls: boolean) {
+  if (config.floor) return floorHandler;
   return (req: IncomingMessage, res: ServerResponse): void => {
     const target = targets[next++ % targets.length] as string;
     delete req.headers['x-arr-clientcert'];

@@ -34,6 +34,7 @@ export interface PeerFiles {
 export const NGINX_NAME = 'nginx';
 export const HAPROXY_NAME = 'HAProxy';
 export const NODE_NAME = 'http-proxy 1.18';
+export const NODE_FLOOR_NAME = 'floor: node:https with requestCert, answers itself';
 export const GATEHOUSE_NAME = 'Gatehouse';
 export const NJS_MODULE = '/usr/lib/nginx/modules/ngx_http_js_module.so';
 
@@ -97,11 +98,12 @@ ${files.backendPorts.map((port) => `      - address: 127.0.0.1:${port}`).join('\
   return peer(GATEHOUSE_NAME, child, urls);
 }
 
-export async function startNodePeer(dist: string, files: PeerFiles): Promise<Peer> {
+export async function startNodePeer(dist: string, files: PeerFiles, floor = false): Promise<Peer> {
   const config = {
+    floor,
     backends: files.backendPorts,
     ca: files.caFile,
-    listeners: [{ name: 'http' }, { name: 'mtls', cert: files.rsa.certFile, key: files.rsa.keyFile }, { name: 'mtls-ecdsa', cert: files.ecdsa.certFile, key: files.ecdsa.keyFile }],
+    listeners: [...(floor ? [] : [{ name: 'http' }]), { name: 'mtls', cert: files.rsa.certFile, key: files.rsa.keyFile }, { name: 'mtls-ecdsa', cert: files.ecdsa.certFile, key: files.ecdsa.keyFile }],
   };
   const child = startProcess(0, process.execPath, [join(dist, 'bench/node-peer.js'), JSON.stringify(config)]);
   const lines = await waitForLine(child, /^ready$/);
@@ -111,7 +113,7 @@ export async function startNodePeer(dist: string, files: PeerFiles): Promise<Pee
     const match = /^listening (\S+) (\S+)/.exec(line);
     if (match) urls[match[1] as ListenerName] = match[2] as string;
   }
-  return peer(NODE_NAME, child, urls);
+  return peer(floor ? NODE_FLOOR_NAME : NODE_NAME, child, urls);
 }
 
 /** The 1 KB body the backends answer, for nginx's `return 200` ceiling servers. */

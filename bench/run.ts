@@ -9,7 +9,7 @@
  * rotated each round); tables show medians. Proxy CPU per request = the proxy's process CPU time
  * (utime+stime of its processes, from /proc) / requests served. Writes the tables to stdout,
  * docs/benchmarks.md and docs/benchmarks.svg. Bounded: every load has a duration and a timeout, the
- * rounds stop early when the time budget (BENCH_BUDGET_SECONDS, default 500, plus the build) would be exceeded.
+ * rounds stop early when the time budget (BENCH_BUDGET_SECONDS, default 540, plus the build) would be exceeded.
  */
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -22,7 +22,7 @@ import { issueServer } from '../src/pki/index.js';
 import { createTestPki } from '../test/support/test-pki.js';
 import { writeChart, type ChartScenario } from './chart.js';
 import { measure, type ClientCert, type Generator, type Load, type Sample } from './measure.js';
-import { GATEHOUSE_NAME, HAPROXY_NAME, NGINX_NAME, NJS_MODULE, NODE_NAME, njsAvailable, startGatehouse, startHaproxy, startNginx, startNodePeer, type Peer, type PeerFiles } from './peers.js';
+import { GATEHOUSE_NAME, HAPROXY_NAME, NGINX_NAME, NJS_MODULE, NODE_FLOOR_NAME, NODE_NAME, njsAvailable, startGatehouse, startHaproxy, startNginx, startNodePeer, type Peer, type PeerFiles } from './peers.js';
 import { ensureDebianPackages, hasTwoCores, have, log, rssMb, startProcess, stderrTail, stopAll, stopProcess, waitForLine } from './proc.js';
 
 const T0 = Date.now();
@@ -33,7 +33,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 /** Seconds per handshake and transfer sample. */
 const SHORT_SECONDS = Number(process.env.BENCH_SHORT_SECONDS ?? 2);
-const BUDGET_SECONDS = Number(process.env.BENCH_BUDGET_SECONDS ?? 500);
+const BUDGET_SECONDS = Number(process.env.BENCH_BUDGET_SECONDS ?? 540);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 10_000);
 const IDLE_MIN_SECONDS = Number(process.env.BENCH_IDLE_MIN_SECONDS ?? 15);
 const IDLE_MAX_SECONDS = Number(process.env.BENCH_IDLE_MAX_SECONDS ?? 40);
@@ -44,7 +44,7 @@ const dist = join(root, 'dist');
 const DIRECT = 'direct (backend, no proxy)';
 const CEILING = 'ceiling: nginx `return 200`, no backend';
 const TRACED = 'Gatehouse, tracing on (no rule matches)';
-const PEER_ORDER = [DIRECT, CEILING, GATEHOUSE_NAME, TRACED, NGINX_NAME, `${NGINX_NAME} (escaped PEM)`, HAPROXY_NAME, NODE_NAME];
+const PEER_ORDER = [DIRECT, CEILING, NODE_FLOOR_NAME, GATEHOUSE_NAME, TRACED, NGINX_NAME, `${NGINX_NAME} (escaped PEM)`, HAPROXY_NAME, NODE_NAME];
 const notes: string[] = [];
 
 const elapsed = () => (Date.now() - T0) / 1000;
@@ -263,6 +263,15 @@ async function main(): Promise<void> {
     if (!gatehouse) throw new Error(`bench: Gatehouse did not start: ${notes.join(' ')}`);
     const nginx = peers.find((p) => p.name.startsWith(NGINX_NAME));
     const proxies = peers;
+    // Not a proxy: what node:https alone costs (handshake, certificate read, 1 KB answer), beside nginx's ceiling.
+    let floor: Peer | undefined;
+    try {
+      floor = await startNodePeer(dist, files, true);
+    } catch (error) {
+      notes.push(`The Node floor did not start: ${(error as Error).message.split('\n')[0]}`);
+    }
+    const floorCells = (listener: 'mtls' | 'mtls-ecdsa', load: (url: string) => Load): Cell[] =>
+      floor?.urls[listener] && gen.shim ? [{ peer: NODE_FLOOR_NAME, proxy: floor, load: load(floor.urls[listener] as string) }] : [];
 
     for (const peer of peers) {
       if (await verifyPeer(peer, cert, derBase64)) log(`${peer.name}: forwards the client certificate as base64 DER, refuses a client without one`);
@@ -308,6 +317,7 @@ async function main(): Promise<void> {
         directFrom: 'http',
         cells: [
           ...(nginx?.urls.ceiling && gen.shim ? [{ peer: CEILING, proxy: nginx, load: ka(`${nginx.urls.ceiling}/`, cert) }] : []),
+          ...floorCells('mtls', (url) => ka(`${url}/`, cert)),
           ...proxyCells('mtls', (url) => ka(`${url}/`, cert)),
         ],
       },
@@ -318,6 +328,7 @@ async function main(): Promise<void> {
         cells: [
           { peer: DIRECT, proxy: undefined, load: hs(`${direct}/`, undefined) },
           ...(nginx?.urls.ceiling && gen.shim ? [{ peer: CEILING, proxy: nginx, load: hs(`${nginx.urls.ceiling}/`, cert) }] : []),
+          ...floorCells('mtls', (url) => hs(`${url}/`, cert)),
           ...proxyCells('mtls', (url) => hs(`${url}/`, cert)),
         ],
       },
@@ -328,6 +339,7 @@ async function main(): Promise<void> {
         directFrom: 'new-rsa',
         cells: [
           ...(nginx?.urls['ceiling-ecdsa'] && gen.shim ? [{ peer: CEILING, proxy: nginx, load: hs(`${nginx.urls['ceiling-ecdsa']}/`, cert) }] : []),
+          ...floorCells('mtls-ecdsa', (url) => hs(`${url}/`, cert)),
           ...proxyCells('mtls-ecdsa', (url) => hs(`${url}/`, cert)),
         ],
       },
@@ -338,7 +350,7 @@ async function main(): Promise<void> {
               title: `New mTLS connection per request, TLS session resumed when the proxy allows it, ${CONNECTIONS} connections, RSA-2048`,
               unit: 'conn' as const,
               directFrom: 'new-rsa',
-              cells: proxyCells('mtls', (url) => hs(`${url}/`, cert, true)),
+              cells: [...floorCells('mtls', (url) => hs(`${url}/`, cert, true)), ...proxyCells('mtls', (url) => hs(`${url}/`, cert, true))],
             },
             {
               key: 'download',
@@ -575,12 +587,23 @@ async function main(): Promise<void> {
           ? '. Every proxy\'s mTLS keep-alive figure is well under that ceiling: the proxies, not the generator, set them.'
           : '. A proxy came close to that ceiling: its figure may be capped by the generator.')
       : '';
+    const floorParts = (['mtls', 'new-rsa', 'new-ecdsa', 'resume'] as const).flatMap((key) => {
+      const f = find(key, NODE_FLOOR_NAME)?.cpu;
+      const n = find(key, CEILING)?.cpu;
+      const g = find(key, GATEHOUSE_NAME)?.cpu;
+      return f && g ? [`${key}: floor ${f.toFixed(0)} µs${n ? ` (${(f / n).toFixed(2)}× nginx's \`return 200\`)` : ''}, Gatehouse ${(g / f).toFixed(2)}× the floor`] : [];
+    });
+    const floorLine = floorParts.length
+      ? `Node floor (${NODE_FLOOR_NAME}: TLS, the client certificate read, 1 KB answered, nothing proxied), CPU per request or connection: ${floorParts.join('; ')}. What Gatehouse costs above the floor is its own; the floor itself is node's TLS and HTTP stack.`
+      : '';
     const report = [
       '## Summary: Gatehouse against each peer (req/s ratios: above 1 means Gatehouse is faster; CPU ratios: below 1 means Gatehouse uses less)',
       '',
       summaryTable,
       '',
       ceilingLine,
+      '',
+      floorLine,
       '',
       tracingLine,
       '',
