@@ -4,6 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { PROBLEM_LINE, REPO, linesOf, lineOf, literal, occupyPort, runCli, tempDir, validate, writeText, type CliResult } from './cli-helpers.js';
@@ -130,14 +131,22 @@ describe('gatehouse validate: valid files', () => {
     const dir = await tempDir(t);
     const file = await writeText(dir, 'gatehouse.yaml', validConfig(pki));
     const npx = join(process.execPath, '..', 'npx');
-    // --no: never download anything; the bin must come from this repository.
-    const ok = await runCli(['--no', 'gatehouse', 'validate', '-c', file], { cwd: REPO, command: [npx], timeoutMs: 60_000 });
+    // --no: never download anything; the bin must come from this repository. npx installs the repository
+    // into its cache as a `file:` dependency the first time (as on a fresh machine: an empty cache of its
+    // own here), and an install runs the package's `prepare` (the build) in this very checkout, rewriting
+    // dist/ under the test files running beside this one. Scripts off: the bin is what `npm ci` built.
+    const cache = await tempDir(t, 'gatehouse-npx-cache-');
+    const env = { ...process.env, npm_config_cache: cache, npm_config_ignore_scripts: 'true', npm_config_update_notifier: 'false' };
+    const built = join(REPO, 'dist', 'src', 'main.js');
+    const builtAt = (await stat(built)).mtimeMs;
+    const ok = await runCli(['--no', 'gatehouse', 'validate', '-c', file], { cwd: REPO, command: [npx], timeoutMs: 60_000, env });
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.equal(ok.stdout, 'ok\n');
 
     const bad = await writeText(dir, 'bad.yaml', `sites: []\n${FARMS}`);
-    const failed = await runCli(['--no', 'gatehouse', 'validate', '-c', bad], { cwd: REPO, command: [npx], timeoutMs: 60_000 });
+    const failed = await runCli(['--no', 'gatehouse', 'validate', '-c', bad], { cwd: REPO, command: [npx], timeoutMs: 60_000, env });
     assertFailedWith(failed, [{ line: 1, path: 'sites' }], bad);
+    assert.equal((await stat(built)).mtimeMs, builtAt, 'npx did not rebuild dist/ under the running tests');
   });
 });
 
