@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const hasTwoCores = cpus().length >= 2;
@@ -209,4 +210,17 @@ export function cpuTimes(): { busy: number; total: number }[] {
       const idle = (v[3] ?? 0) + (v[4] ?? 0);
       return { busy: total - idle, total };
     });
+}
+
+/**
+ * Compiles bench/wrk-client-cert.c (the LD_PRELOAD shim that makes wrk present a client certificate) into
+ * `dir`. Returns its path, or why it could not be built.
+ */
+export function compileWrkShim(root: string, dir: string): { path: string } | { error: string } {
+  const compiler = have('cc') ? 'cc' : have('gcc') ? 'gcc' : undefined;
+  if (!compiler) return { error: 'no C compiler' };
+  const out = join(dir, 'wrk-client-cert.so');
+  const cc = spawnSync(compiler, ['-O2', '-shared', '-fPIC', '-o', out, join(root, 'bench/wrk-client-cert.c'), '-ldl', '-lssl', '-lcrypto'], { encoding: 'utf8', timeout: 60_000 });
+  if (cc.status !== 0) return { error: (cc.stderr || cc.error?.message || '').split('\n')[0] ?? 'cc failed' };
+  return { path: out };
 }

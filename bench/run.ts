@@ -23,7 +23,7 @@ import { createTestPki } from '../test/support/test-pki.js';
 import { writeChart, type ChartScenario } from './chart.js';
 import { measure, type ClientCert, type Generator, type Load, type Sample } from './measure.js';
 import { GATEHOUSE_NAME, HAPROXY_NAME, NGINX_NAME, NJS_MODULE, NODE_FLOOR_NAME, NODE_NAME, njsAvailable, startGatehouse, startHaproxy, startNginx, startNodePeer, type Peer, type PeerFiles } from './peers.js';
-import { ensureDebianPackages, hasTwoCores, have, log, rssMb, startProcess, stderrTail, stopAll, stopProcess, waitForLine } from './proc.js';
+import { compileWrkShim, ensureDebianPackages, hasTwoCores, have, log, rssMb, startProcess, stderrTail, stopAll, stopProcess, waitForLine } from './proc.js';
 
 const T0 = Date.now();
 const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -77,23 +77,16 @@ interface Scenario {
 
 /** Builds the wrk client-certificate shim; undefined (with a note) when it cannot be built. */
 function buildShim(tmp: string): string | undefined {
-  const source = join(root, 'bench/wrk-client-cert.c');
-  const out = join(tmp, 'wrk-client-cert.so');
-  const compiler = have('cc') ? 'cc' : have('gcc') ? 'gcc' : undefined;
   if (process.env.BENCH_NO_SHIM === '1') {
     notes.push('BENCH_NO_SHIM=1: the wrk client-certificate shim was not used; mTLS load came from bench/mtls-load.ts (undici) instead of wrk.');
     return undefined;
   }
-  if (!compiler) {
-    notes.push('The wrk client-certificate shim could not be built (no C compiler): mTLS load came from bench/mtls-load.ts (undici) instead of wrk.');
+  const shim = compileWrkShim(root, tmp);
+  if ('error' in shim) {
+    notes.push(`The wrk client-certificate shim could not be built (${shim.error}): mTLS load came from bench/mtls-load.ts (undici) instead of wrk.`);
     return undefined;
   }
-  const cc = spawnSync(compiler, ['-O2', '-shared', '-fPIC', '-o', out, source, '-ldl', '-lssl', '-lcrypto'], { encoding: 'utf8', timeout: 60_000 });
-  if (cc.status !== 0) {
-    notes.push(`The wrk client-certificate shim could not be built (${(cc.stderr || cc.error?.message || '').split('\n')[0]}): mTLS load came from bench/mtls-load.ts (undici) instead of wrk.`);
-    return undefined;
-  }
-  return out;
+  return shim.path;
 }
 
 /** GET over https presenting `cert` (or none); resolves with the status and body, or the error. */

@@ -6,14 +6,14 @@
  * After each cycle it reads the RSS of Gatehouse's processes; the first cycle is the warm-up. Writes a
  * table to stdout and docs/soak.md. Bounded: every wrk run has a duration and a timeout, the loop a count.
  */
-import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestPki } from '../test/support/test-pki.js';
 import { measure, type ClientCert, type Generator, type Load, type Sample } from './measure.js';
 import { startGatehouse, type PeerFiles } from './peers.js';
-import { ensureDebianPackages, have, log, rssMb, startProcess, stopAll, waitForLine } from './proc.js';
+import { compileWrkShim, ensureDebianPackages, have, log, rssMb, startProcess, stopAll, waitForLine } from './proc.js';
 
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
 const SEGMENT_SECONDS = 15;
@@ -27,14 +27,6 @@ interface Cycle {
   requests: number;
   errors: number;
   samples: Sample[];
-}
-
-function buildShim(dir: string): string | undefined {
-  const out = join(dir, 'wrk-client-cert.so');
-  const compiler = have('cc') ? 'cc' : have('gcc') ? 'gcc' : undefined;
-  if (!compiler) return undefined;
-  const cc = spawnSync(compiler, ['-O2', '-shared', '-fPIC', '-o', out, join(root, 'bench/wrk-client-cert.c'), '-ldl', '-lssl', '-lcrypto'], { encoding: 'utf8', timeout: 60_000 });
-  return cc.status === 0 ? out : undefined;
 }
 
 /** Least-squares slope of y over x. */
@@ -52,15 +44,15 @@ async function main(): Promise<void> {
   ensureDebianPackages([
     { pkg: 'wrk', present: () => have('wrk') },
     { pkg: 'gcc', present: () => have('cc') || have('gcc') },
-    { pkg: 'libssl-dev', present: () => spawnSync('sh', ['-c', 'test -f /usr/include/openssl/ssl.h']).status === 0 },
+    { pkg: 'libssl-dev', present: () => existsSync('/usr/include/openssl/ssl.h') },
   ]);
   const started = Date.now();
   const pki = await createTestPki();
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-soak-'));
   process.once('exit', () => stopAll());
-  const shim = buildShim(dir);
-  if (!shim) throw new Error('bench:soak needs the wrk client-certificate shim (cc and libssl-dev)');
-  const gen: Generator = { shim, dist, tmp: dir };
+  const shim = compileWrkShim(root, dir);
+  if ('error' in shim) throw new Error(`bench:soak needs the wrk client-certificate shim (cc and libssl-dev): ${shim.error}`);
+  const gen: Generator = { shim: shim.path, dist, tmp: dir };
   const cert: ClientCert = { cert: pki.clients.valid.certFile, key: pki.clients.valid.keyFile, ca: pki.caFile };
   const backends: number[] = [];
   for (let i = 0; i < 2; i++) {
