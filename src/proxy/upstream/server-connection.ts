@@ -362,9 +362,9 @@ export class ServerConnection {
 
   #onClose(): void {
     this.#isDead = true;
-    const parser = this.#parser;
-    parser.close?.();
-    parser.free?.();
+    // Not from node's parser pool: close() frees it (free() is for pooled parsers). 'close' is always
+    // emitted after the parser's callbacks have returned.
+    this.#parser.close();
     this.#owner.forget(this);
     const handler = this.#handler;
     if (handler) {
