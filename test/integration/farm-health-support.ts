@@ -2,20 +2,12 @@
  * Support for the farm health and balancing integration tests: the real Gatehouse, in process, in front
  * of node:http backends on 127.0.0.1 (port 0), with one http site and one farm whose keys are written as
  * in a config file; a plain keep-alive-free client; and waiting for a health change (bounded).
- *
- * `healthCheck` goes into the config file when the farm schema has the key (src/config/schema.ts
- * spreading farmPolicyKeys); until then it is normalized with the same schema and put into the loaded
- * config, so the tests run the same code either way.
  */
 import { request as httpRequest } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Gatehouse } from '../../src/app.js';
-import { normalizeHealthCheck } from '../../src/config/farm-model.js';
-import { healthCheckSchema } from '../../src/config/farm-schema.js';
 import { loadConfigText } from '../../src/config/load.js';
-import type { Config, Farm } from '../../src/config/model.js';
-import { farmSchema } from '../../src/config/schema.js';
 import type { FarmServer } from '../../src/farm/farm-server.js';
 import type { FarmState, HealthChange } from '../../src/farm/farm-state.js';
 import type { EventLog } from '../../src/tracing/log.js';
@@ -43,18 +35,15 @@ export interface RunningFarm {
   server(address: string): FarmServer;
 }
 
-const hasHealthCheckKey = 'healthCheck' in farmSchema.shape;
-
 export async function startFarm(t: Cleanup, dir: string, spec: FarmSpec): Promise<RunningFarm> {
   const farm: Record<string, unknown> = { name: 'web', servers: spec.servers.map((s) => (typeof s === 'string' ? { address: s } : s)) };
   if (spec.enabled !== undefined) farm['enabled'] = spec.enabled;
   if (spec.loadBalancing) farm['loadBalancing'] = spec.loadBalancing;
-  if (spec.healthCheck && hasHealthCheckKey) farm['healthCheck'] = spec.healthCheck;
+  if (spec.healthCheck) farm['healthCheck'] = spec.healthCheck;
   const yaml = JSON.stringify({ accessLog: 'off', sites: [{ name: 'app', bindings: [{ protocol: 'http', address: '127.0.0.1', port: 0 }], farm: 'web' }], farms: [farm] }, null, 2);
   const file = join(dir, `farm-${process.pid}-${Math.random().toString(36).slice(2)}.yaml`);
   await writeFile(file, yaml);
-  let { config } = await loadConfigText(yaml, file, dir);
-  if (spec.healthCheck && !hasHealthCheckKey) config = withHealthCheck(config, spec.healthCheck);
+  const { config } = await loadConfigText(yaml, file, dir);
   const events: string[] = [];
   const eventLog: EventLog = { info: (m) => events.push(`info ${m}`), warn: (m) => events.push(`warn ${m}`), error: (m) => events.push(`error ${m}`) };
   const gatehouse = await Gatehouse.start(config, { eventLog });
@@ -76,12 +65,6 @@ export async function startFarm(t: Cleanup, dir: string, spec: FarmSpec): Promis
       return server;
     },
   };
-}
-
-function withHealthCheck(config: Config, declared: Record<string, unknown>): Config {
-  const healthCheck = normalizeHealthCheck(healthCheckSchema.parse(declared));
-  const farms: Farm[] = config.farms.map((farm) => ({ ...farm, policies: { ...farm.policies, healthCheck } }));
-  return { ...config, farms, sites: config.sites.map((site) => ({ ...site, farm: farms.find((f) => f.name === site.farm.name) as Farm })) };
 }
 
 /**

@@ -31,7 +31,10 @@ interface HttpParserClass {
   readonly kOnMessageComplete: number;
   readonly kOnExecute: number;
 }
-const { HTTPParser } = createRequire(import.meta.url)('_http_common') as { HTTPParser: HttpParserClass };
+const HTTPParser = (createRequire(import.meta.url)('_http_common') as { HTTPParser?: HttpParserClass }).HTTPParser as HttpParserClass;
+if (typeof HTTPParser !== 'function' || typeof HTTPParser.kOnHeadersComplete !== 'number') {
+  throw new Error(`this Node.js version (${process.version}) does not provide node:http's HTTP parser (_http_common.HTTPParser), which Gatehouse uses for its connections to farm servers; use Node.js 20 or 22`);
+}
 
 /** What an exchange hears from its connection (undici's raw handler shape, with string headers). */
 export interface ExchangeHandler {
