@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { startCli, tempDir, writeText, type TestContextLike } from './cli-helpers.js';
+import { send } from './forwarding-helpers.js';
 
 const BACKEND = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'support', 'backend-process.js');
 
@@ -41,18 +41,11 @@ async function startBackendProcess(t: TestContextLike, name: string, port = 0): 
   return { name, port: listening, child, exited };
 }
 
-/** One request on a new connection: status and body (`NAME URL`), or the error's message. */
-function send(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, method, agent: false, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`request ${path} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
+/** One request on a new connection (forwarding-helpers' client): status and body text (`NAME URL`). */
+async function request(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
+  const reply = await send(`http://127.0.0.1:${port}${path}`, { method, timeoutMs: 10_000 });
+  if (reply.error && reply.status === 0) throw reply.error;
+  return { status: reply.status, body: reply.body.toString('utf8') };
 }
 
 describe('a farm of backend processes behind a gatehouse process', () => {
@@ -84,7 +77,7 @@ farms:
     const load = (async () => {
       for (let i = 0; i < 5_000 && !stop; i++) {
         try {
-          const reply = await send(port, `/load/${i}`);
+          const reply = await request(port, `/load/${i}`);
           answers.push(reply);
           if (reply.status !== 200) failures.push(`${i}: ${reply.status} ${reply.body.trim()}`);
         } catch (error) {
@@ -116,12 +109,12 @@ farms:
     await waitUntil('the restarted b to take requests', () => servedBy('b', afterRestart) > 3);
 
     // c starts answering 500s: live traffic (or the URL test, whichever sees it first) marks it unhealthy.
-    assert.equal((await send(backends.c.port, '/mode/500', 'POST')).status, 500);
+    assert.equal((await request(backends.c.port, '/mode/500', 'POST')).status, 500);
     await gatehouse.waitFor('stderr', new RegExp(`farm web server 127\\.0\\.0\\.1:${backends.c.port} marked unhealthy: (live traffic|URL test)`));
     const after500 = answers.length;
     await waitUntil('requests after c failed', () => answers.length > after500 + 20);
     assert.equal(servedBy('c', after500), 0);
-    assert.equal((await send(backends.c.port, '/mode/ok', 'POST')).status, 200);
+    assert.equal((await request(backends.c.port, '/mode/ok', 'POST')).status, 200);
     await gatehouse.waitFor('stderr', new RegExp(`farm web server 127\\.0\\.0\\.1:${backends.c.port} marked healthy`));
     const afterOk = answers.length;
     await waitUntil('c to take requests again', () => servedBy('c', afterOk) > 3);
