@@ -179,8 +179,12 @@ export class ProxyExchange implements ExchangeHandler {
     return false;
   }
 
-  onComplete(): void {
-    this.#res.end();
+  onComplete(last: Buffer | undefined): void {
+    if (last === undefined) this.#res.end();
+    else {
+      this.#bytes += last.length;
+      this.#res.end(last);
+    }
     this.#endAttempt(false);
     this.#finish(undefined);
   }

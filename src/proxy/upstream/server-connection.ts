@@ -44,7 +44,8 @@ export interface ExchangeHandler {
   onHeaders(statusCode: number, headers: string[], resume: () => void): boolean;
   /** A chunk of the response body; false pauses until `resume`. */
   onData(chunk: Buffer): boolean;
-  onComplete(): void;
+  /** The response is complete; `last` is its final body chunk when it came in the same read as the end (end it with it). */
+  onComplete(last: Buffer | undefined): void;
   /** Called at most once, and never after onComplete. */
   onError(error: Error): void;
 }
@@ -93,6 +94,12 @@ export class ServerConnection {
   #request: OutgoingRequest | undefined;
   #parser: HttpParser;
   #headers: string[] = [];
+  /**
+   * The newest body chunk of the current read, held until the parser says whether the message ends in the
+   * same read: then it goes with onComplete, so the client's response is ended with it (one write, no
+   * extra stream turn) instead of written and then ended.
+   */
+  #heldChunk: Buffer | undefined;
   #status = 0;
   #isKeepAlive = false;
   #isRequestDone = false;
@@ -243,6 +250,7 @@ export class ServerConnection {
       return;
     }
     const result = this.#parser.execute(chunk);
+    if (this.#heldChunk !== undefined) this.#flushHeldChunk();
     if (this.#isOutOfStep) {
       this.#fail(new UpstreamError('ERR_OUT_OF_STEP', 'the server sent more than one response to one request'));
       return;
@@ -288,7 +296,15 @@ export class ServerConnection {
       return;
     }
     if (this.#status === 0) return;
-    if (!handler.onData(chunk) && this.#handler === handler) this.#pause();
+    if (this.#heldChunk !== undefined) this.#flushHeldChunk();
+    this.#heldChunk = chunk;
+  }
+
+  #flushHeldChunk(): void {
+    const chunk = this.#heldChunk as Buffer;
+    this.#heldChunk = undefined;
+    const handler = this.#handler;
+    if (handler && !this.#isResponseDone && !handler.onData(chunk) && this.#handler === handler) this.#pause();
   }
 
   #onMessageComplete(): void {
@@ -299,13 +315,15 @@ export class ServerConnection {
     if (this.#status === 0) return; // the end of a 1xx
     this.#isResponseDone = true;
     const handler = this.#handler;
+    const last = this.#heldChunk;
+    this.#heldChunk = undefined;
     if (this.#isRequestDone) this.#finishExchange();
     else {
       // The server answered before the whole body was sent: the connection cannot carry another request.
       this.#isKeepAlive = false;
       this.#finishExchange();
     }
-    handler.onComplete();
+    handler.onComplete(last);
   }
 
   readonly #resume = (): void => {
@@ -322,6 +340,7 @@ export class ServerConnection {
   /** The exchange is over: the connection goes back to the pool, or away. */
   #finishExchange(): void {
     this.#handler = undefined;
+    this.#heldChunk = undefined;
     this.#detachBody?.();
     this.#request = undefined;
     if (this.#isBodyPaused) this.#resume();
@@ -333,6 +352,7 @@ export class ServerConnection {
     const handler = this.#handler;
     if (!handler) return;
     this.#handler = undefined;
+    this.#heldChunk = undefined;
     this.#detachBody?.();
     this.destroy();
     handler.onError(error ?? new UpstreamError('ERR_ABORTED', 'the request was aborted'));
@@ -358,6 +378,7 @@ export class ServerConnection {
   #fail(error: Error): void {
     const handler = this.#handler;
     this.#handler = undefined;
+    this.#heldChunk = undefined;
     this.#detachBody?.();
     this.destroy();
     handler?.onError(error);
