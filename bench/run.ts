@@ -381,7 +381,9 @@ async function main(): Promise<void> {
     log(`set-up and warm-up done at ${elapsed().toFixed(0)} s`);
 
     // Time kept for the idle-connection test: at least IDLE_MIN_SECONDS per peer, at most IDLE_MAX_SECONDS.
-    const idleReserve = IDLE_CONNECTIONS > 0 ? proxies.length * (IDLE_MIN_SECONDS + 4) : 0;
+    // The Node floor holds idle connections too: what node:https itself keeps per TLS connection.
+    const idlePeers = floor ? [...proxies, floor] : proxies;
+    const idleReserve = IDLE_CONNECTIONS > 0 ? idlePeers.length * (IDLE_MIN_SECONDS + 4) : 0;
     let roundsDone = 0;
     let roundSeconds = 0;
     for (let round = 1; round <= ROUNDS; round++) {
@@ -413,8 +415,8 @@ async function main(): Promise<void> {
     const idle: IdleResult[] = [];
     let idleSeconds = 0;
     if (IDLE_CONNECTIONS > 0) {
-      for (const [i, peer] of proxies.entries()) {
-        const seconds = Math.min(IDLE_MAX_SECONDS, Math.floor((BUDGET_SECONDS - elapsed() - 10) / (proxies.length - i)) - 4);
+      for (const [i, peer] of idlePeers.entries()) {
+        const seconds = Math.min(IDLE_MAX_SECONDS, Math.floor((BUDGET_SECONDS - elapsed() - 10) / (idlePeers.length - i)) - 4);
         if (seconds < 5) {
           notes.push(`Idle connections: ${peer.name} skipped (time budget).`);
           continue;

@@ -3,7 +3,7 @@
  * the binding by SNI (exact name, then `*.` wildcard, then the binding without a host name); on http by
  * the Host header in the same order.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createSecureServer as createHttp2Server, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
@@ -56,8 +56,20 @@ function renewTicketsOnResumption(server: HttpsServer): void {
   const hmac = Buffer.from(keys.subarray(16, 32));
   const aes = Buffer.from(keys.subarray(32, 48));
   context.enableTicketKeyCallback();
+  // OpenSSL asks for a fresh IV for each ticket (two per full TLS 1.3 handshake) and copies it before the
+  // callback returns: views of one CSPRNG block, refilled when used up, spare a randomBytes call each.
+  const ivs = Buffer.allocUnsafe(16 * 256);
+  let nextIv = ivs.length;
   context.onticketkeycallback = (keyName, _iv, isEncrypt) => {
-    if (isEncrypt) return [1, hmac, aes, name, randomBytes(16)];
+    if (isEncrypt) {
+      if (nextIv === ivs.length) {
+        randomFillSync(ivs);
+        nextIv = 0;
+      }
+      const iv = ivs.subarray(nextIv, nextIv + 16);
+      nextIv += 16;
+      return [1, hmac, aes, name, iv];
+    }
     return keyName.equals(name) ? [2, hmac, aes] : [0, hmac, aes];
   };
 }

@@ -63,3 +63,19 @@ test('every connection after the first resumes from the ticket of the one before
   }
   assert.deepEqual(reused, [true, true, true, true, true]);
 });
+
+test('resumption keeps going past the ticket IV block (256 IVs: two tickets per handshake, 150 connections)', async () => {
+  let { ticket } = await connectOnce(undefined);
+  const tickets = new Set<string>();
+  let resumed = 0;
+  for (let i = 0; i < 150; i++) {
+    assert.ok(ticket, `a ticket after connection ${i}`);
+    const next = await connectOnce(ticket);
+    assert.equal(next.status, 'HTTP/1.1 200 OK');
+    if (next.reused) resumed++;
+    ticket = next.ticket;
+    if (ticket) tickets.add(ticket.toString('hex'));
+  }
+  assert.equal(resumed, 150);
+  assert.equal(tickets.size, 150, 'every connection got a ticket of its own');
+});
