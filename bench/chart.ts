@@ -3,7 +3,7 @@
  * scenario has its own scale, since a 10 MB transfer and a 1 KB keep-alive request differ by 1000×).
  * Hand-written SVG, no dependency. Called by bench/run.ts.
  */
-import { writeFile } from 'node:fs/promises';
+import { writeAtomic } from '../src/pki/write.js';
 
 export interface ChartRow {
   peer: string;
@@ -89,5 +89,5 @@ ${parts.join('\n')}
 }
 
 export async function writeChart(file: string, scenarios: ChartScenario[], subtitle: string): Promise<void> {
-  await writeFile(file, renderChart(scenarios, subtitle));
+  await writeAtomic(file, renderChart(scenarios, subtitle), 0o644, true);
 }

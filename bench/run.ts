@@ -19,6 +19,7 @@ import { request, type RequestOptions } from 'node:https';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueServer } from '../src/pki/index.js';
+import { writeAtomic } from '../src/pki/write.js';
 import { createTestPki } from '../test/support/test-pki.js';
 import { writeChart, type ChartScenario } from './chart.js';
 import { measure, type ClientCert, type Generator, type Load, type Sample } from './measure.js';
@@ -177,6 +178,15 @@ async function idleMemory(peer: Peer, cert: ClientCert, seconds: number): Promis
     stopProcess(child);
     await sleep(1000);
   }
+}
+
+/** The hand-kept optimisation log at the end of docs/benchmarks.md: each run keeps it as it is. */
+const LOG_HEADING = '## Optimisation log';
+
+function keptLog(file: string): string {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const at = text.indexOf(`\n${LOG_HEADING}`);
+  return at < 0 ? '' : `\n${text.slice(at).trimEnd()}\n`;
 }
 
 function fmtRatio(value: number | undefined): string {
@@ -631,8 +641,8 @@ the ratios, measured side by side in one run, more than the absolute numbers.
 
 ## Method
 
-- **Peers.** Gatehouse (\`gatehouse start\`, access log off, \`workers: 1\`: one worker under its primary,
-  both counted); nginx (\`worker_processes 1\`); HAProxy (\`nbthread 1\`); ${NODE_NAME}, the Node peer
+- **Peers.** Gatehouse (\`gatehouse start\`, access log off, \`workers: 1\`: one process, which serves
+  itself without a cluster primary); nginx (\`worker_processes 1\`); HAProxy (\`nbthread 1\`); ${NODE_NAME}, the Node peer
   (bench/node-peer.ts): the http-proxy library (devDependency) behind a node:https server, keep-alive to
   the backends through a node:http \`Agent\`, \`xfwd\` on. nginx and HAProxy are Debian's packages, installed by the script when missing (${versions}).
   Each does what Gatehouse does: TLS termination with the same server certificate, client certificate
@@ -677,8 +687,8 @@ the ratios, measured side by side in one run, more than the absolute numbers.
 Load average (1, 5, 15 min) at the start: ${loadAtStart}; at the end: ${loadAverage()}. Anything else running on the
 machine shares the two CPUs with the peers: the "CPU 0 / CPU 1 busy" column counts it too.
 
-${report}`;
-    await writeFile(join(root, 'docs/benchmarks.md'), doc);
+${report}${keptLog(join(root, 'docs/benchmarks.md'))}`;
+    await writeAtomic(join(root, 'docs/benchmarks.md'), doc, 0o644, true);
     process.stdout.write(`\ndocs/benchmarks.md and docs/benchmarks.svg written (${Math.round(elapsed())} s)\n`);
   } finally {
     stopAll();

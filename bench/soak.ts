@@ -7,9 +7,10 @@
  * table to stdout and docs/soak.md. Bounded: every wrk run has a duration and a timeout, the loop a count.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeAtomic } from '../src/pki/write.js';
 import { createTestPki } from '../test/support/test-pki.js';
 import { measure, type ClientCert, type Generator, type Load, type Sample } from './measure.js';
 import { startGatehouse, type PeerFiles } from './peers.js';
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
     ...rows,
     '',
   ].join('\n');
-  await writeFile(join(root, 'docs/soak.md'), text);
+  await writeAtomic(join(root, 'docs/soak.md'), text, 0o644, true);
   process.stdout.write(`${text}\nwrote docs/soak.md in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 }
 
