@@ -78,6 +78,22 @@ describe('responses as servers send them', () => {
     assert.equal(raw.connections(), 2, 'the out-of-step connection was dropped');
   });
 
+  test('a server that follows its answer with the start of another: the next request never reads the stray bytes', async (t) => {
+    const raw = await countingRawBackend(t, (socket, head) => {
+      const one = `answer to ${pathOf(head)}`;
+      // The stray response's head is cut off: no header callback would ever see it, only its first byte.
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${one.length}\r\n\r\n${one}HTTP/1.1 200 OK\r\nX-Stray: `);
+    });
+    const running = await launch(t, pki, tmp.dir, { servers: [raw.address], bindings: ['http'] });
+    const first = await send(`${running.url('app', 'http')}/partial-1`);
+    assert.equal(first.body.toString(), 'answer to /partial-1');
+    const second = await send(`${running.url('app', 'http')}/partial-2`);
+    assert.equal(second.status, 200);
+    assert.equal(second.body.toString(), 'answer to /partial-2', 'the next request gets its own answer');
+    assert.equal(second.headers['x-stray'], undefined);
+    assert.equal(raw.connections(), 2, 'the out-of-step connection was dropped');
+  });
+
   test('Keep-Alive: timeout=1 from the server: its connection is not reused once that second is nearly over', async (t) => {
     const raw = await countingRawBackend(t, (socket) => socket.write('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 2\r\n\r\nok'));
     const running = await launch(t, pki, tmp.dir, { servers: [raw.address], bindings: ['http'] });

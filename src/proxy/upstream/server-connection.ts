@@ -9,13 +9,15 @@
  * re-validation or promise plumbing. Health tests keep using undici.
  */
 import { createRequire } from 'node:module';
-import { connect, type Socket } from 'node:net';
+import { connect, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 
 /** node's HTTP parser binding, through node:http's own module (stable since node 12; not in the public docs). */
 interface HttpParser {
   initialize(type: number, resource: object, maxHeaderSize?: number, lenient?: number): void;
   execute(data: Buffer): number | Error;
+  /** Reads the socket's handle in C++ (node:http's server does this): no JS read path, no read buffer per chunk. */
+  consume(handle: unknown): void;
   finish(): number | Error | undefined;
   close(): void;
   free(): void;
@@ -24,16 +26,32 @@ interface HttpParser {
 }
 interface HttpParserClass {
   new (): HttpParser;
+  readonly prototype: HttpParser;
   readonly RESPONSE: number;
+  readonly kOnMessageBegin: number;
   readonly kOnHeaders: number;
   readonly kOnHeadersComplete: number;
   readonly kOnBody: number;
   readonly kOnMessageComplete: number;
   readonly kOnExecute: number;
 }
+/** What a consumed socket needs of node:net's internals (as node:http's server uses them). */
+interface ConsumableSocket {
+  _handle: { reading?: boolean; readStart(): number; readStop(): number } | null;
+  /** Refreshes the socket's inactivity timer: reads through the parser do not pass through node:net's JS. */
+  _unrefTimer(): void;
+}
+
 const HTTPParser = (createRequire(import.meta.url)('_http_common') as { HTTPParser?: HttpParserClass }).HTTPParser as HttpParserClass;
-if (typeof HTTPParser !== 'function' || typeof HTTPParser.kOnHeadersComplete !== 'number') {
-  throw new Error(`this Node.js version (${process.version}) does not provide node:http's HTTP parser (_http_common.HTTPParser), which Gatehouse uses for its connections to farm servers; use Node.js 20 or 22`);
+if (
+  typeof HTTPParser !== 'function' ||
+  typeof HTTPParser.kOnHeadersComplete !== 'number' ||
+  typeof HTTPParser.kOnExecute !== 'number' ||
+  typeof HTTPParser.kOnMessageBegin !== 'number' ||
+  typeof HTTPParser.prototype.consume !== 'function' ||
+  typeof (Socket.prototype as unknown as Partial<ConsumableSocket>)._unrefTimer !== 'function'
+) {
+  throw new Error(`this Node.js version (${process.version}) does not provide node:http's HTTP parser (_http_common.HTTPParser, reading a socket directly), which Gatehouse uses for its connections to farm servers; use Node.js 20 or 22`);
 }
 
 /** What an exchange hears from its connection (undici's raw handler shape, with string headers). */
@@ -124,9 +142,9 @@ export class ServerConnection {
     this.#parser = this.#newParser();
     this.socket.once('connect', () => {
       this.#isConnected = true;
+      this.#consume();
       if (this.#handler) this.#write();
     });
-    this.socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     this.socket.on('end', () => this.#onEnd());
     this.socket.on('timeout', () => this.#onTimeout());
     this.socket.on('error', (error: Error) => this.#fail(error));
@@ -164,6 +182,11 @@ export class ServerConnection {
   #newParser(): HttpParser {
     const parser = new HTTPParser();
     parser.initialize(HTTPParser.RESPONSE, {}, MAX_HEADER_SIZE, 0);
+    // The first byte of a response while none is awaited (idle, or after this exchange's response ended,
+    // even in the same read): the server is out of step, and the connection is dropped after this read.
+    parser[HTTPParser.kOnMessageBegin] = () => {
+      if (!this.#handler || this.#isResponseDone) this.#isOutOfStep = true;
+    };
     parser[HTTPParser.kOnHeaders] = (headers: string[]) => {
       for (let i = 0; i < headers.length; i++) this.#headers.push(headers[i] as string);
     };
@@ -242,17 +265,24 @@ export class ServerConnection {
     process.nextTick(() => socket.uncork());
   }
 
-  #onData(chunk: Buffer): void {
-    if (!this.#handler) {
-      // Bytes from the server while no request is out: the connection is out of step; drop it.
-      this.#isOutOfStep = true;
-      this.destroy();
-      return;
-    }
-    const result = this.#parser.execute(chunk);
+  /**
+   * From here the socket's reads go straight to the parser in C++, as node:http's server reads its
+   * clients: no Buffer, stream push or 'data' event per read. EOF and read errors still reach the socket
+   * ('end', 'error'); the parser reports each read through kOnExecute.
+   */
+  #consume(): void {
+    const handle = (this.socket as unknown as ConsumableSocket)._handle;
+    if (!handle) return; // destroyed as it connected
+    this.#parser[HTTPParser.kOnExecute] = (result: number | Error) => this.#afterRead(result);
+    this.#parser.consume(handle);
+  }
+
+  /** After the parser has read and parsed one chunk from the socket. */
+  #afterRead(result: number | Error): void {
+    (this.socket as unknown as ConsumableSocket)._unrefTimer();
     if (this.#heldChunk !== undefined) this.#flushHeldChunk();
     if (this.#isOutOfStep) {
-      this.#fail(new UpstreamError('ERR_OUT_OF_STEP', 'the server sent more than one response to one request'));
+      this.#fail(new UpstreamError('ERR_OUT_OF_STEP', 'the server sent a response no request asked for (a second answer to one request, or bytes while idle)'));
       return;
     }
     if (result instanceof Error) {
@@ -326,15 +356,25 @@ export class ServerConnection {
     handler.onComplete(last);
   }
 
+  // The parser reads the handle, so back-pressure stops and starts the handle's reads (as node:http's
+  // server does for its consumed sockets); pausing the socket's stream would not stop them.
   readonly #resume = (): void => {
     if (!this.#isBodyPaused) return;
     this.#isBodyPaused = false;
-    this.socket.resume();
+    const handle = (this.socket as unknown as ConsumableSocket)._handle;
+    if (handle && !handle.reading) {
+      handle.reading = true;
+      handle.readStart();
+    }
   };
 
   #pause(): void {
     this.#isBodyPaused = true;
-    this.socket.pause();
+    const handle = (this.socket as unknown as ConsumableSocket)._handle;
+    if (handle?.reading) {
+      handle.reading = false;
+      handle.readStop();
+    }
   }
 
   /** The exchange is over: the connection goes back to the pool, or away. */
