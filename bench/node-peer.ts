@@ -34,8 +34,10 @@ let next = 0;
 const KB = Buffer.alloc(1024, 'g');
 
 function floorHandler(req: IncomingMessage, res: ServerResponse): void {
-  const cert = (req.socket as TLSSocket).getPeerCertificate();
-  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': KB.length, 'x-client-cert-bytes': cert.raw?.length ?? 0 });
+  // Plain http has no certificate to read: the floor of node:http alone.
+  const socket = req.socket as Partial<TLSSocket>;
+  const cert = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': KB.length, 'x-client-cert-bytes': cert?.raw?.length ?? 0 });
   res.end(KB);
 }
 

@@ -29,6 +29,23 @@ export interface PeerFiles {
   readonly rsa: { certFile: string; keyFile: string };
   readonly ecdsa: { certFile: string; keyFile: string };
   readonly backendPorts: number[];
+  /**
+   * Runs each peer's one process under this command prefix (bench/instructions.ts: callgrind), given the
+   * peer's name; nginx then runs without a master process, and startup waits are longer.
+   */
+  readonly under?: (name: string) => string[];
+}
+
+/** The command of a peer's process, under files.under when set. */
+function launch(files: PeerFiles, name: string, command: string, args: string[]): [string, string[]] {
+  if (!files.under) return [command, args];
+  const [prefix, ...rest] = files.under(name);
+  return [prefix as string, [...rest, command, ...args]];
+}
+
+/** Startup waits: a process under valgrind starts many times slower. */
+function startupMs(files: PeerFiles): number {
+  return files.under ? 240_000 : 20_000;
 }
 
 export const NGINX_NAME = 'nginx';
@@ -84,10 +101,10 @@ farms:
 ${files.backendPorts.map((port) => `      - address: 127.0.0.1:${port}`).join('\n')}
 `,
   );
-  const child = startProcess(0, process.execPath, [join(root, 'bin/gatehouse.js'), 'start', '-c', config]);
+  const child = startProcess(0, ...launch(files, GATEHOUSE_NAME, process.execPath, [join(root, 'bin/gatehouse.js'), 'start', '-c', config]));
   const urls: Partial<Record<ListenerName, string>> = {};
   const names: Record<string, ListenerName> = { plain: 'http', traced: 'traced', mtls: 'mtls', 'mtls-ecdsa': 'mtls-ecdsa' };
-  const lines = await waitForLine(child, /\(site mtls-ecdsa\)/);
+  const lines = await waitForLine(child, /\(site mtls-ecdsa\)/, startupMs(files));
   for (const line of lines) {
     const match = /^listening (\S+) \(site ([\w-]+)\)/.exec(line);
     const name = match ? names[match[2] as string] : undefined;
@@ -103,10 +120,10 @@ export async function startNodePeer(dist: string, files: PeerFiles, floor = fals
     floor,
     backends: files.backendPorts,
     ca: files.caFile,
-    listeners: [...(floor ? [] : [{ name: 'http' }]), { name: 'mtls', cert: files.rsa.certFile, key: files.rsa.keyFile }, { name: 'mtls-ecdsa', cert: files.ecdsa.certFile, key: files.ecdsa.keyFile }],
+    listeners: [{ name: 'http' }, { name: 'mtls', cert: files.rsa.certFile, key: files.rsa.keyFile }, { name: 'mtls-ecdsa', cert: files.ecdsa.certFile, key: files.ecdsa.keyFile }],
   };
-  const child = startProcess(0, process.execPath, [join(dist, 'bench/node-peer.js'), JSON.stringify(config)]);
-  const lines = await waitForLine(child, /^ready$/);
+  const child = startProcess(0, ...launch(files, floor ? NODE_FLOOR_NAME : NODE_NAME, process.execPath, [join(dist, 'bench/node-peer.js'), JSON.stringify(config)]));
+  const lines = await waitForLine(child, /^ready$/, startupMs(files));
   child.stdout?.resume();
   const urls: Partial<Record<ListenerName, string>> = {};
   for (const line of lines) {
@@ -143,6 +160,7 @@ export async function startNginx(files: PeerFiles, withNjs: boolean): Promise<Pe
   const conf = `${isRoot ? 'user root;' : ''}
 worker_processes 1;
 daemon off;
+${files.under ? 'master_process off;' : ''}
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 ${withNjs ? `load_module ${NJS_MODULE};` : ''}
@@ -194,9 +212,9 @@ ${files.backendPorts.map((port) => `    server 127.0.0.1:${port};`).join('\n')}
 }
 `;
   await writeFile(join(dir, 'nginx.conf'), conf);
-  const child = startProcess(0, 'nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
+  const child = startProcess(0, ...launch(files, NGINX_NAME, 'nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]));
   child.stdout?.resume();
-  await waitForPorts([http, mtls, mtlsEcdsa, ceiling, ceilingEcdsa], child);
+  await waitForPorts([http, mtls, mtlsEcdsa, ceiling, ceilingEcdsa], child, startupMs(files));
   return peer(withNjs ? NGINX_NAME : `${NGINX_NAME} (escaped PEM)`, child, {
     http: `http://127.0.0.1:${http}`,
     mtls: `https://127.0.0.1:${mtls}`,
