@@ -239,8 +239,11 @@ async function main(): Promise<void> {
       [NGINX_NAME, () => startNginx(files, withNjs)],
       [NODE_FLOOR_NAME, () => startNodePeer(dist, files, true)],
     ];
+    // BENCH_INSTRUCTIONS_PEERS=Gatehouse measures only Gatehouse (comparing two versions of the request path).
+    const only = process.env.BENCH_INSTRUCTIONS_PEERS?.split(',').map((name) => name.trim().toLowerCase());
     const results = new Map<string, Map<string, number>>();
     for (const [name, start] of starts) {
+      if (only && !only.some((wanted) => name.toLowerCase().startsWith(wanted))) continue;
       log(`starting ${name} under callgrind`);
       const peer = await start();
       try {
@@ -293,11 +296,17 @@ writes, about a third of a keep-alive request's CPU time here), which \`npm run 
 - **Counting.** \`callgrind_control -z\` zeroes the counters after the warm-up and \`-d\` dumps them after
   the load. The count is the dump's total (every thread of the process) divided by the requests or
   connections.
+- **One change.** \`BENCH_INSTRUCTIONS_PEERS=gatehouse npm run bench:instructions\` measures Gatehouse alone and
+  prints the table without rewriting this file; run it before and after the change.
 
 ## Results (${date}, Node ${process.version}, run took ${Math.round((Date.now() - started) / 1000)} s)
 
 ${table}
 `;
+    if (only) {
+      process.stdout.write('\nBENCH_INSTRUCTIONS_PEERS is set: docs/instructions.md left as it was (it keeps every peer).\n');
+      return;
+    }
     await writeAtomic(join(root, 'docs/instructions.md'), doc, 0o644, true);
     process.stdout.write(`\ndocs/instructions.md written (${Math.round((Date.now() - started) / 1000)} s)\n`);
   } finally {

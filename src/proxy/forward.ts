@@ -101,7 +101,8 @@ export class ProxyExchange implements ExchangeHandler {
     const length = headers['content-length'];
     // HTTP/2 frames the body itself: a stream that did not end with its headers has one (maybe without a length).
     this.#hasBody = length !== undefined ? length !== '0' : headers['transfer-encoding'] !== undefined || (req.httpVersionMajor === 2 && !(req as unknown as Http2ServerRequest).stream.endAfterHeaders);
-    res.once('close', () => {
+    // 'close' comes once per response: a plain listener, no once() wrapper per request.
+    res.on('close', () => {
       if (this.#isFinished) return;
       this.#isClientGone = true;
       this.#abort?.(new Error('client closed the connection'));

@@ -88,9 +88,10 @@ export function clientResponseHeaders(raw: readonly string[]): string[] {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     if (HOP_BY_HOP_LENGTHS.has(name.length) && RESPONSE_HOP_BY_HOP.has(name.toLowerCase())) {
-      if (name.length === 10 && name.toLowerCase() === 'connection') {
+      const value = raw[i + 1] as string;
+      if (name.length === 10 && value !== 'keep-alive' && value !== 'close' && name.toLowerCase() === 'connection') {
         // RFC 9110 §7.6.1: headers the server names in Connection are hop-by-hop too.
-        for (const token of (raw[i + 1] as string).toLowerCase().split(',')) {
+        for (const token of value.toLowerCase().split(',')) {
           const trimmed = token.trim();
           if (trimmed !== 'keep-alive' && trimmed !== 'close' && trimmed) (connectionTokens ??= new Set()).add(trimmed);
         }

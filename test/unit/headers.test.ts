@@ -59,6 +59,12 @@ test('response headers: hop-by-hop removed, repeated Set-Cookie kept', () => {
   assert.deepEqual(clientResponseHeaders(raw), ['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
 });
 
+test('response headers: those the server names in Connection are hop-by-hop too, whatever the case', () => {
+  const raw = ['Connection', 'Keep-Alive, X-Hop', 'X-Hop', '1', 'keep-alive', 'timeout=5', 'X-Kept', '2', 'connection', 'close'];
+  assert.deepEqual(clientResponseHeaders(raw), ['X-Kept', '2']);
+  assert.deepEqual(clientResponseHeaders(['CONNECTION', 'x-other', 'X-Other', 'a', 'Date', 'd']), ['Date', 'd']);
+});
+
 test('distinguished names print as Windows prints them in X-ARR-SSL', () => {
   assert.equal(windowsDn('C=US\nST=Washington\nO=Contoso, Ltd\nCN=app'), 'C=US, S=Washington, O="Contoso, Ltd", CN=app');
 });

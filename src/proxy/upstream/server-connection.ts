@@ -445,8 +445,20 @@ function keepAliveDeadline(headers: readonly string[], keepAliveMs: number): num
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i] as string;
     if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
-    const match = /timeout\s*=\s*(\d+)/i.exec(headers[i + 1] as string);
-    if (match) ms = Math.min(ms, Number(match[1]) * 1000 - KEEP_ALIVE_MARGIN_MS);
+    ms = Math.min(ms, keepAliveHintMs(headers[i + 1] as string));
   }
   return performance.now() + ms;
+}
+
+/** The last Keep-Alive value seen and what it allows, ms (a server sends the same value on every response). */
+let lastHint = '';
+let lastHintMs = Infinity;
+
+function keepAliveHintMs(value: string): number {
+  if (value !== lastHint) {
+    const match = /timeout\s*=\s*(\d+)/i.exec(value);
+    lastHint = value;
+    lastHintMs = match ? Number(match[1]) * 1000 - KEEP_ALIVE_MARGIN_MS : Infinity;
+  }
+  return lastHintMs;
 }
