@@ -13,16 +13,15 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { issueServer } from '../src/pki/index.js';
 import { writeAtomic } from '../src/pki/write.js';
 import { createTestPki } from '../test/support/test-pki.js';
-import { GATEHOUSE_NAME, NGINX_NAME, NODE_FLOOR_NAME, njsAvailable, startGatehouse, startNginx, startNodePeer, type ListenerName, type Peer, type PeerFiles } from './peers.js';
-import { ensureDebianPackages, have, log, startProcess, stopAll, stopProcess, waitForLine } from './proc.js';
+import { GATEHOUSE_NAME, NGINX_NAME, NODE_FLOOR_NAME, njsAvailable, serverCertificates, startBackends, startGatehouse, startNginx, startNodePeer, type ListenerName, type Peer, type PeerFiles } from './peers.js';
+import { ensureDebianPackages, have, log, stopAll, stopProcess } from './proc.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const dist = join(root, 'dist');
@@ -212,24 +211,15 @@ async function main(): Promise<void> {
     });
   }
   try {
-    const ecdsaServer = await issueServer({ ca: pki.root, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], keyType: 'ecdsa-p256' });
-    await writeFile(join(dir, 'server-ecdsa.pem'), ecdsaServer.certPem);
-    await writeFile(join(dir, 'server-ecdsa.key'), ecdsaServer.keyPem, { mode: 0o600 });
+    const certificates = await serverCertificates(pki, dir);
     const rsaType = new X509Certificate(readFileSync(pki.server.certFile)).publicKey.asymmetricKeyDetails;
     const client: ClientFiles = { cert: readFileSync(pki.clients.valid.certFile), key: readFileSync(pki.clients.valid.keyFile) };
-    const backends: number[] = [];
-    for (let i = 0; i < 2; i++) {
-      const child = startProcess(1, process.execPath, [join(dist, 'bench/backend.js'), '0']);
-      const lines = await waitForLine(child, /^ready (\d+)/);
-      child.stdout?.resume();
-      backends.push(Number(/^ready (\d+)/.exec(lines[lines.length - 1] as string)?.[1]));
-    }
+    const backends = await startBackends(dist);
     const prefixOf = (name: string) => `cg-${name.split(':')[0]?.replace(/\W+/g, '-')}`;
     const files: PeerFiles = {
       dir,
       caFile: pki.caFile,
-      rsa: { certFile: pki.server.certFile, keyFile: pki.server.keyFile },
-      ecdsa: { certFile: join(dir, 'server-ecdsa.pem'), keyFile: join(dir, 'server-ecdsa.key') },
+      ...certificates,
       backendPorts: backends,
       under: (name) => ['valgrind', '--tool=callgrind', '--dump-instr=no', '--trace-children=no', `--callgrind-out-file=${join(dir, prefixOf(name))}.%p`],
     };

@@ -9,6 +9,8 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { issueServer } from '../src/pki/index.js';
+import type { TestPki } from '../test/support/test-pki.js';
 import { freePort, isRoot, processTree, startProcess, waitForLine, waitForPorts } from './proc.js';
 
 /** Listener names: every peer has http, mtls and mtls-ecdsa; nginx also has the ceiling servers. */
@@ -34,6 +36,27 @@ export interface PeerFiles {
    * peer's name; nginx then runs without a master process, and startup waits are longer.
    */
   readonly under?: (name: string) => string[];
+}
+
+/** Starts `count` bench backends (bench/backend.js: keep-alive, 1 KB answers) on CPU 1; resolves with their ports. */
+export async function startBackends(dist: string, count = 2): Promise<number[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const child = startProcess(1, process.execPath, [join(dist, 'bench/backend.js'), '0']);
+    const lines = await waitForLine(child, /^ready (\d+)/);
+    child.stdout?.resume();
+    ports.push(Number(/^ready (\d+)/.exec(lines[lines.length - 1] as string)?.[1]));
+  }
+  return ports;
+}
+
+/** The peers' server certificates: the test PKI's RSA-2048 one, and an ECDSA P-256 one issued into `dir`. */
+export async function serverCertificates(pki: TestPki, dir: string): Promise<Pick<PeerFiles, 'rsa' | 'ecdsa'>> {
+  const ecdsa = await issueServer({ ca: pki.root, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], keyType: 'ecdsa-p256' });
+  const ecdsaFiles = { certFile: join(dir, 'server-ecdsa.pem'), keyFile: join(dir, 'server-ecdsa.key') };
+  await writeFile(ecdsaFiles.certFile, ecdsa.certPem);
+  await writeFile(ecdsaFiles.keyFile, ecdsa.keyPem, { mode: 0o600 });
+  return { rsa: { certFile: pki.server.certFile, keyFile: pki.server.keyFile }, ecdsa: ecdsaFiles };
 }
 
 /** The command of a peer's process, under files.under when set. */

@@ -18,12 +18,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request, type RequestOptions } from 'node:https';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { issueServer } from '../src/pki/index.js';
 import { writeAtomic } from '../src/pki/write.js';
 import { createTestPki } from '../test/support/test-pki.js';
 import { writeChart, type ChartScenario } from './chart.js';
 import { measure, type ClientCert, type Generator, type Load, type Sample } from './measure.js';
-import { GATEHOUSE_NAME, HAPROXY_NAME, NGINX_NAME, NJS_MODULE, NODE_FLOOR_NAME, NODE_NAME, njsAvailable, startGatehouse, startHaproxy, startNginx, startNodePeer, type Peer, type PeerFiles } from './peers.js';
+import { GATEHOUSE_NAME, HAPROXY_NAME, NGINX_NAME, NJS_MODULE, NODE_FLOOR_NAME, NODE_NAME, njsAvailable, serverCertificates, startBackends, startGatehouse, startHaproxy, startNginx, startNodePeer, type Peer, type PeerFiles } from './peers.js';
 import { compileWrkShim, ensureDebianPackages, hasTwoCores, have, log, rssMb, startProcess, stderrTail, stopAll, stopProcess, waitForLine } from './proc.js';
 
 const T0 = Date.now();
@@ -222,27 +221,13 @@ async function main(): Promise<void> {
   });
   process.once('exit', cleanup);
   try {
-    const ecdsaServer = await issueServer({ ca: pki.root, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], keyType: 'ecdsa-p256' });
-    await writeFile(join(dir, 'server-ecdsa.pem'), ecdsaServer.certPem);
-    await writeFile(join(dir, 'server-ecdsa.key'), ecdsaServer.keyPem, { mode: 0o600 });
+    const certificates = await serverCertificates(pki, dir);
     const cert: ClientCert = { cert: pki.clients.valid.certFile, key: pki.clients.valid.keyFile, ca: pki.caFile };
     const derBase64 = new X509Certificate(pki.clients.valid.issued.certPem).raw.toString('base64');
     const gen: Generator = { shim: buildShim(dir), dist, tmp: dir };
 
-    const backends = [];
-    for (let i = 0; i < 2; i++) {
-      const child = startProcess(1, process.execPath, [join(dist, 'bench/backend.js'), '0']);
-      const lines = await waitForLine(child, /^ready (\d+)/);
-      child.stdout?.resume();
-      backends.push(Number(/^ready (\d+)/.exec(lines[lines.length - 1] as string)?.[1]));
-    }
-    const files: PeerFiles = {
-      dir,
-      caFile: pki.caFile,
-      rsa: { certFile: pki.server.certFile, keyFile: pki.server.keyFile },
-      ecdsa: { certFile: join(dir, 'server-ecdsa.pem'), keyFile: join(dir, 'server-ecdsa.key') },
-      backendPorts: backends,
-    };
+    const backends = await startBackends(dist);
+    const files: PeerFiles = { dir, caFile: pki.caFile, ...certificates, backendPorts: backends };
 
     const peers: Peer[] = [];
     const tryStart = async (name: string, available: boolean, start: () => Promise<Peer>) => {

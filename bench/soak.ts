@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { writeAtomic } from '../src/pki/write.js';
 import { createTestPki } from '../test/support/test-pki.js';
 import { measure, type ClientCert, type Generator, type Load, type Sample } from './measure.js';
-import { startGatehouse, type PeerFiles } from './peers.js';
-import { compileWrkShim, ensureDebianPackages, have, log, rssMb, startProcess, stopAll, waitForLine } from './proc.js';
+import { startBackends, startGatehouse, type PeerFiles } from './peers.js';
+import { compileWrkShim, ensureDebianPackages, have, log, rssMb, stopAll } from './proc.js';
 
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
 const SEGMENT_SECONDS = 15;
@@ -55,13 +55,7 @@ async function main(): Promise<void> {
   if ('error' in shim) throw new Error(`bench:soak needs the wrk client-certificate shim (cc and libssl-dev): ${shim.error}`);
   const gen: Generator = { shim: shim.path, dist, tmp: dir };
   const cert: ClientCert = { cert: pki.clients.valid.certFile, key: pki.clients.valid.keyFile, ca: pki.caFile };
-  const backends: number[] = [];
-  for (let i = 0; i < 2; i++) {
-    const child = startProcess(1, process.execPath, [join(dist, 'bench/backend.js'), '0']);
-    const lines = await waitForLine(child, /^ready (\d+)/);
-    child.stdout?.resume();
-    backends.push(Number(/^ready (\d+)/.exec(lines[lines.length - 1] as string)?.[1]));
-  }
+  const backends = await startBackends(dist);
   const files: PeerFiles = { dir, caFile: pki.caFile, rsa: { certFile: pki.server.certFile, keyFile: pki.server.keyFile }, ecdsa: { certFile: pki.server.certFile, keyFile: pki.server.keyFile }, backendPorts: backends };
   const gatehouse = await startGatehouse(root, files);
   const mtls = gatehouse.urls.mtls as string;
