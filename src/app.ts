@@ -5,6 +5,7 @@
  */
 import { Server as HttpServerClass, type Server as HttpServer } from 'node:http';
 import { once } from 'node:events';
+import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
 import type { Config, Farm } from './config/model.js';
 import { loadConfig } from './config/load.js';
@@ -13,6 +14,7 @@ import type { RequestObserver } from './tracing/request-record.js';
 import { FarmState } from './farm/farm-state.js';
 import { createRequestHandler } from './proxy/handler.js';
 import { createUpgradeHandler } from './proxy/upgrade.js';
+import { closingAnswer, createClientErrorHandler } from './proxy/client-error.js';
 import { ServerPool } from './proxy/upstream/server-pool.js';
 import { ListenerRuntime, type ListenerServer } from './proxy/listener.js';
 import { BindingRuntime, SiteRuntime } from './proxy/site-runtime.js';
@@ -159,10 +161,9 @@ export class Gatehouse {
   /** Creates a listener's server and binds it. */
   async #open(listener: ListenerRuntime): Promise<void> {
     const server = listener.createServer(createRequestHandler(listener, this.#deps), this.#options.ticketKeys ?? this.#config.sessionTicketKey);
-    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-      if (error.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    });
+    server.on('clientError', createClientErrorHandler(this.#eventLog));
+    // CONNECT is never proxied (node would close the connection without a word).
+    server.on('connect', (_req: unknown, socket: Duplex) => socket.end(closingAnswer(405)));
     server.on('tlsClientError', () => {}); // failed handshakes are the client's problem (counted by the metrics)
     server.on('upgrade', createUpgradeHandler(listener, this.#eventLog));
     if (this.metrics) observeTlsHandshakes(server, listener, this.metrics);

@@ -62,8 +62,6 @@ export class ProxyExchange implements ExchangeHandler {
   readonly #route: FarmRoute;
   /** The path and query sent to the server: the client's, or a rule's rewrite. */
   readonly #url: string;
-  /** The client's path and query when a rule rewrote them (sent as X-Original-URL). */
-  readonly #originalUrl: string | undefined;
   readonly #added: AddedHeaders;
   readonly #done: ExchangeDone;
   readonly #hasBody: boolean;
@@ -87,20 +85,19 @@ export class ProxyExchange implements ExchangeHandler {
   #retryCause: Error | undefined;
   readonly #request: RequestInfo;
 
-  constructor(req: IncomingMessage, res: ServerResponse, route: FarmRoute, server: FarmServer, request: RequestInfo, added: AddedHeaders, done: ExchangeDone, url = req.url as string, originalUrl?: string) {
+  constructor(req: IncomingMessage, res: ServerResponse, route: FarmRoute, server: FarmServer, request: RequestInfo, added: AddedHeaders, done: ExchangeDone, url = req.url as string) {
     this.#req = req;
     this.#request = request;
     this.#res = res;
     this.#route = route;
     this.#url = url;
-    this.#originalUrl = originalUrl;
     this.#server = server;
     this.#added = added;
     this.#done = done;
     const headers = req.headers;
     const length = headers['content-length'];
     // HTTP/2 frames the body itself: a stream that did not end with its headers has one (maybe without a length).
-    this.#hasBody = length !== undefined ? length !== '0' : headers['transfer-encoding'] !== undefined || (req.httpVersionMajor === 2 && !(req as unknown as Http2ServerRequest).stream.endAfterHeaders);
+    this.#hasBody = length !== undefined ? length !== '0' : headers['transfer-encoding'] !== undefined || ((req as unknown as Partial<Http2ServerRequest>).stream?.endAfterHeaders === false);
     // 'close' comes once per response: a plain listener, no once() wrapper per request.
     res.on('close', () => {
       if (this.#isFinished) return;
@@ -112,7 +109,7 @@ export class ProxyExchange implements ExchangeHandler {
   start(): void {
     const req = this.#req;
     const url = this.#url;
-    if ((this.#originalUrl !== undefined || req.httpVersionMajor === 2) && (INVALID_TARGET.test(url) || url.length === 0)) {
+    if (url !== this.#added.originalUrl && (INVALID_TARGET.test(url) || url.length === 0)) {
       this.#status = 502;
       this.#finish(new Error(`the request target ${JSON.stringify(url)} cannot be sent to a server (whitespace or control characters)`));
       return;
@@ -127,7 +124,6 @@ export class ProxyExchange implements ExchangeHandler {
     this.#bodyBytes = -1;
     const protocol = this.#route.farm.config.protocol;
     const headers = upstreamRequestHeaders(req.headers, this.#route.strippedHeaders, protocol, this.#added.serverHost === server.address ? this.#added : { ...this.#added, serverHost: server.address });
-    if (this.#originalUrl !== undefined) headers.push('X-Original-URL', this.#originalUrl);
     this.#upstreamHeaders = headers;
     const method = req.method as string;
     const isChunked = this.#hasBody && req.headers['content-length'] === undefined;

@@ -1,18 +1,15 @@
 /**
  * The request path, in order (docs/request-lifecycle.md draws the same list):
- *   1. binding   https: by SNI, once per connection; http: by Host          → 400 unknown host name
- *   2. requireSsl  a request on http to a site that requires SSL           → 403.4
- *   3. door      the connection's client-certificate verdict, and validity  → 403.7 / 403.13 / 403.16 / 403.17
- *   4. rules     the site's rules, in order (a site without rules skips them): route to a farm (maybe
- *                rewritten), redirect, or respond; no match → the site's farm  → 3xx / custom / 404 (no farm)
- *   5. server    the farm's algorithm picks an available server             → 502.4
- *   6. forward   headers transformed, request and response streamed        → 502.3 (after one safe retry)
- * Steps 1-5 are synchronous and allocate little; only forward does I/O.
+ *   1. admission  head, binding, requireSsl, door, target, host, rules (admission.ts)
+ *                 → 400 / 403.x / 421 / 431 / 505, or the rules' redirect or answer, or a route to a farm
+ *   2. server     the farm's algorithm picks an available server             → 502.4
+ *   3. forward    headers transformed, request and response streamed        → 502.3 (after one safe retry)
+ * Steps 1-2 are synchronous and allocate little; only forward does I/O. An exception on the way is a
+ * 500 for that request alone.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import type { TLSSocket } from 'node:tls';
 import type { AccessLogWriter } from '../tracing/access-log.js';
 import type { RequestObserver, RequestRecord } from '../tracing/request-record.js';
 import type { EventLog } from '../tracing/log.js';
@@ -20,7 +17,9 @@ import { ProxyExchange, type ExchangeOutcome } from './forward.js';
 import type { ListenerRuntime } from './listener.js';
 import { localAnswer, sendLocalAnswer } from './local-response.js';
 import type { FarmRoute, SiteRuntime } from './site-runtime.js';
-import { evaluateRules, type RuleDecision } from './rules/match.js';
+import type { RuleDecision } from './rules/match.js';
+import { admit, isHttp2Request } from './admission.js';
+import { closeAfter, requestStarted } from './connection-state.js';
 import { sendCustomResponse, sendRedirect } from './rules/action.js';
 import { IncomingRequestInfo } from './request-info.js';
 import type { TlsConnection } from './tls-connection.js';
@@ -118,67 +117,60 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
     finish({ req, site, tls, startMs, status, subStatus, reason, bytesSent, logId: '', outcome: undefined, route: undefined, decision });
   }
 
-  /** Several bindings share this socket: a request must name the binding its handshake chose. */
-  const checksHost = listener.isHttps && listener.bindings.length > 1;
-
   // HTTP/2 requests come through node's compatibility API (Http2ServerRequest/Response), which has the
   // same shape for everything used here; `req.socket` is a proxy of the TLS socket.
   return function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const startMs = performance.now();
-    let tls: TlsConnection | undefined;
-    let site: SiteRuntime;
-    if (req.httpVersionMajor === 2) adoptAuthority(req);
-    if (listener.isHttps) {
-      tls = listener.tlsConnection(req.socket as TLSSocket);
-      if (!tls) {
-        if (req.httpVersionMajor === 2) (req as unknown as Http2ServerRequest).stream.session?.destroy();
-        else req.socket.destroy();
+    const isHttp2 = isHttp2Request(req);
+    if (!isHttp2 && !requestStarted(req, res)) return; // after a request that closes the connection: never forwarded
+    try {
+      handle(req, res, startMs, isHttp2);
+    } catch (error) {
+      internalError(req, res, startMs, isHttp2, error as Error);
+    }
+  };
+
+  /** A defect of Gatehouse's, not the client's: this request gets 500, the process and other requests go on. */
+  function internalError(req: IncomingMessage, res: ServerResponse, startMs: number, isHttp2: boolean, error: Error): void {
+    eventLog.error(`500 client ${clientAddressOf(req, true)} ${req.method} ${req.url}: unexpected error on the request path\n${error.stack ?? error.message}`);
+    try {
+      if (res.headersSent) {
+        res.destroy(error);
         return;
       }
-      site = tls.binding.site;
-      if (tls.isFromEarlierConfig) res.shouldKeepAlive = false;
-      const verdict = tls.verdict;
-      if (verdict.subStatus !== 0) return reject(req, res, site, startMs, 403, verdict.subStatus, verdict.reason, tls);
-      const expired = tls.certificate?.validityAt(Date.now());
-      if (expired) return reject(req, res, site, startMs, 403, expired.subStatus, expired.reason, tls);
-      if (checksHost && req.headers.host !== undefined && listener.isMisdirected(req.headers.host, tls.binding)) {
-        // RFC 9110 §15.5.20: an HTTP/2 client reuses a connection for every host its certificate covers
-        // (connection coalescing); 421 makes it open a connection of its own, whose handshake applies that
-        // site's certificate and client-certificate policy.
-        return reject(req, res, site, startMs, 421, 0, `host '${req.headers.host}' belongs to another site than the one this connection's TLS handshake chose (SNI '${tls.serverName}')`, tls);
-      }
-    } else {
-      const binding = listener.bindingForHost(req.headers.host);
-      if (!binding) return reject(req, res, undefined, startMs, 400, 0, `no site on ${listener.address}:${listener.port} answers for host '${req.headers.host ?? ''}'`, undefined);
-      site = binding.site;
-      if (site.config.ssl.requireSsl) return reject(req, res, site, startMs, 403, 4, 'SSL required (request on an http binding)', undefined);
+      if (!isHttp2) closeAfter(req, res);
+      const bytesSent = sendLocalAnswer(req, res, localAnswer(500, 0));
+      finish({ req, site: undefined, tls: undefined, startMs, status: 500, subStatus: 0, reason: `unexpected error: ${error.message}`, bytesSent, logId: '', outcome: undefined, route: undefined, decision: undefined });
+    } catch {
+      res.destroy();
     }
+  }
 
-    let route = site.defaultRoute;
-    let decision: RuleDecision | undefined;
-    let url: string | undefined;
-    if (site.hasRules) {
-      decision = evaluateRules(site.rules, { req, certificate: tls?.certificate, isHttps: tls !== undefined });
-      if (decision) {
-        const action = decision.action;
-        if (action.type === 'redirect') {
-          const bytesSent = sendRedirect(req, res, action.status, decision.url);
-          return finish({ req, site, tls, startMs, status: action.status, subStatus: 0, reason: '', bytesSent, logId: '', outcome: undefined, route: undefined, decision });
-        }
-        if (action.type === 'respond') {
-          const bytesSent = sendCustomResponse(req, res, action);
-          const rule = decision.matched[decision.matched.length - 1]?.rule.name ?? '';
-          return finish({ req, site, tls, startMs, status: action.status, subStatus: action.subStatus, reason: `answered by rule '${rule}'`, bytesSent, logId: '', outcome: undefined, route: undefined, decision });
-        }
-        route = site.routeTo(action.farm);
-        if (!route) return reject(req, res, site, startMs, 502, 4, `farm ${action.farm.name} is not bound to site ${site.name} (SiteRuntime.bindFarms was not called)`, tls, decision);
-        if (decision.isRewritten) url = decision.url;
-      }
-      if (!route) return reject(req, res, site, startMs, 404, 0, 'no rule matched and the site has no farm', tls, decision);
-    } else if (!route) {
-      return reject(req, res, site, startMs, 502, 4, `the farm of site ${site.name} is not bound`, tls);
+  function handle(req: IncomingMessage, res: ServerResponse, startMs: number, isHttp2: boolean): void {
+    const admission = admit(listener, req, isHttp2);
+    if (admission.kind === 'drop') {
+      if (isHttp2) (req as unknown as Http2ServerRequest).stream.session?.destroy();
+      else req.socket.destroy();
+      return;
     }
-
+    const { tls, decision } = admission;
+    if (tls?.isFromEarlierConfig) res.shouldKeepAlive = false;
+    if (admission.kind === 'refuse') {
+      if (admission.close && !isHttp2) closeAfter(req, res);
+      return reject(req, res, admission.site, startMs, admission.status, admission.subStatus, admission.reason, tls, decision);
+    }
+    const site = admission.site;
+    if (admission.kind === 'redirect') {
+      const bytesSent = sendRedirect(req, res, admission.status, admission.location);
+      return finish({ req, site, tls, startMs, status: admission.status, subStatus: 0, reason: '', bytesSent, logId: '', outcome: undefined, route: undefined, decision });
+    }
+    if (admission.kind === 'respond') {
+      const action = admission.action;
+      const bytesSent = sendCustomResponse(req, res, action);
+      const rule = decision?.matched[decision.matched.length - 1]?.rule.name ?? '';
+      return finish({ req, site, tls, startMs, status: action.status, subStatus: action.subStatus, reason: `answered by rule '${rule}'`, bytesSent, logId: '', outcome: undefined, route: undefined, decision });
+    }
+    const route = admission.route;
     const farm = route.farm;
     const request = new IncomingRequestInfo(req);
     const affinity = farm.affinity;
@@ -211,6 +203,7 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
         serverHost: server.address,
         isNewAffinity,
         certificateKey: tls?.certificate?.thumbprintSha256,
+        originalUrl: admission.originalUrl,
       },
       (outcome: ExchangeOutcome) => {
         let reason = '';
@@ -227,20 +220,10 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
         }
         finish({ req, site, tls, startMs, status: outcome.status, subStatus: outcome.subStatus, reason, bytesSent: outcome.bytes, logId, outcome, route, decision });
       },
-      url,
-      url === undefined ? undefined : req.url,
+      admission.url,
     );
     exchange.start();
-  };
-}
-
-/**
- * HTTP/2 names the host in `:authority` (RFC 9113 §8.3.1), which wins over a Host header; the rest of the
- * request path (binding by host, rules, hashing, the Host sent to the server) reads `host`.
- */
-function adoptAuthority(req: IncomingMessage): void {
-  const authority = req.headers[':authority'];
-  if (typeof authority === 'string') req.headers.host = authority;
+  }
 }
 
 /** `ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9001` style, for logs. */

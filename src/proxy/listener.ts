@@ -244,9 +244,11 @@ export class ListenerRuntime {
   /** Creates the node server (not yet listening). */
   createServer(onRequest: Parameters<typeof createHttpServer>[1], ticketKeys?: Buffer): ListenerServer {
     this.#ticketKeys = ticketKeys;
-    const common = { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0 };
+    // maxHeadersCount 0: node hands over every header field (the head's size is still bounded), so a head
+    // over request-head.ts's count is answered 431 instead of being cut silently at node's 1,000th field.
+    const common = { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0, maxHeadersCount: 0 };
     if (!this.isHttps) {
-      this.server = createHttpServer(common, onRequest);
+      this.server = Object.assign(createHttpServer(common, onRequest), common);
       return this.server;
     }
     for (const binding of this.bindings) this.#contexts.set(binding, secureContextFor(binding.config, binding.site.config, this.bindings.length > 1));
@@ -276,7 +278,7 @@ export class ListenerRuntime {
       });
       this.server = server;
     } else {
-      this.server = createHttpsServer(options, onRequest);
+      this.server = Object.assign(createHttpsServer(options, onRequest), common);
     }
     allowPartialTrustChainOnDefault(this.server as HttpsServer, defaultOptions);
     if (!this.#needsSniCallback) useSniCallback(this.server as HttpsServer, undefined);

@@ -11,10 +11,27 @@ export interface LocalAnswer {
   readonly html: Buffer;
 }
 
-const TITLES: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 421: 'Misdirected Request', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  421: 'Misdirected Request',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  505: 'HTTP Version Not Supported',
+};
 
 const DESCRIPTIONS: Record<string, string> = {
-  '400.0': 'The request has an invalid host name.',
+  '400.0': 'The request is not valid: its host name, target, header fields or framing.',
+  '405.0': 'The method is not allowed here (CONNECT is not proxied).',
+  '408.0': 'The request did not arrive in time.',
+  '431.0': 'The request has too many header fields, or they are too large.',
+  '500.0': 'The proxy failed to handle the request; the event log has the details.',
+  '505.0': 'Only HTTP/1.0, HTTP/1.1 and (over TLS, by ALPN) HTTP/2 are spoken here.',
   '404.0': 'The resource you are looking for has been removed, had its name changed, or is temporarily unavailable.',
   '403.4': 'SSL is required: this site must be reached over https.',
   '403.7': 'A client certificate is required, and none was presented.',

@@ -1,8 +1,9 @@
 /**
  * The headers a server receives: the client's, minus hop-by-hop headers (RFC 9110 §7.6.1, and those
  * the client's Connection header names) and minus every header a client could use to pass as the proxy
- * (certificate dialects, X-ARR-*, the farm's configured names); plus what ARR sets, in ARR's order:
- * Max-Forwards, X-Forwarded-For, X-ARR-SSL, X-ARR-ClientCert, X-ARR-LOG-ID, then X-Forwarded-Proto.
+ * (certificate dialects, X-ARR-*, X-Original-URL, the farm's configured names), in any letter case and with
+ * `_` for `-`; plus what ARR sets, in ARR's order: Max-Forwards, X-Original-URL, X-Forwarded-For, X-ARR-SSL,
+ * X-ARR-ClientCert, X-ARR-LOG-ID, then X-Forwarded-Proto.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProtocolSettings } from '../config/model.js';
@@ -16,7 +17,7 @@ const HOP_BY_HOP = ['connection', 'proxy-connection', 'keep-alive', 'te', 'trans
 
 /** Lower-case names removed from every client request of a farm: hop-by-hop, spoofable and replaced headers. */
 export function strippedRequestHeaders(protocol: ProtocolSettings): ReadonlySet<string> {
-  const names = new Set([...HOP_BY_HOP, ...CLIENT_CERT_HEADER_FAMILY, 'x-arr-ssl', 'x-arr-log-id', 'max-forwards', 'x-forwarded-proto', 'x-gatehouse-signature']);
+  const names = new Set([...HOP_BY_HOP, ...CLIENT_CERT_HEADER_FAMILY, 'x-arr-ssl', 'x-arr-log-id', 'max-forwards', 'x-forwarded-proto', 'x-gatehouse-signature', 'x-original-url']);
   for (const name of [protocol.clientCertHeaderName, protocol.sslHeaderName, protocol.logGuidName, protocol.forwardedProtoHeaderName, protocol.signatureHeaderName]) {
     if (name) names.add(name.toLowerCase());
   }
@@ -41,7 +42,11 @@ export interface AddedHeaders {
   readonly isNewAffinity: boolean;
   /** The client certificate's SHA-256 thumbprint, for certificate affinity. */
   readonly certificateKey: string | undefined;
+  /** The client's request target as judged (before any rewrite): X-Original-URL, as ARR sends it. */
+  readonly originalUrl: string;
 }
+
+const UNDERSCORES = /_/g;
 
 export function upstreamRequestHeaders(headers: IncomingHttpHeaders, stripped: ReadonlySet<string>, protocol: ProtocolSettings, added: AddedHeaders): string[] {
   const out: string[] = [];
@@ -55,6 +60,12 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, stripped: R
   }
   for (const name in headers) {
     if (stripped.has(name)) continue;
+    // IIS server variables, CGI, PHP, WSGI and Rack read `_` as `-` (HTTP_X_ARR_CLIENTCERT): a name that
+    // folds into a stripped one (X_ARR_ClientCert, x-forwarded_proto) or into X-Forwarded-For is a forgery.
+    if (name.includes('_')) {
+      const folded = name.replace(UNDERSCORES, '-');
+      if (stripped.has(folded) || folded === xffLower) continue;
+    }
     if (connectionTokens?.has(name)) continue;
     const value = headers[name];
     if (value === undefined) continue;
@@ -68,6 +79,7 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, stripped: R
   }
   if (!protocol.preserveHostHeader) out.push('host', added.serverHost);
   out.push('Max-Forwards', String(protocol.maxForwards));
+  out.push('X-Original-URL', added.originalUrl);
   if (xffName) out.push(xffName, xff ? `${xff}, ${added.clientAddress}` : added.clientAddress);
   if (added.sslValue !== undefined && protocol.sslHeaderName) out.push(protocol.sslHeaderName, added.sslValue);
   for (let i = 0; i < added.certificateHeaders.length; i++) out.push(added.certificateHeaders[i] as string);

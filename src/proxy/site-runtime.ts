@@ -24,12 +24,10 @@ export class FarmRoute {
   /** Certificate headers per connection, when they differ from the primary farm's. */
   readonly #certificateHeaders = new WeakMap<TlsConnection, readonly string[]>();
 
-  constructor(farm: FarmState, primary: FarmState, stripsOriginalUrl: boolean) {
+  constructor(farm: FarmState, primary: FarmState) {
     this.farm = farm;
     const protocol = farm.config.protocol;
-    const stripped = strippedRequestHeaders(protocol);
-    // Only Gatehouse sets X-Original-URL for a site with rules: a client copy could pass for a rewrite.
-    this.strippedHeaders = stripsOriginalUrl ? new Set([...stripped, 'x-original-url']) : stripped;
+    this.strippedHeaders = strippedRequestHeaders(protocol);
     const main = primary.config.protocol;
     this.#sharesCertificateHeaders = farm === primary || (protocol.clientCertHeaderName === main.clientCertHeaderName && protocol.clientCertFormat === main.clientCertFormat);
   }
@@ -81,7 +79,7 @@ export class SiteRuntime {
     const destinations = [config.defaultFarm, ...config.rules.map((rule) => (rule.action.type === 'route' ? rule.action.farm : undefined))];
     this.needsClientChain =
       config.tracing !== undefined || destinations.some((f) => f !== undefined && f.protocol.clientCertHeaderName !== '' && (f.protocol.clientCertFormat === 'rfc9440' || f.protocol.clientCertFormat === 'xfcc'));
-    const primary = new FarmRoute(farm, farm, this.hasRules);
+    const primary = new FarmRoute(farm, farm);
     this.#routes.set(farm.name, primary);
     this.strippedHeaders = primary.strippedHeaders;
     this.#defaultRoute = config.defaultFarm?.name === farm.name ? primary : undefined;
@@ -96,7 +94,7 @@ export class SiteRuntime {
     for (const name of names) {
       const state = farms.get(name);
       if (!state || this.#routes.get(name)?.farm === state) continue;
-      this.#routes.set(name, new FarmRoute(state, this.farm, this.hasRules));
+      this.#routes.set(name, new FarmRoute(state, this.farm));
     }
     const defaultName = this.config.defaultFarm?.name;
     this.#defaultRoute = defaultName === undefined ? undefined : this.#routes.get(defaultName);

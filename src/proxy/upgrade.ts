@@ -1,58 +1,98 @@
 /**
- * Upgraded connections (WebSocket): the request passes the same door as any other (binding, requireSsl,
- * client certificate), a server is chosen the same way (affinity, algorithm), the same ARR headers are
- * added, and then the two sockets are joined byte for byte until either side closes. Counted on the
- * server as one request for the life of the connection.
+ * Upgraded connections. Only WebSocket is tunnelled: the request passes the same admission as any other
+ * (admission.ts: head, binding, door, target, rules), a server is chosen the same way (affinity,
+ * algorithm), the same ARR headers are added, and the request goes to the server alone. Bytes flow both
+ * ways only after the server's 101 names `websocket`; until then nothing the client sent after its request
+ * head reaches the server. Any other answer is passed on as an ordinary response, and the connection
+ * closes. Counted on the server as one request for the life of the connection.
+ *
+ * Any other upgrade (`h2c` with HTTP2-Settings, made-up tokens) is never tunnelled: its Upgrade and
+ * HTTP2-Settings fields and their Connection tokens are dropped and the request goes back to node's
+ * HTTP/1.1 server as an ordinary one on the same connection (request smuggling through h2c: the client's
+ * HTTP/2 preface would otherwise reach the server past the proxy).
  */
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import type { EventLog } from '../tracing/log.js';
+import { admit } from './admission.js';
+import { closingAnswer } from './client-error.js';
 import type { ListenerRuntime } from './listener.js';
-import { localAnswer } from './local-response.js';
 import { IncomingRequestInfo } from './request-info.js';
-import { evaluateRules } from './rules/match.js';
-import { upstreamRequestHeaders } from './request-headers.js';
-import type { TlsConnection } from './tls-connection.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from './request-headers.js';
 
 function refuse(socket: Duplex, status: number, subStatus: number): void {
-  const answer = localAnswer(status, subStatus);
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${answer.text.length}\r\nConnection: close\r\n\r\n${answer.text.toString()}`);
+  socket.end(closingAnswer(status, subStatus));
+}
+
+function clientAddress(req: IncomingMessage, withPort: boolean): string {
+  const ip = req.socket.remoteAddress ?? '';
+  if (!withPort) return ip;
+  return ip.includes(':') ? `[${ip}]:${req.socket.remotePort}` : `${ip}:${req.socket.remotePort}`;
+}
+
+/** The one upgrade Gatehouse tunnels. */
+function isWebSocket(value: string | undefined): boolean {
+  return value !== undefined && value.trim().toLowerCase() === 'websocket';
+}
+
+const UPGRADE_TOKENS = /^(?:upgrade|http2-settings)$/i;
+
+/**
+ * Gives a request node took for an upgrade back to the HTTP/1.1 server as an ordinary request: its head
+ * is written again without the upgrade fields and put back in front of the bytes that followed it, and
+ * the connection is handed to the server's own connection listener (the first one, registered by node's
+ * constructor; Gatehouse's TLS listeners come later and have seen this connection already). Node parsed
+ * and checked this head, so it is written from its parsed fields as they came.
+ */
+function reinjectAsPlain(listener: ListenerRuntime, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const server = listener.server;
+  const [connectionListener] = server ? server.listeners(listener.isHttps ? 'secureConnection' : 'connection') : [];
+  if (typeof connectionListener !== 'function') {
+    refuse(socket, 400, 0);
+    return;
+  }
+  let text = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (UPGRADE_TOKENS.test(name)) continue;
+    let value = raw[i + 1] as string;
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      value = value
+        .split(',')
+        .map((token) => token.trim())
+        .filter((token) => token !== '' && !UPGRADE_TOKENS.test(token))
+        .join(', ');
+      if (value === '') continue;
+    }
+    text += `${name}: ${value}\r\n`;
+  }
+  text += '\r\n';
+  if (head.length > 0) socket.unshift(head);
+  socket.unshift(Buffer.from(text, 'latin1'));
+  (connectionListener as (socket: Duplex) => void).call(server, socket);
 }
 
 export function createUpgradeHandler(listener: ListenerRuntime, eventLog: EventLog): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
-  return function onUpgrade(req, socket, head) {
-    let tls: TlsConnection | undefined;
-    let site;
-    if (listener.isHttps) {
-      tls = listener.tlsConnection(req.socket as TLSSocket);
-      if (!tls) return void socket.destroy();
-      site = tls.binding.site;
-      if (tls.verdict.subStatus !== 0) return refuse(socket, 403, tls.verdict.subStatus);
-      const expired = tls.certificate?.validityAt(Date.now());
-      if (expired) return refuse(socket, 403, expired.subStatus);
-    } else {
-      const binding = listener.bindingForHost(req.headers.host);
-      if (!binding) return refuse(socket, 400, 0);
-      site = binding.site;
-      if (site.config.ssl.requireSsl) return refuse(socket, 403, 4);
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (!isWebSocket(req.headers.upgrade)) return reinjectAsPlain(listener, req, socket, head);
+    const admission = admit(listener, req, false);
+    if (admission.kind === 'drop') return void socket.destroy();
+    if (admission.kind === 'refuse') {
+      eventLog.warn(`${admission.status}.${admission.subStatus} upgrade client ${clientAddress(req, true)} site ${admission.site?.name ?? '-'} ${req.method} ${req.url}: ${admission.reason}`);
+      return refuse(socket, admission.status, admission.subStatus);
     }
     // The site's rules decide as for any request: a redirect or a fixed answer refuses the upgrade.
-    let route = site.defaultRoute;
-    let url = req.url ?? '/';
-    if (site.hasRules) {
-      const decision = evaluateRules(site.rules, { req, certificate: tls?.certificate, isHttps: tls !== undefined });
-      if (decision) {
-        const action = decision.action;
-        if (action.type === 'redirect') return refuse(socket, 403, 0);
-        if (action.type === 'respond') return refuse(socket, action.status, action.subStatus);
-        route = site.routeTo(action.farm);
-        if (decision.isRewritten) url = decision.url;
-      }
+    if (admission.kind === 'redirect') return refuse(socket, 403, 0);
+    if (admission.kind === 'respond') return refuse(socket, admission.action.status, admission.action.subStatus);
+    const { site, tls, route } = admission;
+    const length = req.headers['content-length'];
+    if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) {
+      eventLog.warn(`400 upgrade client ${clientAddress(req, true)} site ${site.name} ${req.method} ${req.url}: a WebSocket upgrade request carries a body`);
+      return refuse(socket, 400, 0);
     }
-    if (!route) return refuse(socket, 404, 0);
     const farm = route.farm;
     const request = new IncomingRequestInfo(req);
     const server = farm.affinity ? farm.affinity.decide(request, tls?.certificate?.thumbprintSha256).server : farm.pick(request);
@@ -61,9 +101,8 @@ export function createUpgradeHandler(listener: ListenerRuntime, eventLog: EventL
       return refuse(socket, 502, 4);
     }
     const protocol = farm.config.protocol;
-    const ip = req.socket.remoteAddress ?? '';
     const headers = upstreamRequestHeaders(req.headers, route.strippedHeaders, protocol, {
-      clientAddress: protocol.includePortInXForwardedFor ? (ip.includes(':') ? `[${ip}]:${req.socket.remotePort}` : `${ip}:${req.socket.remotePort}`) : ip,
+      clientAddress: clientAddress(req, protocol.includePortInXForwardedFor),
       sslValue: tls?.sslValue,
       certificateHeaders: tls ? route.certificateHeadersFor(tls) : [],
       logId: randomUUID(),
@@ -72,51 +111,85 @@ export function createUpgradeHandler(listener: ListenerRuntime, eventLog: EventL
       serverHost: server.address,
       isNewAffinity: false,
       certificateKey: undefined,
+      originalUrl: admission.originalUrl,
     });
     // Connection and Upgrade are hop-by-hop, yet they are what asks the server to switch protocols.
-    headers.push('Connection', 'Upgrade', 'Upgrade', String(req.headers.upgrade ?? 'websocket'));
-    if (url !== req.url) headers.push('X-Original-URL', req.url ?? '/');
-    let head1 = `${req.method} ${url} HTTP/1.1\r\n`;
-    for (let i = 0; i + 1 < headers.length; i += 2) head1 += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    head1 += '\r\n';
+    headers.push('Connection', 'Upgrade', 'Upgrade', 'websocket');
     server.onRequestStart();
     const startMs = performance.now();
     let bytesSent = 0;
     let bytesReceived = 0;
-    let isConnected = false;
+    let status = 0;
     let ended = false;
-    const upstream: Socket = connect({ host: server.host, port: server.port, timeout: protocol.timeoutMs });
     const end = (isConnectionError: boolean) => {
       if (ended) return;
       ended = true;
-      server.onRequestEnd({ status: isConnected ? 101 : 0, responseTimeMs: performance.now() - startMs, bytesSent, bytesReceived, isConnectionError });
+      server.onRequestEnd({ status, responseTimeMs: performance.now() - startMs, bytesSent, bytesReceived, isConnectionError });
     };
-    upstream.once('connect', () => {
-      isConnected = true;
-      upstream.setTimeout(0);
-      upstream.write(head1);
-      if (head.length) upstream.write(head);
-      upstream.on('data', (chunk: Buffer) => (bytesReceived += chunk.length));
-      socket.on('data', (chunk: Buffer) => (bytesSent += chunk.length));
-      upstream.pipe(socket);
-      socket.pipe(upstream);
-    });
-    upstream.once('timeout', () => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })));
-    upstream.once('error', (error: NodeJS.ErrnoException) => {
-      if (!isConnected) {
-        eventLog.warn(`502.3 upgrade ${req.url} site ${site.name} farm ${farm.name} server ${server.address}: ${error.code ?? ''} ${error.message}`);
-        refuse(socket, 502, 3);
-      } else socket.destroy();
+    const fail = (reason: string, subStatus = 3) => {
+      eventLog.warn(`502.${subStatus} upgrade ${req.url} site ${site.name} farm ${farm.name} server ${server.address}: ${reason}`);
+      status = 502;
+      refuse(socket, 502, subStatus);
       end(true);
-    });
-    upstream.once('close', () => {
-      socket.end();
-      end(false);
-    });
-    socket.once('error', () => upstream.destroy());
-    socket.once('close', () => {
+    };
+    const upstream = httpRequest({ host: server.host, port: server.port, method: req.method, path: admission.url, headers, setHost: false, agent: false, timeout: protocol.timeoutMs });
+    const onClientGone = () => {
       upstream.destroy();
       end(false);
+    };
+    socket.once('error', onClientGone);
+    socket.once('close', onClientGone);
+    upstream.on('timeout', () => upstream.destroy(Object.assign(new Error(`the server did not answer within ${protocol.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      if (status === 0) fail(`${error.code ?? ''} ${error.message}`);
+      else socket.destroy();
+      end(true);
     });
+    upstream.on('upgrade', (res: IncomingMessage, serverSocket: Socket, serverHead: Buffer) => {
+      if (!isWebSocket(res.headers.upgrade)) {
+        serverSocket.destroy();
+        return fail(`the server switched to '${res.headers.upgrade ?? ''}', not to the websocket the client asked for`);
+      }
+      status = 101;
+      serverSocket.setTimeout(0);
+      let answer = `HTTP/1.1 101 ${res.statusMessage || 'Switching Protocols'}\r\n`;
+      for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) answer += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+      socket.write(`${answer}\r\n`);
+      if (serverHead.length > 0) socket.write(serverHead);
+      if (head.length > 0) serverSocket.write(head);
+      serverSocket.on('data', (chunk: Buffer) => (bytesReceived += chunk.length));
+      socket.on('data', (chunk: Buffer) => (bytesSent += chunk.length));
+      serverSocket.pipe(socket);
+      socket.pipe(serverSocket);
+      serverSocket.once('error', () => socket.destroy());
+      serverSocket.once('close', () => {
+        socket.end();
+        end(false);
+      });
+      socket.once('close', () => serverSocket.destroy());
+    });
+    upstream.on('response', (res: IncomingMessage) => {
+      // The server did not switch: an ordinary answer, and the connection ends with it. Nothing the
+      // client sent after its request head was read, so none of it reached the server.
+      status = res.statusCode ?? 0;
+      const out = clientResponseHeaders(res.rawHeaders);
+      let answer = `HTTP/1.1 ${status} ${res.statusMessage || STATUS_CODES[status] || ''}\r\n`;
+      for (let i = 0; i + 1 < out.length; i += 2) answer += `${out[i]}: ${out[i + 1]}\r\n`;
+      socket.write(`${answer}Connection: close\r\n\r\n`);
+      res.on('data', (chunk: Buffer) => (bytesReceived += chunk.length));
+      res.on('end', () => end(false));
+      res.on('aborted', () => socket.destroy());
+      res.pipe(socket);
+    });
+    upstream.end();
+  }
+
+  return function onUpgrade(req, socket, head) {
+    try {
+      upgrade(req, socket, head);
+    } catch (error) {
+      eventLog.error(`500 upgrade client ${clientAddress(req, true)} ${req.method} ${req.url}: unexpected error on the request path\n${(error as Error).stack ?? String(error)}`);
+      refuse(socket, 500, 0);
+    }
   };
 }

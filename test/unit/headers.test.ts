@@ -21,7 +21,7 @@ const defaults: ProtocolSettings = {
   signatureSecret: undefined,
   signatureHeaderName: 'X-Gatehouse-Signature',
 };
-const added = { clientAddress: '127.0.0.1:5000', sslValue: '2048|256|CN=CA|CN=host', certificateHeaders: ['X-ARR-ClientCert', 'QUJD'], logId: 'guid', signature: undefined, isHttps: true, serverHost: '10.0.0.1:80', isNewAffinity: false, certificateKey: undefined };
+const added = { clientAddress: '127.0.0.1:5000', sslValue: '2048|256|CN=CA|CN=host', certificateHeaders: ['X-ARR-ClientCert', 'QUJD'], logId: 'guid', signature: undefined, isHttps: true, serverHost: '10.0.0.1:80', isNewAffinity: false, certificateKey: undefined, originalUrl: '/a?b' };
 
 function pairs(list: string[]): [string, string][] {
   const out: [string, string][] = [];
@@ -29,13 +29,15 @@ function pairs(list: string[]): [string, string][] {
   return out;
 }
 
-test('upstream headers: spoofed ARR headers and hop-by-hop are gone, ARR headers added in ARR order', () => {
-  const headers = { host: 'app', 'x-gatehouse-signature': 'forged', 'x-arr-clientcert': 'spoof', 'x-arr-ssl': 'spoof', 'x-arr-log-id': 'spoof', 'client-cert': ':x:', connection: 'keep-alive, x-hop', 'x-hop': '1', te: 'trailers', 'x-custom': 'kept', 'max-forwards': '99', 'x-forwarded-for': '1.2.3.4' };
+test('upstream headers: spoofed ARR headers (any case, `_` for `-`) and hop-by-hop are gone, ARR headers added in ARR order', () => {
+  const headers = { host: 'app', 'x-original-url': '/forged', x_arr_clientcert: 'spoof', 'x-arr_ssl': 'spoof', x_forwarded_for: '6.6.6.6', 'x-forwarded_proto': 'http', 'x-user_name': 'kept', 'x-gatehouse-signature': 'forged', 'x-arr-clientcert': 'spoof', 'x-arr-ssl': 'spoof', 'x-arr-log-id': 'spoof', 'client-cert': ':x:', connection: 'keep-alive, x-hop', 'x-hop': '1', te: 'trailers', 'x-custom': 'kept', 'max-forwards': '99', 'x-forwarded-for': '1.2.3.4' };
   const out = pairs(upstreamRequestHeaders(headers, strippedRequestHeaders(defaults), defaults, added));
   assert.deepEqual(out, [
     ['host', 'app'],
+    ['x-user_name', 'kept'],
     ['x-custom', 'kept'],
     ['Max-Forwards', '10'],
+    ['X-Original-URL', '/a?b'],
     ['X-Forwarded-For', '1.2.3.4, 127.0.0.1:5000'],
     ['X-ARR-SSL', '2048|256|CN=CA|CN=host'],
     ['X-ARR-ClientCert', 'QUJD'],
@@ -50,6 +52,7 @@ test('upstream headers: renamed and disabled names, Host replaced when not prese
   assert.deepEqual(out, [
     ['host', '10.0.0.1:80'],
     ['Max-Forwards', '3'],
+    ['X-Original-URL', '/a?b'],
     ['X-Request-Id', 'guid'],
   ]);
 });

@@ -8,6 +8,7 @@ import type { Farm } from '../../config/model.js';
 import type { CertificateCondition, Rule, RuleAction, RuleMatch } from '../../config/rules-schema.js';
 import type { ClientCertificate } from '../../tls/client-certificate.js';
 import { redirectLocation, rewrittenUrl } from './action.js';
+import { removeSegments } from '../request-target.js';
 
 /** A rule that matched, and the URL it made (rewrite: the URL sent on; redirect: the Location; respond: ''). */
 export interface MatchedRule {
@@ -137,7 +138,7 @@ const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 /**
  * The path as rules see it: the request target's path without the query string, percent-decoded
  * (UTF-8) except for the escapes whose decoding would change its meaning (reserved characters such as
- * `%2F`, `%25`, `%3F`, and controls), with `.` and `..` segments resolved (RFC 3986 §5.2.4). A block
+ * `%2F`, `%25`, `%3F`, and controls), with `.` and `..` segments resolved (RFC 3986 §5.2.4) and path parameters (`;x`) removed. A block
  * rule on `/admin/*` thus also answers `/%61dmin/x` and `/public/../admin/x`, as the server would read
  * them. Allocates only when the URL has a query, escapes or dot segments.
  */
@@ -159,9 +160,13 @@ export function matchPath(url: string): string {
     path = start === 0 && query < 0 ? url : url.slice(start, query < 0 ? url.length : query);
   }
   if (NEEDS_DECODING.test(path)) path = decodePath(path);
-  if (DOT_SEGMENT.test(path)) path = removeDotSegments(path);
+  if (DOT_SEGMENT.test(path)) path = removeSegments(path);
+  if (path.includes(';')) path = path.replace(PATH_PARAMETERS, '');
   return path;
 }
+
+/** `;params` of a segment (`/admin;x/y`): gone from the path rules see, as a Java backend reads it. */
+const PATH_PARAMETERS = /;[^/]*/g;
 
 /** Bytes kept as escapes: `%`, the reserved characters and controls. */
 const KEEP_ESCAPED = new Set([...";/?:@&=+$,#%[]"].map((c) => c.charCodeAt(0)));
@@ -218,20 +223,4 @@ function decodePath(path: string): string {
   }
   flush();
   return out;
-}
-
-function removeDotSegments(path: string): string {
-  const segments = path.split('/');
-  const out: string[] = [];
-  const last = segments.length - 1;
-  for (let i = 1; i <= last; i++) {
-    const segment = segments[i] as string;
-    if (segment === '.' || segment === '..') {
-      if (segment === '..') out.pop();
-      if (i === last) out.push('');
-      continue;
-    }
-    out.push(segment);
-  }
-  return `/${out.join('/')}`;
 }

@@ -1,0 +1,163 @@
+/**
+ * Admission: what Gatehouse decides about a request before any byte of it goes to a server, the same for
+ * ordinary requests (handler.ts) and upgrades (upgrade.ts). In order:
+ *   1. head      HTTP/1.x framing and version (request-head.ts)                 → 400 / 431 / 505, close
+ *   2. binding   https: by SNI, once per connection; http: by Host             → 400 unknown host name
+ *   3. requireSsl  a request on http to a site that requires SSL              → 403.4
+ *   4. door      the connection's client-certificate verdict, and validity     → 403.7 / 403.13 / 403.16 / 403.17
+ *   5. target    one normal form of the request target (request-target.ts); absolute-form must name the
+ *                site Host names; HTTP/1.0 without Host gets the binding's      → 400
+ *   6. host      https, several bindings: Host must belong to the handshake's site → 421
+ *   7. rules     the site's rules, in order: route (maybe rewritten), redirect, or respond
+ * Synchronous; it allocates the result and, for odd targets only, the normal form.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import type { RuleAction } from '../config/rules-schema.js';
+import type { ListenerRuntime } from './listener.js';
+import { checkHttp1Head } from './request-head.js';
+import { judgeTarget } from './request-target.js';
+import { evaluateRules, type RuleDecision } from './rules/match.js';
+import type { BindingRuntime, FarmRoute, SiteRuntime } from './site-runtime.js';
+import type { TlsConnection } from './tls-connection.js';
+
+interface Decided {
+  readonly site: SiteRuntime | undefined;
+  readonly tls: TlsConnection | undefined;
+  /** What the site's rules decided; undefined when the site has none or none matched. */
+  readonly decision: RuleDecision | undefined;
+}
+
+/** Gatehouse answers itself: the request goes nowhere. `close`: the connection ends after the answer. */
+export interface Refused extends Decided {
+  readonly kind: 'refuse';
+  readonly status: number;
+  readonly subStatus: number;
+  readonly reason: string;
+  readonly close: boolean;
+}
+
+export interface Redirected extends Decided {
+  readonly kind: 'redirect';
+  readonly site: SiteRuntime;
+  readonly status: number;
+  readonly location: string;
+}
+
+export interface Answered extends Decided {
+  readonly kind: 'respond';
+  readonly site: SiteRuntime;
+  readonly action: Extract<RuleAction, { type: 'respond' }>;
+}
+
+export interface Routed extends Decided {
+  readonly kind: 'route';
+  readonly site: SiteRuntime;
+  readonly route: FarmRoute;
+  /** The target to send: the judged one, or a rule's rewrite of it. */
+  readonly url: string;
+  /** The judged target before any rewrite: X-Original-URL. */
+  readonly originalUrl: string;
+}
+
+/** https: no binding answers the connection's name; the connection is closed without an answer. */
+export interface Dropped {
+  readonly kind: 'drop';
+}
+
+export type Admission = Refused | Redirected | Answered | Routed | Dropped;
+
+const DROPPED: Dropped = { kind: 'drop' };
+
+function refuse(status: number, subStatus: number, reason: string, site: SiteRuntime | undefined, tls: TlsConnection | undefined, close = false, decision?: RuleDecision): Refused {
+  return { kind: 'refuse', status, subStatus, reason, close, site, tls, decision };
+}
+
+/** Whether a request came over HTTP/2 (node reports `HTTP/2.0` written as text over HTTP/1 too). */
+export function isHttp2Request(req: IncomingMessage): boolean {
+  return req.httpVersionMajor === 2 && (req as unknown as Partial<Http2ServerRequest>).stream !== undefined;
+}
+
+/** The host name of a `host[:port]` authority, lower-case (IPv6 literals keep their brackets). */
+function hostName(authority: string): string {
+  const end = authority.startsWith('[') ? authority.indexOf(']') + 1 : authority.lastIndexOf(':');
+  return (end > 0 ? authority.slice(0, end) : authority).toLowerCase();
+}
+
+/** `address:port` the client connected to, for an HTTP/1.0 request without Host. */
+function localAuthority(req: IncomingMessage): string {
+  const address = req.socket.localAddress ?? '';
+  return address.includes(':') ? `[${address}]:${req.socket.localPort ?? 0}` : `${address}:${req.socket.localPort ?? 0}`;
+}
+
+export function admit(listener: ListenerRuntime, req: IncomingMessage, isHttp2: boolean): Admission {
+  if (isHttp2) {
+    // HTTP/2 names the host in `:authority` (RFC 9113 §8.3.1), which wins over a Host header.
+    const authority = req.headers[':authority'];
+    if (typeof authority === 'string') req.headers.host = authority;
+  } else {
+    const problem = checkHttp1Head(req);
+    if (problem) return refuse(problem.status, 0, problem.reason, undefined, undefined, true);
+  }
+  let tls: TlsConnection | undefined;
+  let binding: BindingRuntime | undefined;
+  const host = req.headers.host;
+  if (listener.isHttps) {
+    tls = listener.tlsConnection(req.socket as TLSSocket);
+    if (!tls) return DROPPED;
+    binding = tls.binding;
+    const verdict = tls.verdict;
+    if (verdict.subStatus !== 0) return refuse(403, verdict.subStatus, verdict.reason, binding.site, tls);
+    const expired = tls.certificate?.validityAt(Date.now());
+    if (expired) return refuse(403, expired.subStatus, expired.reason, binding.site, tls);
+  } else {
+    binding = host === undefined && listener.bindings.length === 1 ? listener.bindings[0] : listener.bindingForHost(host);
+    if (!binding) return refuse(400, 0, `no site on ${listener.address}:${listener.port} answers for host '${host ?? ''}'`, undefined, undefined);
+    if (binding.site.config.ssl.requireSsl) return refuse(403, 4, 'SSL required (request on an http binding)', binding.site, undefined);
+  }
+  const site = binding.site;
+
+  // HTTP/1.1 CONNECT never gets here (app.ts answers it); HTTP/2's does (RFC 9113 §8.5).
+  if (req.method === 'CONNECT') return refuse(405, 0, 'CONNECT is not proxied', site, tls);
+  const judged = judgeTarget(req.url, req.method);
+  if ('refused' in judged) return refuse(400, 0, `${judged.refused}: ${JSON.stringify(req.url ?? '')}`, site, tls, !isHttp2);
+  if (judged.authority !== undefined) {
+    // RFC 9112 §3.2.2: a server reads the target's authority, not Host; the two must agree, and name this site.
+    if ((host !== undefined && hostName(host) !== hostName(judged.authority)) || listener.bindingForHost(judged.authority)?.site !== site) {
+      return refuse(400, 0, `the absolute request target names host '${judged.authority}', which is not the site Host '${host ?? ''}' names`, site, tls, !isHttp2);
+    }
+    if (host === undefined) req.headers.host = judged.authority;
+  } else if (host === undefined) {
+    // HTTP/1.0 without Host (HTTP/1.1 without one never gets here): the server still gets one.
+    req.headers.host = binding.config.hostName ?? localAuthority(req);
+  }
+  const url = judged.url;
+  if (url !== req.url) req.url = url;
+
+  if (tls && listener.bindings.length > 1 && host !== undefined && listener.isMisdirected(host, tls.binding)) {
+    // RFC 9110 §15.5.20: an HTTP/2 client reuses a connection for every host its certificate covers
+    // (connection coalescing); 421 makes it open a connection of its own, whose handshake applies that
+    // site's certificate and client-certificate policy.
+    return refuse(421, 0, `host '${host}' belongs to another site than the one this connection's TLS handshake chose (SNI '${tls.serverName}')`, site, tls);
+  }
+
+  let route = site.defaultRoute;
+  let decision: RuleDecision | undefined;
+  let sent = url;
+  if (site.hasRules) {
+    decision = evaluateRules(site.rules, { req, certificate: tls?.certificate, isHttps: tls !== undefined });
+    if (decision) {
+      const action = decision.action;
+      if (action.type === 'redirect') return { kind: 'redirect', site, tls, decision, status: action.status, location: decision.url };
+      if (action.type === 'respond') return { kind: 'respond', site, tls, decision, action };
+      route = site.routeTo(action.farm);
+      if (!route) return refuse(502, 4, `farm ${action.farm.name} is not bound to site ${site.name} (SiteRuntime.bindFarms was not called)`, site, tls, false, decision);
+      if (decision.isRewritten) sent = decision.url;
+    }
+    if (!route) return refuse(404, 0, 'no rule matched and the site has no farm', site, tls, false, decision);
+  } else if (!route) {
+    return refuse(502, 4, `the farm of site ${site.name} is not bound`, site, tls);
+  }
+  return { kind: 'route', site, tls, decision, route, url: sent, originalUrl: url };
+}
