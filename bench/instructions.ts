@@ -45,12 +45,15 @@ interface Scenario {
   warmUp: number;
 }
 
-const SCENARIOS: Scenario[] = [
+const ALL_SCENARIOS: Scenario[] = [
   { key: 'http', title: 'HTTP keep-alive, 1 KB responses', listener: 'http', unit: 'request', count: KEEP_ALIVE_REQUESTS, warmUp: KEEP_ALIVE_REQUESTS },
   { key: 'mtls', title: 'mTLS keep-alive, RSA-2048 server certificate', listener: 'mtls', unit: 'request', count: KEEP_ALIVE_REQUESTS, warmUp: KEEP_ALIVE_REQUESTS },
   { key: 'new-rsa', title: 'New mTLS connection per request, RSA-2048', listener: 'mtls', unit: 'connection', count: NEW_CONNECTIONS, warmUp: Math.ceil(NEW_CONNECTIONS / 3) },
   { key: 'new-ecdsa', title: 'New mTLS connection per request, ECDSA P-256', listener: 'mtls-ecdsa', unit: 'connection', count: NEW_CONNECTIONS, warmUp: Math.ceil(NEW_CONNECTIONS / 3) },
 ];
+/** BENCH_INSTRUCTIONS_SCENARIOS=http (a comma list of keys) measures only those: a quick check of one path. */
+const chosenScenarios = process.env.BENCH_INSTRUCTIONS_SCENARIOS?.split(',').map((key) => key.trim());
+const SCENARIOS = chosenScenarios ? ALL_SCENARIOS.filter((s) => chosenScenarios.includes(s.key)) : ALL_SCENARIOS;
 
 /** Reads whole responses off one socket; resolves each with its status code. */
 class ResponseReader {
@@ -288,13 +291,14 @@ writes, about a third of a keep-alive request's CPU time here), which \`npm run 
   connections.
 - **One change.** \`BENCH_INSTRUCTIONS_PEERS=gatehouse npm run bench:instructions\` measures Gatehouse alone and
   prints the table without rewriting this file; run it before and after the change.
+  \`BENCH_INSTRUCTIONS_SCENARIOS=http\` (keys: ${ALL_SCENARIOS.map((s) => s.key).join(', ')}) measures only those scenarios.
 
 ## Results (${date}, Node ${process.version}, run took ${Math.round((Date.now() - started) / 1000)} s)
 
 ${table}
 `;
-    if (only) {
-      process.stdout.write('\nBENCH_INSTRUCTIONS_PEERS is set: docs/instructions.md left as it was (it keeps every peer).\n');
+    if (only || chosenScenarios) {
+      process.stdout.write('\nBENCH_INSTRUCTIONS_PEERS or BENCH_INSTRUCTIONS_SCENARIOS is set: docs/instructions.md left as it was (it keeps every peer).\n');
       return;
     }
     await writeAtomic(join(root, 'docs/instructions.md'), doc, 0o644, true);

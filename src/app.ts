@@ -3,9 +3,9 @@
  * Gatehouse.start binds every listener (or none: a failure closes those already bound) and
  * Gatehouse.stop drains: no new connections, in-flight requests finish within drainTimeout.
  */
-import { Server as HttpServerClass, type Server as HttpServer } from 'node:http';
+import { Server as HttpServerClass, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { Pool } from 'undici';
 import type { Config, Farm } from './config/model.js';
 import { loadConfig } from './config/load.js';
@@ -14,7 +14,10 @@ import type { RequestObserver } from './tracing/request-record.js';
 import { FarmState } from './farm/farm-state.js';
 import { createRequestHandler } from './proxy/handler.js';
 import { createUpgradeHandler } from './proxy/upgrade.js';
-import { closingAnswer, createClientErrorHandler } from './proxy/client-error.js';
+import { createClientErrorHandler } from './proxy/client-error.js';
+import { localAnswer, sendLocalAnswer } from './proxy/local-response.js';
+import { isHttp2Request } from './proxy/admission.js';
+import { answerAndClose, continueInOrder } from './proxy/connection-state.js';
 import { ServerPool } from './proxy/upstream/server-pool.js';
 import { ListenerRuntime, type ListenerServer } from './proxy/listener.js';
 import { BindingRuntime, SiteRuntime } from './proxy/site-runtime.js';
@@ -160,10 +163,23 @@ export class Gatehouse {
 
   /** Creates a listener's server and binds it. */
   async #open(listener: ListenerRuntime): Promise<void> {
-    const server = listener.createServer(createRequestHandler(listener, this.#deps), this.#options.ticketKeys ?? this.#config.sessionTicketKey);
+    const onRequest = createRequestHandler(listener, this.#deps);
+    const server = listener.createServer(onRequest, this.#options.ticketKeys ?? this.#config.sessionTicketKey);
     server.on('clientError', createClientErrorHandler(this.#eventLog));
-    // CONNECT is never proxied (node would close the connection without a word).
-    server.on('connect', (_req: unknown, socket: Duplex) => socket.end(closingAnswer(405)));
+    // CONNECT is never proxied (node would close the connection without a word). Over HTTP/2 node's
+    // compatibility API hands over a request and a response, over HTTP/1.1 a request and its socket.
+    server.on('connect', (req: IncomingMessage, socketOrResponse: Socket | ServerResponse) => {
+      if (isHttp2Request(req)) sendLocalAnswer(req, socketOrResponse as ServerResponse, localAnswer(405, 0));
+      else answerAndClose(socketOrResponse as Socket, 405);
+    });
+    // Expect: 100-continue: the 100 only for a request that is going to a server (a refused one gets its
+    // final answer instead, RFC 9110 §10.1.1), and behind the answers owed before it.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (isHttp2Request(req)) {
+        onRequest(req, res);
+        if (!res.headersSent && !res.writableEnded && !res.destroyed) res.writeContinue();
+      } else continueInOrder(req, res, onRequest);
+    });
     server.on('tlsClientError', () => {}); // failed handshakes are the client's problem (counted by the metrics)
     server.on('upgrade', createUpgradeHandler(listener, this.#eventLog));
     if (this.metrics) observeTlsHandshakes(server, listener, this.metrics);

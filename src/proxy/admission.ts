@@ -17,7 +17,7 @@ import type { TLSSocket } from 'node:tls';
 import type { RuleAction } from '../config/rules-schema.js';
 import type { ListenerRuntime } from './listener.js';
 import { checkHttp1Head } from './request-head.js';
-import { judgeTarget } from './request-target.js';
+import { authorityOf, judgeTarget } from './request-target.js';
 import { evaluateRules, type RuleDecision } from './rules/match.js';
 import type { BindingRuntime, FarmRoute, SiteRuntime } from './site-runtime.js';
 import type { TlsConnection } from './tls-connection.js';
@@ -69,6 +69,7 @@ export interface Dropped {
 export type Admission = Refused | Redirected | Answered | Routed | Dropped;
 
 const DROPPED: Dropped = { kind: 'drop' };
+const INVALID_HOST = /[@/\\?#,;\s]/;
 
 function refuse(status: number, subStatus: number, reason: string, site: SiteRuntime | undefined, tls: TlsConnection | undefined, close = false, decision?: RuleDecision): Refused {
   return { kind: 'refuse', status, subStatus, reason, close, site, tls, decision };
@@ -103,6 +104,8 @@ export function admit(listener: ListenerRuntime, req: IncomingMessage, isHttp2: 
   let tls: TlsConnection | undefined;
   let binding: BindingRuntime | undefined;
   const host = req.headers.host;
+  // Host (or :authority) is `host[:port]`: user information, a path or a list is no host a binding names.
+  if (host !== undefined && (host.length === 0 || INVALID_HOST.test(host))) return refuse(400, 0, `the Host ${JSON.stringify(host)} is not host[:port]`, undefined, undefined, !isHttp2);
   if (listener.isHttps) {
     tls = listener.tlsConnection(req.socket as TLSSocket);
     if (!tls) return DROPPED;
@@ -120,20 +123,21 @@ export function admit(listener: ListenerRuntime, req: IncomingMessage, isHttp2: 
 
   // HTTP/1.1 CONNECT never gets here (app.ts answers it); HTTP/2's does (RFC 9113 §8.5).
   if (req.method === 'CONNECT') return refuse(405, 0, 'CONNECT is not proxied', site, tls);
-  const judged = judgeTarget(req.url, req.method);
-  if ('refused' in judged) return refuse(400, 0, `${judged.refused}: ${JSON.stringify(req.url ?? '')}`, site, tls, !isHttp2);
-  if (judged.authority !== undefined) {
+  const target = req.url as string;
+  const url = judgeTarget(target, req.method);
+  if (typeof url !== 'string') return refuse(400, 0, `${url.refused}: ${JSON.stringify(target ?? '')}`, site, tls, !isHttp2);
+  const authority = url === target ? undefined : authorityOf(target);
+  if (authority !== undefined) {
     // RFC 9112 §3.2.2: a server reads the target's authority, not Host; the two must agree, and name this site.
-    if ((host !== undefined && hostName(host) !== hostName(judged.authority)) || listener.bindingForHost(judged.authority)?.site !== site) {
-      return refuse(400, 0, `the absolute request target names host '${judged.authority}', which is not the site Host '${host ?? ''}' names`, site, tls, !isHttp2);
+    if ((host !== undefined && hostName(host) !== hostName(authority)) || listener.bindingForHost(authority)?.site !== site) {
+      return refuse(400, 0, `the absolute request target names host '${authority}', which is not the site Host '${host ?? ''}' names`, site, tls, !isHttp2);
     }
-    if (host === undefined) req.headers.host = judged.authority;
+    if (host === undefined) req.headers.host = authority;
   } else if (host === undefined) {
     // HTTP/1.0 without Host (HTTP/1.1 without one never gets here): the server still gets one.
     req.headers.host = binding.config.hostName ?? localAuthority(req);
   }
-  const url = judged.url;
-  if (url !== req.url) req.url = url;
+  if (url !== target) req.url = url;
 
   if (tls && listener.bindings.length > 1 && host !== undefined && listener.isMisdirected(host, tls.binding)) {
     // RFC 9110 §15.5.20: an HTTP/2 client reuses a connection for every host its certificate covers

@@ -12,6 +12,7 @@ import type { FarmServer } from '../farm/farm-server.js';
 import type { RequestInfo } from '../farm/request-info.js';
 import { clientResponseHeaders, reverseRewriteHost, upstreamRequestHeaders, type AddedHeaders } from './request-headers.js';
 import type { FarmRoute } from './site-runtime.js';
+import { onBrokenBody } from './connection-state.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -99,12 +100,16 @@ export class ProxyExchange implements ExchangeHandler {
     // HTTP/2 frames the body itself: a stream that did not end with its headers has one (maybe without a length).
     this.#hasBody = length !== undefined ? length !== '0' : headers['transfer-encoding'] !== undefined || ((req as unknown as Partial<Http2ServerRequest>).stream?.endAfterHeaders === false);
     // 'close' comes once per response: a plain listener, no once() wrapper per request.
-    res.on('close', () => {
-      if (this.#isFinished) return;
-      this.#isClientGone = true;
-      this.#abort?.(new Error('client closed the connection'));
-    });
+    res.on('close', this.#onClientGone);
+    // A body that turns out not to be HTTP (client-error.ts) ends the exchange before it reaches the server.
+    if (this.#hasBody && res.req === req) onBrokenBody(res, this.#onClientGone);
   }
+
+  readonly #onClientGone = (): void => {
+    if (this.#isFinished) return;
+    this.#isClientGone = true;
+    this.#abort?.(new Error('client closed the connection, or its request body broke'));
+  };
 
   start(): void {
     const req = this.#req;
@@ -189,6 +194,9 @@ export class ProxyExchange implements ExchangeHandler {
   onError(error: Error): void {
     if (this.#isFinished) return;
     const server = this.#server;
+    // The client's request body broke (it left, or sent bytes that are not HTTP): the client's doing, never
+    // a failure of the server's (a hostile client must not be able to mark servers unhealthy).
+    if ((error as { code?: string }).code === 'ERR_CLIENT_ABORTED') this.#isClientGone = true;
     if (this.#status !== 0) {
       // The response had started: cut the client connection so the truncation is visible to it.
       this.#endAttempt(!this.#isClientGone);

@@ -154,7 +154,7 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
       return;
     }
     const { tls, decision } = admission;
-    if (tls?.isFromEarlierConfig) res.shouldKeepAlive = false;
+    if (tls?.isFromEarlierConfig && !isHttp2) closeAfter(req, res);
     if (admission.kind === 'refuse') {
       if (admission.close && !isHttp2) closeAfter(req, res);
       return reject(req, res, admission.site, startMs, admission.status, admission.subStatus, admission.reason, tls, decision);

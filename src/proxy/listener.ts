@@ -246,7 +246,9 @@ export class ListenerRuntime {
     this.#ticketKeys = ticketKeys;
     // maxHeadersCount 0: node hands over every header field (the head's size is still bounded), so a head
     // over request-head.ts's count is answered 431 instead of being cut silently at node's 1,000th field.
-    const common = { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0, maxHeadersCount: 0 };
+    // requireHostHeader false: an HTTP/1.1 request without Host reaches request-head.ts, which answers it
+    // like every refused head (node's own answer would let the requests pipelined after it through).
+    const common = { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0, maxHeadersCount: 0, requireHostHeader: false };
     if (!this.isHttps) {
       this.server = Object.assign(createHttpServer(common, onRequest), common);
       return this.server;

@@ -2,7 +2,7 @@
  * Answers Gatehouse gives itself, IIS style: the status with its sub-status in the body, a short HTML
  * page for browsers and one line of text for other clients. Bodies are built once.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 
 export interface LocalAnswer {
   readonly status: number;
@@ -73,4 +73,10 @@ export function sendLocalAnswer(req: IncomingMessage, res: ServerResponse, answe
   });
   res.end(req.method === 'HEAD' ? undefined : body);
   return body.length;
+}
+
+/** A whole HTTP/1.1 response with the text body and `Connection: close`, for a socket no ServerResponse owns. */
+export function closingAnswer(status: number, subStatus = 0): string {
+  const body = localAnswer(status, subStatus).text.toString('latin1');
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`;
 }

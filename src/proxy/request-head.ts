@@ -1,6 +1,7 @@
 /**
  * HTTP/1.x request heads that node's parser accepts and a proxy must not pass on (RFC 9112): a version
- * other than 1.0 and 1.1 (the parser takes `HTTP/2.0` and `HTTP/0.9` as text), several Host fields,
+ * other than 1.0 and 1.1 (the parser takes `HTTP/2.0` and `HTTP/0.9` as text), several Host fields (or
+ * none on HTTP/1.1),
  * Transfer-Encoding on HTTP/1.0 or with any coding but a single `chunked`, and more header fields than
  * Gatehouse forwards. What the parser itself refuses (Content-Length with Transfer-Encoding, differing
  * Content-Lengths, obs-fold, bare CR, NUL, whitespace before a colon, bad chunk sizes) reaches
@@ -26,6 +27,7 @@ export function checkHttp1Head(req: IncomingMessage): HeadProblem | undefined {
     if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
   }
   if (hosts > 1) return { status: 400, reason: `the request has ${hosts} Host header fields` };
+  if (hosts === 0 && req.httpVersionMinor === 1) return { status: 400, reason: 'an HTTP/1.1 request without a Host header field' };
   const coding = req.headers['transfer-encoding'];
   if (coding !== undefined) {
     if (req.httpVersionMinor === 0) return { status: 400, reason: 'Transfer-Encoding on an HTTP/1.0 request' };

@@ -1,7 +1,7 @@
 /**
  * The headers a server receives: the client's, minus hop-by-hop headers (RFC 9110 §7.6.1, and those
  * the client's Connection header names) and minus every header a client could use to pass as the proxy
- * (certificate dialects, X-ARR-*, X-Original-URL, the farm's configured names), in any letter case and with
+ * (certificate dialects, X-ARR-*, X-Original-URL and IIS 6's X-Rewrite-URL, the farm's configured names), in any letter case and with
  * `_` for `-`; plus what ARR sets, in ARR's order: Max-Forwards, X-Original-URL, X-Forwarded-For, X-ARR-SSL,
  * X-ARR-ClientCert, X-ARR-LOG-ID, then X-Forwarded-Proto.
  */
@@ -17,7 +17,7 @@ const HOP_BY_HOP = ['connection', 'proxy-connection', 'keep-alive', 'te', 'trans
 
 /** Lower-case names removed from every client request of a farm: hop-by-hop, spoofable and replaced headers. */
 export function strippedRequestHeaders(protocol: ProtocolSettings): ReadonlySet<string> {
-  const names = new Set([...HOP_BY_HOP, ...CLIENT_CERT_HEADER_FAMILY, 'x-arr-ssl', 'x-arr-log-id', 'max-forwards', 'x-forwarded-proto', 'x-gatehouse-signature', 'x-original-url']);
+  const names = new Set([...HOP_BY_HOP, ...CLIENT_CERT_HEADER_FAMILY, 'x-arr-ssl', 'x-arr-log-id', 'max-forwards', 'x-forwarded-proto', 'x-gatehouse-signature', 'x-original-url', 'x-rewrite-url']);
   for (const name of [protocol.clientCertHeaderName, protocol.sslHeaderName, protocol.logGuidName, protocol.forwardedProtoHeaderName, protocol.signatureHeaderName]) {
     if (name) names.add(name.toLowerCase());
   }

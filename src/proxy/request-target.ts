@@ -10,20 +10,13 @@
  *             `*` (OPTIONS only).
  *   decoded   escapes of unreserved characters (`%61dmin` → `admin`).
  *   encoded   characters a path cannot carry raw, and non-ASCII (UTF-8, upper-case hex).
- *   removed   empty segments (`//`), `.` and `..` segments (RFC 3986 §5.2.4), where a segment `..;x`
- *             counts as `..` (as Tomcat reads it).
+ *   removed   empty segments (`//`, and `/;x/`), `.` and `..` segments (RFC 3986 §5.2.4), where a
+ *             segment `..;x` counts as `..` (as Tomcat reads it).
  *   kept      path parameters (`/a;x/b`): rules see the path without them (rules/match.ts); the query
  *             string, as sent.
- * An absolute-form target (`http://host/path`) becomes origin-form; its authority is returned for the
- * caller to check against Host.
+ * An absolute-form target (`http://host/path`) becomes origin-form; authorityOf gives its authority, for
+ * the caller to check against Host.
  */
-
-export interface JudgedTarget {
-  /** Origin-form target to route and forward: the normalised path and the query as sent. */
-  readonly url: string;
-  /** absolute-form only: the `host[:port]` the target named. */
-  readonly authority: string | undefined;
-}
 
 export interface RefusedTarget {
   readonly refused: string;
@@ -55,24 +48,34 @@ function escape(byte: number): string {
   return `%${HEX[byte >> 4]}${HEX[byte & 15]}`;
 }
 
-/** Judges a request target (`req.url`). `method` allows `*` for OPTIONS. */
-export function judgeTarget(target: string | undefined, method: string | undefined): JudgedTarget | RefusedTarget {
+const ABSOLUTE = /^https?:\/\/([^/?]*)/i;
+
+/**
+ * absolute-form only (`http://host:port/x`): the authority the target names, or undefined when the
+ * target is not absolute-form. Call it only for a target judgeTarget accepted.
+ */
+export function authorityOf(target: string): string | undefined {
+  if (target.charCodeAt(0) === 47 /* / */) return undefined;
+  return ABSOLUTE.exec(target)?.[1];
+}
+
+/**
+ * Judges a request target (`req.url`): the origin-form target to route and forward (the normalised path
+ * and the query as sent; the same string when nothing changed), or why it is refused. `method` allows
+ * `*` for OPTIONS.
+ */
+export function judgeTarget(target: string | undefined, method: string | undefined): string | RefusedTarget {
   if (target === undefined || target.length === 0) return { refused: 'the request has no target' };
   if (!TARGET_CHARS.test(target)) return { refused: 'the request target holds whitespace, controls or non-ASCII characters' };
   if (target.includes('#')) return { refused: 'the request target holds a fragment (#)' };
-  let authority: string | undefined;
-  const first = target.charCodeAt(0);
-  if (first !== 47 /* / */) {
-    if (target === '*') return method === 'OPTIONS' ? { url: '*', authority: undefined } : { refused: "the request target '*' is for OPTIONS only" };
-    const scheme = /^https?:\/\//i.exec(target);
-    if (!scheme) return { refused: 'the request target is neither a path, an absolute http(s) URL nor *' };
-    const hostStart = scheme[0].length;
-    let hostEnd = hostStart;
-    while (hostEnd < target.length && target[hostEnd] !== '/' && target[hostEnd] !== '?') hostEnd++;
-    authority = target.slice(hostStart, hostEnd);
+  if (target.charCodeAt(0) !== 47 /* / */) {
+    if (target === '*') return method === 'OPTIONS' ? '*' : { refused: "the request target '*' is for OPTIONS only" };
+    const absolute = ABSOLUTE.exec(target);
+    const authority = absolute?.[1];
+    if (!absolute || authority === undefined) return { refused: 'the request target is neither a path, an absolute http(s) URL nor *' };
     if (authority.length === 0 || authority.includes('@')) return { refused: 'the absolute request target has no host, or holds user information' };
-    if (hostEnd === target.length || target[hostEnd] === '?') target = `/${target.slice(hostEnd)}`;
-    else target = target.slice(hostEnd);
+    const rest = target.slice(absolute[0].length);
+    target = rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
   }
   const queryAt = target.indexOf('?');
   const path = queryAt < 0 ? target : target.slice(0, queryAt);
@@ -82,8 +85,8 @@ export function judgeTarget(target: string | undefined, method: string | undefin
     normal = normalisePath(path);
     if (typeof normal !== 'string') return normal;
   }
-  if (normal === path) return { url: target, authority };
-  return { url: queryAt < 0 ? normal : normal + target.slice(queryAt), authority };
+  if (normal === path) return target;
+  return queryAt < 0 ? normal : normal + target.slice(queryAt);
 }
 
 /** The slow path: escapes, odd characters, empty and dot segments, parameters. */
@@ -148,7 +151,8 @@ export function removeSegments(path: string): string {
       if (i === last) out.push('');
       continue;
     }
-    if (segment.length === 0 && i !== last) continue;
+    // Empty segments go, with or without parameters (`//`, `/;x/`: Tomcat reads `/;x/admin` as `/admin`).
+    if (name.length === 0 && i !== last) continue;
     out.push(segment);
   }
   return `/${out.join('/')}`;

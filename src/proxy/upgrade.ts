@@ -17,7 +17,8 @@ import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { EventLog } from '../tracing/log.js';
 import { admit } from './admission.js';
-import { closingAnswer } from './client-error.js';
+import { afterOwed } from './connection-state.js';
+import { closingAnswer } from './local-response.js';
 import type { ListenerRuntime } from './listener.js';
 import { IncomingRequestInfo } from './request-info.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './request-headers.js';
@@ -185,11 +186,14 @@ export function createUpgradeHandler(listener: ListenerRuntime, eventLog: EventL
   }
 
   return function onUpgrade(req, socket, head) {
-    try {
-      upgrade(req, socket, head);
-    } catch (error) {
-      eventLog.error(`500 upgrade client ${clientAddress(req, true)} ${req.method} ${req.url}: unexpected error on the request path\n${(error as Error).stack ?? String(error)}`);
-      refuse(socket, 500, 0);
-    }
+    // Pipelined behind requests still being answered: those answers go out first.
+    afterOwed(req.socket, () => {
+      try {
+        upgrade(req, socket, head);
+      } catch (error) {
+        eventLog.error(`500 upgrade client ${clientAddress(req, true)} ${req.method} ${req.url}: unexpected error on the request path\n${(error as Error).stack ?? String(error)}`);
+        refuse(socket, 500, 0);
+      }
+    });
   };
 }

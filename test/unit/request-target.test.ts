@@ -4,18 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { judgeTarget } from '../../src/proxy/request-target.js';
+import { authorityOf, judgeTarget } from '../../src/proxy/request-target.js';
 import { matchPath } from '../../src/proxy/rules/match.js';
 
 function judged(target: string, method = 'GET'): string {
   const result = judgeTarget(target, method);
-  if ('refused' in result) assert.fail(`${target} was refused: ${result.refused}`);
-  return result.url;
+  if (typeof result !== 'string') assert.fail(`${target} was refused: ${result.refused}`);
+  return result;
 }
 
 function refusal(target: string, method = 'GET'): string {
   const result = judgeTarget(target, method);
-  assert.ok('refused' in result, `${target} was accepted as ${'url' in result ? result.url : ''}`);
+  if (typeof result === 'string') assert.fail(`${target} was accepted as ${result}`);
   return result.refused;
 }
 
@@ -67,6 +67,9 @@ describe('request target: normalised (what the server receives)', () => {
     ['/a/b/..', '/a/'],
     ['/a/.', '/a/'],
     ['/admin;x/y', '/admin;x/y'],
+    ['/;x/admin', '/admin'],
+    ['/a/;x/;y/b', '/a/b'],
+    ['/a/;x', '/a/;x'],
     ['/caf%c3%a9', '/caf%C3%A9'],
     ['/a%3Fb', '/a%3Fb'],
     ['/100%25', '/100%25'],
@@ -81,10 +84,11 @@ describe('request target: normalised (what the server receives)', () => {
     test(`${target} → ${url}`, () => assert.equal(judged(target), url));
   }
   test('* with OPTIONS stays *', () => assert.equal(judged('*', 'OPTIONS'), '*'));
-  test('absolute-form reports its authority', () => {
-    const result = judgeTarget('http://App.Example:8080/x', 'GET');
-    assert.ok(!('refused' in result));
-    assert.equal(result.authority, 'App.Example:8080');
+  test('absolute-form: its authority, and origin-form to send', () => {
+    assert.equal(authorityOf('http://App.Example:8080/x'), 'App.Example:8080');
+    assert.equal(authorityOf('https://h?q'), 'h');
+    assert.equal(authorityOf('/x'), undefined);
+    assert.equal(judged('http://h/x'), '/x', 'a host name that also starts the scheme');
   });
   test('a plain target is returned as it came (no copy)', () => {
     const target = '/api/users/7?x=1';
@@ -100,6 +104,14 @@ describe('request target: rules judge what is forwarded', () => {
     ['/public/..;/admin/x', '/admin/x'],
     ['/admin;jsessionid=1/x', '/admin/x'],
     ['/admin;x', '/admin'],
+    ['/;x/admin/y', '/admin/y'],
+    ['/;x/ADMIN/%2e%2e/admin/x', '/admin/x'],
+    ['/admin./x', '/admin/x'],
+    ['/admin%20/x', '/admin/x'],
+    ['/admin%2e/x', '/admin/x'],
+    ['/admin.%20./x', '/admin/x'],
+    ['/.well-known/x', '/.well-known/x'],
+    ['/file.txt', '/file.txt'],
   ];
   for (const [target, path] of admin) {
     test(`${target}: the rules see ${path}`, () => assert.equal(matchPath(judged(target)), path));

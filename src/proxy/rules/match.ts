@@ -138,7 +138,7 @@ const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 /**
  * The path as rules see it: the request target's path without the query string, percent-decoded
  * (UTF-8) except for the escapes whose decoding would change its meaning (reserved characters such as
- * `%2F`, `%25`, `%3F`, and controls), with `.` and `..` segments resolved (RFC 3986 §5.2.4) and path parameters (`;x`) removed. A block
+ * `%2F`, `%25`, `%3F`, and controls), with `.` and `..` segments resolved (RFC 3986 §5.2.4), path parameters (`;x`) removed, and the dots and spaces that end a segment removed (as Windows reads names). A block
  * rule on `/admin/*` thus also answers `/%61dmin/x` and `/public/../admin/x`, as the server would read
  * them. Allocates only when the URL has a query, escapes or dot segments.
  */
@@ -161,12 +161,17 @@ export function matchPath(url: string): string {
   }
   if (NEEDS_DECODING.test(path)) path = decodePath(path);
   if (DOT_SEGMENT.test(path)) path = removeSegments(path);
-  if (path.includes(';')) path = path.replace(PATH_PARAMETERS, '');
+  if (path.includes(';')) path = path.replace(PATH_PARAMETERS, '').replace(REPEATED_SLASHES, '/');
+  if (TRAILING_DOT_OR_SPACE.test(path)) path = path.replace(TRAILING_DOTS_AND_SPACES, '$1');
   return path;
 }
 
 /** `;params` of a segment (`/admin;x/y`): gone from the path rules see, as a Java backend reads it. */
 const PATH_PARAMETERS = /;[^/]*/g;
+const REPEATED_SLASHES = /\/{2,}/g;
+/** Windows (so IIS) drops the dots and spaces that end a file or folder name: `/admin./x` is `/admin/x` there. */
+const TRAILING_DOT_OR_SPACE = /[^/.][. ]+(?:\/|$)/;
+const TRAILING_DOTS_AND_SPACES = /([^/.])[. ]+(?=\/|$)/g;
 
 /** Bytes kept as escapes: `%`, the reserved characters and controls. */
 const KEEP_ESCAPED = new Set([...";/?:@&=+$,#%[]"].map((c) => c.charCodeAt(0)));

@@ -210,8 +210,19 @@ export class ServerConnection {
       this.#isRequestDone = true;
       return;
     }
+    // The head waits (corked) for the body: it leaves with the whole body when that ends, or after the
+    // read that brought the first body bytes. A body that breaks in the read that brought its head (a bad
+    // chunk, data past a chunk's size) aborts the exchange while nothing has reached the server, and a
+    // small body leaves in one write with its head.
     socket.cork();
     socket.write(request.head, 'latin1');
+    let isHeadCorked = true;
+    let isHeadScheduled = false;
+    const sendHead = () => {
+      if (!isHeadCorked) return;
+      isHeadCorked = false;
+      socket.uncork();
+    };
     const isChunked = request.isChunked;
     const onBodyChunk = request.onBodyChunk;
     const onDrain = () => body.resume();
@@ -227,6 +238,10 @@ export class ServerConnection {
         isFlowing = socket.write('\r\n', 'latin1');
         socket.uncork();
       } else isFlowing = socket.write(chunk);
+      if (!isHeadScheduled) {
+        isHeadScheduled = true;
+        setImmediate(sendHead);
+      }
       if (!isFlowing) {
         body.pause();
         socket.once('drain', onDrain);
@@ -236,6 +251,7 @@ export class ServerConnection {
       cleanup();
       if (this.#handler !== handler) return;
       if (isChunked) socket.write('0\r\n\r\n', 'latin1');
+      sendHead();
       this.#isRequestDone = true;
       if (this.#isResponseDone) this.#finishExchange();
     };
@@ -262,7 +278,6 @@ export class ServerConnection {
     body.on('error', onAborted);
     body.on('close', onClosedEarly);
     body.resume();
-    process.nextTick(() => socket.uncork());
   }
 
   /**

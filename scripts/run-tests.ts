@@ -1,0 +1,30 @@
+/**
+ * `npm test`: runs every compiled `*.test.js` of the project and of packages/forwarded-cert with node's
+ * test runner. The files are listed one by one: node 20 takes a folder for `--test`, node 22 and 24 take
+ * glob patterns and read a folder as a file, so a list is what every supported node runs the same way.
+ * Extra arguments (e.g. `-- --test-name-pattern=upgrade`) go to node before the files.
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = new URL('../../', import.meta.url).pathname;
+const folders = ['dist/test', 'packages/forwarded-cert/dist/test'];
+
+function testFiles(folder: string): string[] {
+  const files: string[] = [];
+  for (const entry of readdirSync(folder, { withFileTypes: true })) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) files.push(...testFiles(path));
+    else if (entry.name.endsWith('.test.js')) files.push(path);
+  }
+  return files;
+}
+
+const files = folders.flatMap((folder) => testFiles(join(root, folder))).map((file) => relative(root, file)).sort();
+if (files.length === 0) {
+  process.stderr.write(`no *.test.js files under ${folders.join(', ')}: run npm run build first\n`);
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...process.argv.slice(2), ...files], { cwd: root, stdio: 'inherit' });
+process.exit(result.status ?? 1);
