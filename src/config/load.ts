@@ -25,7 +25,7 @@ export interface LoadResult {
   readonly warnings: readonly string[];
 }
 
-const EMPTY_REVOCATION: RevocationList = Object.freeze({ byIssuerFingerprint: new Map(), byIssuerSubject: new Map(), isEmpty: true });
+const EMPTY_REVOCATION: RevocationList = Object.freeze({ check: 'chain', pending: [], byIssuerFingerprint: new Map(), byIssuerSubject: new Map(), isEmpty: true });
 
 /** Loads and checks a config file. Throws ConfigError with one line per problem. */
 export async function loadConfig(file: string): Promise<LoadResult> {
@@ -222,7 +222,7 @@ async function normalizeSite(site: DeclaredSite, index: number, dir: string, far
   let revocation = EMPTY_REVOCATION;
   if (site.ssl.crlFile !== undefined && trustedCa) {
     const files = typeof site.ssl.crlFile === 'string' ? [site.ssl.crlFile] : site.ssl.crlFile;
-    const loaded = await loadRevocationList(dir, files, trustedCa, [...at, 'ssl', 'crlFile'], warnings);
+    const loaded = await loadRevocationList(dir, files, trustedCa, [...at, 'ssl', 'crlFile'], warnings, site.ssl.revocation.check);
     if (loaded.ok) revocation = loaded.value;
     else problems.push(...loaded.problems);
   }

@@ -10,6 +10,7 @@ import type { TracingSettings } from './tracing-schema.js';
 import type { AdminSettings } from './admin-schema.js';
 import type { AccessLogSettings } from './access-log-schema.js';
 import type { Rule } from './rules-schema.js';
+import type { PendingCrl, RevocationCheck } from './crl.js';
 
 export type { AccessLogSettings };
 
@@ -88,12 +89,17 @@ export interface TrustedCa {
   readonly certs: readonly X509Certificate[];
 }
 
-/** Revoked serial numbers per issuing CA, from the configured CRLs. */
+/** Revoked serial numbers per issuing CA, from the configured CRLs, and which certificates are checked. */
 export interface RevocationList {
+  /** `chain` (the leaf and every CA above it), `leaf`, or `off`. */
+  readonly check: RevocationCheck;
+  /** CRLs signed by a CA that is not a trust anchor: verified against that CA when a client's chain shows it. */
+  readonly pending: readonly PendingCrl[];
   /** CA fingerprint256 → revoked serials (upper-case hex, no leading zeros). */
   readonly byIssuerFingerprint: ReadonlyMap<string, ReadonlySet<string>>;
   /** CA subject (Node's X509Certificate.subject) → revoked serials; used when the chain is not available. */
   readonly byIssuerSubject: ReadonlyMap<string, ReadonlySet<string>>;
+  /** No CRL, or `check: off`: the door reads no chain for revocation. */
   readonly isEmpty: boolean;
 }
 

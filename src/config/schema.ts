@@ -64,7 +64,16 @@ export const sslSchema = z
     crlFile: z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .optional()
-      .describe('Certificate revocation list(s), PEM or DER: one file or a list. Each CRL must be signed by a CA in `trustedCaFile`. A revoked client certificate gets 403.13.'),
+      .describe('Certificate revocation list(s), PEM or DER: one file or a list; a PEM file may hold any number of CRLs (the usual bundle: the root\'s CRL, then the issuing CA\'s), and every one is used. A CRL may be signed by a CA in `trustedCaFile`, or by a CA that clients send in their chain (the issuing intermediate of a corporate PKI): that one is verified with the key of the CA the client\'s verified chain shows under its issuer\'s name. A revoked client certificate gets 403.13.'),
+    revocation: z
+      .strictObject({
+        check: z
+          .enum(['off', 'leaf', 'chain'])
+          .default('chain')
+          .describe('Which certificates are looked up in the CRLs: `chain` (the client certificate and every CA above it; a revoked intermediate revokes what it issued), `leaf` (the client certificate only), `off` (none: the CRLs are read and checked but not used). Default `chain`.'),
+      })
+      .default({ check: 'chain' })
+      .describe('Revocation settings (HTTP.sys\'s, by what they mean).'),
   })
   .describe('IIS SSL Settings of a site.');
 
@@ -72,7 +81,7 @@ export const siteSchema = z
   .strictObject({
     name: objectName.describe('Unique name of the site; appears in logs.'),
     bindings: z.array(bindingSchema).min(1).describe('At least one binding.'),
-    ssl: sslSchema.default({ requireSsl: false, clientCertificates: 'ignore' }),
+    ssl: sslSchema.default({ requireSsl: false, clientCertificates: 'ignore', revocation: { check: 'chain' } }),
     farm: objectName
       .optional()
       .describe('Name of the farm (in `farms`) that serves the requests of this site (with `rules`, those no rule answers). Required unless the site has `rules`; a request no rule answers then gets 404.'),

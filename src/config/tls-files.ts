@@ -11,6 +11,7 @@ import 'reflect-metadata'; // @peculiar/x509 needs the Reflect metadata API (tsy
 import * as x509 from '@peculiar/x509';
 import type { RevocationList, ServerCertificate, TrustedCa } from './model.js';
 import type { Problem } from './problem.js';
+import { pendingCrlOf, type PendingCrl, type RevocationCheck } from './crl.js';
 
 x509.cryptoProvider.set(globalThis.crypto);
 
@@ -130,11 +131,27 @@ export function normalizeSerial(serial: string): string {
   return serial.toUpperCase().replace(/^0+(?=.)/, '');
 }
 
-/** Reads CRLs (PEM or DER) and checks each is signed by a trusted CA. Returns warnings for stale CRLs. */
-export async function loadRevocationList(dir: string, files: readonly string[], trusted: TrustedCa | undefined, path: Path, warnings: Problem[]): Promise<Result<RevocationList>> {
+const PEM_CRL = /-----BEGIN X509 CRL-----([A-Za-z0-9+/=\s]*?)-----END X509 CRL-----/g;
+
+/** Every CRL a file holds: each PEM block of a bundle, or the one DER CRL. Empty when it holds none. */
+function crlsIn(bytes: Buffer): Buffer[] {
+  const text = bytes.toString('latin1');
+  if (!text.includes('-----BEGIN X509 CRL-----')) return [bytes];
+  return [...text.matchAll(PEM_CRL)].map((match) => Buffer.from((match[1] as string).replace(/\s+/g, ''), 'base64'));
+}
+
+/**
+ * Reads CRLs (PEM bundles of any number, or DER) and checks each one's signature against the trusted CAs.
+ * A CRL no trusted CA signed is kept pending, to be verified against the CA a client's chain shows under
+ * its issuer's name (the issuing intermediate of a corporate PKI); `warnings` name that CA. A CRL whose
+ * issuer has a trusted CA's name but not its signature is refused. Stale CRLs are used, with a warning.
+ */
+export async function loadRevocationList(dir: string, files: readonly string[], trusted: TrustedCa | undefined, path: Path, warnings: Problem[], check: RevocationCheck = 'chain'): Promise<Result<RevocationList>> {
   const byIssuerFingerprint = new Map<string, Set<string>>();
   const byIssuerSubject = new Map<string, Set<string>>();
+  const pending: PendingCrl[] = [];
   const problems: Problem[] = [];
+  const anchors = (trusted?.certs ?? []).map((ca) => ({ ca, peculiar: new x509.X509Certificate(new Uint8Array(ca.raw)) }));
   for (const [index, file] of files.entries()) {
     const at = files.length === 1 && path[path.length - 1] === 'crlFile' ? path : [...path, index];
     const read = await readConfigFile(dir, file, at, 'a readable CRL file (PEM or DER)');
@@ -143,36 +160,58 @@ export async function loadRevocationList(dir: string, files: readonly string[], 
       continue;
     }
     const full = resolve(dir, file);
-    let crl: x509.X509Crl;
-    try {
-      const text = read.value.toString('latin1');
-      crl = text.includes('-----BEGIN X509 CRL-----') ? new x509.X509Crl(text.slice(text.indexOf('-----BEGIN X509 CRL-----'))) : new x509.X509Crl(new Uint8Array(read.value));
-    } catch (error) {
-      void error;
-      problems.push({ path: at, message: `${full} is not a CRL: it parses neither as PEM nor as DER`, expected: 'a PEM (-----BEGIN X509 CRL-----) or DER CRL' });
-      continue;
-    }
-    let issuer: X509Certificate | undefined;
-    for (const ca of trusted?.certs ?? []) {
-      if (await crl.verify({ publicKey: new x509.X509Certificate(new Uint8Array(ca.raw)) }).catch(() => false)) {
-        issuer = ca;
-        break;
+    const ders = crlsIn(read.value);
+    if (ders.length === 0) problems.push({ path: at, message: `${full} holds no CRL`, expected: 'PEM blocks -----BEGIN X509 CRL----- (any number) or one DER CRL' });
+    for (const [n, der] of ders.entries()) {
+      const which = ders.length > 1 ? `${full} (CRL ${n + 1} of ${ders.length})` : full;
+      let crl: x509.X509Crl;
+      try {
+        crl = new x509.X509Crl(new Uint8Array(der));
+      } catch {
+        problems.push({ path: at, message: `${which} is not a CRL: it parses neither as PEM nor as DER`, expected: 'a PEM (-----BEGIN X509 CRL-----) or DER CRL' });
+        continue;
       }
+      const serials = new Set<string>();
+      for (const entry of crl.entries) serials.add(normalizeSerial(entry.serialNumber));
+      if (crl.nextUpdate && crl.nextUpdate.getTime() < Date.now()) {
+        warnings.push({ path: at, message: `${which}: CRL is stale (nextUpdate ${crl.nextUpdate.toISOString()}); it is used anyway`, expected: 'a fresh CRL from the CA' });
+      }
+      let issuer: X509Certificate | undefined;
+      let isNameOfAnchor = false;
+      for (const { ca, peculiar } of anchors) {
+        if (await crl.verify({ publicKey: peculiar }).catch(() => false)) {
+          issuer = ca;
+          break;
+        }
+        if (peculiar.subjectName.toString() === crl.issuerName.toString()) isNameOfAnchor = true;
+      }
+      if (issuer) {
+        const known = byIssuerFingerprint.get(issuer.fingerprint256) ?? new Set<string>();
+        for (const serial of serials) known.add(serial);
+        byIssuerFingerprint.set(issuer.fingerprint256, known);
+        byIssuerSubject.set(issuer.subject, known);
+        continue;
+      }
+      if (isNameOfAnchor) {
+        problems.push({ path: at, message: `${which}: CRL issued by "${crl.issuer}" names a CA in trustedCaFile but is not signed with its key`, expected: 'the CRL the CA itself signed' });
+        continue;
+      }
+      const kept = pendingCrlOf(new Uint8Array(der), which, crl.issuer, serials);
+      if (typeof kept === 'string') {
+        problems.push({ path: at, message: `${which}: CRL issued by "${crl.issuer}" is not signed by any CA in trustedCaFile, and ${kept}`, expected: 'a CRL signed by a trusted CA, or by a CA that clients send in their chain' });
+        continue;
+      }
+      pending.push(kept);
+      warnings.push({
+        path: at,
+        message: `${which}: CRL issued by "${crl.issuer}" is not signed by a CA in trustedCaFile; it is checked against the CA "${crl.issuer}" that clients send in their chain (its signature is verified with that CA's key the first time a client shows it)`,
+        expected: 'clients whose chain includes that CA, or the CA in trustedCaFile',
+      });
     }
-    if (!issuer) {
-      problems.push({ path: at, message: `${full}: CRL issued by "${crl.issuer}" is not signed by any CA in trustedCaFile`, expected: 'a CRL signed by one of the trusted CAs' });
-      continue;
-    }
-    if (crl.nextUpdate && crl.nextUpdate.getTime() < Date.now()) {
-      warnings.push({ path: at, message: `${full}: CRL is stale (nextUpdate ${crl.nextUpdate.toISOString()}); it is used anyway`, expected: 'a fresh CRL from the CA' });
-    }
-    const serials = byIssuerFingerprint.get(issuer.fingerprint256) ?? new Set<string>();
-    for (const entry of crl.entries) serials.add(normalizeSerial(entry.serialNumber));
-    byIssuerFingerprint.set(issuer.fingerprint256, serials);
-    byIssuerSubject.set(issuer.subject, serials);
   }
   if (problems.length) return { ok: false, problems };
-  return { ok: true, value: { byIssuerFingerprint, byIssuerSubject, isEmpty: byIssuerFingerprint.size === 0 } };
+  const isEmpty = check === 'off' || (byIssuerFingerprint.size === 0 && pending.length === 0);
+  return { ok: true, value: { check, pending, byIssuerFingerprint, byIssuerSubject, isEmpty } };
 }
 
 /** Reads a shared secret (trailing newline removed); at least 32 bytes. Warns when others can read it. */

@@ -7,6 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import type { RevocationList, SslSettings } from '../config/model.js';
 import type { ChainCache } from './chain-cache.js';
 import { normalizeSerial } from '../config/tls-files.js';
+import { isRevoked } from './revocation.js';
 import { ACCEPTED, CERTIFICATE_REQUIRED, EXPIRED, NOT_REQUESTED, NOT_YET_VALID, NO_CERTIFICATE_ACCEPTED, REVOKED, verdictForVerifyError, type Verdict } from './verdict.js';
 
 export class ClientCertificate {
@@ -68,23 +69,9 @@ export class ClientCertificate {
     return normalizeSerial(this.#peer.serialNumber);
   }
 
-  /** Whether the leaf or a certificate above it is on a CRL. */
+  /** Whether the leaf (or, with `check: chain`, a CA above it) is on a CRL. */
   isRevoked(revocation: RevocationList): boolean {
-    if (revocation.isEmpty) return false;
-    let cert: DetailedPeerCertificate | undefined = this.#peer as DetailedPeerCertificate;
-    for (let depth = 0; cert && depth < 10; depth++) {
-      const issuer: DetailedPeerCertificate | undefined = cert.issuerCertificate;
-      const serial = normalizeSerial(cert.serialNumber);
-      if (issuer && issuer !== cert) {
-        if (revocation.byIssuerFingerprint.get(issuer.fingerprint256)?.has(serial)) return true;
-      } else if (depth === 0) {
-        // A resumed session may carry the leaf without its chain: match by the issuer's name.
-        if (revocation.byIssuerSubject.get(this.x509.issuer)?.has(serial)) return true;
-      }
-      if (!issuer || issuer === cert) break;
-      cert = issuer;
-    }
-    return false;
+    return isRevoked(this.#peer as DetailedPeerCertificate, () => this.x509.issuer, revocation);
   }
 
   /** The validity check made on every request, so a long keep-alive connection cannot outlive the certificate. */

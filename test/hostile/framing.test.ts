@@ -12,15 +12,13 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../support/door.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import { createTestPki, type TestPki } from '../support/test-pki.js';
 import {
   assertLocal,
   assertRefusedAfter,
   clAndTeReply,
   describeExchange,
   headerValues,
-  launchHostile,
-  makeTempDir,
+  hostileSuite,
   RawConnection,
   rawExchange,
   rawReply,
@@ -33,38 +31,24 @@ import {
   type RecordingBackend,
 } from './support.js';
 
-let pki: TestPki;
-let tmp: { dir: string; remove: () => Promise<void> };
-let backend: RecordingBackend;
-/** http binding named site.example; https binding without a host name. */
-let gh: Hostile;
-
-before(async () => {
-  pki = await createTestPki();
-  tmp = await makeTempDir();
-  backend = await startRecordingBackend({
+/** gh: http binding named site.example; https binding without a host name. */
+const suite = hostileSuite({
+  backend: {
     reply: (req) => {
       if (req.target.startsWith('/server-cl-te')) return clAndTeReply('SERVER-SECRET');
       if (req.target.startsWith('/server-two-cl')) return rawReply('HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Length: 5\r\n\r\nSERVER-SECRET');
       return undefined;
     },
-  });
-  gh = await launchHostile(pki, tmp.dir, { backend, httpHostName: SITE_HOST });
-});
-
-after(async () => {
-  await gh?.stop();
-  await backend?.close();
-  await tmp?.remove();
-  await pki?.cleanup();
+  },
+  gatehouse: { httpHostName: SITE_HOST },
 });
 
 const HOST = `Host: ${SITE_HOST}`;
 
 function transports(): [string, () => RawTarget][] {
   return [
-    ['http', () => gh.http],
-    ['https without ALPN', () => gh.https],
+    ['http', () => suite.gh.http],
+    ['https without ALPN', () => suite.gh.https],
   ];
 }
 
@@ -72,7 +56,7 @@ function transports(): [string, () => RawTarget][] {
  * `bad` alone, or after a valid request in the same write (pipelined): [200,] then `status` + close; the
  * backend gets the valid request only, and not one byte of the refused one.
  */
-async function assertPipelinedRefusal(target: RawTarget, bad: (tag: string) => string, what: string, status = 400, pipelined = true, at: RecordingBackend = backend): Promise<void> {
+async function assertPipelinedRefusal(target: RawTarget, bad: (tag: string) => string, what: string, status = 400, pipelined = true, at: RecordingBackend = suite.backend): Promise<void> {
   const tag = randomUUID().slice(0, 8);
   const mark = at.mark();
   const good = pipelined ? request(`GET /ok-${tag} HTTP/1.1`, [HOST]) : '';
@@ -180,7 +164,7 @@ describe('framing, per transport', { concurrency: true }, () => {
     describe(`framing over ${transport}`, { concurrency: 1 }, () => {
       before(async () => {
         const ownBackend = await startRecordingBackend();
-        own = { backend: ownBackend, gh: await launchHostile(pki, tmp.dir, { backend: ownBackend, httpHostName: SITE_HOST }) };
+        own = { backend: ownBackend, gh: await suite.launch({ backend: ownBackend, httpHostName: SITE_HOST }) };
       });
       after(async () => {
         await own?.gh.stop();
@@ -251,50 +235,50 @@ describe('a chunked body whose error arrives in a later write', () => {
   for (const [transport, target] of transports()) {
     test(`an invalid chunk size after a valid chunk: 400 + close; no whole request and no smuggled bytes at the backend (${transport})`, async (t) => {
       const tag = randomUUID().slice(0, 8);
-      const mark = backend.mark();
+      const mark = suite.backend.mark();
       const connection = await RawConnection.open(target());
       t.after(() => connection.destroy());
       connection.write(post(tag, ['Transfer-Encoding: chunked'], '5\r\nhello\r\n'));
-      await backend.settle();
+      await suite.backend.settle();
       connection.write(`zz\r\nworld\r\n0\r\n\r\n${smuggled(tag)}`);
       await connection.waitForClose(1_500);
       const { responses } = connection.parsed();
       assert.equal(responses[0]?.status, 400, show(connection.data));
       assert.ok(responses[0]?.hasConnectionClose && connection.closed, show(connection.data));
-      await backend.settle();
-      const seen = backend.since(mark);
+      await suite.backend.settle();
+      const seen = suite.backend.since(mark);
       assert.deepEqual(seen.requests.map((r) => r.target), [], `no whole request at the backend: ${show(seen.text)}`);
       assert.ok(!seen.text.includes('smuggled') && !seen.text.includes('world'), `nothing after the error reaches the backend: ${show(seen.text)}`);
-      const carrying = backend.connections.find((c) => c.received().toString('latin1').includes(`/bad-${tag}`));
-      if (carrying) await backend.waitFor(() => carrying.closed, 'the backend connection with the unfinished request to close');
+      const carrying = suite.backend.connections.find((c) => c.received().toString('latin1').includes(`/bad-${tag}`));
+      if (carrying) await suite.backend.waitFor(() => carrying.closed, 'the backend connection with the unfinished request to close');
     });
   }
 });
 
 describe('HTTP/1.0 without Host: forwarded with the binding\'s host name, or the address:port the client connected to', () => {
   test('http binding named site.example: the backend receives Host: site.example', async () => {
-    const mark = backend.mark();
-    const exchange = await rawExchange(gh.http, request('GET /ten-named HTTP/1.0', ['X-Test: 1']));
+    const mark = suite.backend.mark();
+    const exchange = await rawExchange(suite.gh.http, request('GET /ten-named HTTP/1.0', ['X-Test: 1']));
     assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-    const [received] = await backend.waitForRequests(1, mark);
+    const [received] = await suite.backend.waitForRequests(1, mark);
     assert.deepEqual(headerValues(received?.headers ?? [], 'host'), [SITE_HOST], received?.head);
   });
 
   test('https binding without a host name: the backend receives Host: 127.0.0.1:<port>', async () => {
-    const mark = backend.mark();
-    const exchange = await rawExchange(gh.https, request('GET /ten-bare HTTP/1.0', ['X-Test: 1']));
+    const mark = suite.backend.mark();
+    const exchange = await rawExchange(suite.gh.https, request('GET /ten-bare HTTP/1.0', ['X-Test: 1']));
     assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-    const [received] = await backend.waitForRequests(1, mark);
-    assert.deepEqual(headerValues(received?.headers ?? [], 'host'), [`127.0.0.1:${gh.httpsPort}`], received?.head);
+    const [received] = await suite.backend.waitForRequests(1, mark);
+    assert.deepEqual(headerValues(received?.headers ?? [], 'host'), [`127.0.0.1:${suite.gh.httpsPort}`], received?.head);
   });
 
   test('http binding without a host name: the backend receives Host: 127.0.0.1:<port>', async (t) => {
-    const plain = await launchHostile(pki, tmp.dir, { backend, bindings: ['http'] });
+    const plain = await suite.launch({ bindings: ['http'] });
     t.after(() => plain.stop());
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const exchange = await rawExchange(plain.http, request('GET /ten-plain HTTP/1.0', []));
     assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-    const [received] = await backend.waitForRequests(1, mark);
+    const [received] = await suite.backend.waitForRequests(1, mark);
     assert.deepEqual(headerValues(received?.headers ?? [], 'host'), [`127.0.0.1:${plain.httpPort}`], received?.head);
   });
 });
@@ -314,9 +298,9 @@ describe('absolute-form request targets', () => {
           { name: 'site', bindings: [bind(SITE_HOST)], farm: 'web' },
           { name: 'other', bindings: [bind('other.example')], farm: 'web' },
         ],
-        farms: [{ name: 'web', servers: [{ address: backend.address }] }],
+        farms: [{ name: 'web', servers: [{ address: suite.backend.address }] }],
       }),
-      tmp.dir,
+      suite.dir,
     );
   });
 
@@ -333,20 +317,20 @@ describe('absolute-form request targets', () => {
 
   for (const form of [`http://${SITE_HOST}/x?q=1`, `http://${SITE_HOST.toUpperCase()}/x?q=1`]) {
     test(`the same site (${form}): the backend receives origin-form GET /x?q=1 HTTP/1.1`, async () => {
-      const mark = backend.mark();
+      const mark = suite.backend.mark();
       const exchange = await rawExchange({ port }, request(`GET ${form} HTTP/1.1`, [HOST]), { responses: 1 });
       assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-      const [received] = await backend.waitForRequests(1, mark);
+      const [received] = await suite.backend.waitForRequests(1, mark);
       assert.equal(received?.head.split('\r\n')[0], 'GET /x?q=1 HTTP/1.1');
       assert.deepEqual(headerValues(received?.headers ?? [], 'host'), [SITE_HOST]);
     });
   }
 
   test('the same site with the port in the target: origin-form at the backend', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const exchange = await rawExchange({ port }, request(`GET http://${SITE_HOST}:${port}/y HTTP/1.1`, [`Host: ${SITE_HOST}:${port}`]), { responses: 1 });
     assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-    const [received] = await backend.waitForRequests(1, mark);
+    const [received] = await suite.backend.waitForRequests(1, mark);
     assert.equal(received?.head.split('\r\n')[0], 'GET /y HTTP/1.1');
   });
 });

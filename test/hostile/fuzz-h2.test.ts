@@ -19,28 +19,21 @@
  * `endOnFailure` stops at the first failing input (no shrinking); GATEHOUSE_FUZZ_SHRINK=1 shrinks it;
  * GATEHOUSE_FUZZ_SURVEY=1 runs every input and lists each kind of failure with its smallest input.
  */
-import { after, before, describe, test } from 'node:test';
-import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
+import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
   adminSpelling,
   CERT_FAMILY,
-  checkAnomaly,
-  checkForwarded,
-  countStatus,
   describeFrames,
   ErrorCode,
   exchangeH2,
   Flag,
   frame,
   FrameType,
-  FuzzGatehouse,
+  FuzzFile,
   GATEHOUSE_HEADERS,
   hpackLiteral,
-  newStats,
   runMark,
-  runProperty,
   settingsFrame,
   show,
   SITE_HOST,
@@ -50,7 +43,6 @@ import {
   type Checked,
   type FuzzStats,
   type Header,
-  type Problem,
 } from './fuzz-support.js';
 
 /** The seed of this file; property k uses SEED + k. */
@@ -459,55 +451,26 @@ const chaosStep = fc
 // ---------------------------------------------------------------------------------------------
 // Running one input
 
-let gatehouse: FuzzGatehouse;
-let run = 0;
-/** The previous input's report, for a crash noticed only at the next input. */
-let previousReport = '(none)';
-/** The dead child whose death a check already reported. */
-let reportedDeath: unknown;
-let fileStarted = 0;
+const fuzzing = new FuzzFile({ file: 'fuzz-h2', seed: SEED, budgetMs: BUDGET_MS, fileBudgetMs: FILE_BUDGET_MS, probeEvery: PROBE_EVERY, door: 'h2' });
 let tlsSession: Buffer | undefined;
-
-before(async () => {
-  gatehouse = await FuzzGatehouse.create();
-  fileStarted = performance.now();
-});
-
-after(async () => {
-  await gatehouse?.stop();
-});
 
 const LOCAL = /^HTTP Error (\d{3})\.(\d+)/;
 
 async function checkInput(input: H2Input, stats: FuzzStats): Promise<Checked> {
-  // A death noticed only now happened after the previous input was judged (a late crash): blame that one.
-  const diedBefore = gatehouse.alive || gatehouse.current === reportedDeath ? undefined : gatehouse.describeExit();
-  await gatehouse.ensureRunning();
-  const started = performance.now();
-  const r = ++run;
-  const backend = gatehouse.backend;
-  backend.currentRun = r;
-  const firstRequest = backend.requests.length;
-  const firstAnomaly = backend.anomalies.length;
-  const firstByte = backend.bytes;
+  const current = await fuzzing.begin();
+  const { run: r, backend } = current;
   const built = build(input, r);
-  const exchange = await exchangeH2(gatehouse.httpsPort, built.bytes, {
+  const exchange = await exchangeH2(fuzzing.gatehouse.httpsPort, built.bytes, {
     obligations: built.obligations,
     truncatedTail: built.truncated,
     timeoutMs: TIMEOUT_MS,
-    ca: gatehouse.pki?.root.certPem ?? '',
+    ca: fuzzing.gatehouse.pki?.root.certPem ?? '',
     session: tlsSession,
     onSession: (session) => (tlsSession = session),
   });
-  await backend.quiet(4, 100);
+  await current.settle();
 
-  const problems: Problem[] = [];
-  const add = (code: string, text: string) => problems.push({ code, text });
-  if (diedBefore !== undefined) add('gatehouse died (after the previous input)', `gatehouse had died by the time this input was sent, after the previous input was judged; that input:\n${previousReport}\n${diedBefore}`);
-  if (!gatehouse.alive) {
-    reportedDeath = gatehouse.current;
-    add('gatehouse died', gatehouse.describeExit());
-  }
+  const add = (code: string, text: string) => current.add(code, text);
   for (const error of exchange.errors) add(`h2: bad frames from gatehouse (${error.replace(/^stream \d+: /, '').replace(/[(:].*$/s, '').trim()})`, error);
   const unmet = built.obligations.filter((id) => {
     const s = exchange.streams.get(id);
@@ -516,9 +479,7 @@ async function checkInput(input: H2Input, stats: FuzzStats): Promise<Checked> {
   if (exchange.timedOut && !exchange.closed && !exchange.goaway && unmet.length > 0) {
     add('h2: hang', `no END_STREAM, RST_STREAM, GOAWAY or close within ${TIMEOUT_MS} ms for stream(s) ${unmet.join(', ')} (the client finished them)`);
   }
-  const added = backend.requests.slice(firstRequest);
-  for (const request of added) if (!request.isProbe) problems.push(...checkForwarded(request, 'https'));
-  for (const anomaly of backend.anomalies.slice(firstAnomaly)) problems.push(checkAnomaly(anomaly));
+  const added = current.checkBackend();
 
   // Streams Gatehouse refused, or must refuse.
   const refused = new Map<number, string>();
@@ -551,41 +512,24 @@ async function checkInput(input: H2Input, stats: FuzzStats): Promise<Checked> {
       add('h2: another request\'s response', `stream ${stream} got the backend's answer #${seq} to \`${show(request?.head ?? '?', 200)}\``);
     }
   }
-  if (r % PROBE_EVERY === 0 && problems.length === 0) for (const p of await gatehouse.probeHttp2(r)) add('probe: plain HTTP/2 GET failed', p);
 
-  stats.runs++;
-  stats.ms += performance.now() - started;
   const outcomes = [...exchange.streams.entries()].map(([, s]) => {
     const body = Buffer.concat(s.body).toString('latin1');
     return s.resetCode !== undefined ? `RST${s.resetCode}` : `${s.status ?? '?'}${/^ok \d+/.test(body) ? 'b' : ''}`;
   });
   if (exchange.goaway) outcomes.push(`GOAWAY${exchange.goaway.errorCode}`);
   if (exchange.timedOut) outcomes.push('timeout');
-  countStatus(stats, outcomes.sort().join('+') || (exchange.closed ? 'closed' : 'nothing'));
-  const result: Checked = {
-    problems,
-    size: built.bytes.length,
-    report: () =>
-      [
-        `input (run ${r}, ${built.bytes.length} bytes after the preface and SETTINGS${built.truncated ? ', cut inside its last frame' : ', then a PING'}; obligations: ${built.obligations.join(', ') || 'none'}):`,
-        ...built.summary.map((line) => `  ${line}`),
-        `  bytes: \`${show(built.bytes, 1200)}\``,
-        `answer (${exchange.ms.toFixed(0)} ms, ${exchange.closed ? 'closed by gatehouse' : exchange.timedOut ? 'open at the timeout' : 'done'}${exchange.goaway ? `, GOAWAY last ${exchange.goaway.lastStreamId} code ${exchange.goaway.errorCode} ${show(exchange.goaway.debug, 100)}` : ''}): ${describeFrames(exchange.frames)}`,
-        ...[...exchange.streams.entries()].map(([id, s]) => `  stream ${id}: status ${s.status ?? '-'}${s.resetCode !== undefined ? `, reset ${s.resetCode}` : ''}${s.ended ? ', ended' : ''}, body \`${show(Buffer.concat(s.body), 120)}\``),
-        `backend received for this input (${backend.bytes - firstByte} bytes): ${added.length === 0 ? 'nothing' : added.map((q) => `#${q.seq} \`${show(q.head, 400)}\``).join(' ; ')}`,
-      ].join('\n'),
-  };
-  previousReport = result.report();
-  return result;
+  return current.finish(stats, outcomes.sort().join('+') || (exchange.closed ? 'closed' : 'nothing'), built.bytes.length, () => [
+    `input (run ${r}, ${built.bytes.length} bytes after the preface and SETTINGS${built.truncated ? ', cut inside its last frame' : ', then a PING'}; obligations: ${built.obligations.join(', ') || 'none'}):`,
+    ...built.summary.map((line) => `  ${line}`),
+    `  bytes: \`${show(built.bytes, 1200)}\``,
+    `answer (${exchange.ms.toFixed(0)} ms, ${exchange.closed ? 'closed by gatehouse' : exchange.timedOut ? 'open at the timeout' : 'done'}${exchange.goaway ? `, GOAWAY last ${exchange.goaway.lastStreamId} code ${exchange.goaway.errorCode} ${show(exchange.goaway.debug, 100)}` : ''}): ${describeFrames(exchange.frames)}`,
+    ...[...exchange.streams.entries()].map(([id, s]) => `  stream ${id}: status ${s.status ?? '-'}${s.resetCode !== undefined ? `, reset ${s.resetCode}` : ''}${s.ended ? ', ended' : ''}, body \`${show(Buffer.concat(s.body), 120)}\``),
+  ]);
 }
 
 async function fuzz(t: { diagnostic(message: string): void }, name: string, offset: number, numRuns: number, arbitrary: fc.Arbitrary<H2Input>): Promise<void> {
-  const stats = newStats();
-  try {
-    await runProperty({ file: 'fuzz-h2', name, seed: SEED + offset, numRuns, budgetMs: Math.max(1_000, Math.min(BUDGET_MS, FILE_BUDGET_MS - (performance.now() - fileStarted))), arbitrary, check: (input) => checkInput(input, stats), stats, diagnostic: (message) => t.diagnostic(message) });
-  } finally {
-    if (gatehouse.deaths.length > 0) t.diagnostic(`gatehouse died ${gatehouse.deaths.length} time(s) so far (restarted each time)`);
-  }
+  await fuzzing.property(t, name, offset, numRuns, arbitrary, checkInput);
 }
 
 describe('fuzz: HTTP/2 on the https binding of a gatehouse child process', () => {
@@ -614,8 +558,6 @@ describe('fuzz: HTTP/2 on the https binding of a gatehouse child process', () =>
   });
 
   test('afterwards: the process is alive and a plain HTTP/2 GET still gets the backend', async () => {
-    assert.ok(gatehouse.alive, gatehouse.describeExit());
-    assert.deepEqual(await gatehouse.probeHttp2(++run), []);
-    assert.deepEqual(gatehouse.deaths, [], 'gatehouse died during the fuzzing (and was restarted)');
+    await fuzzing.assertSurvived();
   });
 });

@@ -15,25 +15,18 @@
  * `endOnFailure` stops at the first failing input (no shrinking); GATEHOUSE_FUZZ_SHRINK=1 shrinks it;
  * GATEHOUSE_FUZZ_SURVEY=1 runs every input and lists each kind of failure with its smallest input.
  */
-import { after, before, describe, test } from 'node:test';
-import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
+import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
   adminSpelling,
   CERT_FAMILY,
-  checkAnomaly,
-  checkForwarded,
-  countStatus,
   exchangeHttp1,
-  FuzzGatehouse,
+  FuzzFile,
   GATEHOUSE_HEADERS,
   headerOf,
-  newStats,
   parseResponses,
   RUN_HEADER,
   RUN_PLACEHOLDER,
-  runProperty,
   SEQ_HEADER,
   show,
   SITE_HOST,
@@ -42,7 +35,6 @@ import {
   type Checked,
   type FuzzStats,
   type Header,
-  type Problem,
 } from './fuzz-support.js';
 
 /** The seed of this file; property k uses SEED + k. */
@@ -309,22 +301,7 @@ const trailers = fc.constantFrom<readonly [string, number]>(
 // ---------------------------------------------------------------------------------------------
 // Running one input
 
-let gatehouse: FuzzGatehouse;
-let run = 0;
-/** The previous input's report, for a crash noticed only at the next input. */
-let previousReport = '(none)';
-/** The dead child whose death a check already reported. */
-let reportedDeath: unknown;
-let fileStarted = 0;
-
-before(async () => {
-  gatehouse = await FuzzGatehouse.create();
-  fileStarted = performance.now();
-});
-
-after(async () => {
-  await gatehouse?.stop();
-});
+const fuzzing = new FuzzFile({ file: 'fuzz-http1', seed: SEED, budgetMs: BUDGET_MS, fileBudgetMs: FILE_BUDGET_MS, probeEvery: PROBE_EVERY, door: 'http1' });
 
 function isOurs(request: BackendRequest, runNumber: number): boolean {
   if (request.isProbe) return false;
@@ -333,38 +310,22 @@ function isOurs(request: BackendRequest, runNumber: number): boolean {
 }
 
 async function checkInput(input: Http1Input, stats: FuzzStats): Promise<Checked> {
-  // A death noticed only now happened after the previous input was judged (a late crash): blame that one.
-  const diedBefore = gatehouse.alive || gatehouse.current === reportedDeath ? undefined : gatehouse.describeExit();
-  await gatehouse.ensureRunning();
-  const started = performance.now();
-  const r = ++run;
-  const backend = gatehouse.backend;
-  backend.currentRun = r;
-  const firstRequest = backend.requests.length;
-  const firstAnomaly = backend.anomalies.length;
-  const firstByte = backend.bytes;
+  const current = await fuzzing.begin();
+  const { run: r, backend } = current;
   const bytes = bytesOf(input, r);
   const split = input.splitAt === null ? 0 : Math.floor((bytes.length * input.splitAt) / 1000);
   const chunks = split > 0 && split < bytes.length ? [bytes.subarray(0, split), bytes.subarray(split)] : [bytes];
   const expectedResponses = input.requests.reduce((n, q) => n + 1 + q.extra, 0) + input.trailerResponses;
-  const exchange = await exchangeHttp1(gatehouse.httpPort, chunks, { expectedResponses, timeoutMs: ANSWER_TIMEOUT_MS });
-  await backend.quiet(4, 100);
+  const exchange = await exchangeHttp1(fuzzing.gatehouse.httpPort, chunks, { expectedResponses, timeoutMs: ANSWER_TIMEOUT_MS });
+  await current.settle();
 
-  const problems: Problem[] = [];
-  const add = (code: string, text: string) => problems.push({ code, text });
-  if (diedBefore !== undefined) add('gatehouse died (after the previous input)', `gatehouse had died by the time this input was sent, after the previous input was judged; that input:\n${previousReport}\n${diedBefore}`);
-  if (!gatehouse.alive) {
-    reportedDeath = gatehouse.current;
-    add('gatehouse died', gatehouse.describeExit());
-  }
+  const add = (code: string, text: string) => current.add(code, text);
   const parsed = parseResponses(exchange.received, exchange.closed);
   if (parsed.error !== undefined) add(`answer: not well-formed (${parsed.error.replace(/[:`].*$/s, '')})`, `the answer is not well-formed HTTP/1.1: ${parsed.error}`);
   if (parsed.incomplete && exchange.timedOut) add('answer: cut short', `a response was cut short: no more bytes for ${ANSWER_TIMEOUT_MS} ms inside it`);
   if (parsed.responses.some((response) => response.closes) && !exchange.closed) add('answer: Connection: close, connection left open', `a response says Connection: close, but the connection stayed open for ${ANSWER_TIMEOUT_MS} ms`);
   if (parsed.responses.some((response) => response.status === 101)) add('answer: 101', 'a 101 Switching Protocols the backend never sent (it answers 200 to everything)');
-  const added = backend.requests.slice(firstRequest);
-  for (const request of added) if (!request.isProbe) problems.push(...checkForwarded(request, 'http'));
-  for (const anomaly of backend.anomalies.slice(firstAnomaly)) problems.push(checkAnomaly(anomaly));
+  const added = current.checkBackend();
   const seqs = new Set<number>();
   for (const response of parsed.responses) {
     const value = headerOf(response.headers, SEQ_HEADER);
@@ -382,35 +343,23 @@ async function checkInput(input: Http1Input, stats: FuzzStats): Promise<Checked>
       `Gatehouse answered ${refusals.map((response) => response.status).join(', ')} itself, and the backend received ${unanswered.length} request(s) whose answers the client never got (a refused request reached the backend, or an owed answer was dropped): ${unanswered.map((q) => `#${q.seq}${q.markedIndex === undefined ? '' : ` = request ${q.markedIndex} of the input`} \`${show(q.head, 300)}\``).join(' ; ')}`,
     );
   }
-  if (r % PROBE_EVERY === 0 && problems.length === 0) for (const p of await gatehouse.probeHttp1(r)) add('probe: plain GET failed', p);
 
-  stats.runs++;
-  stats.ms += performance.now() - started;
   const key = parsed.responses.length === 0 ? (exchange.timedOut ? 'timeout' : 'closed') : parsed.responses.map((response) => `${response.status}${headerOf(response.headers, SEQ_HEADER) === undefined ? '' : 'b'}`).join('+');
-  countStatus(stats, exchange.timedOut && parsed.responses.length > 0 ? `${key}(open)` : key);
-  const result: Checked = {
-    problems,
-    size: bytes.length,
-    report: () =>
-      [
-        `input (run ${r}, ${bytes.length} bytes, ${chunks.length} write(s), ${expectedResponses} response(s) expected):`,
-        `  \`${show(bytes)}\``,
-        `answer (${exchange.received.length} bytes, ${exchange.closed ? 'closed by gatehouse' : exchange.timedOut ? 'still open at the timeout' : 'complete'}, ${exchange.ms.toFixed(0)} ms):`,
-        `  \`${show(exchange.received, 1200)}\``,
-        `backend received for this input (${backend.bytes - firstByte} bytes): ${added.length === 0 ? 'nothing' : added.map((q) => `#${q.seq} \`${show(q.head, 400)}\``).join(' ; ')}`,
-      ].join('\n'),
-  };
-  previousReport = result.report();
-  return result;
+  return current.finish(stats, exchange.timedOut && parsed.responses.length > 0 ? `${key}(open)` : key, bytes.length, () => [
+    `input (run ${r}, ${bytes.length} bytes, ${chunks.length} write(s), ${expectedResponses} response(s) expected):`,
+    `  \`${show(bytes)}\``,
+    `answer (${exchange.received.length} bytes, ${exchange.closed ? 'closed by gatehouse' : exchange.timedOut ? 'still open at the timeout' : 'complete'}, ${exchange.ms.toFixed(0)} ms):`,
+    `  \`${show(exchange.received, 1200)}\``,
+  ]);
 }
 
 async function fuzz(t: { diagnostic(message: string): void }, name: string, offset: number, numRuns: number, arbitrary: fc.Arbitrary<Http1Input>): Promise<void> {
-  const stats = newStats();
-  try {
-    await runProperty({ file: 'fuzz-http1', name, seed: SEED + offset, numRuns, budgetMs: Math.max(1_000, Math.min(BUDGET_MS, FILE_BUDGET_MS - (performance.now() - fileStarted))), arbitrary, check: (input) => checkInput(input, stats), stats, diagnostic: (message) => t.diagnostic(message) });
-  } finally {
-    if (gatehouse.deaths.length > 0) t.diagnostic(`gatehouse died ${gatehouse.deaths.length} time(s) so far (restarted each time)`);
-  }
+  await fuzzing.property(t, name, offset, numRuns, arbitrary, checkInput);
+}
+
+/** A property over inputs of one or two requests of `requests(options)`, with at most one byte mutation. */
+async function fuzzRequests(t: { diagnostic(message: string): void }, name: keyof typeof NUM_RUNS, offset: number, options: RequestOptions): Promise<void> {
+  await fuzz(t, name, offset, NUM_RUNS[name], inputs(requests(options), { maxRequests: 2, mutations: 1 }));
 }
 
 describe('fuzz: HTTP/1.x on the http binding of a gatehouse child process', () => {
@@ -419,60 +368,33 @@ describe('fuzz: HTTP/1.x on the http binding of a gatehouse child process', () =
   });
 
   test('framing: Content-Length / Transfer-Encoding contradictions, bad chunks, smuggled requests, many fields', async (t) => {
-    await fuzz(
-      t,
-      'framing',
-      2,
-      NUM_RUNS.framing,
-      inputs(
-        requests({
-          method: fc.constantFrom('POST', 'PUT', 'GET'),
-          target: fc.oneof(benignTarget, fc.constant('/admin/x')),
-          version: fc.oneof({ weight: 4, arbitrary: fc.constant('HTTP/1.1') }, { weight: 1, arbitrary: fc.constant('HTTP/1.0') }),
-          headers: fc.array(fc.oneof(benignHeader, fc.constantFrom<Header>(['Connection', 'keep-alive'])), { maxLength: 2 }),
-          framing: fc.oneof({ weight: 1, arbitrary: plainFraming }, { weight: 5, arbitrary: nastyFraming }, { weight: 1, arbitrary: manyHeaders }),
-        }),
-        { maxRequests: 2, mutations: 1 },
-      ),
-    );
+    await fuzzRequests(t, 'framing', 2, {
+      method: fc.constantFrom('POST', 'PUT', 'GET'),
+      target: fc.oneof(benignTarget, fc.constant('/admin/x')),
+      version: fc.oneof({ weight: 4, arbitrary: fc.constant('HTTP/1.1') }, { weight: 1, arbitrary: fc.constant('HTTP/1.0') }),
+      headers: fc.array(fc.oneof(benignHeader, fc.constantFrom<Header>(['Connection', 'keep-alive'])), { maxLength: 2 }),
+      framing: fc.oneof({ weight: 1, arbitrary: plainFraming }, { weight: 5, arbitrary: nastyFraming }, { weight: 1, arbitrary: manyHeaders }),
+    });
   });
 
   test('paths: /admin spellings in origin and absolute form', async (t) => {
-    await fuzz(
-      t,
-      'paths',
-      3,
-      NUM_RUNS.paths,
-      inputs(
-        requests({
-          method: fc.constantFrom('GET', 'POST', 'OPTIONS', 'DELETE'),
-          target: fc.oneof({ weight: 5, arbitrary: adminSpelling }, { weight: 2, arbitrary: absoluteTarget }, { weight: 1, arbitrary: benignTarget }),
-          version: fc.oneof({ weight: 5, arbitrary: fc.constant('HTTP/1.1') }, { weight: 1, arbitrary: fc.constant('HTTP/1.0') }),
-          host: fc.oneof({ weight: 6, arbitrary: fc.constant<readonly Header[]>([['Host', SITE_HOST]]) }, { weight: 1, arbitrary: fc.constantFrom<readonly Header[]>([['Host', 'other.example']], []) }),
-          headers: fc.array(benignHeader, { maxLength: 2 }),
-          framing: fc.constant(none),
-        }),
-        { maxRequests: 2, mutations: 1 },
-      ),
-    );
+    await fuzzRequests(t, 'paths', 3, {
+      method: fc.constantFrom('GET', 'POST', 'OPTIONS', 'DELETE'),
+      target: fc.oneof({ weight: 5, arbitrary: adminSpelling }, { weight: 2, arbitrary: absoluteTarget }, { weight: 1, arbitrary: benignTarget }),
+      version: fc.oneof({ weight: 5, arbitrary: fc.constant('HTTP/1.1') }, { weight: 1, arbitrary: fc.constant('HTTP/1.0') }),
+      host: fc.oneof({ weight: 6, arbitrary: fc.constant<readonly Header[]>([['Host', SITE_HOST]]) }, { weight: 1, arbitrary: fc.constantFrom<readonly Header[]>([['Host', 'other.example']], []) }),
+      headers: fc.array(benignHeader, { maxLength: 2 }),
+      framing: fc.constant(none),
+    });
   });
 
   test('headers: forged certificate and Gatehouse headers in every spelling, Connection listings, obs-fold, Host', async (t) => {
-    await fuzz(
-      t,
-      'headers',
-      4,
-      NUM_RUNS.headers,
-      inputs(
-        requests({
-          method: fc.constantFrom('GET', 'POST'),
-          target: benignTarget,
-          version: fc.oneof({ weight: 5, arbitrary: fc.constant('HTTP/1.1') }, { weight: 1, arbitrary: fc.constant('HTTP/1.0') }),
-          headers: fc.array(fc.oneof({ weight: 3, arbitrary: forgedCert }, { weight: 2, arbitrary: forgedGatehouse }, { weight: 1, arbitrary: connectionHeader }, { weight: 1, arbitrary: nastyHeader }, { weight: 1, arbitrary: benignHeader }), { minLength: 1, maxLength: 6 }),
-        }),
-        { maxRequests: 2, mutations: 1 },
-      ),
-    );
+    await fuzzRequests(t, 'headers', 4, {
+      method: fc.constantFrom('GET', 'POST'),
+      target: benignTarget,
+      version: fc.oneof({ weight: 5, arbitrary: fc.constant('HTTP/1.1') }, { weight: 1, arbitrary: fc.constant('HTTP/1.0') }),
+      headers: fc.array(fc.oneof({ weight: 3, arbitrary: forgedCert }, { weight: 2, arbitrary: forgedGatehouse }, { weight: 1, arbitrary: connectionHeader }, { weight: 1, arbitrary: nastyHeader }, { weight: 1, arbitrary: benignHeader }), { minLength: 1, maxLength: 6 }),
+    });
   });
 
   test('versions, upgrades (websocket, h2c), CONNECT and pipelining', async (t) => {
@@ -482,8 +404,6 @@ describe('fuzz: HTTP/1.x on the http binding of a gatehouse child process', () =
   });
 
   test('afterwards: the process is alive and a plain GET still gets the backend', async () => {
-    assert.ok(gatehouse.alive, gatehouse.describeExit());
-    assert.deepEqual(await gatehouse.probeHttp1(++run), []);
-    assert.deepEqual(gatehouse.deaths, [], 'gatehouse died during the fuzzing (and was restarted)');
+    await fuzzing.assertSurvived();
   });
 });

@@ -3,12 +3,14 @@
  * process (`node bin/gatehouse.js start -c FILE`), a recording raw backend that parses everything
  * Gatehouse sends it, a strict HTTP/1.1 response parser, an HTTP/2 frame codec with a tiny HPACK encoder
  * (literal fields, no Huffman) and just enough HPACK decoding to read `:status`, and the checks every fuzz
- * input must pass (docs: /work/hardening-spec.md, the decided hardening behaviour).
+ * input must pass (docs: /work/hardening-spec.md, the decided hardening behaviour); `FuzzFile` runs a
+ * file's properties against one child and does the per-input bookkeeping both fuzz files share.
  *
  * Inputs run one at a time: each fuzz input is a "run" with a number; the backend attributes what it
  * receives to a run by the `X-Fuzz-Run` header the fuzzer puts in every request (or, when a mutation broke
  * that header, to the run in progress when the bytes arrived).
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as connectHttp2, type ClientHttp2Session } from 'node:http2';
@@ -16,10 +18,12 @@ import { connect as netConnect, createServer, type AddressInfo, type Server, typ
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { after, before } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { hpackString, huffmanDigits } from './support.js';
 
 /** The repository root (this file runs from dist/test/hostile). */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -854,25 +858,6 @@ export function settingsFrame(params: readonly (readonly [id: number, value: num
   return frame(FrameType.SETTINGS, ack ? Flag.ACK : 0, 0, payload);
 }
 
-/** HPACK integer with an N-bit prefix; `high` holds the representation's leading bits. */
-export function hpackInteger(value: number, prefixBits: number, high: number): Buffer {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return Buffer.from([high | value]);
-  const bytes = [high | max];
-  let rest = value - max;
-  while (rest >= 128) {
-    bytes.push((rest % 128) + 128);
-    rest = Math.floor(rest / 128);
-  }
-  bytes.push(rest);
-  return Buffer.from(bytes);
-}
-
-function hpackString(text: string): Buffer {
-  const bytes = Buffer.from(text, 'latin1');
-  return Buffer.concat([hpackInteger(bytes.length, 7, 0x00), bytes]);
-}
-
 /** A literal header field with a literal name, non-Huffman: without indexing (0000), never indexed (0001) or with incremental indexing (01). */
 export function hpackLiteral(name: string, value: string, kind: 'without' | 'never' | 'incremental' = 'without'): Buffer {
   const first = kind === 'incremental' ? Buffer.from([0x40]) : Buffer.from([kind === 'never' ? 0x10 : 0x00]);
@@ -891,34 +876,6 @@ const STATIC_TABLE: readonly (readonly [string, string])[] = [
   ['proxy-authenticate', ''], ['proxy-authorization', ''], ['range', ''], ['referer', ''], ['refresh', ''], ['retry-after', ''], ['server', ''],
   ['set-cookie', ''], ['strict-transport-security', ''], ['transfer-encoding', ''], ['user-agent', ''], ['vary', ''], ['via', ''], ['www-authenticate', ''],
 ];
-
-/** Huffman-coded strings of digits only (`:status` values); undefined for anything else. */
-function huffmanDigits(bytes: Buffer): string | undefined {
-  let out = '';
-  let bits = 0;
-  let width = 0;
-  const take = (n: number) => (bits >> (width - n)) & ((1 << n) - 1);
-  let index = 0;
-  for (;;) {
-    while (width < 6 && index < bytes.length) {
-      bits = ((bits << 8) | (bytes[index++] ?? 0)) & 0xffff;
-      width += 8;
-    }
-    if (width >= 5 && take(5) <= 2) {
-      out += String(take(5));
-      width -= 5;
-      continue;
-    }
-    if (width >= 6 && take(6) >= 0x19 && take(6) <= 0x1f) {
-      out += String(take(6) - 0x19 + 3);
-      width -= 6;
-      continue;
-    }
-    // Padding: fewer than 8 bits, all ones.
-    if (index >= bytes.length && width < 8 && take(width) === (1 << width) - 1) return out;
-    return undefined;
-  }
-}
 
 export interface DecodedField {
   /** undefined: a Huffman-coded name this decoder does not read. */
@@ -1329,5 +1286,162 @@ export async function runProperty<T>(options: {
   if (survey.size > 0) {
     const lines = [...survey.entries()].sort((a, b) => b[1].count - a[1].count).map(([code, s]) => `=== ${code}: ${s.count} input(s); smallest:\n${s.example}`);
     throw new Error(`${header}\n${survey.size} kind(s) of problem:\n${[...survey.entries()].sort((a, b) => b[1].count - a[1].count).map(([code, s]) => `  ${s.count}× ${code}`).join('\n')}\n\n${lines.join('\n\n')}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A fuzz test file: one gatehouse child for all its properties, inputs run one at a time
+
+export interface FuzzFileOptions {
+  /** The file's name in failure reports (`fuzz-http1`). */
+  readonly file: string;
+  /** The seed of the file; property k uses seed + k. */
+  readonly seed: number;
+  /** Each property stops after this long. */
+  readonly budgetMs: number;
+  /** And all properties of the file together after this long (the fixed-seed sequence is then run up to where time ran out). */
+  readonly fileBudgetMs: number;
+  /** A plain request checks that Gatehouse still proxies, every this many inputs. */
+  readonly probeEvery: number;
+  /** The door the inputs go to: HTTP/1.x on the http binding, or HTTP/2 on the https binding. */
+  readonly door: 'http1' | 'h2';
+}
+
+/**
+ * The shared part of a fuzz test file, registered as its before hook (start the gatehouse child and its
+ * recording backend) and after hook (stop them): the run numbers, the time budget of the file's
+ * properties, and the checks every input gets whatever the protocol (`FuzzRun`).
+ */
+export class FuzzFile {
+  /** The number of the last input (or final probe). */
+  run = 0;
+  #gatehouse: FuzzGatehouse | undefined;
+  /** The previous input's report, for a crash noticed only at the next input. */
+  #previousReport = '(none)';
+  /** The dead child whose death a check already reported. */
+  #reportedDeath: unknown;
+  #started = 0;
+
+  constructor(readonly options: FuzzFileOptions) {
+    before(async () => {
+      this.#gatehouse = await FuzzGatehouse.create();
+      this.#started = performance.now();
+    });
+    after(async () => {
+      await this.#gatehouse?.stop();
+    });
+  }
+
+  get gatehouse(): FuzzGatehouse {
+    if (!this.#gatehouse) throw new Error(`${this.options.file}: the gatehouse is read before the file's before hook ran`);
+    return this.#gatehouse;
+  }
+
+  /** The plain request of the liveness probes, on the file's door; problems as text. */
+  probe(run: number): Promise<string[]> {
+    return this.options.door === 'http1' ? this.gatehouse.probeHttp1(run) : this.gatehouse.probeHttp2(run);
+  }
+
+  /**
+   * Starts one input: a death noticed only now happened after the previous input was judged (a late crash:
+   * blamed on that one); restarts the child if needed, numbers the run and notes what the backend had.
+   */
+  async begin(): Promise<FuzzRun> {
+    const gatehouse = this.gatehouse;
+    const diedBefore = gatehouse.alive || gatehouse.current === this.#reportedDeath ? undefined : gatehouse.describeExit();
+    await gatehouse.ensureRunning();
+    const started = performance.now();
+    return new FuzzRun(this, ++this.run, started, diedBefore === undefined ? [] : [{ code: 'gatehouse died (after the previous input)', text: `gatehouse had died by the time this input was sent, after the previous input was judged; that input:\n${this.#previousReport}\n${diedBefore}` }]);
+  }
+
+  /** Called by `FuzzRun`: the child is dead now; reports its death once. */
+  noteDeath(): Problem | undefined {
+    const gatehouse = this.gatehouse;
+    if (gatehouse.alive) return undefined;
+    this.#reportedDeath = gatehouse.current;
+    return { code: 'gatehouse died', text: gatehouse.describeExit() };
+  }
+
+  /** Called by `FuzzRun`: the report of the input just judged. */
+  judged(report: string): void {
+    this.#previousReport = report;
+  }
+
+  /** One property: `runProperty` with the file's seed + `offset` and what is left of the time budgets. */
+  async property<T>(t: { diagnostic(message: string): void }, name: string, offset: number, numRuns: number, arbitrary: fc.Arbitrary<T>, check: (input: T, stats: FuzzStats) => Promise<Checked>): Promise<void> {
+    const { file, seed, budgetMs, fileBudgetMs } = this.options;
+    const stats = newStats();
+    try {
+      await runProperty({ file, name, seed: seed + offset, numRuns, budgetMs: Math.max(1_000, Math.min(budgetMs, fileBudgetMs - (performance.now() - this.#started))), arbitrary, check: (input) => check(input, stats), stats, diagnostic: (message) => t.diagnostic(message) });
+    } finally {
+      if (this.gatehouse.deaths.length > 0) t.diagnostic(`gatehouse died ${this.gatehouse.deaths.length} time(s) so far (restarted each time)`);
+    }
+  }
+
+  /** The file's last test: the process is alive, a plain request still gets the backend, and it never died. */
+  async assertSurvived(): Promise<void> {
+    assert.ok(this.gatehouse.alive, this.gatehouse.describeExit());
+    assert.deepEqual(await this.probe(++this.run), []);
+    assert.deepEqual(this.gatehouse.deaths, [], 'gatehouse died during the fuzzing (and was restarted)');
+  }
+}
+
+/** One input of a fuzz file in progress: its run number, where the backend's records stood, its problems. */
+export class FuzzRun {
+  readonly backend: RecordingBackend;
+  readonly problems: Problem[];
+  /** What the backend received for this input (set by `checkBackend`). */
+  added: readonly BackendRequest[] = [];
+  readonly #firstRequest: number;
+  readonly #firstAnomaly: number;
+  readonly #firstByte: number;
+
+  constructor(readonly file: FuzzFile, readonly run: number, readonly started: number, problems: Problem[]) {
+    this.problems = problems;
+    this.backend = file.gatehouse.backend;
+    this.backend.currentRun = run;
+    this.#firstRequest = this.backend.requests.length;
+    this.#firstAnomaly = this.backend.anomalies.length;
+    this.#firstByte = this.backend.bytes;
+  }
+
+  add(code: string, text: string): void {
+    this.problems.push({ code, text });
+  }
+
+  /** After the exchange: waits until the backend is quiet, then notes the child's death. */
+  async settle(): Promise<void> {
+    await this.backend.quiet(4, 100);
+    const death = this.file.noteDeath();
+    if (death) this.problems.push(death);
+  }
+
+  /** Checks every request the backend received for this input (checkForwarded) and every anomaly; returns the requests. */
+  checkBackend(): readonly BackendRequest[] {
+    this.added = this.backend.requests.slice(this.#firstRequest);
+    for (const request of this.added) if (!request.isProbe) this.problems.push(...checkForwarded(request, this.file.options.door === 'http1' ? 'http' : 'https'));
+    for (const anomaly of this.backend.anomalies.slice(this.#firstAnomaly)) this.problems.push(checkAnomaly(anomaly));
+    return this.added;
+  }
+
+  /**
+   * Ends the input: the liveness probe every `probeEvery` inputs (when nothing failed yet), the stats (`key`:
+   * what came back), and the result, whose report is `report` and then what the backend received.
+   */
+  async finish(stats: FuzzStats, key: string, size: number, report: () => readonly string[]): Promise<Checked> {
+    const { run, backend } = this;
+    if (run % this.file.options.probeEvery === 0 && this.problems.length === 0) {
+      for (const p of await this.file.probe(run)) this.add(this.file.options.door === 'http1' ? 'probe: plain GET failed' : 'probe: plain HTTP/2 GET failed', p);
+    }
+    stats.runs++;
+    stats.ms += performance.now() - this.started;
+    countStatus(stats, key);
+    const result: Checked = {
+      problems: this.problems,
+      size,
+      report: () => [...report(), `backend received for this input (${backend.bytes - this.#firstByte} bytes): ${this.added.length === 0 ? 'nothing' : this.added.map((q) => `#${q.seq} \`${show(q.head, 400)}\``).join(' ; ')}`].join('\n'),
+    };
+    this.file.judged(result.report());
+    return result;
   }
 }

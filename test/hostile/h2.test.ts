@@ -7,47 +7,26 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { describe, test } from 'node:test';
 import {
   describeStream,
   h2Frame,
   h2Request,
   H2,
   headerValues,
+  hostileSuite,
   isRefusedStream,
-  launchHostile,
-  makeTempDir,
   show,
-  startRecordingBackend,
   type H2StreamResult,
-  type Hostile,
   type RawH2,
   type RecordingBackend,
 } from './support.js';
 
-let pki: TestPki;
-let tmp: { dir: string; remove: () => Promise<void> };
-let backend: RecordingBackend;
-let gh: Hostile;
-
-before(async () => {
-  pki = await createTestPki();
-  tmp = await makeTempDir();
-  backend = await startRecordingBackend();
-  gh = await launchHostile(pki, tmp.dir, { backend, bindings: ['https'] });
-});
-
-after(async () => {
-  await gh?.stop();
-  await backend?.close();
-  await tmp?.remove();
-  await pki?.cleanup();
-});
+const suite = hostileSuite({ gatehouse: { bindings: ['https'] } });
 
 /** A fresh connection per test: a refusal may end the whole connection (GOAWAY). */
 async function client(t: { after(fn: () => unknown): void }): Promise<RawH2> {
-  const c = await gh.h2();
+  const c = await suite.gh.h2();
   t.after(() => c.close());
   return c;
 }
@@ -58,13 +37,13 @@ function assertRefused(result: H2StreamResult, what: string): void {
 
 /** Refused, nothing at the backend, and the server still answers a normal request on a new connection. */
 async function assertRefusedAndNothingForwarded(result: H2StreamResult, mark: ReturnType<RecordingBackend['mark']>, what: string): Promise<void> {
-  await backend.settle();
+  await suite.backend.settle();
   assertRefused(result, what);
-  const seen = backend.since(mark);
+  const seen = suite.backend.since(mark);
   assert.equal(seen.bytes, 0, `${what}: nothing reaches the backend: ${show(seen.text)}`);
-  const fresh = await gh.h2();
+  const fresh = await suite.gh.h2();
   try {
-    const ok = await fresh.request(h2Request(`/alive-${randomUUID()}`, gh.authority));
+    const ok = await fresh.request(h2Request(`/alive-${randomUUID()}`, suite.gh.authority));
     assert.equal(ok.status, 200, `${what}: Gatehouse still serves: ${describeStream(ok)}`);
   } finally {
     fresh.close();
@@ -73,8 +52,23 @@ async function assertRefusedAndNothingForwarded(result: H2StreamResult, mark: Re
 
 const path = () => `/h2-${randomUUID()}`;
 
+/** A case's name, and the fields of its request for a path and an :authority. */
+type RefusedRequest = [string, (p: string, authority: string) => [string, string][]];
+
+/** One test per case, each on its own connection: the request is refused and nothing is forwarded. */
+function testRefusedRequests(cases: readonly RefusedRequest[]): void {
+  for (const [name, fields] of cases) {
+    test(name, async (t) => {
+      const c = await client(t);
+      const mark = suite.backend.mark();
+      const result = await c.request(fields(path(), suite.gh.authority));
+      await assertRefusedAndNothingForwarded(result, mark, name);
+    });
+  }
+}
+
 describe('malformed HTTP/2 header fields: refused, nothing forwarded', () => {
-  const cases: [string, (p: string, authority: string) => [string, string][]][] = [
+  const cases: RefusedRequest[] = [
     ['an uppercase header name (X-Foo)', (p, a) => h2Request(p, a, 'GET', [['X-Foo', 'bar']])],
     ['an uppercase X-ARR-ClientCert', (p, a) => h2Request(p, a, 'GET', [['X-ARR-ClientCert', 'forged']])],
     ['connection: keep-alive', (p, a) => h2Request(p, a, 'GET', [['connection', 'keep-alive']])],
@@ -86,14 +80,7 @@ describe('malformed HTTP/2 header fields: refused, nothing forwarded', () => {
     ['te: gzip', (p, a) => h2Request(p, a, 'GET', [['te', 'gzip']])],
     ['te: trailers, gzip', (p, a) => h2Request(p, a, 'GET', [['te', 'trailers, gzip']])],
   ];
-  for (const [name, fields] of cases) {
-    test(name, async (t) => {
-      const c = await client(t);
-      const mark = backend.mark();
-      const result = await c.request(fields(path(), gh.authority));
-      await assertRefusedAndNothingForwarded(result, mark, name);
-    });
-  }
+  testRefusedRequests(cases);
 
   // Invalid characters in a regular field: nghttp2 (node's HTTP/2 layer) drops such a field and lets the
   // request through without it. Either way (refused, or forwarded without the field) nothing is injected.
@@ -110,11 +97,11 @@ describe('malformed HTTP/2 header fields: refused, nothing forwarded', () => {
   for (const [name, field] of injections) {
     test(`${name}: refused, or forwarded without the field; nothing injected`, async (t) => {
       const c = await client(t);
-      const mark = backend.mark();
+      const mark = suite.backend.mark();
       const p = path();
-      const result = await c.request(h2Request(p, gh.authority, 'GET', [field]));
-      await backend.settle();
-      const seen = backend.since(mark);
+      const result = await c.request(h2Request(p, suite.gh.authority, 'GET', [field]));
+      await suite.backend.settle();
+      const seen = suite.backend.since(mark);
       if (result.status === 200) {
         const [received] = seen.requests;
         assert.equal(seen.requests.length, 1, show(seen.text));
@@ -130,16 +117,16 @@ describe('malformed HTTP/2 header fields: refused, nothing forwarded', () => {
 
   test('te: trailers is allowed and not forwarded (hop-by-hop)', async (t) => {
     const c = await client(t);
-    const mark = backend.mark();
-    const result = await c.request(h2Request('/te-trailers', gh.authority, 'GET', [['te', 'trailers']]));
+    const mark = suite.backend.mark();
+    const result = await c.request(h2Request('/te-trailers', suite.gh.authority, 'GET', [['te', 'trailers']]));
     assert.equal(result.status, 200, describeStream(result));
-    const [received] = await backend.waitForRequests(1, mark);
+    const [received] = await suite.backend.waitForRequests(1, mark);
     assert.deepEqual(headerValues(received?.headers ?? [], 'te'), [], received?.head);
   });
 });
 
 describe('pseudo-header tricks: refused, nothing forwarded', () => {
-  const cases: [string, (p: string, authority: string) => [string, string][]][] = [
+  const cases: RefusedRequest[] = [
     ['two :path', (p, a) => [...h2Request(p, a), [':path', '/admin/x']]],
     ['two :method', (p, a) => [[':method', 'GET'], ...h2Request(p, a)]],
     ['a pseudo-header after a regular header', (p, a) => [[':method', 'GET'], [':scheme', 'https'], [':authority', a], ['x-foo', 'bar'], [':path', p]]],
@@ -156,38 +143,31 @@ describe('pseudo-header tricks: refused, nothing forwarded', () => {
     ['an :authority with CR LF', (p, a) => h2Request(p, `${a}\r\nX-ARR-ClientCert: forged`)],
     ['a :scheme of http on TLS with a space', (p, a) => [[':method', 'GET'], [':scheme', 'http s'], [':authority', a], [':path', p]]],
   ];
-  for (const [name, fields] of cases) {
-    test(name, async (t) => {
-      const c = await client(t);
-      const mark = backend.mark();
-      const result = await c.request(fields(path(), gh.authority));
-      await assertRefusedAndNothingForwarded(result, mark, name);
-    });
-  }
+  testRefusedRequests(cases);
 
   test('an :authority with userinfo (RFC 9113 §8.3.1): refused, nothing forwarded', async (t) => {
     const c = await client(t);
-    const mark = backend.mark();
-    const result = await c.request(h2Request(path(), `user:pass@${gh.authority}`));
+    const mark = suite.backend.mark();
+    const result = await c.request(h2Request(path(), `user:pass@${suite.gh.authority}`));
     await assertRefusedAndNothingForwarded(result, mark, 'userinfo in :authority');
   });
 
   test('host and :authority that differ: the backend receives one Host, the :authority', async (t) => {
     const c = await client(t);
-    const mark = backend.mark();
-    const result = await c.request(h2Request('/two-hosts', gh.authority, 'GET', [['host', 'evil.example']]));
-    await backend.settle();
+    const mark = suite.backend.mark();
+    const result = await c.request(h2Request('/two-hosts', suite.gh.authority, 'GET', [['host', 'evil.example']]));
+    await suite.backend.settle();
     if (result.status !== 200) return assertRefused(result, 'host != :authority');
-    const [received] = await backend.waitForRequests(1, mark);
-    assert.deepEqual(headerValues(received?.headers ?? [], 'host'), [gh.authority], received?.head);
-    assert.ok(!backend.since(mark).text.includes('evil.example'), backend.since(mark).text);
+    const [received] = await suite.backend.waitForRequests(1, mark);
+    assert.deepEqual(headerValues(received?.headers ?? [], 'host'), [suite.gh.authority], received?.head);
+    assert.ok(!suite.backend.since(mark).text.includes('evil.example'), suite.backend.since(mark).text);
   });
 
   test('HEADERS on an even (server-initiated) stream id: a connection error, nothing forwarded', async (t) => {
     const c = await client(t);
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     c.write(h2Frame(H2.HEADERS, H2.END_HEADERS | H2.END_STREAM, 2, Buffer.alloc(0)));
-    c.headers(2, h2Request(path(), gh.authority), true);
+    c.headers(2, h2Request(path(), suite.gh.authority), true);
     const result = await c.waitForStream(2);
     await assertRefusedAndNothingForwarded(result, mark, 'even stream id');
   });
@@ -203,19 +183,19 @@ describe('content-length that does not match the DATA frames', () => {
     test(`${name}: refused, no byte past the length reaches the backend, and the next request is not desynchronised`, async (t) => {
       const c = await client(t);
       const tag = randomUUID();
-      const mark = backend.mark();
+      const mark = suite.backend.mark();
       const id = c.nextStreamId();
-      c.headers(id, h2Request(`/cl-${tag}`, gh.authority, 'POST', [['content-length', String(length)]]), data.length === 0);
+      c.headers(id, h2Request(`/cl-${tag}`, suite.gh.authority, 'POST', [['content-length', String(length)]]), data.length === 0);
       data.forEach((part, i) => c.data(id, part, i === data.length - 1));
       const result = await c.waitForStream(id);
       assertRefused(result, name);
       // A request on another connection arrives as a request of its own (not as the rest of a body).
-      const fresh = await gh.h2();
+      const fresh = await suite.gh.h2();
       t.after(() => fresh.close());
-      const after = await fresh.request(h2Request(`/after-${tag}`, gh.authority));
+      const after = await fresh.request(h2Request(`/after-${tag}`, suite.gh.authority));
       assert.equal(after.status, 200, describeStream(after));
-      await backend.settle();
-      const seen = backend.since(mark);
+      await suite.backend.settle();
+      const seen = suite.backend.since(mark);
       assert.ok(seen.requests.some((r) => r.target === `/after-${tag}`), `the next request is its own: ${show(seen.text)}`);
       assert.ok(!seen.text.includes(' world') && !seen.text.includes('smuggled'), `no byte past the content-length: ${show(seen.text)}`);
       // Streaming, the head may have left before the DATA proved it malformed; then the backend got at most
@@ -223,9 +203,9 @@ describe('content-length that does not match the DATA frames', () => {
       // connection is closed and never reused.
       const forwarded = seen.requests.find((r) => r.target === `/cl-${tag}`);
       if (forwarded) assert.ok(forwarded.body.length <= length && Buffer.from(data.join('')).subarray(0, forwarded.body.length).equals(forwarded.body), show(seen.text));
-      const partial = backend.connections.find((conn) => conn.received().toString('latin1').includes(`/cl-${tag}`));
+      const partial = suite.backend.connections.find((conn) => conn.received().toString('latin1').includes(`/cl-${tag}`));
       if (partial && !forwarded) {
-        await backend.waitFor(() => partial.closed, 'the backend connection of the refused request to close');
+        await suite.backend.waitFor(() => partial.closed, 'the backend connection of the refused request to close');
         assert.ok(!partial.received().toString('latin1').includes(`/after-${tag}`), 'the next request did not travel on it');
       }
     });

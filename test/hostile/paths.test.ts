@@ -5,52 +5,32 @@
  * denied or refused with 400, and never reaches the backend.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { after, describe, test } from 'node:test';
 import {
   describeExchange,
   describeStream,
   h2Request,
   headerValues,
-  launchHostile,
-  makeTempDir,
+  hostileSuite,
   rawExchange,
   request,
   show,
   SITE_HOST,
-  startRecordingBackend,
   type H2StreamResult,
-  type Hostile,
   type RawH2,
-  type RecordingBackend,
 } from './support.js';
 
-let pki: TestPki;
-let tmp: { dir: string; remove: () => Promise<void> };
-let backend: RecordingBackend;
-let gh: Hostile;
 let h2: RawH2;
-
-before(async () => {
-  pki = await createTestPki();
-  tmp = await makeTempDir();
-  backend = await startRecordingBackend();
-  gh = await launchHostile(pki, tmp.dir, { backend, denyAdmin: true });
-});
-
-after(async () => {
-  h2?.close();
-  await gh?.stop();
-  await backend?.close();
-  await tmp?.remove();
-  await pki?.cleanup();
-});
+// Registered before hostileSuite's after hook, so it starts first, and closing is synchronous: the connection is
+// closed before Gatehouse stops.
+after(() => h2?.close());
+const suite = hostileSuite({ gatehouse: { denyAdmin: true } });
 
 /** One HTTP/2 connection for the file, reopened when a refusal took it down. */
 async function h2Client(): Promise<RawH2> {
   if (!h2 || h2.closed || h2.goaway) {
     h2?.close();
-    h2 = await gh.h2();
+    h2 = await suite.gh.h2();
   }
   return h2;
 }
@@ -132,11 +112,11 @@ const NORMALISED: readonly [string, string | undefined][] = [
 describe('HTTP/1.1 paths', () => {
   for (const [name, target] of REFUSED) {
     test(`refused with 400: ${name} (${target})`, async () => {
-      const mark = backend.mark();
-      const exchange = await rawExchange(gh.http, request(`GET ${target} HTTP/1.1`, [`Host: ${SITE_HOST}`, 'Connection: close']));
-      await backend.settle();
+      const mark = suite.backend.mark();
+      const exchange = await rawExchange(suite.gh.http, request(`GET ${target} HTTP/1.1`, [`Host: ${SITE_HOST}`, 'Connection: close']));
+      await suite.backend.settle();
       assert.equal(exchange.responses[0]?.status, 400, describeExchange(exchange));
-      assert.equal(backend.since(mark).bytes, 0, `nothing reaches the backend: ${show(backend.since(mark).text)}`);
+      assert.equal(suite.backend.since(mark).bytes, 0, `nothing reaches the backend: ${show(suite.backend.since(mark).text)}`);
     });
   }
 
@@ -145,44 +125,44 @@ describe('HTTP/1.1 paths', () => {
     ['a raw 0xFF byte', '/pub/\xFF'],
   ] as const) {
     test(`refused with 400: ${name}`, async () => {
-      const mark = backend.mark();
-      const exchange = await rawExchange(gh.http, request(`GET ${target} HTTP/1.1`, [`Host: ${SITE_HOST}`, 'Connection: close']));
-      await backend.settle();
+      const mark = suite.backend.mark();
+      const exchange = await rawExchange(suite.gh.http, request(`GET ${target} HTTP/1.1`, [`Host: ${SITE_HOST}`, 'Connection: close']));
+      await suite.backend.settle();
       assert.equal(exchange.responses[0]?.status, 400, describeExchange(exchange));
-      assert.equal(backend.since(mark).bytes, 0, `nothing reaches the backend: ${show(backend.since(mark).text)}`);
+      assert.equal(suite.backend.since(mark).bytes, 0, `nothing reaches the backend: ${show(suite.backend.since(mark).text)}`);
     });
   }
 
   for (const [target, expected] of NORMALISED) {
     test(expected === undefined ? `denied by the /admin/* rule: ${target}` : `normalised: ${target} → ${expected}`, async () => {
-      const mark = backend.mark();
-      const exchange = await rawExchange(gh.http, request(`GET ${target} HTTP/1.1`, [`Host: ${SITE_HOST}`]), { responses: 1 });
+      const mark = suite.backend.mark();
+      const exchange = await rawExchange(suite.gh.http, request(`GET ${target} HTTP/1.1`, [`Host: ${SITE_HOST}`]), { responses: 1 });
       if (expected === undefined) {
-        await backend.settle();
+        await suite.backend.settle();
         assert.ok(exchange.responses[0]?.status === 403 || exchange.responses[0]?.status === 400, `403 (or 400): ${describeExchange(exchange)}`);
-        assert.equal(backend.since(mark).bytes, 0, `the backend never receives it: ${show(backend.since(mark).text)}`);
+        assert.equal(suite.backend.since(mark).bytes, 0, `the backend never receives it: ${show(suite.backend.since(mark).text)}`);
         return;
       }
       assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-      const [received] = await backend.waitForRequests(1, mark);
+      const [received] = await suite.backend.waitForRequests(1, mark);
       assert.equal(received?.target, expected, received?.head);
     });
   }
 
   test('X-Original-URL carries the normalised target (a client copy replaced)', async () => {
-    const mark = backend.mark();
-    const exchange = await rawExchange(gh.http, request('GET /public/./../%61bc//x?q=%2F HTTP/1.1', [`Host: ${SITE_HOST}`, 'X-Original-URL: /admin/x']), { responses: 1 });
+    const mark = suite.backend.mark();
+    const exchange = await rawExchange(suite.gh.http, request('GET /public/./../%61bc//x?q=%2F HTTP/1.1', [`Host: ${SITE_HOST}`, 'X-Original-URL: /admin/x']), { responses: 1 });
     assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-    const [received] = await backend.waitForRequests(1, mark);
+    const [received] = await suite.backend.waitForRequests(1, mark);
     assert.equal(received?.target, '/abc/x?q=%2F', received?.head);
     assert.deepEqual(headerValues(received?.headers ?? [], 'X-Original-URL'), ['/abc/x?q=%2F'], received?.head);
   });
 
   test('valid UTF-8 is forwarded and reads the same at the backend', async () => {
-    const mark = backend.mark();
-    const exchange = await rawExchange(gh.http, request('GET /pub/caf%C3%A9/x HTTP/1.1', [`Host: ${SITE_HOST}`]), { responses: 1 });
+    const mark = suite.backend.mark();
+    const exchange = await rawExchange(suite.gh.http, request('GET /pub/caf%C3%A9/x HTTP/1.1', [`Host: ${SITE_HOST}`]), { responses: 1 });
     assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-    const [received] = await backend.waitForRequests(1, mark);
+    const [received] = await suite.backend.waitForRequests(1, mark);
     assert.equal(decodeURIComponent(received?.target ?? ''), '/pub/café/x', received?.head);
   });
 
@@ -190,11 +170,11 @@ describe('HTTP/1.1 paths', () => {
   // /admin%20/x from the folder admin: rules see segment names as Windows does.
   for (const target of ['/admin./x', '/admin%20/x', '/admin%2e/x']) {
     test(`IIS reads ${target} as /admin/x: denied or refused`, async () => {
-      const mark = backend.mark();
-      const exchange = await rawExchange(gh.http, request(`GET ${target} HTTP/1.1`, [`Host: ${SITE_HOST}`]), { responses: 1 });
-      await backend.settle();
+      const mark = suite.backend.mark();
+      const exchange = await rawExchange(suite.gh.http, request(`GET ${target} HTTP/1.1`, [`Host: ${SITE_HOST}`]), { responses: 1 });
+      await suite.backend.settle();
       assert.ok([400, 403].includes(exchange.responses[0]?.status ?? 0), describeExchange(exchange));
-      assert.equal(backend.since(mark).bytes, 0);
+      assert.equal(suite.backend.since(mark).bytes, 0);
     });
   }
 });
@@ -208,11 +188,11 @@ describe('HTTP/2 :path', () => {
   for (const [name, target] of REFUSED) {
     test(`refused with 400: ${name} (${target})`, async () => {
       const client = await h2Client();
-      const mark = backend.mark();
-      const result = await client.request(h2Request(target, gh.authority));
-      await backend.settle();
+      const mark = suite.backend.mark();
+      const result = await client.request(h2Request(target, suite.gh.authority));
+      await suite.backend.settle();
       assertH2Refused(result, target);
-      assert.equal(backend.since(mark).bytes, 0, `nothing reaches the backend: ${show(backend.since(mark).text)}`);
+      assert.equal(suite.backend.since(mark).bytes, 0, `nothing reaches the backend: ${show(suite.backend.since(mark).text)}`);
     });
   }
 
@@ -225,36 +205,36 @@ describe('HTTP/2 :path', () => {
   ] as const) {
     test(`refused: a :path with ${name} (${JSON.stringify(path)})`, async () => {
       const client = await h2Client();
-      const mark = backend.mark();
-      const result = await client.request(h2Request(path, gh.authority, method));
-      await backend.settle();
+      const mark = suite.backend.mark();
+      const result = await client.request(h2Request(path, suite.gh.authority, method));
+      await suite.backend.settle();
       assertH2Refused(result, path);
-      assert.equal(backend.since(mark).bytes, 0, `nothing reaches the backend: ${show(backend.since(mark).text)}`);
+      assert.equal(suite.backend.since(mark).bytes, 0, `nothing reaches the backend: ${show(suite.backend.since(mark).text)}`);
     });
   }
 
   test('OPTIONS * is allowed', async () => {
     const client = await h2Client();
-    const mark = backend.mark();
-    const result = await client.request(h2Request('*', gh.authority, 'OPTIONS'));
+    const mark = suite.backend.mark();
+    const result = await client.request(h2Request('*', suite.gh.authority, 'OPTIONS'));
     assert.equal(result.status, 200, describeStream(result));
-    const [received] = await backend.waitForRequests(1, mark);
+    const [received] = await suite.backend.waitForRequests(1, mark);
     assert.equal(received?.head.split('\r\n')[0], 'OPTIONS * HTTP/1.1');
   });
 
   for (const [target, expected] of NORMALISED) {
     test(expected === undefined ? `denied by the /admin/* rule: ${target}` : `normalised: ${target} → ${expected}`, async () => {
       const client = await h2Client();
-      const mark = backend.mark();
-      const result = await client.request(h2Request(target, gh.authority));
+      const mark = suite.backend.mark();
+      const result = await client.request(h2Request(target, suite.gh.authority));
       if (expected === undefined) {
-        await backend.settle();
+        await suite.backend.settle();
         assert.ok(result.status === 403 || result.status === 400, `403 (or 400): ${describeStream(result)}`);
-        assert.equal(backend.since(mark).bytes, 0, `the backend never receives it: ${show(backend.since(mark).text)}`);
+        assert.equal(suite.backend.since(mark).bytes, 0, `the backend never receives it: ${show(suite.backend.since(mark).text)}`);
         return;
       }
       assert.equal(result.status, 200, describeStream(result));
-      const [received] = await backend.waitForRequests(1, mark);
+      const [received] = await suite.backend.waitForRequests(1, mark);
       assert.equal(received?.target, expected, received?.head);
     });
   }

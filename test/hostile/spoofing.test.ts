@@ -9,8 +9,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import { createTestPki, type ClientFiles, type TestPki } from '../support/test-pki.js';
+import { describe, test } from 'node:test';
+import type { ClientFiles } from '../support/test-pki.js';
 import {
   cgiHeaderValues,
   cgiName,
@@ -18,40 +18,23 @@ import {
   describeStream,
   h2Request,
   headerValues,
-  launchHostile,
-  makeTempDir,
+  hostileSuite,
   rawExchange,
   request,
   show,
   SITE_HOST,
-  startRecordingBackend,
   type Hostile,
   type RecordedRequest,
-  type RecordingBackend,
 } from './support.js';
 
-let pki: TestPki;
-let tmp: { dir: string; remove: () => Promise<void> };
-let backend: RecordingBackend;
-/** clientCertificates accept, no rules. */
-let gh: Hostile;
-/** The same with a rule (respond 403 to /admin/*): a site with rules. */
+/** The same as gh with a rule (respond 403 to /admin/*): a site with rules. */
 let ghRules: Hostile;
-
-before(async () => {
-  pki = await createTestPki();
-  tmp = await makeTempDir();
-  backend = await startRecordingBackend();
-  gh = await launchHostile(pki, tmp.dir, { backend, clientCertificates: 'accept' });
-  ghRules = await launchHostile(pki, tmp.dir, { backend, clientCertificates: 'accept', denyAdmin: true });
-});
-
-after(async () => {
-  await gh?.stop();
-  await ghRules?.stop();
-  await backend?.close();
-  await tmp?.remove();
-  await pki?.cleanup();
+/** gh: clientCertificates accept, no rules. */
+const suite = hostileSuite({
+  gatehouse: { clientCertificates: 'accept' },
+  setup: async ({ launch }) => {
+    ghRules = await launch({ clientCertificates: 'accept', denyAdmin: true });
+  },
 });
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -156,12 +139,12 @@ function base64Der(client: ClientFiles): string {
 
 describe('HTTP/1.1: every spelling of every protected header is removed', () => {
   const cases: { name: string; target: () => Parameters<typeof rawExchange>[0]; expected: (path: string) => Expectation }[] = [
-    { name: 'http binding', target: () => gh.http, expected: (path) => ({ isHttps: false, certificate: undefined, target: path }) },
-    { name: 'https binding, no client certificate', target: () => gh.https, expected: (path) => ({ isHttps: true, certificate: undefined, target: path }) },
+    { name: 'http binding', target: () => suite.gh.http, expected: (path) => ({ isHttps: false, certificate: undefined, target: path }) },
+    { name: 'https binding, no client certificate', target: () => suite.gh.https, expected: (path) => ({ isHttps: true, certificate: undefined, target: path }) },
     {
       name: 'https binding, with a client certificate',
-      target: () => gh.httpsWith({ alpn: ['http/1.1'], clientCert: pki.clients.valid }),
-      expected: (path) => ({ isHttps: true, certificate: base64Der(pki.clients.valid), target: path }),
+      target: () => suite.gh.httpsWith({ alpn: ['http/1.1'], clientCert: suite.pki.clients.valid }),
+      expected: (path) => ({ isHttps: true, certificate: base64Der(suite.pki.clients.valid), target: path }),
     },
   ];
   for (const c of cases) {
@@ -169,10 +152,10 @@ describe('HTTP/1.1: every spelling of every protected header is removed', () => 
       // In requests of at most 80 fields: more than 100 is refused with 431 (Framing).
       for (const forged of batches(forgedFields(false))) {
         const path = `/spoof/${randomUUID()}?q=1`;
-        const mark = backend.mark();
+        const mark = suite.backend.mark();
         const exchange = await rawExchange(c.target(), request(`GET ${path} HTTP/1.1`, [`Host: ${SITE_HOST}`, 'X-Forwarded-For: 1.2.3.4', ...forged.map(([n, v]) => `${n}: ${v}`)]), { responses: 1 });
         assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-        const [received] = await backend.waitForRequests(1, mark);
+        const [received] = await suite.backend.waitForRequests(1, mark);
         assert.ok(received);
         assertOnlyGatehouseValues(received, c.expected(path), c.name);
         const xff = cgiHeaderValues(received.headers, 'X-Forwarded-For');
@@ -183,27 +166,27 @@ describe('HTTP/1.1: every spelling of every protected header is removed', () => 
 
   test('each of the spec\'s examples alone (one field per request) never reaches the backend', async () => {
     for (const name of SPEC_EXAMPLES) {
-      const mark = backend.mark();
-      const exchange = await rawExchange(gh.http, request(`GET /one/${name} HTTP/1.1`, [`Host: ${SITE_HOST}`, `${name}: forged-alone`]), { responses: 1 });
+      const mark = suite.backend.mark();
+      const exchange = await rawExchange(suite.gh.http, request(`GET /one/${name} HTTP/1.1`, [`Host: ${SITE_HOST}`, `${name}: forged-alone`]), { responses: 1 });
       assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-      const [received] = await backend.waitForRequests(1, mark);
+      const [received] = await suite.backend.waitForRequests(1, mark);
       assert.ok(!received?.head.includes('forged-alone'), `${name}: ${received?.head}`);
     }
   });
 
   test('a header named in Connection cannot remove what Gatehouse sets', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const path = '/connection-tokens';
     const exchange = await rawExchange(
-      gh.httpsWith({ alpn: ['http/1.1'], clientCert: pki.clients.valid }),
+      suite.gh.httpsWith({ alpn: ['http/1.1'], clientCert: suite.pki.clients.valid }),
       request(`GET ${path} HTTP/1.1`, [`Host: ${SITE_HOST}`, 'Connection: keep-alive, X-ARR-ClientCert, X-Forwarded-Proto, X-ARR-SSL, X-Forwarded-For, X-Original-URL, X-ARR-LOG-ID, Max-Forwards']),
       { responses: 1 },
     );
     assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-    const [received] = await backend.waitForRequests(1, mark);
+    const [received] = await suite.backend.waitForRequests(1, mark);
     assert.ok(received);
     const values = (name: string) => cgiHeaderValues(received.headers, name);
-    assert.deepEqual(values('X-ARR-ClientCert'), [base64Der(pki.clients.valid)], received.head);
+    assert.deepEqual(values('X-ARR-ClientCert'), [base64Der(suite.pki.clients.valid)], received.head);
     assert.equal(values('X-ARR-SSL').length, 1, received.head);
     assert.deepEqual(values('X-Forwarded-Proto'), ['https'], received.head);
     assert.deepEqual(values('Max-Forwards'), ['10'], received.head);
@@ -212,52 +195,52 @@ describe('HTTP/1.1: every spelling of every protected header is removed', () => 
   });
 
   test('forged headers in chunked trailers never reach the backend', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const trailer = forgedFields(false).slice(0, 80).map(([n, v]) => `${n}: ${v}\r\n`).join('');
-    const exchange = await rawExchange(gh.http, `POST /trailers HTTP/1.1\r\nHost: ${SITE_HOST}\r\nTransfer-Encoding: chunked\r\nTrailer: X-ARR-ClientCert\r\n\r\n5\r\nhello\r\n0\r\n${trailer}\r\n`, { responses: 1 });
+    const exchange = await rawExchange(suite.gh.http, `POST /trailers HTTP/1.1\r\nHost: ${SITE_HOST}\r\nTransfer-Encoding: chunked\r\nTrailer: X-ARR-ClientCert\r\n\r\n5\r\nhello\r\n0\r\n${trailer}\r\n`, { responses: 1 });
     assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-    await backend.waitForRequests(1, mark);
-    await backend.settle();
-    assert.ok(!backend.since(mark).text.includes('forged'), show(backend.since(mark).text));
+    await suite.backend.waitForRequests(1, mark);
+    await suite.backend.settle();
+    assert.ok(!suite.backend.since(mark).text.includes('forged'), show(suite.backend.since(mark).text));
   });
 });
 
 describe('HTTP/2: every (lower-case) spelling of every protected header is removed', () => {
   for (const withCert of [false, true]) {
     test(withCert ? 'with a client certificate' : 'without a client certificate', async (t) => {
-      const client = await gh.h2(withCert ? { clientCert: pki.clients.valid } : {});
+      const client = await suite.gh.h2(withCert ? { clientCert: suite.pki.clients.valid } : {});
       t.after(() => client.close());
       for (const forged of batches(forgedFields(true))) {
         const path = `/spoof-h2/${randomUUID()}?q=1`;
-        const mark = backend.mark();
-        const result = await client.request(h2Request(path, gh.authority, 'GET', [['x-forwarded-for', '1.2.3.4'], ...forged]));
+        const mark = suite.backend.mark();
+        const result = await client.request(h2Request(path, suite.gh.authority, 'GET', [['x-forwarded-for', '1.2.3.4'], ...forged]));
         assert.equal(result.status, 200, describeStream(result));
-        const [received] = await backend.waitForRequests(1, mark);
+        const [received] = await suite.backend.waitForRequests(1, mark);
         assert.ok(received);
-        assertOnlyGatehouseValues(received, { isHttps: true, certificate: withCert ? base64Der(pki.clients.valid) : undefined, target: path }, `h2 ${withCert ? 'with' : 'without'} certificate`);
+        assertOnlyGatehouseValues(received, { isHttps: true, certificate: withCert ? base64Der(suite.pki.clients.valid) : undefined, target: path }, `h2 ${withCert ? 'with' : 'without'} certificate`);
         assert.match(cgiHeaderValues(received.headers, 'X-Forwarded-For')[0] ?? '', /^1\.2\.3\.4, 127\.0\.0\.1:\d+$/, received.head);
       }
     });
   }
 
   test('forged headers in HTTP/2 trailers never reach the backend', async (t) => {
-    const client = await gh.h2();
+    const client = await suite.gh.h2();
     t.after(() => client.close());
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const id = client.nextStreamId();
-    client.headers(id, h2Request('/h2-trailers', gh.authority, 'POST'), false);
+    client.headers(id, h2Request('/h2-trailers', suite.gh.authority, 'POST'), false);
     client.data(id, 'hello', false);
     client.headers(id, forgedFields(true).slice(0, 100), true);
     const result = await client.waitForStream(id);
     assert.equal(result.status, 200, describeStream(result));
-    await backend.settle();
-    assert.ok(!backend.since(mark).text.includes('forged'), show(backend.since(mark).text));
+    await suite.backend.settle();
+    assert.ok(!suite.backend.since(mark).text.includes('forged'), show(suite.backend.since(mark).text));
   });
 });
 
 describe('X-Original-URL is on every proxied request; a client copy is always replaced', () => {
   const cases: [string, () => Hostile][] = [
-    ['a site without rules', () => gh],
+    ['a site without rules', () => suite.gh],
     ['a site with rules', () => ghRules],
   ];
   for (const [name, instance] of cases) {
@@ -266,10 +249,10 @@ describe('X-Original-URL is on every proxied request; a client copy is always re
         ['/plain?q=1', '/plain?q=1'],
         ['/a/../pub/x?next=%2Fhome', '/pub/x?next=%2Fhome'],
       ] as const) {
-        const mark = backend.mark();
+        const mark = suite.backend.mark();
         const exchange = await rawExchange(instance().http, request(`GET ${sent} HTTP/1.1`, [`Host: ${SITE_HOST}`, 'X-Original-URL: /admin/forged', 'x_original_url: /admin/forged']), { responses: 1 });
         assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-        const [received] = await backend.waitForRequests(1, mark);
+        const [received] = await suite.backend.waitForRequests(1, mark);
         assert.deepEqual(cgiHeaderValues(received?.headers ?? [], 'X-Original-URL'), [expected], `${sent}: ${received?.head}`);
       }
     });
@@ -277,10 +260,10 @@ describe('X-Original-URL is on every proxied request; a client copy is always re
     test(`${name}, HTTP/2`, async (t) => {
       const client = await instance().h2();
       t.after(() => client.close());
-      const mark = backend.mark();
+      const mark = suite.backend.mark();
       const result = await client.request(h2Request('/h2-original?x=1', instance().authority, 'GET', [['x-original-url', '/admin/forged']]));
       assert.equal(result.status, 200, describeStream(result));
-      const [received] = await backend.waitForRequests(1, mark);
+      const [received] = await suite.backend.waitForRequests(1, mark);
       assert.deepEqual(headerValues(received?.headers ?? [], 'X-Original-URL'), ['/h2-original?x=1'], received?.head);
     });
   }

@@ -8,7 +8,9 @@
  *  - a RAW HTTP/2 CLIENT (frames over node:tls with ALPN h2, literal HPACK) for requests node:http2 would
  *    refuse to send (uppercase names, connection-specific headers, pseudo-header tricks, CONNECT);
  *  - a launcher: one site (http and https bindings) in front of the recording backend, optionally with a rule
- *    answering 403 to /admin/* and client certificates accept/require, using the in-process Gatehouse.
+ *    answering 403 to /admin/* and client certificates accept/require, using the in-process Gatehouse;
+ *  - `hostileSuite`, the before/after every test file shares: test PKI, temporary directory, recording
+ *    backend, Gatehouse launched in front of it, and their cleanup.
  * Every wait is bounded; everything is on loopback.
  */
 import assert from 'node:assert/strict';
@@ -17,9 +19,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import type { ClientFiles, TestPki } from '../support/test-pki.js';
+import { createTestPki, type ClientFiles, type TestPki } from '../support/test-pki.js';
 
 /** Default bound of every wait in this suite. */
 export const WAIT_MS = 4_000;
@@ -737,6 +740,7 @@ export function h2Frame(type: number, flags: number, streamId: number, payload: 
   return Buffer.concat([header, payload]);
 }
 
+/** HPACK integer with an N-bit prefix; `firstByteHigh` holds the representation's leading bits. */
 function hpackInteger(value: number, prefixBits: number, firstByteHigh: number): Buffer {
   const max = (1 << prefixBits) - 1;
   if (value < max) return Buffer.from([firstByteHigh | value]);
@@ -750,7 +754,8 @@ function hpackInteger(value: number, prefixBits: number, firstByteHigh: number):
   return Buffer.from(bytes);
 }
 
-function hpackString(text: string | Buffer): Buffer {
+/** An HPACK string literal, not Huffman-coded (a string's bytes are latin1). */
+export function hpackString(text: string | Buffer): Buffer {
   const bytes = typeof text === 'string' ? Buffer.from(text, 'latin1') : text;
   return Buffer.concat([hpackInteger(bytes.length, 7, 0), bytes]);
 }
@@ -779,7 +784,7 @@ function readInteger(block: Buffer, at: number, prefixBits: number): { value: nu
 }
 
 /** Huffman-decodes a string of digits (RFC 7541 Appendix B: '0'-'2' are 5-bit codes, '3'-'9' 6-bit). */
-function huffmanDigits(bytes: Buffer): string | undefined {
+export function huffmanDigits(bytes: Buffer): string | undefined {
   let bits = '';
   for (const byte of bytes) bits += byte.toString(2).padStart(8, '0');
   let out = '';
@@ -1172,6 +1177,98 @@ export async function launchHostile(pki: TestPki, dir: string, spec: HostileSpec
     authority: `127.0.0.1:${httpsPort}`,
     stop: () => running.stop(),
   };
+}
+
+export interface HostileSuiteOptions {
+  /** Options of the file's recording backend. */
+  readonly backend?: RecordingBackendOptions;
+  /** Launch one Gatehouse with this spec in front of the file's backend in the before hook: `suite.gh`. */
+  readonly gatehouse?: Partial<HostileSpec>;
+  /**
+   * More setup, at the end of the suite's before hook. (A file's own top-level `before` cannot wait for the
+   * suite's: node 20 starts the top-level before hooks of a file together.)
+   */
+  readonly setup?: (suite: HostileSuite) => Promise<void>;
+}
+
+/** The setup every hostile test file shares (`hostileSuite`). */
+export interface HostileSuite {
+  readonly pki: TestPki;
+  /** A temporary directory (config files). */
+  readonly dir: string;
+  /** The file's recording backend. */
+  readonly backend: RecordingBackend;
+  /** The Gatehouse of `options.gatehouse`. */
+  readonly gh: Hostile;
+  /**
+   * Starts another Gatehouse (`launchHostile`) in front of the file's backend, or of `spec.backend`. It is
+   * stopped in the suite's after hook unless the test stopped it before.
+   */
+  launch(spec?: Partial<HostileSpec>): Promise<Hostile>;
+}
+
+/**
+ * The shared setup of a hostile test file, registered as the file's before and after hooks: before creates
+ * a test PKI, a temporary directory and a recording backend, and launches `options.gatehouse` in front of
+ * it; after stops every Gatehouse the suite launched that is still running, then closes the backend and
+ * removes the directory and the PKI. Call it at the top level of the file; read its properties in hooks and
+ * tests (once its before hook ran).
+ */
+export function hostileSuite(options: HostileSuiteOptions = {}): HostileSuite {
+  let pki: TestPki | undefined;
+  let tmp: { dir: string; remove: () => Promise<void> } | undefined;
+  let backend: RecordingBackend | undefined;
+  let gh: Hostile | undefined;
+  const running = new Set<Hostile>();
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`hostileSuite: ${what} read before the suite's before hook ran`);
+    return value;
+  };
+
+  const suite: HostileSuite = {
+    get pki() {
+      return ready(pki, 'pki');
+    },
+    get dir() {
+      return ready(tmp, 'dir').dir;
+    },
+    get backend() {
+      return ready(backend, 'backend');
+    },
+    get gh() {
+      if (!options.gatehouse) throw new Error('hostileSuite: gh is there only with the `gatehouse` option');
+      return ready(gh, 'gh');
+    },
+    async launch(spec = {}) {
+      const launched = await launchHostile(suite.pki, suite.dir, { backend: suite.backend, ...spec });
+      const tracked: Hostile = {
+        ...launched,
+        stop: () => {
+          running.delete(tracked);
+          return launched.stop();
+        },
+      };
+      running.add(tracked);
+      return tracked;
+    },
+  };
+
+  before(async () => {
+    pki = await createTestPki();
+    tmp = await makeTempDir();
+    backend = await startRecordingBackend(options.backend);
+    if (options.gatehouse) gh = await suite.launch(options.gatehouse);
+    await options.setup?.(suite);
+  });
+
+  after(async () => {
+    for (const launched of running) await launched.stop();
+    await backend?.close();
+    await tmp?.remove();
+    await pki?.cleanup();
+  });
+
+  return suite;
 }
 
 /**

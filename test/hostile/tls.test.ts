@@ -11,59 +11,42 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../support/door.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import { createTestPki, type TestPki } from '../support/test-pki.js';
 import {
   assertLocal,
   describeExchange,
   describeStream,
   h2Request,
   headerValues,
+  hostileSuite,
   isRefusedStream,
-  launchHostile,
-  makeTempDir,
   rawExchange,
   RawConnection,
   RawH2,
   request,
   show,
-  startRecordingBackend,
   type Hostile,
   type RawTarget,
   type RecordingBackend,
 } from './support.js';
 
-let pki: TestPki;
-let tmp: { dir: string; remove: () => Promise<void> };
-let backend: RecordingBackend;
-
-before(async () => {
-  pki = await createTestPki();
-  tmp = await makeTempDir();
-  backend = await startRecordingBackend();
-});
-
-after(async () => {
-  await backend?.close();
-  await tmp?.remove();
-  await pki?.cleanup();
-});
+const suite = hostileSuite();
 
 /** Asserts that nothing at all reached the backend since `mark`. */
 async function assertNothingForwarded(mark: ReturnType<RecordingBackend['mark']>, what: string): Promise<void> {
-  await backend.settle();
-  const seen = backend.since(mark);
+  await suite.backend.settle();
+  const seen = suite.backend.since(mark);
   assert.equal(seen.bytes, 0, `${what}: nothing reaches the backend: ${show(seen.text)}`);
 }
 
 describe('protocol mismatches on a port', () => {
   let gh: Hostile;
   before(async () => {
-    gh = await launchHostile(pki, tmp.dir, { backend });
+    gh = await suite.launch();
   });
   after(() => gh?.stop());
 
   test('plain HTTP to the https port: no HTTP answer from the backend, the connection closes', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const exchange = await rawExchange({ port: gh.httpsPort }, request('GET /plain-to-tls HTTP/1.1', ['Host: localhost', 'X-ARR-ClientCert: forged']));
     assert.ok(exchange.closed || exchange.error, describeExchange(exchange));
     assert.ok(!exchange.data.toString('latin1').includes('200 OK'), describeExchange(exchange));
@@ -71,20 +54,20 @@ describe('protocol mismatches on a port', () => {
   });
 
   test('the HTTP/2 preface in clear text to the https port: closed, nothing forwarded', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const exchange = await rawExchange({ port: gh.httpsPort }, 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
     assert.ok(exchange.closed || exchange.error, describeExchange(exchange));
     await assertNothingForwarded(mark, 'h2c prior knowledge to https');
   });
 
   test('a TLS handshake to the http port fails; nothing forwarded', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     await assert.rejects(RawConnection.open({ port: gh.httpPort, tls: { ca: gh.ca, servername: 'localhost' } }));
     await assertNothingForwarded(mark, 'TLS to http');
   });
 
   test('HTTP/1.1 bytes on a connection that negotiated h2: a connection error, nothing forwarded', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const exchange = await rawExchange(gh.httpsWith({ alpn: ['h2'] }), request('GET /h1-on-h2 HTTP/1.1', ['Host: localhost']));
     assert.ok(!exchange.data.toString('latin1').includes('HTTP/1.1 200'), describeExchange(exchange));
     assert.ok(exchange.closed || exchange.error, describeExchange(exchange));
@@ -92,10 +75,10 @@ describe('protocol mismatches on a port', () => {
   });
 
   test('ALPN http/1.1 on an h2 binding speaks HTTP/1.1 (control)', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const exchange = await rawExchange(gh.httpsWith({ alpn: ['http/1.1'] }), request('GET /alpn-h1 HTTP/1.1', ['Host: localhost']), { responses: 1 });
     assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-    await backend.waitForRequests(1, mark);
+    await suite.backend.waitForRequests(1, mark);
   });
 });
 
@@ -113,47 +96,47 @@ describe('a port shared by two sites (SNI)', () => {
         accessLog: 'off',
         drainTimeout: 1,
         sites: [
-          { name: 'app', bindings: [binding(APP, pki.server)], farm: 'web' },
-          { name: 'other', bindings: [binding(OTHER, pki.otherServer)], ssl: { clientCertificates: 'require', trustedCaFile: pki.caFile }, farm: 'web' },
+          { name: 'app', bindings: [binding(APP, suite.pki.server)], farm: 'web' },
+          { name: 'other', bindings: [binding(OTHER, suite.pki.otherServer)], ssl: { clientCertificates: 'require', trustedCaFile: suite.pki.caFile }, farm: 'web' },
         ],
-        farms: [{ name: 'web', servers: [{ address: backend.address }] }],
+        farms: [{ name: 'web', servers: [{ address: suite.backend.address }] }],
       }),
-      tmp.dir,
+      suite.dir,
     );
   });
   after(() => running?.stop());
 
-  const target = (servername: string, extra: { clientCert?: typeof pki.clients.valid; alpn?: string[] } = {}): RawTarget => ({
+  const target = (servername: string, extra: { clientCert?: typeof suite.pki.clients.valid; alpn?: string[] } = {}): RawTarget => ({
     port,
-    tls: { ca: pki.root.certPem, servername, alpn: extra.alpn ?? ['http/1.1'], ...(extra.clientCert ? { clientCert: extra.clientCert } : {}) },
+    tls: { ca: suite.pki.root.certPem, servername, alpn: extra.alpn ?? ['http/1.1'], ...(extra.clientCert ? { clientCert: extra.clientCert } : {}) },
   });
 
   test('SNI of one site, Host of the other (HTTP/1.1): 421, nothing forwarded', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const exchange = await rawExchange(target(APP), request('GET /misdirected HTTP/1.1', [`Host: ${OTHER}:${port}`, 'Connection: close']));
     assertLocal(exchange.responses[0], '421.0', describeExchange(exchange));
     await assertNothingForwarded(mark, '421 h1');
   });
 
   test('SNI of one site, Host of the other, pipelined after a valid request: 200 then 421; only the first forwarded', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const exchange = await rawExchange(target(APP), request('GET /own HTTP/1.1', [`Host: ${APP}`]) + request('GET /misdirected-2 HTTP/1.1', [`Host: ${OTHER}`, 'Connection: close']));
     assert.deepEqual(exchange.responses.map((r) => r.status), [200, 421], describeExchange(exchange));
-    await backend.settle();
-    assert.deepEqual(backend.since(mark).requests.map((r) => r.target), ['/own']);
+    await suite.backend.settle();
+    assert.deepEqual(suite.backend.since(mark).requests.map((r) => r.target), ['/own']);
   });
 
   test('SNI of the require site with a valid badge, Host of the other site: 421', async () => {
-    const mark = backend.mark();
-    const exchange = await rawExchange(target(OTHER, { clientCert: pki.clients.valid }), request('GET /misdirected-3 HTTP/1.1', [`Host: ${APP}`, 'Connection: close']));
+    const mark = suite.backend.mark();
+    const exchange = await rawExchange(target(OTHER, { clientCert: suite.pki.clients.valid }), request('GET /misdirected-3 HTTP/1.1', [`Host: ${APP}`, 'Connection: close']));
     assertLocal(exchange.responses[0], '421.0', describeExchange(exchange));
     await assertNothingForwarded(mark, '421 reverse');
   });
 
   test('SNI of one site, :authority of the other (HTTP/2): 421, nothing forwarded', async (t) => {
-    const client = await RawH2.open(port, { ca: pki.root.certPem, servername: APP });
+    const client = await RawH2.open(port, { ca: suite.pki.root.certPem, servername: APP });
     t.after(() => client.close());
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const result = await client.request(h2Request('/misdirected-h2', `${OTHER}:${port}`));
     assert.equal(result.status, 421, describeStream(result));
     assert.match(result.data.toString(), /HTTP Error 421\.0/);
@@ -161,14 +144,14 @@ describe('a port shared by two sites (SNI)', () => {
   });
 
   test('the require site without a badge (SNI other): 403.7, nothing forwarded', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const exchange = await rawExchange(target(OTHER), request('GET /no-badge HTTP/1.1', [`Host: ${OTHER}`, 'X-ARR-ClientCert: forged', 'Connection: close']));
     assertLocal(exchange.responses[0], '403.7', describeExchange(exchange));
     await assertNothingForwarded(mark, '403.7');
   });
 
   test('an SNI no binding answers: no HTTP answer, nothing forwarded', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     try {
       const exchange = await rawExchange(target('nowhere.example.test'), request('GET /unknown-sni HTTP/1.1', ['Host: nowhere.example.test']));
       assert.ok(!exchange.data.toString('latin1').includes('HTTP/1.1 200'), describeExchange(exchange));
@@ -180,9 +163,9 @@ describe('a port shared by two sites (SNI)', () => {
   });
 
   test('no SNI at all (connecting by IP) where every binding has a host name: closed, nothing forwarded', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     try {
-      const exchange = await rawExchange({ port, tls: { ca: pki.root.certPem, alpn: ['http/1.1'] } }, request('GET /no-sni HTTP/1.1', [`Host: ${APP}`]));
+      const exchange = await rawExchange({ port, tls: { ca: suite.pki.root.certPem, alpn: ['http/1.1'] } }, request('GET /no-sni HTTP/1.1', [`Host: ${APP}`]));
       assert.ok(!exchange.data.toString('latin1').includes('HTTP/1.1 200'), describeExchange(exchange));
     } catch {
       // the handshake failed (no certificate for the IP): as good
@@ -194,7 +177,7 @@ describe('a port shared by two sites (SNI)', () => {
 describe('client certificates on a require site', () => {
   let gh: Hostile;
   before(async () => {
-    gh = await launchHostile(pki, tmp.dir, { backend, clientCertificates: 'require', denyAdmin: true });
+    gh = await suite.launch({ clientCertificates: 'require', denyAdmin: true });
   });
   after(() => gh?.stop());
 
@@ -206,10 +189,10 @@ describe('client certificates on a require site', () => {
     ['no certificate', '403.7'],
   ] as const) {
     /** The certificate to present (read when the test runs: the PKI is made in `before`). */
-    const files = () => (status === '403.16' ? pki.clients.untrusted : status === '403.17' ? pki.clients.expired : undefined);
+    const files = () => (status === '403.16' ? suite.pki.clients.untrusted : status === '403.17' ? suite.pki.clients.expired : undefined);
 
     test(`${name} (HTTP/1.1, pipelined, with forged certificate headers): ${status} for each, nothing forwarded`, async () => {
-      const mark = backend.mark();
+      const mark = suite.backend.mark();
       const certificate = files();
       const exchange = await rawExchange(
         gh.httpsWith({ alpn: ['http/1.1'], ...(certificate ? { clientCert: certificate } : {}) }),
@@ -224,7 +207,7 @@ describe('client certificates on a require site', () => {
       const certificate = files();
       const client2 = await gh.h2(certificate ? { clientCert: certificate } : {});
       t.after(() => client2.close());
-      const mark = backend.mark();
+      const mark = suite.backend.mark();
       const result = await client2.request(h2Request('/door-h2', gh.authority, 'GET', [['x-arr-clientcert', 'forged'], ['x_arr_clientcert', 'forged']]));
       assert.equal(result.status, 403, describeStream(result));
       assert.match(result.data.toString(), new RegExp(`HTTP Error ${status.replace('.', '\\.')}`), describeStream(result));
@@ -233,7 +216,7 @@ describe('client certificates on a require site', () => {
 
     test(`${name} (WebSocket upgrade): ${status}, nothing forwarded`, async () => {
       const certificate = files();
-      const mark = backend.mark();
+      const mark = suite.backend.mark();
       const exchange = await rawExchange(
         gh.httpsWith({ alpn: ['http/1.1'], ...(certificate ? { clientCert: certificate } : {}) }),
         request('GET /door-ws HTTP/1.1', ['Host: localhost', 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', ...forged]) + 'tunnel-bytes',
@@ -245,17 +228,17 @@ describe('client certificates on a require site', () => {
   }
 
   test('a valid badge: 200, the backend gets the real certificate and none of the forged ones', async () => {
-    const mark = backend.mark();
-    const exchange = await rawExchange(gh.httpsWith({ alpn: ['http/1.1'], clientCert: pki.clients.valid }), request('GET /door-ok HTTP/1.1', ['Host: localhost', ...forged]), { responses: 1 });
+    const mark = suite.backend.mark();
+    const exchange = await rawExchange(gh.httpsWith({ alpn: ['http/1.1'], clientCert: suite.pki.clients.valid }), request('GET /door-ok HTTP/1.1', ['Host: localhost', ...forged]), { responses: 1 });
     assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-    const [received] = await backend.waitForRequests(1, mark);
+    const [received] = await suite.backend.waitForRequests(1, mark);
     assert.ok(received && !received.head.includes('forged') && !received.head.includes('Zm9yZ2Vk'), received?.head);
-    assert.deepEqual(headerValues(received.headers, 'X-ARR-ClientCert'), [pki.clients.valid.issued.cert.raw.toString('base64')], received.head);
+    assert.deepEqual(headerValues(received.headers, 'X-ARR-ClientCert'), [suite.pki.clients.valid.issued.cert.raw.toString('base64')], received.head);
   });
 
   test('a valid badge does not open a path a rule denies: 403, nothing forwarded', async () => {
-    const mark = backend.mark();
-    const exchange = await rawExchange(gh.httpsWith({ alpn: ['http/1.1'], clientCert: pki.clients.valid }), request('GET /admin/x HTTP/1.1', ['Host: localhost', 'Connection: close']));
+    const mark = suite.backend.mark();
+    const exchange = await rawExchange(gh.httpsWith({ alpn: ['http/1.1'], clientCert: suite.pki.clients.valid }), request('GET /admin/x HTTP/1.1', ['Host: localhost', 'Connection: close']));
     assert.equal(exchange.responses[0]?.status, 403, describeExchange(exchange));
     await assertNothingForwarded(mark, 'admin with badge');
   });
@@ -264,22 +247,22 @@ describe('client certificates on a require site', () => {
 describe('client certificates on an accept site', () => {
   let gh: Hostile;
   before(async () => {
-    gh = await launchHostile(pki, tmp.dir, { backend, clientCertificates: 'accept' });
+    gh = await suite.launch({ clientCertificates: 'accept' });
   });
   after(() => gh?.stop());
 
   test('an untrusted certificate with a forged X-ARR-ClientCert: 403.16, nothing forwarded', async () => {
-    const mark = backend.mark();
-    const exchange = await rawExchange(gh.httpsWith({ alpn: ['http/1.1'], clientCert: pki.clients.untrusted }), request('GET /accept-untrusted HTTP/1.1', ['Host: localhost', 'X-ARR-ClientCert: forged', 'Connection: close']));
+    const mark = suite.backend.mark();
+    const exchange = await rawExchange(gh.httpsWith({ alpn: ['http/1.1'], clientCert: suite.pki.clients.untrusted }), request('GET /accept-untrusted HTTP/1.1', ['Host: localhost', 'X-ARR-ClientCert: forged', 'Connection: close']));
     assertLocal(exchange.responses[0], '403.16', describeExchange(exchange));
     await assertNothingForwarded(mark, 'accept untrusted');
   });
 
   test('no certificate with a forged X-ARR-ClientCert: forwarded without any X-ARR-ClientCert', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const exchange = await rawExchange(gh.httpsWith({ alpn: ['http/1.1'] }), request(`GET /accept-none-${randomUUID()} HTTP/1.1`, ['Host: localhost', 'X-ARR-ClientCert: forged']), { responses: 1 });
     assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-    const [received] = await backend.waitForRequests(1, mark);
+    const [received] = await suite.backend.waitForRequests(1, mark);
     assert.deepEqual(headerValues(received?.headers ?? [], 'X-ARR-ClientCert'), [], received?.head);
   });
 });
@@ -287,19 +270,19 @@ describe('client certificates on an accept site', () => {
 describe('requireSsl', () => {
   let gh: Hostile;
   before(async () => {
-    gh = await launchHostile(pki, tmp.dir, { backend, requireSsl: true });
+    gh = await suite.launch({ requireSsl: true });
   });
   after(() => gh?.stop());
 
   test('a request on the http binding: 403.4 even with a forged X-Forwarded-Proto: https; nothing forwarded', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const exchange = await rawExchange(gh.http, request('GET /ssl-required HTTP/1.1', ['Host: localhost', 'X-Forwarded-Proto: https', 'X_Forwarded_Proto: https', 'X-ARR-SSL: forged', 'Connection: close']));
     assertLocal(exchange.responses[0], '403.4', describeExchange(exchange));
     await assertNothingForwarded(mark, '403.4');
   });
 
   test('an upgrade on the http binding: 403.4, nothing forwarded', async () => {
-    const mark = backend.mark();
+    const mark = suite.backend.mark();
     const exchange = await rawExchange(gh.http, request('GET /ssl-ws HTTP/1.1', ['Host: localhost', 'Connection: Upgrade', 'Upgrade: websocket']) + 'tunnel');
     assertLocal(exchange.responses[0], '403.4', describeExchange(exchange));
     await assertNothingForwarded(mark, '403.4 upgrade');

@@ -9,37 +9,25 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { describe, test } from 'node:test';
 import {
   assertLocal,
   cgiHeaderValues,
   describeExchange,
   headerValues,
-  launchHostile,
-  makeTempDir,
+  hostileSuite,
   rawExchange,
   rawReply,
   RawConnection,
   request,
   show,
-  startRecordingBackend,
   switchingReply,
-  type Hostile,
   type RawTarget,
   type RecordedConnection,
-  type RecordingBackend,
 } from './support.js';
 
-let pki: TestPki;
-let tmp: { dir: string; remove: () => Promise<void> };
-let backend: RecordingBackend;
-let gh: Hostile;
-
-before(async () => {
-  pki = await createTestPki();
-  tmp = await makeTempDir();
-  backend = await startRecordingBackend({
+const suite = hostileSuite({
+  backend: {
     echoTunnel: true,
     reply: (req) => {
       if (req.target.startsWith('/ws-ok-case')) return switchingReply('WebSocket');
@@ -48,15 +36,8 @@ before(async () => {
       if (req.target.startsWith('/ws-400')) return rawReply('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 15\r\nConnection: keep-alive\r\n\r\nno upgrade here');
       return undefined; // 200, keep-alive
     },
-  });
-  gh = await launchHostile(pki, tmp.dir, { backend, denyAdmin: true });
-});
-
-after(async () => {
-  await gh?.stop();
-  await backend?.close();
-  await tmp?.remove();
-  await pki?.cleanup();
+  },
+  gatehouse: { denyAdmin: true },
 });
 
 const HOST = 'Host: app.example';
@@ -70,13 +51,13 @@ const follower = (tag: string) => request(`GET /second-${tag} HTTP/1.1`, [HOST, 
 
 /** The backend connection that received a request for `path`. */
 function connectionOf(path: string): RecordedConnection | undefined {
-  const request = backend.requests.find((r) => r.target === path);
-  return request === undefined ? undefined : backend.connections[request.connection];
+  const request = suite.backend.requests.find((r) => r.target === path);
+  return request === undefined ? undefined : suite.backend.connections[request.connection];
 }
 
 const transports: [string, () => RawTarget][] = [
-  ['http', () => gh.http],
-  ['https without ALPN', () => gh.https],
+  ['http', () => suite.gh.http],
+  ['https without ALPN', () => suite.gh.https],
 ];
 
 for (const [transport, target] of transports) {
@@ -91,7 +72,7 @@ for (const [transport, target] of transports) {
       assert.equal(parsed.responses[0]?.header('upgrade')?.toLowerCase(), 'websocket');
       connection.write('ping-through-the-tunnel');
       assert.ok(await connection.until(() => connection.data.toString('latin1').includes('PING-THROUGH-THE-TUNNEL')), `echo through the server: ${show(connection.data)}`);
-      const received = backend.requests.find((r) => r.target === path);
+      const received = suite.backend.requests.find((r) => r.target === path);
       assert.ok(received);
       assert.match(headerValues(received.headers, 'connection').join(','), /upgrade/i, received.head);
       assert.deepEqual(headerValues(received.headers, 'upgrade'), ['websocket'], received.head);
@@ -115,7 +96,7 @@ for (const [transport, target] of transports) {
       connection.write(websocket(path) + 'early-frame');
       const parsed = await connection.waitForResponses(1);
       assert.equal(parsed.responses[0]?.status, 101, show(connection.data));
-      await backend.waitFor(() => connectionOf(path)?.received().toString('latin1').includes('early-frame') === true, 'the early bytes at the server');
+      await suite.backend.waitFor(() => connectionOf(path)?.received().toString('latin1').includes('early-frame') === true, 'the early bytes at the server');
       const events = connectionOf(path)?.events ?? [];
       // Everything the server received before it wrote its 101 is the request head, nothing more.
       const firstOut = events.findIndex((e) => e.direction === 'out');
@@ -130,10 +111,10 @@ for (const [transport, target] of transports) {
     ] as const) {
       test(`the server answers ${answer}: the client gets it as an ordinary response with Connection: close, and nothing after the head reaches the server`, async () => {
         const tag = randomUUID();
-        const mark = backend.mark();
+        const mark = suite.backend.mark();
         const exchange = await rawExchange(target(), websocket(`${path}-${tag}`) + follower(tag) + 'tunnel-bytes', { refusalAt: 1 });
-        await backend.settle();
-        const seen = backend.since(mark);
+        await suite.backend.settle();
+        const seen = suite.backend.since(mark);
         const response = exchange.responses[0];
         assert.equal(response?.status, status, describeExchange(exchange));
         if (local) assertLocal(response, local, answer);
@@ -152,11 +133,11 @@ for (const [transport, target] of transports) {
       ['Transfer-Encoding: chunked', ['Transfer-Encoding: chunked'], '5\r\nhello\r\n0\r\n\r\n'],
     ] as const) {
       test(`an upgrade request with a body (${name}): 400, nothing at the server`, async () => {
-        const mark = backend.mark();
+        const mark = suite.backend.mark();
         const exchange = await rawExchange(target(), websocket(`/ws-ok-body-${randomUUID()}`, extra) + body, { refusalAt: 1 });
-        await backend.settle();
+        await suite.backend.settle();
         assert.equal(exchange.responses[0]?.status, 400, describeExchange(exchange));
-        assert.equal(backend.since(mark).bytes, 0, show(backend.since(mark).text));
+        assert.equal(suite.backend.since(mark).bytes, 0, show(suite.backend.since(mark).text));
       });
     }
 
@@ -167,17 +148,17 @@ for (const [transport, target] of transports) {
       connection.write(websocket(path, ['X-ARR-ClientCert: forged', 'X_ARR_ClientCert: forged', 'x-arr_clientcert: forged', 'X-Forwarded-Proto: forged', 'x_forwarded_proto: forged', 'X-ARR-SSL: forged', 'X_ARR_SSL: forged']));
       const parsed = await connection.waitForResponses(1);
       assert.equal(parsed.responses[0]?.status, 101, show(connection.data));
-      const received = backend.requests.find((r) => r.target === path);
+      const received = suite.backend.requests.find((r) => r.target === path);
       assert.ok(received && !received.head.includes('forged'), received?.head);
       assert.equal(cgiHeaderValues(received.headers, 'X-ARR-ClientCert').length, 0, received.head);
     });
 
     test('an upgrade to a path a rule denies: 403, nothing at the server', async () => {
-      const mark = backend.mark();
+      const mark = suite.backend.mark();
       const exchange = await rawExchange(target(), websocket('/admin/socket'), { refusalAt: 1 });
-      await backend.settle();
+      await suite.backend.settle();
       assert.equal(exchange.responses[0]?.status, 403, describeExchange(exchange));
-      assert.equal(backend.since(mark).bytes, 0, show(backend.since(mark).text));
+      assert.equal(suite.backend.since(mark).bytes, 0, show(suite.backend.since(mark).text));
     });
   });
 
@@ -193,7 +174,7 @@ for (const [transport, target] of transports) {
     ] as const) {
       test(`${name}: the server gets no Upgrade/HTTP2-Settings, the connection stays keep-alive`, async (t) => {
         const tag = randomUUID();
-        const mark = backend.mark();
+        const mark = suite.backend.mark();
         const connection = await RawConnection.open(target());
         t.after(() => connection.destroy());
         connection.write(bytes(`/h2c-${tag}`) + request(`GET /after-${tag} HTTP/1.1`, [HOST]));
@@ -203,25 +184,25 @@ for (const [transport, target] of transports) {
         connection.write(request(`GET /third-${tag} HTTP/1.1`, [HOST]));
         const all = await connection.waitForResponses(3);
         assert.deepEqual(all.responses.map((r) => r.status), [200, 200, 200], `keep-alive goes on: ${show(connection.data)}`);
-        const received = await backend.waitForRequests(3, mark);
-        assert.deepEqual(received.map((r) => r.target), [`/h2c-${tag}`, `/after-${tag}`, `/third-${tag}`], show(backend.since(mark).text));
+        const received = await suite.backend.waitForRequests(3, mark);
+        assert.deepEqual(received.map((r) => r.target), [`/h2c-${tag}`, `/after-${tag}`, `/third-${tag}`], show(suite.backend.since(mark).text));
         for (const r of received) {
           assert.deepEqual(headerValues(r.headers, 'upgrade'), [], r.head);
           assert.deepEqual(headerValues(r.headers, 'http2-settings'), [], r.head);
           assert.ok(!/upgrade|http2-settings/i.test(headerValues(r.headers, 'connection').join(',')), r.head);
         }
-        assert.equal(backend.connections[received[0]?.connection ?? 0]?.tunnel, false, 'the server never switched');
+        assert.equal(suite.backend.connections[received[0]?.connection ?? 0]?.tunnel, false, 'the server never switched');
       });
     }
 
     test('the HTTP/2 preface sent right after an h2c upgrade request never reaches the server', async () => {
       const tag = randomUUID();
-      const mark = backend.mark();
+      const mark = suite.backend.mark();
       const preface = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
       const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
       const exchange = await rawExchange(target(), [h2c(`/h2c-preface-${tag}`) + preface, settings], { refusalAt: 2 });
-      await backend.settle();
-      const seen = backend.since(mark);
+      await suite.backend.settle();
+      const seen = suite.backend.since(mark);
       assert.equal(exchange.responses[0]?.status, 200, `the h2c request is answered as HTTP/1.1: ${describeExchange(exchange)}`);
       assert.ok(!exchange.switched, describeExchange(exchange));
       assert.ok(!seen.text.includes('PRI * HTTP/2.0') && !seen.text.includes('SM\r\n'), `no preface byte at the server: ${show(seen.text)}`);
@@ -230,10 +211,10 @@ for (const [transport, target] of transports) {
     });
 
     test('Upgrade without Connection: upgrade is not an upgrade; Upgrade never reaches the server', async () => {
-      const mark = backend.mark();
+      const mark = suite.backend.mark();
       const exchange = await rawExchange(target(), request('GET /no-connection-upgrade HTTP/1.1', [HOST, 'Upgrade: websocket']), { responses: 1 });
       assert.equal(exchange.responses[0]?.status, 200, describeExchange(exchange));
-      const [received] = await backend.waitForRequests(1, mark);
+      const [received] = await suite.backend.waitForRequests(1, mark);
       assert.deepEqual(headerValues(received?.headers ?? [], 'upgrade'), [], received?.head);
     });
   });

@@ -3,10 +3,8 @@
  * and revocation lists (PEM, DER, a list of CRLs from two CAs). Real client: curl.
  */
 import { after, before, describe, test } from 'node:test';
-import assert from 'node:assert/strict';
-import { curl, type CurlResult } from '../support/clients.js';
-import { assertRejected, base64DerOf, receivedAt, startDoor, uniquePath, type Door, type SiteSpec } from '../support/door.js';
-import { createTestPki, type ClientFiles, type TestPki } from '../support/test-pki.js';
+import { assertAccepted, assertRejected, curlAs, uniquePath, withDoor } from '../support/door.js';
+import { createTestPki, type TestPki } from '../support/test-pki.js';
 
 let pki: TestPki;
 
@@ -18,55 +16,32 @@ after(async () => {
   await pki?.cleanup();
 });
 
-function curlWith(door: Door, path: string, client: ClientFiles): Promise<CurlResult> {
-  return curl(door.running.url('door') + path, { cacert: pki.caFile, cert: client.certFile, key: client.keyFile });
-}
-
-/** Opens a door with `ssl`, runs `body`, closes the door. */
-async function withDoor(ssl: SiteSpec['ssl'], body: (door: Door) => Promise<void>): Promise<void> {
-  const door = await startDoor(pki.dir, pki.server, ssl);
-  try {
-    await body(door);
-  } finally {
-    await door.close();
-  }
-}
-
-async function assertAccepted(door: Door, client: ClientFiles, label: string): Promise<void> {
-  const path = uniquePath(label);
-  const result = await curlWith(door, path, client);
-  assert.equal(result.status, 200, `${label}: ${result.status} ${result.body} ${result.stderr}`);
-  const got = receivedAt(door.backend, path);
-  assert.equal(got.length, 1, `${label}: forwarded once`);
-  assert.equal(got[0]?.headers['x-arr-clientcert'], base64DerOf(client.certFile), `${label}: X-ARR-ClientCert is the leaf only`);
-}
-
 describe('chains', () => {
   test('client sends leaf + intermediate, trustedCaFile = root only → 200', async () => {
-    await withDoor({ clientCertificates: 'require', trustedCaFile: pki.caFile }, async (door) => {
-      await assertAccepted(door, pki.clients.viaIntermediate, 'chain-root');
+    await withDoor(pki, { clientCertificates: 'require', trustedCaFile: pki.caFile }, async (door) => {
+      await assertAccepted(pki, door, pki.clients.viaIntermediate, 'chain-root');
     });
   });
 
   test('trustedCaFile = intermediate only: leaf + intermediate → 200, leaf only → 200 (partial trust chain)', async () => {
-    await withDoor({ clientCertificates: 'require', trustedCaFile: pki.intermediateCaFile }, async (door) => {
-      await assertAccepted(door, pki.clients.viaIntermediate, 'chain-int');
-      await assertAccepted(door, pki.clients.viaIntermediateLeafOnly, 'leaf-int');
+    await withDoor(pki, { clientCertificates: 'require', trustedCaFile: pki.intermediateCaFile }, async (door) => {
+      await assertAccepted(pki, door, pki.clients.viaIntermediate, 'chain-int');
+      await assertAccepted(pki, door, pki.clients.viaIntermediateLeafOnly, 'leaf-int');
     });
   });
 
   test('trustedCaFile = intermediate only: a certificate issued by the root itself → 403.16', async () => {
-    await withDoor({ clientCertificates: 'require', trustedCaFile: pki.intermediateCaFile }, async (door) => {
+    await withDoor(pki, { clientCertificates: 'require', trustedCaFile: pki.intermediateCaFile }, async (door) => {
       const path = uniquePath('root-issued-vs-int');
-      const result = await curlWith(door, path, pki.clients.valid);
+      const result = await curlAs(pki, door, path, pki.clients.valid);
       assertRejected(result, 16, door, path, { reason: /trusted CA/, certFile: pki.clients.valid.certFile });
     });
   });
 
   test('leaf only (issued by the intermediate), trustedCaFile = root → 403.16', async () => {
-    await withDoor({ clientCertificates: 'require', trustedCaFile: pki.caFile }, async (door) => {
+    await withDoor(pki, { clientCertificates: 'require', trustedCaFile: pki.caFile }, async (door) => {
       const path = uniquePath('leaf-root');
-      const result = await curlWith(door, path, pki.clients.viaIntermediateLeafOnly);
+      const result = await curlAs(pki, door, path, pki.clients.viaIntermediateLeafOnly);
       assertRejected(result, 16, door, path, { reason: /trusted CA/, certFile: pki.clients.viaIntermediateLeafOnly.certFile });
     });
   });
@@ -74,53 +49,53 @@ describe('chains', () => {
 
 describe('revocation (crlFile)', () => {
   test('crlFile (PEM): revoked → 403.13, valid → 200', async () => {
-    await withDoor({ clientCertificates: 'require', trustedCaFile: pki.caFile, crlFile: pki.crlFile }, async (door) => {
+    await withDoor(pki, { clientCertificates: 'require', trustedCaFile: pki.caFile, crlFile: pki.crlFile }, async (door) => {
       const path = uniquePath('revoked-pem');
-      const result = await curlWith(door, path, pki.clients.revoked);
+      const result = await curlAs(pki, door, path, pki.clients.revoked);
       assertRejected(result, 13, door, path, { reason: /revoked/, certFile: pki.clients.revoked.certFile });
-      await assertAccepted(door, pki.clients.valid, 'valid-pem');
+      await assertAccepted(pki, door, pki.clients.valid, 'valid-pem');
     });
   });
 
   test('crlFile (DER): revoked → 403.13, valid → 200', async () => {
-    await withDoor({ clientCertificates: 'require', trustedCaFile: pki.caFile, crlFile: pki.crlDerFile }, async (door) => {
+    await withDoor(pki, { clientCertificates: 'require', trustedCaFile: pki.caFile, crlFile: pki.crlDerFile }, async (door) => {
       const path = uniquePath('revoked-der');
-      const result = await curlWith(door, path, pki.clients.revoked);
+      const result = await curlAs(pki, door, path, pki.clients.revoked);
       assertRejected(result, 13, door, path, { reason: /revoked/, certFile: pki.clients.revoked.certFile });
-      await assertAccepted(door, pki.clients.valid, 'valid-der');
+      await assertAccepted(pki, door, pki.clients.valid, 'valid-der');
     });
   });
 
   test('crlFile as a list (root CRL in PEM, intermediate CRL in DER): each CRL revokes its own certificate', async () => {
-    await withDoor({ clientCertificates: 'require', trustedCaFile: pki.bundleCaFile, crlFile: [pki.crlFile, pki.intermediateCrlDerFile] }, async (door) => {
+    await withDoor(pki, { clientCertificates: 'require', trustedCaFile: pki.bundleCaFile, crlFile: [pki.crlFile, pki.intermediateCrlDerFile] }, async (door) => {
       const byRoot = uniquePath('revoked-list-root');
-      assertRejected(await curlWith(door, byRoot, pki.clients.revoked), 13, door, byRoot, { reason: /revoked/, certFile: pki.clients.revoked.certFile });
+      assertRejected(await curlAs(pki, door, byRoot, pki.clients.revoked), 13, door, byRoot, { reason: /revoked/, certFile: pki.clients.revoked.certFile });
       const byIntermediate = uniquePath('revoked-list-int');
-      assertRejected(await curlWith(door, byIntermediate, pki.clients.revokedViaIntermediate), 13, door, byIntermediate, { reason: /revoked/, certFile: pki.clients.revokedViaIntermediate.certFile });
-      await assertAccepted(door, pki.clients.valid, 'valid-list');
-      await assertAccepted(door, pki.clients.viaIntermediate, 'via-int-list');
+      assertRejected(await curlAs(pki, door, byIntermediate, pki.clients.revokedViaIntermediate), 13, door, byIntermediate, { reason: /revoked/, certFile: pki.clients.revokedViaIntermediate.certFile });
+      await assertAccepted(pki, door, pki.clients.valid, 'valid-list');
+      await assertAccepted(pki, door, pki.clients.viaIntermediate, 'via-int-list');
     });
   });
 
   test('crlFile as a one-element list (PEM) works like the single file', async () => {
-    await withDoor({ clientCertificates: 'require', trustedCaFile: pki.caFile, crlFile: [pki.crlFile] }, async (door) => {
+    await withDoor(pki, { clientCertificates: 'require', trustedCaFile: pki.caFile, crlFile: [pki.crlFile] }, async (door) => {
       const path = uniquePath('revoked-list1');
-      assertRejected(await curlWith(door, path, pki.clients.revoked), 13, door, path, { reason: /revoked/, certFile: pki.clients.revoked.certFile });
+      assertRejected(await curlAs(pki, door, path, pki.clients.revoked), 13, door, path, { reason: /revoked/, certFile: pki.clients.revoked.certFile });
     });
   });
 
   test('accept mode: a revoked certificate also gets 403.13', async () => {
-    await withDoor({ clientCertificates: 'accept', trustedCaFile: pki.caFile, crlFile: pki.crlFile }, async (door) => {
+    await withDoor(pki, { clientCertificates: 'accept', trustedCaFile: pki.caFile, crlFile: pki.crlFile }, async (door) => {
       const path = uniquePath('revoked-accept');
-      assertRejected(await curlWith(door, path, pki.clients.revoked), 13, door, path, { reason: /revoked/, certFile: pki.clients.revoked.certFile });
+      assertRejected(await curlAs(pki, door, path, pki.clients.revoked), 13, door, path, { reason: /revoked/, certFile: pki.clients.revoked.certFile });
     });
   });
 
   test('trustedCaFile = intermediate only with its CRL: the revoked leaf (sent with or without the intermediate) → 403.13', async () => {
-    await withDoor({ clientCertificates: 'require', trustedCaFile: pki.intermediateCaFile, crlFile: pki.intermediateCrlFile }, async (door) => {
+    await withDoor(pki, { clientCertificates: 'require', trustedCaFile: pki.intermediateCaFile, crlFile: pki.intermediateCrlFile }, async (door) => {
       const path = uniquePath('revoked-int-anchor');
-      assertRejected(await curlWith(door, path, pki.clients.revokedViaIntermediate), 13, door, path, { reason: /revoked/, certFile: pki.clients.revokedViaIntermediate.certFile });
-      await assertAccepted(door, pki.clients.viaIntermediate, 'via-int-anchor');
+      assertRejected(await curlAs(pki, door, path, pki.clients.revokedViaIntermediate), 13, door, path, { reason: /revoked/, certFile: pki.clients.revokedViaIntermediate.certFile });
+      await assertAccepted(pki, door, pki.clients.viaIntermediate, 'via-int-anchor');
     });
   });
 });

@@ -13,6 +13,8 @@ import { TlsConnection } from '../../src/proxy/tls-connection.js';
 import assert from 'node:assert/strict';
 import { startBackend, type Backend, type EchoReply } from './backends.js';
 import { startGatehouse, type RunningGatehouse } from './gatehouse.js';
+import { curl, type CurlResult } from './clients.js';
+import type { ClientFiles, TestPki } from './test-pki.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Config
@@ -67,7 +69,7 @@ export interface SiteSpec {
   name: string;
   farm: string;
   bindings: BindingSpec[];
-  ssl?: { requireSsl?: boolean; clientCertificates?: 'ignore' | 'accept' | 'require'; trustedCaFile?: string; crlFile?: string | string[] };
+  ssl?: { requireSsl?: boolean; clientCertificates?: 'ignore' | 'accept' | 'require'; trustedCaFile?: string; crlFile?: string | string[]; revocation?: { check?: 'off' | 'leaf' | 'chain' } };
 }
 
 /** A whole config text with `accessLog: off`; each farm has one server per backend. */
@@ -354,4 +356,32 @@ export function assertRejected(result: { status: number; body: string }, subStat
   } else {
     assert.doesNotMatch(line, /thumbprint=/, 'no certificate, no thumbprint');
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A door per test, visited with curl and a client certificate
+
+/** curl to the door's site with a client certificate, trusting the test PKI's root. */
+export function curlAs(pki: TestPki, door: Door, path: string, client: ClientFiles): Promise<CurlResult> {
+  return curl(door.running.url('door') + path, { cacert: pki.caFile, cert: client.certFile, key: client.keyFile });
+}
+
+/** Opens a door (the test PKI's server certificate) with `ssl`, runs `body`, closes the door. */
+export async function withDoor(pki: TestPki, ssl: SiteSpec['ssl'], body: (door: Door) => Promise<void>): Promise<void> {
+  const door = await startDoor(pki.dir, pki.server, ssl);
+  try {
+    await body(door);
+  } finally {
+    await door.close();
+  }
+}
+
+/** The client gets 200 and the backend the request once, with the leaf in X-ARR-ClientCert. */
+export async function assertAccepted(pki: TestPki, door: Door, client: ClientFiles, label: string): Promise<void> {
+  const path = uniquePath(label);
+  const result = await curlAs(pki, door, path, client);
+  assert.equal(result.status, 200, `${label}: ${result.status} ${result.body} ${result.stderr}`);
+  const got = receivedAt(door.backend, path);
+  assert.equal(got.length, 1, `${label}: forwarded once`);
+  assert.equal(got[0]?.headers['x-arr-clientcert'], base64DerOf(client.certFile), `${label}: X-ARR-ClientCert is the leaf only`);
 }
