@@ -18,6 +18,7 @@ import { schemaProblems } from './schema-problems.js';
 import { checkReferences, parseServerAddress, type PartialConfig } from './references.js';
 import { loadRevocationList, loadSecret, loadServerCertificate, loadTicketKey, loadTrustedCa } from './tls-files.js';
 import { availableParallelism } from 'node:os';
+import { checkTlsPolicy, DEFAULT_TLS_POLICY } from './tls-policy.js';
 
 export interface LoadResult {
   readonly config: Config;
@@ -211,7 +212,9 @@ async function normalizeSite(site: DeclaredSite, index: number, dir: string, far
       hostName: binding.hostName?.toLowerCase(),
       certificate,
       http2: binding.protocol === 'https' && binding.http2 !== false,
+      tls: binding.tls ?? DEFAULT_TLS_POLICY,
     });
+    if (binding.protocol === 'https' && binding.tls) checkTlsPolicy(binding.tls, [...at, 'bindings', bindingIndex, 'tls'], problems, warnings);
   }
   let trustedCa: TrustedCa | undefined;
   if (site.ssl.trustedCaFile !== undefined) {

@@ -11,6 +11,7 @@ import type { AdminSettings } from './admin-schema.js';
 import type { AccessLogSettings } from './access-log-schema.js';
 import type { Rule } from './rules-schema.js';
 import type { PendingCrl, RevocationCheck } from './crl.js';
+import type { TlsPolicy } from './tls-policy.js';
 
 export type { AccessLogSettings };
 
@@ -66,6 +67,8 @@ export interface Binding {
   readonly certificate: ServerCertificate | undefined;
   /** https: HTTP/2 offered by ALPN (h2, http/1.1). Always false on http. */
   readonly http2: boolean;
+  /** https: versions, ciphers, groups, resumption (the default policy when the binding sets none). */
+  readonly tls: TlsPolicy;
 }
 
 /** A server certificate, read and checked against its key. */

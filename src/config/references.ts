@@ -55,7 +55,7 @@ export function checkReferences(config: PartialConfig, warnings: Problem[], extr
   }
 
   /** Bindings grouped by listening socket. */
-  const sockets = new Map<string, { protocol: string; hostName: string | undefined; http2: boolean; at: (string | number)[]; site: string }[]>();
+  const sockets = new Map<string, { protocol: string; hostName: string | undefined; http2: boolean; tls: string; at: (string | number)[]; site: string }[]>();
   for (const [i, site] of config.sites.entries()) {
     if (!site) continue;
     if (site.farm !== undefined && !farmNames.includes(site.farm)) {
@@ -105,7 +105,7 @@ export function checkReferences(config: PartialConfig, warnings: Problem[], extr
       // Port 0 asks for a free port: such a binding always gets a socket of its own.
       const key = binding.port === 0 ? `${address}|0|${i}.${b}` : `${address}|${binding.port}`;
       const group = sockets.get(key) ?? [];
-      group.push({ protocol: binding.protocol, hostName: binding.hostName?.toLowerCase(), http2: binding.protocol === 'https' && binding.http2 !== false, at, site: site.name });
+      group.push({ protocol: binding.protocol, hostName: binding.hostName?.toLowerCase(), http2: binding.protocol === 'https' && binding.http2 !== false, tls: JSON.stringify(binding.tls ?? {}), at, site: site.name });
       sockets.set(key, group);
     }
   }
@@ -121,6 +121,10 @@ export function checkReferences(config: PartialConfig, warnings: Problem[], extr
       if (binding.http2 !== first.http2) {
         // ALPN is offered per socket, before the SNI name picks a binding.
         problems.push({ path: [...binding.at, 'http2'], message: `HTTP/2 is ${first.http2 ? 'on' : 'off'} for this address and port in ${where}`, expected: `http2: ${first.http2} on every binding of one address and port` });
+      }
+      if (binding.protocol === 'https' && binding.tls !== first.tls) {
+        // OpenSSL picks the version and the cipher before the SNI name picks a binding.
+        problems.push({ path: [...binding.at, 'tls'], message: `the TLS policy differs from the one of ${where} on this address and port`, expected: 'the same tls settings (or none) on every binding of one address and port' });
       }
       const clash = group.find((other) => other !== binding && other.hostName === binding.hostName && group.indexOf(other) < group.indexOf(binding));
       if (clash) {

@@ -10,6 +10,7 @@ import { farmPolicyKeys } from './farm-schema.js';
 import { siteAccessLogSchema, topLevelAccessLogSchema } from './access-log-schema.js';
 import { tracingSchema } from './tracing-schema.js';
 import { rulesSchema } from './rules-schema.js';
+import { tlsPolicySchema } from './tls-policy.js';
 
 const objectName = z
   .string()
@@ -46,6 +47,7 @@ export const bindingSchema = z
       .optional()
       .describe('Host name this binding answers for: the TLS SNI name on https (several https bindings may share a port with different host names), the `Host` header on http. A binding without one answers for every other name on its port. `*.example.test` matches one label.'),
     certificate: certificateSchema.optional(),
+    tls: tlsPolicySchema.optional(),
     http2: z
       .boolean()
       .optional()

@@ -165,7 +165,7 @@ export class ListenerRuntime {
         server.setSecureContext({ ...defaultOptions, ...(this.#ticketKeys ? { ticketKeys: this.#ticketKeys } : {}) });
         allowPartialTrustChainOnDefault(server, defaultOptions);
         // A shared port has tickets off (secureContextOptions): nothing to renew there.
-        if (bindings.length === 1) renewTicketsOnResumption(server);
+        if (bindings.length === 1 && bindings[0]?.config.tls.sessionResumption) renewTicketsOnResumption(server);
         (server as HttpsServer & { requestCert?: boolean }).requestCert = defaultBinding.site.config.ssl.clientCertificates !== 'ignore';
         useSniCallback(server, this.#needsSniCallback ? this.#sniCallback : undefined);
       }
@@ -284,7 +284,7 @@ export class ListenerRuntime {
     }
     allowPartialTrustChainOnDefault(this.server as HttpsServer, defaultOptions);
     if (!this.#needsSniCallback) useSniCallback(this.server as HttpsServer, undefined);
-    if (this.bindings.length === 1) renewTicketsOnResumption(this.server as HttpsServer);
+    if (this.bindings.length === 1 && this.bindings[0]?.config.tls.sessionResumption) renewTicketsOnResumption(this.server as HttpsServer);
     // A client without SNI when no binding answers for it: end the connection after the handshake.
     this.server.on('secureConnection', (socket: TLSSocket) => {
       if (this.#fallback) return;

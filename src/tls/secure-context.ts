@@ -1,7 +1,8 @@
-/** TLS contexts: one per https binding, holding its certificate and its site's trusted client-certificate CAs. */
+/** TLS contexts: one per https binding, holding its certificate, its TLS policy and its site's trusted client-certificate CAs. */
 import { constants, createHash } from 'node:crypto';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { Binding, Site } from '../config/model.js';
+import { tlsPolicyOptions } from '../config/tls-policy.js';
 
 /**
  * Options for tls.createSecureContext / https.createServer for a binding of a site.
@@ -14,8 +15,8 @@ export function secureContextOptions(binding: Binding, site: Site, isSharedPort 
   if (!certificate) throw new Error(`binding ${binding.address}:${binding.port} of site ${site.name} has no certificate`);
   const options: SecureContextOptions & { allowPartialTrustChain?: boolean } = {
     ...certificate.options,
-    minVersion: 'TLSv1.2',
-    ...(isSharedPort ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
+    ...tlsPolicyOptions(binding.tls),
+    ...(isSharedPort || !binding.tls.sessionResumption ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
     sessionIdContext: createHash('sha256').update(`${site.name}\0${site.ssl.clientCertificates}\0${site.ssl.trustedCa?.pem.toString('latin1') ?? ''}`).digest('hex').slice(0, 32),
   };
   if (site.ssl.trustedCa) {
