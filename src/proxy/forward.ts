@@ -149,6 +149,21 @@ export class ProxyExchange implements ExchangeHandler {
     if (this.#isClientGone) abort(new Error('client closed the connection'));
   }
 
+  /**
+   * 103 Early Hints from the server: its Link fields go to the client at once, unless the client speaks
+   * HTTP/1.0 (no 1xx, RFC 9110 §15.2) or its response waits behind a pipelined one (a hint is only a hint).
+   */
+  onInformational(statusCode: number, rawHeaders: string[]): void {
+    const res = this.#res;
+    const req = this.#req;
+    if (statusCode !== 103 || res.headersSent || (req.httpVersionMajor === 1 && (req.httpVersionMinor === 0 || !res.socket))) return;
+    const links: string[] = [];
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+      if ((rawHeaders[i] as string).length === 4 && (rawHeaders[i] as string).toLowerCase() === 'link') links.push(rawHeaders[i + 1] as string);
+    }
+    if (links.length > 0) res.writeEarlyHints({ link: links });
+  }
+
   onHeaders(statusCode: number, rawHeaders: string[], resume: () => void): boolean {
     this.#status = statusCode;
     this.#resume = resume;

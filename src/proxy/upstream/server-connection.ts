@@ -58,6 +58,8 @@ if (
 export interface ExchangeHandler {
   /** The request is about to be written on a connected socket; `abort` ends the exchange with an error. */
   onConnect(abort: (error?: Error) => void): void;
+  /** An informational response (103 Early Hints) before the final one. */
+  onInformational?(statusCode: number, headers: string[]): void;
   /** Response head (final status, not 1xx); false pauses the body until `resume`. */
   onHeaders(statusCode: number, headers: string[], resume: () => void): boolean;
   /** A chunk of the response body; false pauses until `resume`. */
@@ -320,7 +322,10 @@ export class ServerConnection {
         this.#fail(new UpstreamError('ERR_UNEXPECTED_UPGRADE', `the server switched protocols (${statusCode}) on a request that did not ask to`));
         return 2;
       }
-      return 1; // 100 Continue, 103 Early Hints: informational, the final response follows
+      // 103 Early Hints is passed on (RFC 9110 §15.2: a proxy forwards 1xx); 100 Continue is the proxy's own
+      // business with its client, and 102 is obsolete. The final response follows.
+      if (statusCode === 103) handler.onInformational?.(statusCode, list);
+      return 1;
     }
     if (upgrade) {
       this.#fail(new UpstreamError('ERR_UNEXPECTED_UPGRADE', 'the server switched protocols on a request that did not ask to'));
