@@ -174,12 +174,7 @@ export class Gatehouse {
     });
     // Expect: 100-continue: the 100 only for a request that is going to a server (a refused one gets its
     // final answer instead, RFC 9110 §10.1.1), and behind the answers owed before it.
-    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-      if (isHttp2Request(req)) {
-        onRequest(req, res);
-        if (!res.headersSent && !res.writableEnded && !res.destroyed) res.writeContinue();
-      } else continueInOrder(req, res, onRequest);
-    });
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => continueInOrder(req, res, onRequest));
     server.on('tlsClientError', () => {}); // failed handshakes are the client's problem (counted by the metrics)
     server.on('upgrade', createUpgradeHandler(listener, this.#eventLog));
     if (this.metrics) observeTlsHandshakes(server, listener, this.metrics);

@@ -15,7 +15,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { RuleAction } from '../config/rules-schema.js';
-import type { ListenerRuntime } from './listener.js';
+import { hostNameOf, type ListenerRuntime } from './listener.js';
+import { addressWithPort } from './request-info.js';
 import { checkHttp1Head } from './request-head.js';
 import { authorityOf, judgeTarget } from './request-target.js';
 import { evaluateRules, type RuleDecision } from './rules/match.js';
@@ -80,18 +81,6 @@ export function isHttp2Request(req: IncomingMessage): boolean {
   return req.httpVersionMajor === 2 && (req as unknown as Partial<Http2ServerRequest>).stream !== undefined;
 }
 
-/** The host name of a `host[:port]` authority, lower-case (IPv6 literals keep their brackets). */
-function hostName(authority: string): string {
-  const end = authority.startsWith('[') ? authority.indexOf(']') + 1 : authority.lastIndexOf(':');
-  return (end > 0 ? authority.slice(0, end) : authority).toLowerCase();
-}
-
-/** `address:port` the client connected to, for an HTTP/1.0 request without Host. */
-function localAuthority(req: IncomingMessage): string {
-  const address = req.socket.localAddress ?? '';
-  return address.includes(':') ? `[${address}]:${req.socket.localPort ?? 0}` : `${address}:${req.socket.localPort ?? 0}`;
-}
-
 export function admit(listener: ListenerRuntime, req: IncomingMessage, isHttp2: boolean): Admission {
   if (isHttp2) {
     // HTTP/2 names the host in `:authority` (RFC 9113 §8.3.1), which wins over a Host header.
@@ -129,13 +118,13 @@ export function admit(listener: ListenerRuntime, req: IncomingMessage, isHttp2: 
   const authority = url === target ? undefined : authorityOf(target);
   if (authority !== undefined) {
     // RFC 9112 §3.2.2: a server reads the target's authority, not Host; the two must agree, and name this site.
-    if ((host !== undefined && hostName(host) !== hostName(authority)) || listener.bindingForHost(authority)?.site !== site) {
+    if ((host !== undefined && hostNameOf(host).toLowerCase() !== hostNameOf(authority).toLowerCase()) || listener.bindingForHost(authority)?.site !== site) {
       return refuse(400, 0, `the absolute request target names host '${authority}', which is not the site Host '${host ?? ''}' names`, site, tls, !isHttp2);
     }
     if (host === undefined) req.headers.host = authority;
   } else if (host === undefined) {
     // HTTP/1.0 without Host (HTTP/1.1 without one never gets here): the server still gets one.
-    req.headers.host = binding.config.hostName ?? localAuthority(req);
+    req.headers.host = binding.config.hostName ?? addressWithPort(req.socket.localAddress ?? '', req.socket.localPort ?? 0);
   }
   if (url !== target) req.url = url;
 

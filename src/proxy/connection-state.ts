@@ -36,7 +36,7 @@ export function requestStarted(req: IncomingMessage, res: ServerResponse): boole
  * `Expect: 100-continue`: `handle` answers or forwards the request; a request it forwarded gets its
  * 100 Continue once the answers owed before it have gone out (node would write the 100 into a queued
  * response's buffer, ahead of nothing and behind its head). A request `handle` answered gets no 100
- * (RFC 9110 §10.1.1: the final status instead).
+ * (RFC 9110 §10.1.1: the final status instead). An HTTP/2 stream owes nothing before it: its 100 goes at once.
  */
 export function continueInOrder(req: IncomingMessage, res: ServerResponse, handle: (req: IncomingMessage, res: ServerResponse) => void): void {
   const earlier = newestResponse.get(req.socket);

@@ -21,7 +21,7 @@ import type { RuleDecision } from './rules/match.js';
 import { admit, isHttp2Request } from './admission.js';
 import { closeAfter, requestStarted } from './connection-state.js';
 import { sendCustomResponse, sendRedirect } from './rules/action.js';
-import { IncomingRequestInfo } from './request-info.js';
+import { clientAddressOf, IncomingRequestInfo } from './request-info.js';
 import type { TlsConnection } from './tls-connection.js';
 import { signForwardedIdentity } from '@gatehouse/forwarded-cert';
 
@@ -49,13 +49,6 @@ export interface RequestEnd {
   readonly route: FarmRoute | undefined;
   /** What the site's rules decided; undefined when the site has none or none matched. */
   readonly decision: RuleDecision | undefined;
-}
-
-function clientAddressOf(req: IncomingMessage, withPort: boolean): string {
-  const socket = req.socket;
-  const ip = socket.remoteAddress ?? '';
-  if (!withPort) return ip;
-  return ip.includes(':') ? `[${ip}]:${socket.remotePort ?? 0}` : `${ip}:${socket.remotePort ?? 0}`;
 }
 
 function recordOf(end: RequestEnd): RequestRecord {

@@ -95,6 +95,12 @@ function useSniCallback(server: HttpsServer, callback: ((servername: string, cb:
   (server as unknown as Record<symbol, unknown>)[slot] = callback;
 }
 
+/** The host of a `host[:port]` authority (Host, :authority); IPv6 literals keep their brackets. */
+export function hostNameOf(authority: string): string {
+  const end = authority.startsWith('[') ? authority.indexOf(']') + 1 : authority.lastIndexOf(':');
+  return end > 0 ? authority.slice(0, end) : authority;
+}
+
 export class ListenerRuntime {
   readonly address: string;
   readonly port: number;
@@ -207,8 +213,7 @@ export class ListenerRuntime {
   /** http: the binding for a request's Host header. */
   bindingForHost(host: string | undefined): BindingRuntime | undefined {
     if (host === undefined || (this.#byName.size === 0 && this.#wildcards.length === 0)) return this.#fallback;
-    const end = host.startsWith('[') ? host.indexOf(']') + 1 : host.lastIndexOf(':');
-    return this.bindingFor(end > 0 ? host.slice(0, end) : host);
+    return this.bindingFor(hostNameOf(host));
   }
 
   /**

@@ -1,3 +1,14 @@
+/** `ip:port`, IPv6 in brackets (`[::1]:443`), as X-Forwarded-For and the logs write an address. */
+export function addressWithPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** The client's address, with its port (`ip:port`, `[v6]:port`) or without. */
+export function clientAddressOf(req: IncomingMessage, withPort: boolean): string {
+  const ip = req.socket.remoteAddress ?? '';
+  return withPort ? addressWithPort(ip, req.socket.remotePort ?? 0) : ip;
+}
+
 /** RequestInfo over a node:http request: getters, nothing copied until an algorithm asks. */
 import type { IncomingMessage } from 'node:http';
 import type { RequestInfo } from '../farm/request-info.js';

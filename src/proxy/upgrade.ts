@@ -20,17 +20,11 @@ import { admit } from './admission.js';
 import { afterOwed } from './connection-state.js';
 import { closingAnswer } from './local-response.js';
 import type { ListenerRuntime } from './listener.js';
-import { IncomingRequestInfo } from './request-info.js';
+import { clientAddressOf, IncomingRequestInfo } from './request-info.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './request-headers.js';
 
 function refuse(socket: Duplex, status: number, subStatus: number): void {
   socket.end(closingAnswer(status, subStatus));
-}
-
-function clientAddress(req: IncomingMessage, withPort: boolean): string {
-  const ip = req.socket.remoteAddress ?? '';
-  if (!withPort) return ip;
-  return ip.includes(':') ? `[${ip}]:${req.socket.remotePort}` : `${ip}:${req.socket.remotePort}`;
 }
 
 /** The one upgrade Gatehouse tunnels. */
@@ -82,7 +76,7 @@ export function createUpgradeHandler(listener: ListenerRuntime, eventLog: EventL
     const admission = admit(listener, req, false);
     if (admission.kind === 'drop') return void socket.destroy();
     if (admission.kind === 'refuse') {
-      eventLog.warn(`${admission.status}.${admission.subStatus} upgrade client ${clientAddress(req, true)} site ${admission.site?.name ?? '-'} ${req.method} ${req.url}: ${admission.reason}`);
+      eventLog.warn(`${admission.status}.${admission.subStatus} upgrade client ${clientAddressOf(req, true)} site ${admission.site?.name ?? '-'} ${req.method} ${req.url}: ${admission.reason}`);
       return refuse(socket, admission.status, admission.subStatus);
     }
     // The site's rules decide as for any request: a redirect or a fixed answer refuses the upgrade.
@@ -91,7 +85,7 @@ export function createUpgradeHandler(listener: ListenerRuntime, eventLog: EventL
     const { site, tls, route } = admission;
     const length = req.headers['content-length'];
     if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) {
-      eventLog.warn(`400 upgrade client ${clientAddress(req, true)} site ${site.name} ${req.method} ${req.url}: a WebSocket upgrade request carries a body`);
+      eventLog.warn(`400 upgrade client ${clientAddressOf(req, true)} site ${site.name} ${req.method} ${req.url}: a WebSocket upgrade request carries a body`);
       return refuse(socket, 400, 0);
     }
     const farm = route.farm;
@@ -103,7 +97,7 @@ export function createUpgradeHandler(listener: ListenerRuntime, eventLog: EventL
     }
     const protocol = farm.config.protocol;
     const headers = upstreamRequestHeaders(req.headers, route.strippedHeaders, protocol, {
-      clientAddress: clientAddress(req, protocol.includePortInXForwardedFor),
+      clientAddress: clientAddressOf(req, protocol.includePortInXForwardedFor),
       sslValue: tls?.sslValue,
       certificateHeaders: tls ? route.certificateHeadersFor(tls) : [],
       logId: randomUUID(),
@@ -191,7 +185,7 @@ export function createUpgradeHandler(listener: ListenerRuntime, eventLog: EventL
       try {
         upgrade(req, socket, head);
       } catch (error) {
-        eventLog.error(`500 upgrade client ${clientAddress(req, true)} ${req.method} ${req.url}: unexpected error on the request path\n${(error as Error).stack ?? String(error)}`);
+        eventLog.error(`500 upgrade client ${clientAddressOf(req, true)} ${req.method} ${req.url}: unexpected error on the request path\n${(error as Error).stack ?? String(error)}`);
         refuse(socket, 500, 0);
       }
     });

@@ -29,13 +29,14 @@ function pendingSerials(revocation: RevocationList, ca: DetailedPeerCertificate)
   let serials: Set<string> | null = null;
   try {
     const name = certificateSubjectDer(ca.raw).toString('hex');
-    const key = new X509Certificate(ca.raw).publicKey;
+    const certificate = new X509Certificate(ca.raw);
+    const key = certificate.publicKey;
     for (const crl of revocation.pending) {
       if (crl.issuerName !== name || !verify(crl.digest, crl.signed, key, crl.signature)) continue;
       serials ??= new Set();
       for (const serial of crl.serials) serials.add(serial);
     }
-    if (serials) state.bySubject.set(new X509Certificate(ca.raw).subject, serials);
+    if (serials) state.bySubject.set(certificate.subject, serials);
   } catch {
     serials = null; // a CA certificate or key node cannot read: its name signs no CRL here
   }
