@@ -8,51 +8,9 @@
  * server, with headers it has already checked, so it needs none of a client's request objects, header
  * re-validation or promise plumbing. Health tests keep using undici.
  */
-import { createRequire } from 'node:module';
-import { connect, Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-
-/** node's HTTP parser binding, through node:http's own module (stable since node 12; not in the public docs). */
-interface HttpParser {
-  initialize(type: number, resource: object, maxHeaderSize?: number, lenient?: number): void;
-  execute(data: Buffer): number | Error;
-  /** Reads the socket's handle in C++ (node:http's server does this): no JS read path, no read buffer per chunk. */
-  consume(handle: unknown): void;
-  finish(): number | Error | undefined;
-  close(): void;
-  free(): void;
-  remove(): void;
-  [key: number]: unknown;
-}
-interface HttpParserClass {
-  new (): HttpParser;
-  readonly prototype: HttpParser;
-  readonly RESPONSE: number;
-  readonly kOnMessageBegin: number;
-  readonly kOnHeaders: number;
-  readonly kOnHeadersComplete: number;
-  readonly kOnBody: number;
-  readonly kOnMessageComplete: number;
-  readonly kOnExecute: number;
-}
-/** What a consumed socket needs of node:net's internals (as node:http's server uses them). */
-interface ConsumableSocket {
-  _handle: { reading?: boolean; readStart(): number; readStop(): number } | null;
-  /** Refreshes the socket's inactivity timer: reads through the parser do not pass through node:net's JS. */
-  _unrefTimer(): void;
-}
-
-const HTTPParser = (createRequire(import.meta.url)('_http_common') as { HTTPParser?: HttpParserClass }).HTTPParser as HttpParserClass;
-if (
-  typeof HTTPParser !== 'function' ||
-  typeof HTTPParser.kOnHeadersComplete !== 'number' ||
-  typeof HTTPParser.kOnExecute !== 'number' ||
-  typeof HTTPParser.kOnMessageBegin !== 'number' ||
-  typeof HTTPParser.prototype.consume !== 'function' ||
-  typeof (Socket.prototype as unknown as Partial<ConsumableSocket>)._unrefTimer !== 'function'
-) {
-  throw new Error(`this Node.js version (${process.version}) does not provide node:http's HTTP parser (_http_common.HTTPParser, reading a socket directly), which Gatehouse uses for its connections to farm servers; use Node.js 20 or 22`);
-}
+import { HTTPParser, pauseReads, readInto, resumeReads, type HttpParser } from '../../platform/http-parser.js';
 
 /** What an exchange hears from its connection (undici's raw handler shape, with string headers). */
 export interface ExchangeHandler {
@@ -283,20 +241,15 @@ export class ServerConnection {
   }
 
   /**
-   * From here the socket's reads go straight to the parser in C++, as node:http's server reads its
-   * clients: no Buffer, stream push or 'data' event per read. EOF and read errors still reach the socket
-   * ('end', 'error'); the parser reports each read through kOnExecute.
+   * From here the parser reads the socket (platform/http-parser.ts: in C++ where node allows, as node:http's
+   * server reads its clients; else from 'data' events). EOF and read errors still reach the socket.
    */
   #consume(): void {
-    const handle = (this.socket as unknown as ConsumableSocket)._handle;
-    if (!handle) return; // destroyed as it connected
-    this.#parser[HTTPParser.kOnExecute] = (result: number | Error) => this.#afterRead(result);
-    this.#parser.consume(handle);
+    readInto(this.#parser, this.socket, (result) => this.#afterRead(result));
   }
 
   /** After the parser has read and parsed one chunk from the socket. */
   #afterRead(result: number | Error): void {
-    (this.socket as unknown as ConsumableSocket)._unrefTimer();
     if (this.#heldChunk !== undefined) this.#flushHeldChunk();
     if (this.#isOutOfStep) {
       this.#fail(new UpstreamError('ERR_OUT_OF_STEP', 'the server sent a response no request asked for (a second answer to one request, or bytes while idle)'));
@@ -376,25 +329,16 @@ export class ServerConnection {
     handler.onComplete(last);
   }
 
-  // The parser reads the handle, so back-pressure stops and starts the handle's reads (as node:http's
-  // server does for its consumed sockets); pausing the socket's stream would not stop them.
+  // Back-pressure on the server's reads (pausing the socket's stream would not stop a parser reading its handle).
   readonly #resume = (): void => {
     if (!this.#isBodyPaused) return;
     this.#isBodyPaused = false;
-    const handle = (this.socket as unknown as ConsumableSocket)._handle;
-    if (handle && !handle.reading) {
-      handle.reading = true;
-      handle.readStart();
-    }
+    resumeReads(this.socket);
   };
 
   #pause(): void {
     this.#isBodyPaused = true;
-    const handle = (this.socket as unknown as ConsumableSocket)._handle;
-    if (handle?.reading) {
-      handle.reading = false;
-      handle.readStop();
-    }
+    pauseReads(this.socket);
   }
 
   /** The exchange is over: the connection goes back to the pool, or away. */
