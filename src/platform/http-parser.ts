@@ -74,22 +74,27 @@ export const readsInParser =
 
 /**
  * Makes `parser` read `socket` from now on; `afterRead` hears each read's result (bytes parsed or the
- * parse error). False when the socket is gone already.
+ * parse error) and calls afterSocketRead. False when the socket is gone already.
  */
 export function readInto(parser: HttpParser, socket: Socket, afterRead: (result: number | Error) => void): boolean {
   if (readsInParser) {
     const handle = (socket as unknown as ConsumableSocket)._handle;
     if (!handle || typeof handle.readStart !== 'function') return false;
-    parser[HTTPParser.kOnExecute] = (result: number | Error) => {
-      (socket as unknown as ConsumableSocket)._unrefTimer();
-      afterRead(result);
-    };
+    parser[HTTPParser.kOnExecute] = afterRead;
     parser.consume(handle);
     return true;
   }
   if (socket.destroyed) return false;
   socket.on('data', (chunk: Buffer) => afterRead(parser.execute(chunk)));
   return true;
+}
+
+/**
+ * Call after each read: a socket the parser reads in C++ refreshes its inactivity timer here (its reads
+ * do not pass through node:net's JS); a fallback socket's stream did it already.
+ */
+export function afterSocketRead(socket: Socket): void {
+  if (readsInParser) (socket as unknown as ConsumableSocket)._unrefTimer();
 }
 
 /** Back-pressure: stops the socket's reads (the handle's, when the parser reads it). */

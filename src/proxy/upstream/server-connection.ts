@@ -10,7 +10,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { HTTPParser, pauseReads, readInto, resumeReads, type HttpParser } from '../../platform/http-parser.js';
+import { afterSocketRead, HTTPParser, pauseReads, readInto, resumeReads, type HttpParser } from '../../platform/http-parser.js';
 
 /** What an exchange hears from its connection (undici's raw handler shape, with string headers). */
 export interface ExchangeHandler {
@@ -250,6 +250,7 @@ export class ServerConnection {
 
   /** After the parser has read and parsed one chunk from the socket. */
   #afterRead(result: number | Error): void {
+    afterSocketRead(this.socket);
     if (this.#heldChunk !== undefined) this.#flushHeldChunk();
     if (this.#isOutOfStep) {
       this.#fail(new UpstreamError('ERR_OUT_OF_STEP', 'the server sent a response no request asked for (a second answer to one request, or bytes while idle)'));
