@@ -22,6 +22,7 @@ import { ServerPool } from './proxy/upstream/server-pool.js';
 import { ListenerRuntime, type ListenerServer } from './proxy/listener.js';
 import { BindingRuntime, SiteRuntime } from './proxy/site-runtime.js';
 import { AccessLogs } from './tracing/access-log.js';
+import { RevocationService } from './tls/online/revocation-service.js';
 import { SiteTracer } from './tracing/site-tracer.js';
 import { startAdminServer, type AdminServer } from './admin/admin-server.js';
 import { GatehouseMetrics } from './tracing/metrics.js';
@@ -76,7 +77,7 @@ function newFarmState(farm: Farm, eventLog: EventLog): FarmState {
   return state;
 }
 
-function buildRuntime(config: Config, eventLog: EventLog, previous?: ReadonlyMap<string, FarmState>): Runtime {
+function buildRuntime(config: Config, eventLog: EventLog, revocation: RevocationService, previous?: ReadonlyMap<string, FarmState>): Runtime {
   const farms = new Map<string, FarmState>();
   for (const farm of config.farms) {
     const old = previous?.get(farm.name);
@@ -88,11 +89,15 @@ function buildRuntime(config: Config, eventLog: EventLog, previous?: ReadonlyMap
   for (const site of config.sites) {
     const runtime = new SiteRuntime(site, farms.get(site.farm.name) as FarmState, farms);
     if (site.tracing) runtime.tracer = new SiteTracer(site.tracing, eventLog);
+    const online = revocation.checkerFor(site.ssl);
+    if (online || !site.ssl.revocation.isEmpty) runtime.revocation = { online, get observer() { return revocation.observer; }, warn: (message) => eventLog.warn(message) };
     sites.push(runtime);
     for (const [index, binding] of site.bindings.entries()) {
       // Port 0 asks for a free port: such a binding always gets a socket of its own.
       const key = binding.port === 0 ? `${binding.address}|0|${site.name}.${index}` : `${binding.address}|${binding.port}|${binding.protocol}`;
-      groups.set(key, [...(groups.get(key) ?? []), new BindingRuntime(binding, runtime)]);
+      const bindingRuntime = new BindingRuntime(binding, runtime);
+      bindingRuntime.staple = revocation.stapleFor(binding, site.ssl);
+      groups.set(key, [...(groups.get(key) ?? []), bindingRuntime]);
     }
   }
   return { farms, sites, groups };
@@ -109,6 +114,8 @@ export class Gatehouse {
   #sites: SiteRuntime[];
   readonly #eventLog: EventLog;
   readonly #options: StartOptions;
+  /** Online revocation caches: shared by the sites, kept across reloads. */
+  readonly #revocation: RevocationService;
   #stopping: Promise<void> | undefined;
   #reloading: Promise<boolean> | undefined;
 
@@ -116,11 +123,16 @@ export class Gatehouse {
     this.#config = config;
     this.#eventLog = eventLog;
     this.#options = options;
-    const runtime = buildRuntime(config, eventLog);
+    this.#revocation = new RevocationService((message) => eventLog.warn(message));
+    const runtime = buildRuntime(config, eventLog, this.#revocation);
     this.#farms = runtime.farms;
     this.#sites = runtime.sites;
     for (const [key, bindings] of runtime.groups) this.#listeners.set(key, new ListenerRuntime(bindings));
     this.metrics = config.admin || options.collectMetrics ? new GatehouseMetrics(this.#farms) : undefined;
+    if (this.metrics) {
+      this.#revocation.observeWith(this.metrics);
+      this.metrics.revocationEntries = () => this.#revocation.entries();
+    }
     this.#deps = { accessLog: new AccessLogs(config.accessLog, config.sites, { eventLog }), eventLog, observers: this.metrics ? [this.metrics] : [] };
   }
 
@@ -206,7 +218,7 @@ export class Gatehouse {
     }
     let runtime: Runtime;
     try {
-      runtime = buildRuntime(config, this.#eventLog, this.#farms);
+      runtime = buildRuntime(config, this.#eventLog, this.#revocation, this.#farms);
       for (const [key, bindings] of runtime.groups) this.#listeners.get(key)?.update(bindings);
     } catch (error) {
       this.#eventLog.error(`reload refused, the running config stays: ${(error as Error).message}`);
@@ -280,6 +292,7 @@ export class Gatehouse {
     await Promise.all([...this.#farms.values()].flatMap((farm) => farm.servers.flatMap((s) => [s.pool?.destroy(), s.dispatcher?.destroy()])));
     await this.#deps.accessLog.close();
     await Promise.all(this.#sites.map((site) => site.tracer?.close()));
+    this.#revocation.close();
   }
 }
 

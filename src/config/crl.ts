@@ -22,7 +22,8 @@ export interface PendingCrl {
   readonly serials: ReadonlySet<string>;
 }
 
-const DIGESTS: Record<string, string | null> = {
+/** Signature algorithm OID → the digest crypto.verify takes (null: EdDSA); absent: not checkable here. */
+export const SIGNATURE_DIGESTS: Readonly<Record<string, string | null>> = {
   '1.2.840.113549.1.1.5': 'sha1',
   '1.2.840.113549.1.1.11': 'sha256',
   '1.2.840.113549.1.1.12': 'sha384',
@@ -41,7 +42,7 @@ export function pendingCrlOf(der: Uint8Array, file: string, issuer: string, seri
   if (!tbs || !algorithm || !signature || signature.tag !== 0x03) return 'it is not a CertificateList';
   const algorithmOid = childrenOf(der, algorithm)[0];
   const oid = algorithmOid ? oidOf(der, algorithmOid) : '';
-  const digest = DIGESTS[oid];
+  const digest = SIGNATURE_DIGESTS[oid];
   if (digest === undefined) return `its signature algorithm (${oid}) cannot be checked against a CA's key (RSA PKCS#1 v1.5, ECDSA, Ed25519 and Ed448 can)`;
   const fields = childrenOf(der, tbs);
   const name = fields[0]?.tag === 0x02 ? fields[2] : fields[1]; // version INTEGER is optional

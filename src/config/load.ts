@@ -11,7 +11,7 @@ import { normalizeTracing } from './tracing-schema.js';
 import { normalizeRules } from './rules-schema.js';
 import { checkAdmin, normalizeAdmin } from './admin-schema.js';
 import { accessLogConflicts, normalizeAccessLogSettings } from './access-log-schema.js';
-import type { AccessLogSettings, Binding, Config, Farm, RevocationList, ServerCertificate, Site, TrustedCa } from './model.js';
+import type { AccessLogSettings, Binding, Config, Farm, OnlineRevocationSettings, RevocationCacheSettings, RevocationList, ServerCertificate, Site, TrustedCa } from './model.js';
 import { ConfigError, formatProblem, type Problem } from './problem.js';
 import { bindingSchema, configSchema, farmSchema, siteSchema, sslSchema, type DeclaredConfig, type DeclaredFarm, type DeclaredSite } from './schema.js';
 import { schemaProblems } from './schema-problems.js';
@@ -26,7 +26,7 @@ export interface LoadResult {
   readonly warnings: readonly string[];
 }
 
-const EMPTY_REVOCATION: RevocationList = Object.freeze({ check: 'chain', pending: [], byIssuerFingerprint: new Map(), byIssuerSubject: new Map(), isEmpty: true });
+const EMPTY_REVOCATION: RevocationList = Object.freeze({ check: 'chain', pending: [], byIssuerFingerprint: new Map(), byIssuerSubject: new Map(), filesByIssuer: new Map(), isEmpty: true });
 
 /** Loads and checks a config file. Throws ConfigError with one line per problem. */
 export async function loadConfig(file: string): Promise<LoadResult> {
@@ -222,7 +222,7 @@ async function normalizeSite(site: DeclaredSite, index: number, dir: string, far
     if (loaded.ok) trustedCa = loaded.value;
     else problems.push(...loaded.problems);
   }
-  let revocation = EMPTY_REVOCATION;
+  let revocation: RevocationList = site.ssl.revocation.check === EMPTY_REVOCATION.check ? EMPTY_REVOCATION : { ...EMPTY_REVOCATION, check: site.ssl.revocation.check };
   if (site.ssl.crlFile !== undefined && trustedCa) {
     const files = typeof site.ssl.crlFile === 'string' ? [site.ssl.crlFile] : site.ssl.crlFile;
     const loaded = await loadRevocationList(dir, files, trustedCa, [...at, 'ssl', 'crlFile'], warnings, site.ssl.revocation.check);
@@ -237,7 +237,27 @@ async function normalizeSite(site: DeclaredSite, index: number, dir: string, far
   const farm = defaultFarm ?? (firstRoute?.type === 'route' ? firstRoute.farm : undefined) ?? farms.values().next().value;
   if (!farm) return undefined; // reported by checkReferences (a site needs a farm or rules)
   const tracing = site.tracing === undefined ? undefined : normalizeTracing(site.tracing, dir, site.name);
-  return { name: site.name, bindings, ssl: { requireSsl: site.ssl.requireSsl, clientCertificates: site.ssl.clientCertificates, trustedCa, revocation }, farm, defaultFarm, rules, tracing, accessLog: normalizeAccessLogSettings(site.accessLog, dir, defaultAccessLog) };
+  return { name: site.name, bindings, ssl: { requireSsl: site.ssl.requireSsl, clientCertificates: site.ssl.clientCertificates, trustedCa, revocation, onlineRevocation: onlineRevocationOf(site, dir, at, problems, warnings), revocationCache: revocationCacheOf(site, dir) }, farm, defaultFarm, rules, tracing, accessLog: normalizeAccessLogSettings(site.accessLog, dir, defaultAccessLog) };
+}
+
+function revocationCacheOf(site: DeclaredSite, dir: string): RevocationCacheSettings {
+  const declared = site.ssl.revocation;
+  return { freshnessMs: parseDuration(declared.freshness) as number, fetchTimeoutMs: parseDuration(declared.fetchTimeout) as number, cacheFolder: resolve(dir, declared.cacheFolder) };
+}
+
+/** `ssl.revocation` with `online: true`, in milliseconds and an absolute cache folder; undefined when off. */
+function onlineRevocationOf(site: DeclaredSite, dir: string, at: readonly (string | number)[], problems: Problem[], warnings: Problem[]): OnlineRevocationSettings | undefined {
+  const declared = site.ssl.revocation;
+  const { fetchTimeoutMs, freshnessMs, cacheFolder } = revocationCacheOf(site, dir);
+  const path = [...at, 'ssl', 'revocation'];
+  const stapled = site.bindings.some((binding) => binding.protocol === 'https' && binding.certificate?.ocspStapling);
+  if ((declared.online && declared.check !== 'off') || stapled) {
+    if (fetchTimeoutMs < 100 || fetchTimeoutMs > 60_000) problems.push({ path: [...path, 'fetchTimeout'], message: `is ${fetchTimeoutMs} ms`, expected: 'between 100ms and 60s' });
+    if (freshnessMs < 1000) problems.push({ path: [...path, 'freshness'], message: `is ${freshnessMs} ms`, expected: 'at least 1s' });
+  }
+  if (!declared.online || declared.check === 'off') return undefined;
+  if (site.ssl.clientCertificates === 'ignore') warnings.push({ path: [...path, 'online'], message: 'is true, but the site never asks for a client certificate (clientCertificates: ignore)', expected: 'clientCertificates: accept or require' });
+  return { cachedOnly: declared.cachedOnly, freshnessMs, fetchTimeoutMs, whenUnknown: declared.whenUnknown, cacheFolder };
 }
 
 /**

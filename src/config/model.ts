@@ -77,6 +77,10 @@ export interface ServerCertificate {
   readonly options: { readonly cert?: Buffer; readonly key?: Buffer; readonly pfx?: Buffer; readonly passphrase?: string };
   /** The leaf certificate (for X-ARR-SSL and logs). */
   readonly leaf: X509Certificate;
+  /** Its issuer, when the certificate file holds the chain (OCSP stapling asks about leaf + issuer). */
+  readonly issuer: X509Certificate | undefined;
+  /** `ocspStapling`: staple the responder's answer about the leaf to handshakes that ask. */
+  readonly ocspStapling: boolean;
 }
 
 export interface SslSettings {
@@ -85,6 +89,23 @@ export interface SslSettings {
   /** PEM bundle of trusted client-certificate issuers; present when clientCertificates is not 'ignore' or when configured. */
   readonly trustedCa: TrustedCa | undefined;
   readonly revocation: RevocationList;
+  /** `revocation.online`: undefined when off (or `check: off`). */
+  readonly onlineRevocation: OnlineRevocationSettings | undefined;
+  /** Where and how online answers are fetched and kept (also for OCSP stapling of the site's bindings). */
+  readonly revocationCache: RevocationCacheSettings;
+}
+
+export interface RevocationCacheSettings {
+  readonly freshnessMs: number;
+  readonly fetchTimeoutMs: number;
+  /** Absolute path of the cache folder. */
+  readonly cacheFolder: string;
+}
+
+/** HTTP.sys's online revocation settings (`ssl.revocation`), by what they mean. */
+export interface OnlineRevocationSettings extends RevocationCacheSettings {
+  readonly cachedOnly: boolean;
+  readonly whenUnknown: 'deny' | 'allow';
 }
 
 export interface TrustedCa {
@@ -102,6 +123,8 @@ export interface RevocationList {
   readonly byIssuerFingerprint: ReadonlyMap<string, ReadonlySet<string>>;
   /** CA subject (Node's X509Certificate.subject) → revoked serials; used when the chain is not available. */
   readonly byIssuerSubject: ReadonlyMap<string, ReadonlySet<string>>;
+  /** CA fingerprint256 or subject → the CRL files it signed (for log lines: which file revoked). */
+  readonly filesByIssuer: ReadonlyMap<string, readonly string[]>;
   /** No CRL, or `check: off`: the door reads no chain for revocation. */
   readonly isEmpty: boolean;
 }

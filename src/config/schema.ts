@@ -33,6 +33,10 @@ export const certificateSchema = z
     pfxFile: z.string().min(1).optional().describe('PKCS#12 (.pfx/.p12) file with the certificate, its chain and key; instead of `certFile` + `keyFile`.'),
     passphrase: z.string().optional().describe('Passphrase of `pfxFile` or of an encrypted `keyFile`. Prefer `passphraseFile`, which keeps the secret out of the config.'),
     passphraseFile: z.string().min(1).optional().describe('File whose content (trailing newline removed) is the passphrase of `pfxFile` or `keyFile`.'),
+    ocspStapling: z
+      .boolean()
+      .default(false)
+      .describe('Staple the OCSP answer about this certificate to handshakes that ask for it (`openssl s_client -status`): fetched from the responder in the certificate\'s Authority Information Access, checked against its issuer (the second certificate of `certFile`, or of the PFX chain), refreshed before its nextUpdate. While the responder is down, handshakes go on without a staple (logged). Default false.'),
   })
   .describe('The server certificate of an https binding: `certFile` + `keyFile`, or `pfxFile`.');
 
@@ -72,9 +76,32 @@ export const sslSchema = z
         check: z
           .enum(['off', 'leaf', 'chain'])
           .default('chain')
-          .describe('Which certificates are looked up in the CRLs: `chain` (the client certificate and every CA above it; a revoked intermediate revokes what it issued), `leaf` (the client certificate only), `off` (none: the CRLs are read and checked but not used). Default `chain`.'),
+          .describe('Which certificates are checked for revocation: `chain` (the client certificate and every CA above it; a revoked intermediate revokes what it issued), `leaf` (the client certificate only), `off` (none: the CRLs are read and checked but not used, nothing is fetched). Default `chain`.'),
+        online: z
+          .boolean()
+          .default(false)
+          .describe('Also check online, as HTTP.sys does: fetch the CRL at each checked certificate\'s CRL distribution point (http) and ask the OCSP responder in its Authority Information Access; OCSP first, the CRL when OCSP cannot answer. Answers are verified against the issuing CA (or an OCSP signer it delegated), cached in memory and in `cacheFolder`, refreshed before they go stale, and fetched only while a new TLS connection waits, never on the request path of an established one. A certificate no source (file or online) can answer for has an unknown status: see `whenUnknown`. Default false.'),
+        cachedOnly: z
+          .boolean()
+          .default(false)
+          .describe('HTTP.sys `verifyrevocationwithcachedclientcertonly`: a handshake never waits for a fetch; it uses the cached answers only (a missing one is fetched in the background for the next handshake, and this one\'s status is unknown). Default false.'),
+        freshness: duration
+          .default('1d')
+          .describe('HTTP.sys `revocationfreshnesstime`: an online answer older than this is fetched again, even when its nextUpdate is later. Default 1 day.'),
+        fetchTimeout: duration
+          .default('5s')
+          .describe('HTTP.sys `urlretrievaltimeout`: how long one fetch (CRL or OCSP) may take; a handshake waits at most this long. Default 5 s.'),
+        whenUnknown: z
+          .enum(['deny', 'allow'])
+          .default('deny')
+          .describe('When online checking is on and no source could answer for a certificate (no CRL or OCSP pointer, responder down, stale or badly signed answer): `deny` answers 403.16 with the reason "revocation status unknown"; `allow` lets the request in, with a warning in the event log and the metric gatehouse_revocation_checks_total{result="unknown"}. Default deny.'),
+        cacheFolder: z
+          .string()
+          .min(1)
+          .default('gatehouse-cache/revocation')
+          .describe('Where online answers are kept across restarts, relative to the config file; shared by the workers (and by instances that share the folder), which fetch one URL at a time between them. Created 0700; files written 0600. Default `gatehouse-cache/revocation`.'),
       })
-      .default({ check: 'chain' })
+      .default({ check: 'chain', online: false, cachedOnly: false, freshness: '1d', fetchTimeout: '5s', whenUnknown: 'deny', cacheFolder: 'gatehouse-cache/revocation' })
       .describe('Revocation settings (HTTP.sys\'s, by what they mean).'),
   })
   .describe('IIS SSL Settings of a site.');
@@ -83,7 +110,7 @@ export const siteSchema = z
   .strictObject({
     name: objectName.describe('Unique name of the site; appears in logs.'),
     bindings: z.array(bindingSchema).min(1).describe('At least one binding.'),
-    ssl: sslSchema.default({ requireSsl: false, clientCertificates: 'ignore', revocation: { check: 'chain' } }),
+    ssl: sslSchema.default({ requireSsl: false, clientCertificates: 'ignore', revocation: { check: 'chain', online: false, cachedOnly: false, freshness: '1d', fetchTimeout: '5s', whenUnknown: 'deny', cacheFolder: 'gatehouse-cache/revocation' } }),
     farm: objectName
       .optional()
       .describe('Name of the farm (in `farms`) that serves the requests of this site (with `rules`, those no rule answers). Required unless the site has `rules`; a request no rule answers then gets 404.'),

@@ -58,6 +58,7 @@ export interface DeclaredCertificate {
   pfxFile?: string | undefined;
   passphrase?: string | undefined;
   passphraseFile?: string | undefined;
+  ocspStapling?: boolean | undefined;
 }
 
 /** Reads an https binding's certificate and checks that it matches its key. */
@@ -73,7 +74,8 @@ export async function loadServerCertificate(dir: string, declared: DeclaredCerti
       const context = createSecureContext(options);
       const der = (context.context as { getCertificate(): Buffer | null }).getCertificate();
       if (!der) return { ok: false, problems: [{ path: pfxPath, message: `${resolve(dir, declared.pfxFile)} holds no certificate`, expected: 'a PKCS#12 file with a certificate and its private key' }] };
-      return { ok: true, value: { options, leaf: new X509Certificate(der) } };
+      const leaf = new X509Certificate(der);
+      return { ok: true, value: { options, leaf, issuer: undefined, ocspStapling: declared.ocspStapling === true } };
     } catch (error) {
       const message = (error as Error).message;
       const hint = /mac verify|password|decrypt/i.test(message) ? 'wrong passphrase' : message;
@@ -109,7 +111,8 @@ export async function loadServerCertificate(dir: string, declared: DeclaredCerti
     return { ok: false, problems: [{ path: keyPath, message: `${resolve(dir, declared.keyFile)} does not match the certificate in ${resolve(dir, declared.certFile)} (subject ${leaf.subject.replace(/\n/g, ', ')})`, expected: 'the private key of certFile' }] };
   }
   const options = passphrase.value === undefined ? { cert: certRead.value, key: keyRead.value } : { cert: certRead.value, key: keyRead.value, passphrase: passphrase.value };
-  return { ok: true, value: { options, leaf } };
+  const issuer = certs.value.find((cert) => cert !== leaf && leaf.checkIssued(cert));
+  return { ok: true, value: { options, leaf, issuer, ocspStapling: declared.ocspStapling === true } };
 }
 
 /** Reads a trusted CA bundle; every certificate in it must be a CA. */
@@ -149,6 +152,7 @@ function crlsIn(bytes: Buffer): Buffer[] {
 export async function loadRevocationList(dir: string, files: readonly string[], trusted: TrustedCa | undefined, path: Path, warnings: Problem[], check: RevocationCheck = 'chain'): Promise<Result<RevocationList>> {
   const byIssuerFingerprint = new Map<string, Set<string>>();
   const byIssuerSubject = new Map<string, Set<string>>();
+  const filesByIssuer = new Map<string, string[]>();
   const pending: PendingCrl[] = [];
   const problems: Problem[] = [];
   const anchors = (trusted?.certs ?? []).map((ca) => ({ ca, peculiar: new x509.X509Certificate(new Uint8Array(ca.raw)) }));
@@ -190,6 +194,7 @@ export async function loadRevocationList(dir: string, files: readonly string[], 
         for (const serial of serials) known.add(serial);
         byIssuerFingerprint.set(issuer.fingerprint256, known);
         byIssuerSubject.set(issuer.subject, known);
+        for (const key of [issuer.fingerprint256, issuer.subject]) filesByIssuer.set(key, [...new Set([...(filesByIssuer.get(key) ?? []), full])]);
         continue;
       }
       if (isNameOfAnchor) {
@@ -211,7 +216,7 @@ export async function loadRevocationList(dir: string, files: readonly string[], 
   }
   if (problems.length) return { ok: false, problems };
   const isEmpty = check === 'off' || (byIssuerFingerprint.size === 0 && pending.length === 0);
-  return { ok: true, value: { check, pending, byIssuerFingerprint, byIssuerSubject, isEmpty } };
+  return { ok: true, value: { check, pending, byIssuerFingerprint, byIssuerSubject, filesByIssuer, isEmpty } };
 }
 
 /** Reads a shared secret (trailing newline removed); at least 32 bytes. Warns when others can read it. */

@@ -6,8 +6,10 @@ import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect metada
 export type { Issued, KeyType, Validity } from './types.js';
 export { createCa } from './ca.js';
 export type { CaOptions } from './ca.js';
-export { createSelfSignedServer, issueClient, issueServer } from './issue.js';
-export type { IssueClientOptions, IssueServerOptions, ServerOptions } from './issue.js';
+export { createSelfSignedServer, DEFAULT_OCSP_RESPONDER_DAYS, issueClient, issueOcspResponder, issueServer } from './issue.js';
+export type { IssueClientOptions, IssueOcspResponderOptions, IssueServerOptions, ServerOptions } from './issue.js';
+export { REVOCATION_URL_EXPECTED, revocationUrlProblem } from './signer.js';
+export type { RevocationPointers } from './signer.js';
 export { createCrl } from './crl.js';
 export type { CrlOptions } from './crl.js';
 export { toPfx } from './pfx.js';

@@ -2,8 +2,8 @@ import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect metada
 import * as x509 from '@peculiar/x509';
 import { generateKeys, isRsa } from './keys.js';
 import { buildName, checkDnsName, checkEmail, checkIp, randomSerial } from './names.js';
-import type { Signer } from './signer.js';
-import { caSignerOf, keyIdExtensions, makeIssued, signCertificate } from './signer.js';
+import type { RevocationPointers, Signer } from './signer.js';
+import { caSignerOf, keyIdExtensions, makeIssued, revocationPointerExtensions, signCertificate } from './signer.js';
 import type { Issued, KeyType, Validity } from './types.js';
 import { DEFAULT_LEAF_DAYS, resolveValidity } from './validity.js';
 
@@ -14,7 +14,8 @@ export type ServerOptions = {
   /** Defaults to the first DNS name, else the first IP address. */
   commonName?: string;
   keyType?: KeyType;
-} & Validity;
+} & RevocationPointers &
+  Validity;
 
 /** Options for issueServer. */
 export type IssueServerOptions = { ca: Issued } & ServerOptions;
@@ -32,7 +33,24 @@ export type IssueClientOptions = {
   extendedKeyUsage?: 'clientAuth' | 'serverAuth' | 'none';
   /** Default 'digitalSignature'; 'keyCertSignOnly' exists to produce deliberately unusable certs for tests. */
   keyUsage?: 'digitalSignature' | 'keyCertSignOnly';
+} & RevocationPointers &
+  Validity;
+
+/** Options for issueOcspResponder. */
+export type IssueOcspResponderOptions = {
+  /** The CA whose certificates the responder answers for (it signs the responder's certificate). */
+  ca: Issued;
+  commonName: string;
+  keyType?: KeyType;
 } & Validity;
+
+const OID_OCSP_SIGNING = '1.3.6.1.5.5.7.3.9';
+const OID_OCSP_NOCHECK = '1.3.6.1.5.5.7.48.1.5';
+/**
+ * Default lifetime of an OCSP responder certificate. It carries id-pkix-ocsp-nocheck, so nothing can revoke
+ * it: RFC 6960 §4.2.2.2.1 suggests a very short lifetime, renewed often.
+ */
+export const DEFAULT_OCSP_RESPONDER_DAYS = 30;
 
 async function issueServerWith(opts: ServerOptions, issuer: Signer | null, chainPem: string[]): Promise<Issued> {
   const dnsNames = opts.dnsNames.map(checkDnsName);
@@ -41,6 +59,7 @@ async function issueServerWith(opts: ServerOptions, issuer: Signer | null, chain
   if (commonName === undefined) throw new TypeError('a server certificate needs at least one DNS name or IP address');
   const keyType = opts.keyType ?? 'ecdsa-p256';
   const { notBefore, notAfter } = resolveValidity(opts, DEFAULT_LEAF_DAYS);
+  const pointers = revocationPointerExtensions(opts);
   const keys = await generateKeys(keyType);
   const usage = x509.KeyUsageFlags.digitalSignature | (isRsa(keyType) ? x509.KeyUsageFlags.keyEncipherment : 0);
   const san: x509.JsonGeneralNames = [
@@ -53,6 +72,7 @@ async function issueServerWith(opts: ServerOptions, issuer: Signer | null, chain
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
     new x509.SubjectAlternativeNameExtension(san, false),
     ...(await keyIdExtensions(keys.publicKey, issuer)),
+    ...pointers,
   ];
   const cert = await signCertificate(
     { subject: buildName({ commonName }), serialNumber: randomSerial(), notBefore, notAfter, publicKey: keys.publicKey, extensions },
@@ -64,7 +84,8 @@ async function issueServerWith(opts: ServerOptions, issuer: Signer | null, chain
 
 /**
  * Issues a TLS server certificate signed by `ca`: SAN dNSName + iPAddress, EKU serverAuth,
- * keyUsage digitalSignature (+keyEncipherment for RSA), basicConstraints CA:false.
+ * keyUsage digitalSignature (+keyEncipherment for RSA), basicConstraints CA:false; with crlUrls / ocspUrls,
+ * cRLDistributionPoints and authorityInfoAccess (OCSP), both non-critical.
  */
 export async function issueServer(opts: IssueServerOptions): Promise<Issued> {
   const { ca, ...rest } = opts;
@@ -78,12 +99,14 @@ export async function createSelfSignedServer(opts: ServerOptions): Promise<Issue
 
 /**
  * Issues a TLS client certificate signed by `ca`. Defaults: EKU clientAuth, keyUsage digitalSignature,
- * basicConstraints CA:false. `email` goes into SAN rfc822Name and the subject emailAddress.
+ * basicConstraints CA:false. `email` goes into SAN rfc822Name and the subject emailAddress; crlUrls / ocspUrls
+ * as for issueServer.
  */
 export async function issueClient(opts: IssueClientOptions): Promise<Issued> {
   const issuer = caSignerOf(opts.ca);
   const email = opts.email === undefined ? undefined : checkEmail(opts.email);
   const { notBefore, notAfter } = resolveValidity(opts, DEFAULT_LEAF_DAYS);
+  const pointers = revocationPointerExtensions(opts);
   const keys = await generateKeys(opts.keyType ?? 'ecdsa-p256');
   const usage =
     (opts.keyUsage ?? 'digitalSignature') === 'keyCertSignOnly'
@@ -96,7 +119,7 @@ export async function issueClient(opts: IssueClientOptions): Promise<Issued> {
   ];
   if (eku !== 'none') extensions.push(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage[eku]], false));
   if (email !== undefined) extensions.push(new x509.SubjectAlternativeNameExtension([{ type: 'email', value: email }], false));
-  extensions.push(...(await keyIdExtensions(keys.publicKey, issuer)));
+  extensions.push(...(await keyIdExtensions(keys.publicKey, issuer)), ...pointers);
   const subject = buildName({
     commonName: opts.commonName,
     organization: opts.organization,
@@ -105,6 +128,31 @@ export async function issueClient(opts: IssueClientOptions): Promise<Issued> {
   });
   const cert = await signCertificate(
     { subject, serialNumber: randomSerial(), notBefore, notAfter, publicKey: keys.publicKey, extensions },
+    issuer,
+    keys,
+  );
+  return makeIssued(cert, keys, [opts.ca.certPem, ...opts.ca.chainPem]);
+}
+
+/**
+ * Issues a delegated OCSP signing certificate for `ca` (RFC 6960 §4.2.2.2): EKU id-kp-OCSPSigning only,
+ * keyUsage digitalSignature (critical), basicConstraints CA:false (critical), and id-pkix-ocsp-nocheck
+ * (non-critical, RFC 6960 §4.2.2.2.1: clients do not check this certificate's own revocation). Default
+ * lifetime DEFAULT_OCSP_RESPONDER_DAYS (30 days), key ecdsa-p256.
+ */
+export async function issueOcspResponder(opts: IssueOcspResponderOptions): Promise<Issued> {
+  const issuer = caSignerOf(opts.ca);
+  const { notBefore, notAfter } = resolveValidity(opts, DEFAULT_OCSP_RESPONDER_DAYS);
+  const keys = await generateKeys(opts.keyType ?? 'ecdsa-p256');
+  const extensions: x509.Extension[] = [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+    new x509.ExtendedKeyUsageExtension([OID_OCSP_SIGNING], false),
+    new x509.Extension(OID_OCSP_NOCHECK, false, new Uint8Array([0x05, 0x00])),
+    ...(await keyIdExtensions(keys.publicKey, issuer)),
+  ];
+  const cert = await signCertificate(
+    { subject: buildName({ commonName: opts.commonName }), serialNumber: randomSerial(), notBefore, notAfter, publicKey: keys.publicKey, extensions },
     issuer,
     keys,
   );

@@ -98,3 +98,62 @@ export async function keyIdExtensions(publicKey: CryptoKey, issuer: Signer | nul
   else if (issuer) exts.push(await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey, false, pkiCrypto));
   return exts;
 }
+
+/**
+ * Where relying parties look for a certificate's revocation status (RFC 5280 §4.2.1.13, §4.2.2.1).
+ * Each URL must be an absolute `http://` URL: CRLs and OCSP responses are signed, so they are fetched over
+ * plain http (RFC 5280 §4.2.1.13, RFC 6960 Appendix A.1); fetching them over https would need a revocation
+ * check of its own. The URLs are written exactly as given.
+ */
+export interface RevocationPointers {
+  /** cRLDistributionPoints (non-critical): one distribution point per URL, in order. */
+  crlUrls?: string[];
+  /** authorityInfoAccess id-ad-ocsp (non-critical): one access description per URL, in order. */
+  ocspUrls?: string[];
+}
+
+// RFC 3986 characters (unreserved, reserved and '%'). Anything else (spaces, '\', non-ASCII) is refused, not
+// rewritten the way the WHATWG parser would: the certificate carries the string as written (an IA5String).
+const URI_CHARS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/;
+
+/** What is wrong with a CRL or OCSP URL (an absolute http:// URL in RFC 3986 characters), or undefined. */
+export function revocationUrlProblem(url: unknown): string | undefined {
+  if (typeof url !== 'string') return 'is not a string';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'is not a URL';
+  }
+  if (parsed.protocol !== 'http:') return `uses scheme ${parsed.protocol}, not http:`;
+  // new URL also reads 'http:host' and 'http:/host' as http://host/; what reads the certificate may not.
+  if (!/^http:\/\/[^/]/i.test(url)) return 'is not absolute: it must start with http:// and a host';
+  if (!URI_CHARS.test(url)) return 'holds characters a URI cannot: spaces, backslashes and non-ASCII must be percent-encoded';
+  return undefined;
+}
+
+/** What revocationUrlProblem expects, for error messages. */
+export const REVOCATION_URL_EXPECTED = 'an absolute http:// URL, since CRLs and OCSP responses are fetched over plain http';
+
+/** Returns `url` if it is a valid CRL/OCSP URL; else throws a TypeError naming `option` and the value. */
+export function checkRevocationUrl(option: keyof RevocationPointers, url: unknown): string {
+  const problem = revocationUrlProblem(url);
+  if (problem !== undefined) throw new TypeError(`${option}: ${JSON.stringify(url)} ${problem} (expected ${REVOCATION_URL_EXPECTED})`);
+  return url as string;
+}
+
+/** The cRLDistributionPoints and authorityInfoAccess (OCSP) extensions for `p`; none for absent or empty lists. */
+export function revocationPointerExtensions(p: RevocationPointers): x509.Extension[] {
+  const lists = (option: keyof RevocationPointers): string[] => {
+    const urls = p[option];
+    if (urls === undefined) return [];
+    if (!Array.isArray(urls)) throw new TypeError(`${option}: ${JSON.stringify(urls)} is not an array (expected an array of http:// URLs)`);
+    return urls.map((url) => checkRevocationUrl(option, url));
+  };
+  const crlUrls = lists('crlUrls');
+  const ocspUrls = lists('ocspUrls');
+  const extensions: x509.Extension[] = [];
+  if (crlUrls.length > 0) extensions.push(new x509.CRLDistributionPointsExtension(crlUrls, false));
+  if (ocspUrls.length > 0) extensions.push(new x509.AuthorityInfoAccessExtension({ ocsp: ocspUrls }, false));
+  return extensions;
+}

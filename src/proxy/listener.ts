@@ -11,6 +11,7 @@ import { secureContextFor, secureContextOptions } from '../tls/secure-context.js
 import { allowPartialTrustChainOnDefault, renewTicketsOnResumption, setClientCertificateRequest, useSniCallback } from '../platform/tls-internals.js';
 import type { BindingRuntime } from './site-runtime.js';
 import { TlsConnection } from './tls-connection.js';
+import { revocationGate } from '../tls/online/revocation-service.js';
 
 /** HTTP/2 settings we send: a bound on concurrent streams per connection, as nginx (128) and Envoy have. */
 const HTTP2_SETTINGS = { maxConcurrentStreams: 128 } as const;
@@ -99,6 +100,7 @@ export class ListenerRuntime {
         if (bindings.length === 1 && bindings[0]?.config.tls.sessionResumption) renewTicketsOnResumption(server);
         (server as HttpsServer & { requestCert?: boolean }).requestCert = defaultBinding.site.config.ssl.clientCertificates !== 'ignore';
         useSniCallback(server, this.#needsSniCallback ? this.#sniCallback : undefined);
+        this.#stapleOcsp();
       }
     } else {
       this.bindings = bindings;
@@ -171,6 +173,46 @@ export class ListenerRuntime {
     for (const session of this.#sessions) session.destroy();
   }
 
+  #isStapling = false;
+
+  /**
+   * OCSP stapling: node asks for a staple ('OCSPRequest') on each handshake whose client sends
+   * status_request, once a listener is registered; so one is registered only when a binding staples.
+   */
+  #stapleOcsp(): void {
+    const server = this.server as HttpsServer | undefined;
+    if (!server || this.#isStapling || !this.bindings.some((binding) => binding.staple)) return;
+    this.#isStapling = true;
+    server.on('OCSPRequest', (certificate: Buffer, issuer: Buffer | null, callback: (error: Error | null, response?: Buffer) => void) => {
+      const staple = this.bindings.find((binding) => binding.staple?.isFor(certificate))?.staple;
+      if (staple) staple.answer(issuer, callback);
+      else callback(null);
+    });
+    for (const binding of this.bindings) binding.staple?.start();
+  }
+
+  /**
+   * Online revocation: a new connection reaches the HTTP server (node's connection listener, the first
+   * 'secureConnection' listener its constructor added) only once the answers its client certificate needs
+   * are cached, so no request waits on a fetch. What the client sends meanwhile stays buffered in the socket.
+   */
+  #holdForRevocation(server: ListenerServer): void {
+    const [connection] = server.listeners('secureConnection') as ((this: unknown, socket: TLSSocket) => void)[];
+    if (!connection) return;
+    server.removeListener('secureConnection', connection);
+    server.prependListener('secureConnection', (socket: TLSSocket) => {
+      const site = (this.bindings.length === 1 ? this.bindings[0] : this.bindingFor(socket.servername))?.site;
+      const wait = site?.revocation?.online ? revocationGate(socket, site.revocation.online, (fingerprint) => site.chains.recall(fingerprint)) : undefined;
+      if (!wait) {
+        connection.call(server, socket);
+        return;
+      }
+      void wait.then(() => {
+        if (!socket.destroyed) connection.call(server, socket);
+      });
+    });
+  }
+
   /** Creates the node server (not yet listening). */
   createServer(onRequest: Parameters<typeof createHttpServer>[1], ticketKeys?: Buffer): ListenerServer {
     this.#ticketKeys = ticketKeys;
@@ -215,6 +257,8 @@ export class ListenerRuntime {
     allowPartialTrustChainOnDefault(this.server as HttpsServer, defaultOptions);
     if (!this.#needsSniCallback) useSniCallback(this.server as HttpsServer, undefined);
     if (this.bindings.length === 1 && this.bindings[0]?.config.tls.sessionResumption) renewTicketsOnResumption(this.server as HttpsServer);
+    this.#holdForRevocation(this.server); // always: a reload may turn online revocation on
+    this.#stapleOcsp();
     // A client without SNI when no binding answers for it: end the connection after the handshake.
     this.server.on('secureConnection', (socket: TLSSocket) => {
       if (this.#fallback) return;

@@ -10,6 +10,8 @@ import { forwardedCertificateHeaders } from './forwarded-certificate.js';
 import { strippedRequestHeaders } from './request-headers.js';
 import { ChainCache } from '../tls/chain-cache.js';
 import type { TlsConnection } from './tls-connection.js';
+import type { DoorRevocation } from '../tls/client-certificate.js';
+import type { OcspStaple } from '../tls/online/ocsp-stapling.js';
 import type { SiteTracer } from '../tracing/site-tracer.js';
 
 const NO_HEADERS: readonly string[] = Object.freeze([]);
@@ -62,6 +64,8 @@ export class SiteRuntime {
    * makes the door read it too. Otherwise a connection reads only the leaf (tls/client-certificate.ts).
    */
   readonly needsClientChain: boolean;
+  /** Revocation beyond the CRL files (online checks), the metrics and log it reports to; set by app.ts. */
+  revocation: DoorRevocation | undefined;
   /** Farm name → route, for the farms the site's rules and default route use. */
   readonly #routes = new Map<string, FarmRoute>();
   #defaultRoute: FarmRoute | undefined;
@@ -78,7 +82,7 @@ export class SiteRuntime {
     this.hasRules = config.rules.length > 0;
     const destinations = [config.defaultFarm, ...config.rules.map((rule) => (rule.action.type === 'route' ? rule.action.farm : undefined))];
     this.needsClientChain =
-      config.tracing !== undefined || destinations.some((f) => f !== undefined && f.protocol.clientCertHeaderName !== '' && (f.protocol.clientCertFormat === 'rfc9440' || f.protocol.clientCertFormat === 'xfcc'));
+      config.tracing !== undefined || config.ssl.onlineRevocation !== undefined || destinations.some((f) => f !== undefined && f.protocol.clientCertHeaderName !== '' && (f.protocol.clientCertFormat === 'rfc9440' || f.protocol.clientCertFormat === 'xfcc'));
     const primary = new FarmRoute(farm, farm);
     this.#routes.set(farm.name, primary);
     this.strippedHeaders = primary.strippedHeaders;
@@ -126,6 +130,8 @@ export class BindingRuntime {
   readonly sslServerSubject: string;
   /** `https://127.0.0.1:8443` for the startup line. */
   readonly url: string;
+  /** `certificate.ocspStapling`: the staple handed to handshakes that ask (set by app.ts). */
+  staple: OcspStaple | undefined;
 
   constructor(config: Binding, site: SiteRuntime) {
     this.config = config;

@@ -35,7 +35,7 @@ export class TlsConnection {
     this.generation = generation;
     this.isFromEarlierConfig = isFromEarlierConfig;
     const site = binding.site;
-    const { certificate, verdict } = evaluateClientCertificate(socket, site.config.ssl, site.chains, site.needsClientChain);
+    const { certificate, verdict } = evaluateClientCertificate(socket, site.config.ssl, site.chains, site.needsClientChain, site.revocation);
     this.certificate = certificate;
     this.verdict = verdict;
     this.isResumed = socket.isSessionReused();

@@ -7,8 +7,9 @@ import { X509Certificate } from 'node:crypto';
 import type { RevocationList, SslSettings } from '../config/model.js';
 import type { ChainCache } from './chain-cache.js';
 import { normalizeSerial } from '../config/tls-files.js';
-import { isRevoked } from './revocation.js';
-import { ACCEPTED, CERTIFICATE_REQUIRED, EXPIRED, NOT_REQUESTED, NOT_YET_VALID, NO_CERTIFICATE_ACCEPTED, REVOKED, verdictForVerifyError, type Verdict } from './verdict.js';
+import { revokedByFile, type FileRevocation } from './revocation.js';
+import type { CheckObserver, OnlineRevocation } from './online/online-revocation.js';
+import { ACCEPTED, CERTIFICATE_REQUIRED, EXPIRED, NOT_REQUESTED, NOT_YET_VALID, NO_CERTIFICATE_ACCEPTED, revocationUnknownVerdict, revokedVerdict, verdictForVerifyError, type Verdict } from './verdict.js';
 
 export class ClientCertificate {
   /** DER of the leaf. */
@@ -69,9 +70,14 @@ export class ClientCertificate {
     return normalizeSerial(this.#peer.serialNumber);
   }
 
-  /** Whether the leaf (or, with `check: chain`, a CA above it) is on a CRL. */
-  isRevoked(revocation: RevocationList): boolean {
-    return isRevoked(this.#peer as DetailedPeerCertificate, () => this.x509.issuer, revocation);
+  /** Whether the leaf (or, with `check: chain`, a CA above it) is on a CRL file, and which. */
+  revokedByFile(revocation: RevocationList): FileRevocation | undefined {
+    return revokedByFile(this.#peer as DetailedPeerCertificate, () => this.x509.issuer, revocation);
+  }
+
+  /** Node's detailed peer certificate (the verified chain), for the online check. */
+  get peer(): PeerCertificate | DetailedPeerCertificate {
+    return this.#peer;
   }
 
   /** The validity check made on every request, so a long keep-alive connection cannot outlive the certificate. */
@@ -96,7 +102,7 @@ export interface ClientCertificateResult {
  * quarter as much (node parses every certificate of a detailed chain into a JS object). Node 20's
  * getPeerX509Certificate() would be cheaper still, but keeps about 3 KB of native memory per call.
  */
-export function evaluateClientCertificate(socket: TLSSocket, ssl: SslSettings, chains?: ChainCache, needsChain = true): ClientCertificateResult {
+export function evaluateClientCertificate(socket: TLSSocket, ssl: SslSettings, chains?: ChainCache, needsChain = true, revocation?: DoorRevocation): ClientCertificateResult {
   if (ssl.clientCertificates === 'ignore') return { certificate: undefined, verdict: NOT_REQUESTED };
   const peer = needsChain || !ssl.revocation.isEmpty ? socket.getPeerCertificate(true) : socket.getPeerCertificate(false);
   if (!peer || !peer.raw) {
@@ -108,6 +114,31 @@ export function evaluateClientCertificate(socket: TLSSocket, ssl: SslSettings, c
     const code = typeof error === 'string' ? error : ((error as { code?: string } | null)?.code ?? String(error));
     return { certificate, verdict: verdictForVerifyError(code) };
   }
-  if (certificate.isRevoked(ssl.revocation)) return { certificate, verdict: REVOKED };
+  if (!ssl.revocation.isEmpty) {
+    const revoked = certificate.revokedByFile(ssl.revocation);
+    revocation?.observer?.checked('file', revoked ? 'revoked' : 'good');
+    if (revoked) return { certificate, verdict: revokedVerdict(revoked.source, revoked.subject ?? certificate.subject, revoked.serial) };
+  }
+  const online = revocation?.online;
+  if (online) {
+    let status;
+    try {
+      status = online.statusOf(online.pairsFor(socket, peer as DetailedPeerCertificate, certificate.chain), revocation.observer);
+    } catch (error) {
+      status = { state: 'unknown', subject: certificate.subject, why: `its chain cannot be read (${(error as Error).message})` } as const;
+    }
+    if (status.state === 'revoked') return { certificate, verdict: revokedVerdict(status.source, status.subject, status.serial) };
+    if (status.state === 'unknown') {
+      if (online.settings.whenUnknown === 'deny') return { certificate, verdict: revocationUnknownVerdict(status.subject, status.why) };
+      revocation.warn?.(`revocation status unknown, let in (whenUnknown: allow): ${certificate.subject}, serial ${certificate.serialNumber}: ${status.subject}: ${status.why}`);
+    }
+  }
   return { certificate, verdict: ACCEPTED };
+}
+
+/** The door's revocation helpers beyond CRL files: the site's online check, the metrics, the event log. */
+export interface DoorRevocation {
+  readonly online: OnlineRevocation | undefined;
+  readonly observer: CheckObserver | undefined;
+  readonly warn: ((message: string) => void) | undefined;
 }

@@ -22,6 +22,16 @@ export const REVOKED: Verdict = Object.freeze({ subStatus: 13, reason: 'client c
 export const EXPIRED: Verdict = Object.freeze({ subStatus: 17, reason: 'client certificate expired', code: 'CERT_HAS_EXPIRED' });
 export const NOT_YET_VALID: Verdict = Object.freeze({ subStatus: 17, reason: 'client certificate not yet valid', code: 'CERT_NOT_YET_VALID' });
 
+/** 403.13 naming the source (CRL file, CDP URL, OCSP responder) and the revoked certificate. */
+export function revokedVerdict(source: string, subject: string, serial: string): Verdict {
+  return Object.freeze({ subStatus: 13, reason: `client certificate revoked (${source}: ${subject}, serial ${serial})`, code: 'CERT_REVOKED' });
+}
+
+/** 403.16 when no source could say whether a certificate is revoked (`whenUnknown: deny`). */
+export function revocationUnknownVerdict(subject: string, why: string): Verdict {
+  return Object.freeze({ subStatus: 16, reason: `client certificate revocation status unknown (${subject}: ${why})`, code: 'CERT_REVOCATION_STATUS_UNKNOWN' });
+}
+
 const UNTRUSTED = new Set([
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',

@@ -106,6 +106,8 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
   readonly #handshakes: Counter<'site' | 'type'>;
   readonly #handshakeChildren = new Map<string, (value?: number) => void>();
   readonly #handshakeFailures: Counter<'site' | 'reason'>;
+  readonly #revocationChecks: Counter<'source' | 'result'>;
+  readonly #revocationFetches: Histogram<'kind' | 'outcome'>;
   /** thumbprint → notAfter (ms), in the order first seen. */
   readonly #certificates = new Map<string, number>();
   readonly #capacity: number;
@@ -242,7 +244,54 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
         this.set(soonest === undefined ? Infinity : Math.max(0, (soonest - metrics.#now()) / 1000));
       },
     });
+    this.#revocationChecks = new Counter({
+      name: 'gatehouse_revocation_checks_total',
+      help: 'Client certificate revocation checks, one per certificate checked on a new connection, by source (file: a crlFile; crl: a CRL distribution point; ocsp: a responder; none: the certificate names neither) and result (good, revoked, unknown).',
+      labelNames: ['source', 'result'] as const,
+      registers,
+    });
+    this.#revocationFetches = new Histogram({
+      name: 'gatehouse_revocation_fetch_duration_seconds',
+      help: 'Online revocation fetches (CRL from a distribution point, OCSP request), by kind (crl, ocsp) and outcome (ok, failed: unreachable, timed out, bad signature, stale), seconds.',
+      labelNames: ['kind', 'outcome'] as const,
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    new Gauge({
+      name: 'gatehouse_revocation_cache_age_seconds',
+      aggregator: 'min', // across cluster workers: the freshest copy
+      help: 'Age of each cached online revocation answer (CRL or OCSP), by kind and URL, seconds.',
+      labelNames: ['kind', 'url'] as const,
+      registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        const oldest = new Map<string, number>();
+        for (const entry of metrics.revocationEntries?.() ?? []) {
+          if (entry.answer === undefined) continue;
+          const key = `${entry.kind}\u0000${entry.url}`;
+          oldest.set(key, Math.max(oldest.get(key) ?? 0, (now - entry.fetchedAtMs) / 1000));
+        }
+        for (const [key, age] of oldest) {
+          const [kind, url] = key.split('\u0000') as [string, string];
+          this.set({ kind, url }, age);
+        }
+      },
+    });
     this.registry = options.processMetrics === false ? own : Registry.merge([processRegistry(), own]);
+  }
+
+  /** The cached online revocation answers (app.ts sets it), for their age. */
+  revocationEntries: (() => Iterable<{ readonly kind: string; readonly url: string; readonly fetchedAtMs: number; readonly answer: unknown }>) | undefined;
+
+  /** A client certificate's revocation check (tls/online). */
+  checked(source: 'file' | 'crl' | 'ocsp' | 'none', result: 'good' | 'revoked' | 'unknown'): void {
+    this.#revocationChecks.inc({ source, result });
+  }
+
+  /** An online revocation fetch. */
+  fetched(kind: 'crl' | 'ocsp', outcome: 'ok' | 'failed', seconds: number): void {
+    this.#revocationFetches.observe({ kind, outcome }, seconds);
   }
 
   /** A config reload: the counters are read from these farms from now on. */
@@ -387,6 +436,7 @@ export function rejectionReason(status: number, subStatus: number, reason: strin
         return 'revoked';
       case 16:
         if (reason.includes('not issued by a trusted CA')) return 'untrusted';
+        if (reason.includes('revocation status unknown')) return 'revocation_unknown';
         if (reason.includes('bad signature')) return 'bad_signature';
         if (reason.includes('not valid for client authentication')) return 'wrong_usage';
         return 'invalid';

@@ -1,7 +1,8 @@
 /**
- * `gatehouse cert`: create-ca, create-server, create-self-signed, issue-client, revoke, crl and inspect,
- * run as real child processes in temp folders and checked with the openssl command line, curl and
- * node:tls; then the certificates they make used by a real Gatehouse (`gatehouse start`).
+ * `gatehouse cert`: create-ca, create-server, create-self-signed, issue-client (and their --crl-url /
+ * --ocsp-url), revoke, crl and inspect, run as real child processes in temp folders and checked with the
+ * openssl command line, curl and node:tls; then the certificates they make used by a real Gatehouse
+ * (`gatehouse start`).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
+import { createCa as createCaPki, issueOcspResponder } from '../../src/pki/index.js';
 import { startBackend } from '../support/backends.js';
 import { startCli, tempDir, within, writeText } from './cli-helpers.js';
 import {
@@ -324,6 +326,71 @@ describe('gatehouse cert inspect', () => {
     assert.match(valueOf(server.stdout, 'SANs'), /DNS:app\.example\.test/);
     assert.match(valueOf(server.stdout, 'SANs'), /IP Address:127\.0\.0\.1/);
     assert.match(valueOf(server.stdout, 'ext. usage'), /serverAuth/);
+  });
+});
+
+describe('gatehouse cert --crl-url / --ocsp-url', () => {
+  const CRL = 'http://pki.example.test/ca.crl';
+  const CRL_MIRROR = 'http://mirror.example.test:8080/ca.crl';
+  const OCSP = 'http://ocsp.example.test/';
+  /** `openssl x509 -noout -ext crlDistributionPoints,authorityInfoAccess` as it prints the given URLs. */
+  const opensslText = (crls: string[], ocsps: string[]) =>
+    (crls.length ? `X509v3 CRL Distribution Points: \n${crls.map((u) => `    Full Name:\n      URI:${u}\n`).join('')}` : '') +
+    (ocsps.length ? `Authority Information Access: \n${ocsps.map((u) => `    OCSP - URI:${u}\n`).join('')}` : '');
+  const pointers = (dir: string, file: string) => opensslOk(dir, 'x509', '-noout', '-ext', 'crlDistributionPoints,authorityInfoAccess', '-in', file);
+
+  test('create-server, create-self-signed and issue-client write the pointers; inspect shows them; without the flags there are none', T, async (t) => {
+    const dir = await tempDir(t, 'gatehouse-cert-');
+    await createCa(dir, 'Pointer Test Root', 'ca');
+    await gatehouseOk(dir, 'cert', 'create-server', '--ca', 'ca', '--no-default-names', '--dns', 'app.example.test', '--crl-url', CRL, CRL_MIRROR, '--ocsp-url', OCSP);
+    await gatehouseOk(dir, 'cert', 'issue-client', '--ca', 'ca', '--cn', 'Paula Pointer', '--ocsp-url', OCSP, '--crl-url', CRL);
+    await gatehouseOk(dir, 'cert', 'create-self-signed', '--out', 'self', '--crl-url', CRL);
+    await gatehouseOk(dir, 'cert', 'issue-client', '--ca', 'ca', '--cn', 'No Pointers');
+
+    assert.equal(await pointers(dir, 'server.pem'), opensslText([CRL, CRL_MIRROR], [OCSP]));
+    assert.equal(await pointers(dir, 'paula-pointer.pem'), opensslText([CRL], [OCSP]));
+    assert.equal(await pointers(dir, join('self', 'server.pem')), opensslText([CRL], []));
+    assert.equal(await pointers(dir, 'no-pointers.pem'), '');
+    assert.equal(leafOfPem(await readFile(join(dir, 'server.pem'), 'utf8')).infoAccess, `OCSP - URI:${OCSP}`);
+    for (const file of ['server.pem', 'paula-pointer.pem']) {
+      const verify = await openssl(dir, 'verify', '-CAfile', join('ca', 'ca.pem'), file);
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    }
+
+    const server = (await gatehouseOk(dir, 'cert', 'inspect', 'server.pem')).stdout;
+    assert.equal(valueOf(server, 'CRL distribution points:'), `${CRL}, ${CRL_MIRROR}`);
+    assert.equal(valueOf(server, 'OCSP responders:'), OCSP);
+    const self = (await gatehouseOk(dir, 'cert', 'inspect', join('self', 'server.pem'))).stdout;
+    assert.equal(valueOf(self, 'CRL distribution points:'), CRL);
+    assert.doesNotMatch(self, /^OCSP responders:/m, self);
+    const plain = (await gatehouseOk(dir, 'cert', 'inspect', 'no-pointers.pem')).stdout;
+    assert.doesNotMatch(plain, /^(CRL distribution points|OCSP responders):/m, plain);
+    // The verdict still comes last.
+    const chained = await gatehouseOk(dir, 'cert', 'inspect', 'paula-pointer.pem', '--ca', join('ca', 'ca.pem'));
+    assert.match(chained.stdout, /^OCSP responders: http:\/\/ocsp\.example\.test\/\nchains to CA yes/m, chained.stdout);
+    // A delegated OCSP responder's certificate (src/pki's issueOcspResponder) names its usage.
+    const responder = await issueOcspResponder({ ca: await createCaPki({ commonName: 'Responder Test CA' }), commonName: 'Responder' });
+    await writeText(dir, 'responder.pem', responder.certPem);
+    assert.equal(valueOf((await gatehouseOk(dir, 'cert', 'inspect', 'responder.pem')).stdout, 'ext. usage'), 'OCSPSigning');
+  });
+
+  test('a URL that is not http:// is refused naming the flag, the value and what was expected; nothing is written', T, async (t) => {
+    const dir = await tempDir(t, 'gatehouse-cert-');
+    await createCa(dir, 'Bad Pointer Root', 'ca');
+    const ftp = await gatehouse(dir, 'cert', 'issue-client', '--ca', 'ca', '--cn', 'Fred', '--crl-url', CRL, 'ftp://pki.example.test/ca.crl');
+    assert.equal(ftp.code, 1, ftp.stdout + ftp.stderr);
+    assert.match(ftp.stderr, /^gatehouse: --crl-url ftp:\/\/pki\.example\.test\/ca\.crl: uses scheme ftp:, not http: \(expected an absolute http:\/\/ URL, since CRLs and OCSP responses are fetched over plain http\)$/m, ftp.stderr);
+    assert.equal(ftp.stdout, '');
+    assert.equal(await exists(join(dir, 'fred.pem')), false, 'no certificate written');
+
+    const notUrl = await gatehouse(dir, 'cert', 'create-server', '--ca', 'ca', '--ocsp-url', 'ocsp.example.test');
+    assert.equal(notUrl.code, 1, notUrl.stdout + notUrl.stderr);
+    assert.match(notUrl.stderr, /--ocsp-url ocsp\.example\.test: is not a URL \(expected an absolute http:\/\/ URL/, notUrl.stderr);
+    assert.equal(await exists(join(dir, 'server.pem')), false, 'no certificate written');
+
+    const https = await gatehouse(dir, 'cert', 'create-self-signed', '--ocsp-url', 'https://ocsp.example.test/');
+    assert.equal(https.code, 1, https.stdout + https.stderr);
+    assert.match(https.stderr, /--ocsp-url https:\/\/ocsp\.example\.test\/: uses scheme https:, not http:/, https.stderr);
   });
 });
 

@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { createCa, createSelfSignedServer, issueClient, issueServer, toPfx, writeAtomic, writeIssued, type Issued, type KeyType } from '../../../pki/index.js';
+import { createCa, createSelfSignedServer, issueClient, issueServer, REVOCATION_URL_EXPECTED, revocationUrlProblem, toPfx, writeAtomic, writeIssued, type Issued, type KeyType, type RevocationPointers } from '../../../pki/index.js';
 import { fqdn } from '../../../demo/demo-pki.js';
 import { CliError } from '../../cli-error.js';
 import { loadCaFolder, readRevoked, writeRevocation } from './ca-folder.js';
@@ -28,6 +28,18 @@ function daysOf(value: string | undefined, fallback: number): number {
   const days = Number(value);
   if (!Number.isInteger(days) || days < 1 || days > 36500) throw new CliError(`--days ${value}: not a number of days (expected a whole number from 1 to 36500)`);
   return days;
+}
+
+/** --crl-url / --ocsp-url as the pki options (each URL checked here, so the message names the flag). */
+function revocationPointersOf(options: { crlUrl?: string[]; ocspUrl?: string[] }): RevocationPointers {
+  const urls = (flag: string, values: string[] | undefined): string[] => {
+    for (const url of values ?? []) {
+      const problem = revocationUrlProblem(url);
+      if (problem !== undefined) throw new CliError(`${flag} ${url}: ${problem} (expected ${REVOCATION_URL_EXPECTED})`);
+    }
+    return values ?? [];
+  };
+  return { crlUrls: urls('--crl-url', options.crlUrl), ocspUrls: urls('--ocsp-url', options.ocspUrl) };
 }
 
 async function guard<T>(action: () => Promise<T>): Promise<T> {
@@ -88,15 +100,16 @@ export function certCommand(run: (action: () => Promise<number>) => void): Comma
       }),
     );
 
-  const serverAction = (selfSigned: boolean) => (o: { ca?: string; dns?: string[]; ip?: string[]; defaultNames?: boolean; out?: string; name?: string; rsa?: string; days?: string; force?: boolean }) =>
+  const serverAction = (selfSigned: boolean) => (o: { ca?: string; dns?: string[]; ip?: string[]; defaultNames?: boolean; out?: string; name?: string; rsa?: string; days?: string; crlUrl?: string[]; ocspUrl?: string[]; force?: boolean }) =>
     run(async () => {
       // commander stores --no-default-names as defaultNames: false.
       const names = await serverNames(o.dns, o.ip, o.defaultNames === false);
       const keyType = keyTypeOf(o);
       const days = daysOf(o.days, 397);
+      const pointers = revocationPointersOf(o);
       const issued = selfSigned
-        ? await guard(() => createSelfSignedServer({ ...names, keyType, days }))
-        : await guard(async () => issueServer({ ca: await loadCaFolder(resolve(o.ca as string)), ...names, keyType, days }));
+        ? await guard(() => createSelfSignedServer({ ...names, keyType, days, ...pointers }))
+        : await guard(async () => issueServer({ ca: await loadCaFolder(resolve(o.ca as string)), ...names, keyType, days, ...pointers }));
       const dir = out(o.out, '.');
       const { certFile, keyFile } = await guard(() => writeIssued(dir, o.name ?? 'server', issued, { force: o.force === true }));
       process.stdout.write(`${describe(issued, [certFile, keyFile])}\nanswers for  ${[...names.dnsNames, ...names.ipAddresses].join(', ')}\nuse it in a binding: certificate: { certFile: ${certFile}, keyFile: ${keyFile} }\n`);
@@ -115,6 +128,8 @@ export function certCommand(run: (action: () => Promise<number>) => void): Comma
       .option('--name <base>', 'file base name (default server)')
       .addOption(new Option('--rsa <bits>', 'RSA key instead of ECDSA P-256').choices(['2048', '3072', '4096']))
       .option('--days <n>', 'validity in days (default 397)')
+      .option('--crl-url <url...>', 'http:// URLs of the CA\'s CRL (cRLDistributionPoints)')
+      .option('--ocsp-url <url...>', 'http:// URLs of the CA\'s OCSP responder (authorityInfoAccess)')
       .option('--force', 'replace existing files')
       .action(serverAction(selfSigned));
   }
@@ -132,9 +147,12 @@ export function certCommand(run: (action: () => Promise<number>) => void): Comma
     .option('--name <base>', 'file base name (default from the common name)')
     .option('--pfx-password <password>', 'PFX password (default: a random one, printed)')
     .addOption(new Option('--rsa <bits>', 'RSA key instead of ECDSA P-256').choices(['2048', '3072', '4096']))
+    .option('--crl-url <url...>', 'http:// URLs of the CA\'s CRL (cRLDistributionPoints)')
+    .option('--ocsp-url <url...>', 'http:// URLs of the CA\'s OCSP responder (authorityInfoAccess)')
     .option('--force', 'replace existing files')
-    .action((o: { ca: string; cn: string; email?: string; ou?: string; o?: string; days?: string; out?: string; name?: string; pfxPassword?: string; rsa?: string; force?: boolean }) =>
+    .action((o: { ca: string; cn: string; email?: string; ou?: string; o?: string; days?: string; out?: string; name?: string; pfxPassword?: string; rsa?: string; crlUrl?: string[]; ocspUrl?: string[]; force?: boolean }) =>
       run(async () => {
+        const pointers = revocationPointersOf(o);
         const ca = await loadCaFolder(resolve(o.ca));
         const issued = await guard(() =>
           issueClient({
@@ -142,6 +160,7 @@ export function certCommand(run: (action: () => Promise<number>) => void): Comma
             commonName: o.cn,
             keyType: keyTypeOf(o),
             days: daysOf(o.days, 365),
+            ...pointers,
             ...(o.email === undefined ? {} : { email: o.email }),
             ...(o.ou === undefined ? {} : { organizationalUnit: o.ou }),
             ...(o.o === undefined ? {} : { organization: o.o }),

@@ -1,4 +1,7 @@
-/** `gatehouse cert inspect FILE [--ca CAFILE]`: what a certificate is, and whether (and why not) it chains to a CA. */
+/**
+ * `gatehouse cert inspect FILE [--ca CAFILE]`: what a certificate is, where its revocation status is published
+ * (CRL distribution points, OCSP responders), and whether (and why not) it chains to a CA.
+ */
 import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect metadata API
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -15,7 +18,7 @@ const KEY_USAGES: [x509.KeyUsageFlags, string][] = [
   [x509.KeyUsageFlags.keyCertSign, 'keyCertSign'],
   [x509.KeyUsageFlags.cRLSign, 'cRLSign'],
 ];
-const EKU_NAMES: Record<string, string> = { '1.3.6.1.5.5.7.3.1': 'serverAuth', '1.3.6.1.5.5.7.3.2': 'clientAuth', '1.3.6.1.5.5.7.3.3': 'codeSigning', '1.3.6.1.5.5.7.3.4': 'emailProtection', '1.3.6.1.4.1.311.20.2.2': 'smartcardLogon' };
+const EKU_NAMES: Record<string, string> = { '1.3.6.1.5.5.7.3.1': 'serverAuth', '1.3.6.1.5.5.7.3.2': 'clientAuth', '1.3.6.1.5.5.7.3.3': 'codeSigning', '1.3.6.1.5.5.7.3.4': 'emailProtection', '1.3.6.1.5.5.7.3.9': 'OCSPSigning', '1.3.6.1.4.1.311.20.2.2': 'smartcardLogon' };
 
 /** Certificates of a PEM bundle or a single DER file. */
 export async function readCertificates(file: string, flag: string): Promise<X509Certificate[]> {
@@ -35,6 +38,28 @@ export async function readCertificates(file: string, flag: string): Promise<X509
 }
 
 const dn = (text: string) => text.split('\n').reverse().join(', ');
+
+/** A general name as text: a URI as itself, anything else as `type:value`. */
+function nameText(name: x509.GeneralName): string {
+  return name.type === 'url' ? name.value : `${name.type}:${name.value}`;
+}
+
+/** Where the certificate says its CRL is (each distribution point's full names), or undefined without the extension. */
+function crlDistributionPoints(cert: x509.X509Certificate): string | undefined {
+  const ext = cert.getExtension(x509.CRLDistributionPointsExtension);
+  if (!ext) return undefined;
+  const names = ext.distributionPoints.flatMap((dp) => {
+    if (dp.distributionPoint?.nameRelativeToCRLIssuer) return ['(a name relative to the CRL issuer)'];
+    return (dp.distributionPoint?.fullName ?? []).map((name) => {
+      try {
+        return nameText(new x509.GeneralName(name));
+      } catch {
+        return '(a name of an unsupported type)';
+      }
+    });
+  });
+  return names.length > 0 ? names.join(', ') : '(none)';
+}
 
 /** Whether `leaf` chains to one of `cas` (using `extra` as intermediates), and why not. */
 export function chainsTo(leaf: X509Certificate, extra: readonly X509Certificate[], cas: readonly X509Certificate[], now = new Date()): { ok: boolean; detail: string } {
@@ -64,6 +89,8 @@ export async function inspectCommand(file: string, options: { ca?: string }): Pr
   const parsed = new x509.X509Certificate(new Uint8Array(leaf.raw));
   const ku = parsed.getExtension(x509.KeyUsagesExtension);
   const eku = parsed.getExtension(x509.ExtendedKeyUsageExtension);
+  const crls = crlDistributionPoints(parsed);
+  const ocsp = parsed.getExtension(x509.AuthorityInfoAccessExtension)?.ocsp ?? [];
   const now = Date.now();
   const notAfter = new Date(leaf.validTo);
   const daysLeft = Math.round((notAfter.getTime() - now) / 86_400_000);
@@ -82,6 +109,8 @@ export async function inspectCommand(file: string, options: { ca?: string }): Pr
     `SHA-256      ${leaf.fingerprint256.replace(/:/g, '')}`,
     `key          ${leaf.publicKey.asymmetricKeyType ?? '?'} ${leaf.publicKey.asymmetricKeyDetails?.modulusLength ?? leaf.publicKey.asymmetricKeyDetails?.namedCurve ?? ''}`.trimEnd(),
   ];
+  if (crls !== undefined) lines.push(`CRL distribution points: ${crls}`);
+  if (ocsp.length > 0) lines.push(`OCSP responders: ${ocsp.map(nameText).join(', ')}`);
   let code = 0;
   if (options.ca) {
     const cas = await readCertificates(options.ca, '--ca');
