@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCa, createCrl, issueClient, issueOcspResponder, type Issued } from '../../src/pki/index.js';
+import { createCa, createCrl, issueClient, issueOcspResponder, issueServer, type Issued } from '../../src/pki/index.js';
 import { startBackend, type Backend } from '../support/backends.js';
-import { curl, type CurlResult } from '../support/clients.js';
+import { curl, opensslSClient, type CurlResult } from '../support/clients.js';
 import { receivedAt, uniquePath } from '../support/door.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { startResponders, type Responders } from '../support/revocation-responders.js';
@@ -294,6 +294,53 @@ describe('timing and the cache', () => {
       let result: CurlResult & { path: string } = await door.visit('shared', 'cached-only-2');
       for (let attempt = 0; attempt < 20 && result.status !== 200; attempt++) result = await door.visit('shared', `cached-only-retry-${attempt}`);
       assertPassed(result, 'from the cache');
+    });
+  });
+});
+
+describe('OCSP stapling (certificate.ocspStapling)', () => {
+  async function withStapledServer(responder: string, body: (running: RunningGatehouse) => Promise<void>): Promise<void> {
+    const server = await issueServer({ ca: issuing, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], ocspUrls: [responders.ocspUrl(responder)] });
+    responders.setOcsp(responder, issuing);
+    responders.setStatus(responder, server.serialNumber, 'good');
+    const certFile = join(pki.dir, `stapled-${responder}.pem`);
+    const keyFile = join(pki.dir, `stapled-${responder}.key`);
+    await writeFile(certFile, server.certPem + issuing.certPem);
+    await writeFile(keyFile, server.keyPem, { mode: 0o600 });
+    const folder = await mkdtemp(join(tmpdir(), 'gatehouse-staple-cache-'));
+    const config = {
+      accessLog: 'off',
+      drainTimeout: 1,
+      sites: [{ name: 'door', farm: 'farm', bindings: [{ protocol: 'https', address: '127.0.0.1', port: 0, certificate: { certFile, keyFile, ocspStapling: true } }], ssl: { revocation: { fetchTimeout: '1s', cacheFolder: folder } } }],
+      farms: [{ name: 'farm', servers: [{ address: backend.address }] }],
+    };
+    const running = await startGatehouse(JSON.stringify(config), pki.dir);
+    try {
+      await body(running);
+    } finally {
+      await running.stop();
+    }
+  }
+
+  test('openssl s_client -status gets the responder\'s answer, fetched once for every handshake', async () => {
+    await withStapledServer('srv', async (running) => {
+      for (let i = 0; i < 3; i++) {
+        const result = await opensslSClient('127.0.0.1', running.port('door'), { servername: 'localhost', extra: ['-status'] });
+        assert.ok(result.handshakeDone, result.stdout);
+        assert.match(result.stdout, /OCSP Response Status: successful \(0x0\)/);
+        assert.match(result.stdout, /Cert Status: good/);
+      }
+      assert.equal(responders.hits('/ocsp/srv'), 1);
+    });
+  });
+
+  test('the responder down: handshakes go on without a staple, and the event log says so', async () => {
+    responders.setMode('/ocsp/srv-down', 'drop');
+    await withStapledServer('srv-down', async (running) => {
+      const result = await opensslSClient('127.0.0.1', running.port('door'), { servername: 'localhost', extra: ['-status'] });
+      assert.ok(result.handshakeDone, result.stdout);
+      assert.match(result.stdout, /OCSP response: no response sent/);
+      assert.ok(running.events.some((e) => /^warn ocspStapling: no staple for CN=localhost .*handshakes go on without one/.test(e)), running.events.join('\n'));
     });
   });
 });
