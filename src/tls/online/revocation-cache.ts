@@ -159,8 +159,9 @@ export class RevocationCache {
       try {
         // Another process may have written the file between our read and our lock.
         const again = await this.#readDisk(source);
-        if (again && this.#isUsable(again, current, isRefresh) && (!onDisk || again.fetchedAtMs !== onDisk.fetchedAtMs)) return this.#store(source, again, false);
-        return this.#store(source, await this.#fetch(source), true);
+        if (again && this.#isUsable(again, current, isRefresh) && (!onDisk || again.fetchedAtMs !== onDisk.fetchedAtMs)) return await this.#store(source, again, false);
+        // Awaited inside the try: the lock goes only once the answer is in the folder.
+        return await this.#store(source, await this.#fetch(source), true);
       } finally {
         await unlink(lock).catch(() => undefined);
       }
