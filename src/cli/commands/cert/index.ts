@@ -217,9 +217,11 @@ export function certCommand(run: (action: () => Promise<number>) => void): Comma
 
   cert
     .command('inspect')
-    .description('subject, issuer, SANs, usages, validity, serial, thumbprints; with --ca, whether it chains to that CA and why not')
+    .description('subject, issuer, SANs, usages, validity, serial, thumbprints, revocation pointers; with --ca, whether it chains to that CA and why not; with --crl / --online, whether it is revoked')
     .argument('<file>', 'certificate (PEM, possibly with its chain, or DER)')
     .option('--ca <cafile>', 'CA certificate(s) to check the chain against')
-    .action((file: string, o: { ca?: string }) => run(() => inspectCommand(file, o)));
+    .option('--crl <file...>', 'with --ca: CRL files (PEM bundles or DER) to check the certificate and its chain against, as ssl.crlFile does')
+    .option('--online', 'with --ca: also ask the OCSP responders and CRL distribution points the certificates name, as ssl.revocation.online does')
+    .action((file: string, o: { ca?: string; crl?: string[]; online?: boolean }) => run(() => inspectCommand(file, o)));
   return cert;
 }

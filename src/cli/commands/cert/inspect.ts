@@ -4,7 +4,16 @@
  */
 import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect metadata API
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DetailedPeerCertificate } from 'node:tls';
+import type { RevocationList } from '../../../config/model.js';
+import type { Problem } from '../../../config/problem.js';
+import { loadRevocationList } from '../../../config/tls-files.js';
+import { OnlineRevocation } from '../../../tls/online/online-revocation.js';
+import { RevocationCache } from '../../../tls/online/revocation-cache.js';
+import { crlFileCovers, revokedByFile } from '../../../tls/revocation.js';
 import * as x509 from '@peculiar/x509';
 import { splitPemCertificates } from '../../../pki/index.js';
 import { CliError } from '../../cli-error.js';
@@ -83,7 +92,65 @@ export function chainsTo(leaf: X509Certificate, extra: readonly X509Certificate[
   return { ok: false, detail: 'the chain is longer than 10 certificates' };
 }
 
-export async function inspectCommand(file: string, options: { ca?: string }): Promise<number> {
+/** Node's detailed peer certificate shape, linked leaf → anchor, as the door sees a verified chain. */
+function detailedChain(leaf: X509Certificate, extra: readonly X509Certificate[], cas: readonly X509Certificate[]): DetailedPeerCertificate {
+  const link = (cert: X509Certificate): DetailedPeerCertificate =>
+    ({ raw: cert.raw, fingerprint256: cert.fingerprint256, serialNumber: cert.serialNumber, subject: Object.fromEntries(cert.subject.split('\n').map((rdn) => rdn.split('=') as [string, string])) }) as unknown as DetailedPeerCertificate;
+  const top = link(leaf);
+  let node = top;
+  let current = leaf;
+  for (let depth = 0; depth < 10; depth++) {
+    const issuer = [...extra, ...cas].find((c) => c !== current && current.checkIssued(c) && current.verify(c.publicKey));
+    if (!issuer) break;
+    const next = issuer === current ? node : link(issuer);
+    (node as { issuerCertificate: DetailedPeerCertificate }).issuerCertificate = next;
+    if (issuer.checkIssued(issuer)) {
+      (next as { issuerCertificate: DetailedPeerCertificate }).issuerCertificate = next; // a self-signed anchor
+      break;
+    }
+    node = next;
+    current = issuer;
+  }
+  return top;
+}
+
+/** What the door would say about revocation: CRL files (verified against `cas` or the chain), then, with `online`, CDPs and OCSP. */
+async function revocationOf(leaf: X509Certificate, extra: readonly X509Certificate[], cas: readonly X509Certificate[], crlFiles: readonly string[], online: boolean): Promise<{ ok: boolean; line: string }> {
+  const trusted = { pem: Buffer.from(cas.map((ca) => ca.toString()).join('')), certs: cas };
+  const warnings: Problem[] = [];
+  let list: RevocationList | undefined;
+  if (crlFiles.length > 0) {
+    const loaded = await loadRevocationList(process.cwd(), crlFiles, trusted, ['--crl'], warnings, 'chain');
+    if (!loaded.ok) throw new CliError(loaded.problems.map((p) => `--crl ${p.message} (expected ${p.expected})`).join('\n'));
+    list = loaded.value;
+  }
+  const peer = detailedChain(leaf, extra, cas);
+  const sources: string[] = [];
+  if (list) {
+    const revoked = revokedByFile(peer, () => leaf.issuer, list);
+    if (revoked) return { ok: false, line: `REVOKED (${revoked.source}: serial ${revoked.serial})` };
+    sources.push(`not on ${crlFiles.join(', ')}`);
+  }
+  if (online) {
+    const folder = await mkdtemp(join(tmpdir(), 'gatehouse-inspect-'));
+    const cache = new RevocationCache({ folder, freshnessMs: 60_000, fetchTimeoutMs: 5000 }, { fetched: () => undefined, warn: () => undefined });
+    try {
+      const checker = new OnlineRevocation({ cachedOnly: false, whenUnknown: 'deny' }, cache, 'chain', cas.map((ca) => Buffer.from(ca.raw)), (issuer) => (list ? crlFileCovers(list, issuer.der, issuer.fingerprint) : false));
+      const pairs = checker.pairsOf(peer);
+      await checker.prepare(pairs);
+      const status = checker.statusOf(pairs);
+      if (status.state === 'revoked') return { ok: false, line: `REVOKED (${status.source}: ${status.subject}, serial ${status.serial})` };
+      if (status.state === 'unknown') return { ok: false, line: `UNKNOWN (${status.subject}: ${status.why})` };
+      if (status.state === 'good') sources.push(`good (${status.source})`);
+    } finally {
+      cache.close();
+      await rm(folder, { recursive: true, force: true });
+    }
+  }
+  return { ok: true, line: `not revoked: ${sources.join('; ')}` };
+}
+
+export async function inspectCommand(file: string, options: { ca?: string; crl?: string[]; online?: boolean }): Promise<number> {
   const [leaf, ...extra] = await readCertificates(file, 'FILE');
   if (!leaf) throw new CliError(`FILE ${file}: holds no certificate`);
   const parsed = new x509.X509Certificate(new Uint8Array(leaf.raw));
@@ -117,6 +184,13 @@ export async function inspectCommand(file: string, options: { ca?: string }): Pr
     const result = chainsTo(leaf, extra, cas);
     lines.push(`chains to CA ${result.ok ? 'yes' : 'NO'}: ${result.detail}`);
     if (!result.ok) code = 1;
+    if (result.ok && (options.crl?.length || options.online)) {
+      const verdict = await revocationOf(leaf, extra, cas, options.crl ?? [], options.online === true);
+      lines.push(`revocation   ${verdict.line}`);
+      if (!verdict.ok) code = 1;
+    }
+  } else if (options.crl?.length || options.online) {
+    throw new CliError('--crl and --online need --ca (the CA file the chain is checked against, and whose CRLs are verified)');
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return code;
