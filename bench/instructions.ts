@@ -18,6 +18,9 @@ import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createCrl, issueClient, type Issued } from '../src/pki/index.js';
 import { writeAtomic } from '../src/pki/write.js';
 import { createTestPki } from '../test/support/test-pki.js';
 import { GATEHOUSE_NAME, NGINX_NAME, NODE_FLOOR_NAME, njsAvailable, serverCertificates, startBackends, startGatehouse, startNginx, startNodePeer, type ListenerName, type Peer, type PeerFiles } from './peers.js';
@@ -43,6 +46,10 @@ interface Scenario {
   unit: 'request' | 'connection';
   count: number;
   warmUp: number;
+  /** `pointers`: the client certificate that names a CRL distribution point (for the online revocation pair). */
+  client?: 'pointers';
+  /** Measured on Gatehouse only. */
+  gatehouseOnly?: boolean;
 }
 
 const ALL_SCENARIOS: Scenario[] = [
@@ -50,6 +57,10 @@ const ALL_SCENARIOS: Scenario[] = [
   { key: 'mtls', title: 'mTLS keep-alive, RSA-2048 server certificate', listener: 'mtls', unit: 'request', count: KEEP_ALIVE_REQUESTS, warmUp: KEEP_ALIVE_REQUESTS },
   { key: 'new-rsa', title: 'New mTLS connection per request, RSA-2048', listener: 'mtls', unit: 'connection', count: NEW_CONNECTIONS, warmUp: Math.ceil(NEW_CONNECTIONS / 3) },
   { key: 'new-ecdsa', title: 'New mTLS connection per request, ECDSA P-256', listener: 'mtls-ecdsa', unit: 'connection', count: NEW_CONNECTIONS, warmUp: Math.ceil(NEW_CONNECTIONS / 3) },
+  // The handshake cost of online revocation, answers cached: one client certificate (it names a CRL
+  // distribution point on 127.0.0.1), a site without revocation, then the same with revocation.online.
+  { key: 'new-ecdsa-pointers', title: 'New mTLS connection per request, ECDSA P-256, client certificate with a CDP, no revocation', listener: 'mtls-ecdsa', unit: 'connection', count: NEW_CONNECTIONS, warmUp: Math.ceil(NEW_CONNECTIONS / 3), client: 'pointers', gatehouseOnly: true },
+  { key: 'new-ecdsa-online', title: 'New mTLS connection per request, ECDSA P-256, revocation.online (CRL cached)', listener: 'mtls-ecdsa-online', unit: 'connection', count: NEW_CONNECTIONS, warmUp: Math.ceil(NEW_CONNECTIONS / 3), client: 'pointers', gatehouseOnly: true },
 ];
 /** BENCH_INSTRUCTIONS_SCENARIOS=http (a comma list of keys) measures only those: a quick check of one path. */
 const chosenScenarios = process.env.BENCH_INSTRUCTIONS_SCENARIOS?.split(',').map((key) => key.trim());
@@ -149,6 +160,18 @@ async function connectionLoad(url: URL, total: number, client: ClientFiles | und
   );
 }
 
+/** A CRL distribution point on 127.0.0.1 serving `ca`'s (empty) CRL, counting its fetches. */
+async function startCdp(ca: Issued): Promise<{ url: string; server: Server; hits: () => number }> {
+  const crl = (await createCrl({ ca, revoked: [] })).der;
+  let hits = 0;
+  const server = createServer((_req, res) => {
+    hits++;
+    res.writeHead(200, { 'content-type': 'application/pkix-crl' }).end(crl);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/root.crl`, server, hits: () => hits };
+}
+
 /** The total of the newest callgrind dump of `prefix` (files prefix.PID.N). */
 function newestDumpTotal(dir: string, prefix: string): number {
   const dumps = readdirSync(dir)
@@ -166,14 +189,14 @@ function callgrindControl(flag: '-z' | '-d', pid: number): void {
   execFileSync('callgrind_control', [flag, String(pid)], { stdio: 'ignore', timeout: 60_000 });
 }
 
-async function measurePeer(peer: Peer, dir: string, prefix: string, client: ClientFiles): Promise<Map<string, number>> {
+async function measurePeer(peer: Peer, dir: string, prefix: string, client: ClientFiles, pointersClient: ClientFiles): Promise<Map<string, number>> {
   const pid = peer.child.pid as number;
   const counts = new Map<string, number>();
   for (const scenario of SCENARIOS) {
     const address = peer.urls[scenario.listener];
-    if (!address) continue;
+    if (!address || (scenario.gatehouseOnly && peer.name !== GATEHOUSE_NAME)) continue;
     const url = new URL(address);
-    const mtls = url.protocol === 'https:' ? client : undefined;
+    const mtls = url.protocol === 'https:' ? (scenario.client === 'pointers' ? pointersClient : client) : undefined;
     const load = (count: number) => (scenario.unit === 'request' ? keepAliveLoad(url, count, mtls) : connectionLoad(url, count, mtls));
     await withTimeout(load(scenario.warmUp), `${peer.name} ${scenario.key} warm-up`);
     callgrindControl('-z', pid);
@@ -218,12 +241,16 @@ async function main(): Promise<void> {
     const rsaType = new X509Certificate(readFileSync(pki.server.certFile)).publicKey.asymmetricKeyDetails;
     const client: ClientFiles = { cert: readFileSync(pki.clients.valid.certFile), key: readFileSync(pki.clients.valid.keyFile) };
     const backends = await startBackends(dist);
+    const cdp = await startCdp(pki.root);
+    const pointersIssued = await issueClient({ ca: pki.root, commonName: 'Bench Badge With CDP', crlUrls: [cdp.url] });
+    const pointersClient: ClientFiles = { cert: Buffer.from(pointersIssued.certPem), key: Buffer.from(pointersIssued.keyPem) };
     const prefixOf = (name: string) => `cg-${name.split(':')[0]?.replace(/\W+/g, '-')}`;
     const files: PeerFiles = {
       dir,
       caFile: pki.caFile,
       ...certificates,
       backendPorts: backends,
+      onlineRevocation: { cacheFolder: join(dir, 'revocation-cache') },
       under: (name) => ['valgrind', '--tool=callgrind', '--dump-instr=no', '--trace-children=no', `--callgrind-out-file=${join(dir, prefixOf(name))}.%p`],
     };
     const withNjs = njsAvailable();
@@ -240,12 +267,14 @@ async function main(): Promise<void> {
       log(`starting ${name} under callgrind`);
       const peer = await start();
       try {
-        results.set(name, await measurePeer(peer, dir, prefixOf(name), client));
+        results.set(name, await measurePeer(peer, dir, prefixOf(name), client, pointersClient));
       } finally {
         stopProcess(peer.child);
       }
     }
 
+    cdp.server.close();
+    log(`CRL distribution point: ${cdp.hits()} fetch(es) in all`);
     const gh = results.get(GATEHOUSE_NAME);
     const ng = results.get(NGINX_NAME);
     const floor = results.get(NODE_FLOOR_NAME);
@@ -260,7 +289,13 @@ async function main(): Promise<void> {
       '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...rows,
     ].join('\n');
-    process.stdout.write(`\n${table}\n`);
+    const withOnline = gh?.get('new-ecdsa-online');
+    const withoutOnline = gh?.get('new-ecdsa-pointers');
+    const onlineLine =
+      withOnline !== undefined && withoutOnline !== undefined
+        ? `Online revocation, answers cached: a new connection costs ${ratio(withOnline, withoutOnline)}× the same handshake without revocation (${fmt(withOnline)} against ${fmt(withoutOnline)} instructions).`
+        : '';
+    process.stdout.write(`\n${table}\n${onlineLine ? `\n${onlineLine}\n` : ''}`);
     const date = new Date().toISOString().slice(0, 10);
     const doc = `# Instructions per request
 
@@ -286,6 +321,10 @@ writes, about a third of a keep-alive request's CPU time here), which \`npm run 
   - New connections: ${NEW_CONNECTIONS} full mTLS handshakes, each with one \`Connection: close\` GET, 4 at a time,
     after ${Math.ceil(NEW_CONNECTIONS / 3)} to warm up.
   - The client certificate is ECDSA P-256. The RSA server key is ${rsaType?.modulusLength ?? '?'} bits.
+  - Online revocation: Gatehouse alone, one client certificate naming a CRL distribution point (a node:http
+    server in this process, on 127.0.0.1, serving the root's CRL), first on a site without revocation, then
+    on a site with \`revocation.online: true\`; after the warm-up the CRL is cached, so the pair shows what a
+    cached online check adds to a handshake.
 - **Counting.** \`callgrind_control -z\` zeroes the counters after the warm-up and \`-d\` dumps them after
   the load. The count is the dump's total (every thread of the process) divided by the requests or
   connections.
@@ -296,7 +335,7 @@ writes, about a third of a keep-alive request's CPU time here), which \`npm run 
 ## Results (${date}, Node ${process.version}, run took ${Math.round((Date.now() - started) / 1000)} s)
 
 ${table}
-`;
+${onlineLine ? `\n${onlineLine}\n` : ''}`;
     if (only || chosenScenarios) {
       process.stdout.write('\nBENCH_INSTRUCTIONS_PEERS or BENCH_INSTRUCTIONS_SCENARIOS is set: docs/instructions.md left as it was (it keeps every peer).\n');
       return;

@@ -14,7 +14,7 @@ import type { TestPki } from '../test/support/test-pki.js';
 import { freePort, isRoot, processTree, startProcess, waitForLine, waitForPorts } from './proc.js';
 
 /** Listener names: every peer has http, mtls and mtls-ecdsa; nginx also has the ceiling servers. */
-export type ListenerName = 'http' | 'traced' | 'mtls' | 'mtls-ecdsa' | 'ceiling' | 'ceiling-ecdsa';
+export type ListenerName = 'http' | 'traced' | 'mtls' | 'mtls-ecdsa' | 'mtls-ecdsa-online' | 'ceiling' | 'ceiling-ecdsa';
 
 export interface Peer {
   /** Display name. */
@@ -31,6 +31,8 @@ export interface PeerFiles {
   readonly rsa: { certFile: string; keyFile: string };
   readonly ecdsa: { certFile: string; keyFile: string };
   readonly backendPorts: number[];
+  /** Gatehouse also serves site mtls-ecdsa-online: revocation.online on, answers cached in this folder. */
+  readonly onlineRevocation?: { readonly cacheFolder: string };
   /**
    * Runs each peer's one process under this command prefix (bench/instructions.ts: callgrind), given the
    * peer's name; nginx then runs without a master process, and startup waits are longer.
@@ -118,7 +120,15 @@ sites:
     bindings: [{ protocol: https, address: 127.0.0.1, port: 0, ${ecdsa} }]
     ssl: { clientCertificates: require, trustedCaFile: ${files.caFile} }
     farm: bench
-farms:
+${
+  files.onlineRevocation
+    ? `  - name: mtls-ecdsa-online
+    bindings: [{ protocol: https, address: 127.0.0.1, port: 0, ${ecdsa} }]
+    ssl: { clientCertificates: require, trustedCaFile: ${files.caFile}, revocation: { online: true, cacheFolder: ${files.onlineRevocation.cacheFolder} } }
+    farm: bench
+`
+    : ''
+}farms:
   - name: bench
     servers:
 ${files.backendPorts.map((port) => `      - address: 127.0.0.1:${port}`).join('\n')}
@@ -126,8 +136,8 @@ ${files.backendPorts.map((port) => `      - address: 127.0.0.1:${port}`).join('\
   );
   const child = startProcess(0, ...launch(files, GATEHOUSE_NAME, process.execPath, [join(root, 'bin/gatehouse.js'), 'start', '-c', config]));
   const urls: Partial<Record<ListenerName, string>> = {};
-  const names: Record<string, ListenerName> = { plain: 'http', traced: 'traced', mtls: 'mtls', 'mtls-ecdsa': 'mtls-ecdsa' };
-  const lines = await waitForLine(child, /\(site mtls-ecdsa\)/, startupMs(files));
+  const names: Record<string, ListenerName> = { plain: 'http', traced: 'traced', mtls: 'mtls', 'mtls-ecdsa': 'mtls-ecdsa', 'mtls-ecdsa-online': 'mtls-ecdsa-online' };
+  const lines = await waitForLine(child, files.onlineRevocation ? /\(site mtls-ecdsa-online\)/ : /\(site mtls-ecdsa\)/, startupMs(files));
   for (const line of lines) {
     const match = /^listening (\S+) \(site ([\w-]+)\)/.exec(line);
     const name = match ? names[match[2] as string] : undefined;

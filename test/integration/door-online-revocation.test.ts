@@ -90,6 +90,12 @@ before(async () => {
   const underRevoked = await client('under-revoked', revokedIssuing, { ocsp: [responders.ocspUrl('rint')] });
   responders.setOcsp('rint', revokedIssuing);
   responders.setStatus('rint', underRevoked.serialNumber, 'good');
+  await client('garbage', issuing, { ocsp: [responders.ocspUrl('garbage')] });
+  responders.setMode('/ocsp/garbage', 'garbage');
+  await client('huge', issuing, { ocsp: [responders.ocspUrl('huge')] });
+  responders.setMode('/ocsp/huge', 'huge');
+  await client('redirect', issuing, { crl: [responders.crlUrl('redirect')] });
+  responders.setMode('/crl/redirect', 'redirect');
   const cached = await client('cached', issuing, { ocsp: [responders.ocspUrl('cached')] });
   responders.setOcsp('cached', issuing);
   responders.setStatus('cached', cached.serialNumber, 'good');
@@ -224,6 +230,28 @@ describe('CRL distribution points', () => {
       assert.ok(door.running.events.some((e) => /^warn revocation status unknown, let in \(whenUnknown: allow\): CN=Online unreachable/.test(e)), door.running.events.join('\n'));
       assert.equal(await metric(door, 'gatehouse_revocation_checks_total', 'source="crl",result="unknown"'), 1);
     });
+  });
+});
+
+describe('hostile or broken sources', () => {
+  test('garbage, an oversized answer, a redirect: each is no answer (403.16 saying why), and the process goes on', async () => {
+    await withOnlineDoor({}, async (door) => {
+      assertRefused(door, await door.visit('garbage'), 16, /ocsp\/garbage: the answer is not an OCSP response/);
+      assertRefused(door, await door.visit('huge'), 16, /ocsp\/huge: the answer is (307200 bytes \()?more than 262144( bytes\))?/);
+      assertRefused(door, await door.visit('redirect'), 16, /crl\/redirect: answered HTTP 302/);
+      assertPassed(await door.visit('good', 'still-serving'), 'still serving');
+    });
+  });
+
+  test('a cache folder with broken or foreign files: they are ignored, the source fetched again', async () => {
+    const cacheFolder = join(await mkdtemp(join(tmpdir(), 'gatehouse-revocation-broken-')), 'cache');
+    await withOnlineDoor({}, async (door) => assertPassed(await door.visit('good', 'broken-1'), 'first'), cacheFolder);
+    const files = (await readdir(cacheFolder)).filter((f) => f.endsWith('.json'));
+    assert.ok(files.length > 0);
+    for (const [i, file] of files.entries()) await writeFile(join(cacheFolder, file), i % 2 ? '{"key":"x"' : JSON.stringify({ key: 'another', url: 'http://x', fetchedAtMs: Date.now(), der: 'AAAA' }));
+    const before = responders.hits('/ocsp/int');
+    await withOnlineDoor({}, async (door) => assertPassed(await door.visit('good', 'broken-2'), 'after the files broke'), cacheFolder);
+    assert.equal(responders.hits('/ocsp/int') - before, 1, 'fetched again');
   });
 });
 

@@ -22,7 +22,7 @@ import type { Issued } from '../../src/pki/index.js';
 
 const run = promisify(execFile);
 
-export type Mode = 'ok' | 'hang' | 'drop' | 'bad-signature' | 'stale' | 'http-500';
+export type Mode = 'ok' | 'hang' | 'drop' | 'bad-signature' | 'stale' | 'http-500' | 'garbage' | 'huge' | 'redirect';
 
 interface OcspResponder {
   /** The CA whose certificates it answers for. */
@@ -115,6 +115,18 @@ export async function startResponders(): Promise<Responders> {
     }
     if (mode === 'http-500') {
       res.writeHead(500).end('down');
+      return;
+    }
+    if (mode === 'garbage') {
+      res.writeHead(200, { 'content-type': 'application/ocsp-response' }).end(Buffer.from('3082ffff0a0b0c', 'hex'));
+      return;
+    }
+    if (mode === 'huge') {
+      res.writeHead(200, { 'content-type': 'application/ocsp-response' }).end(Buffer.alloc(300 * 1024, 0x30));
+      return;
+    }
+    if (mode === 'redirect') {
+      res.writeHead(302, { location: `${origin}/crl/elsewhere` }).end();
       return;
     }
     const chunks: Buffer[] = [];
