@@ -82,7 +82,7 @@ export class SiteRuntime {
     this.hasRules = config.rules.length > 0;
     const destinations = [config.defaultFarm, ...config.rules.map((rule) => (rule.action.type === 'route' ? rule.action.farm : undefined))];
     this.needsClientChain =
-      config.tracing !== undefined || config.ssl.onlineRevocation !== undefined || destinations.some((f) => f !== undefined && f.protocol.clientCertHeaderName !== '' && (f.protocol.clientCertFormat === 'rfc9440' || f.protocol.clientCertFormat === 'xfcc'));
+      config.tracing !== undefined || destinations.some((f) => f !== undefined && f.protocol.clientCertHeaderName !== '' && (f.protocol.clientCertFormat === 'rfc9440' || f.protocol.clientCertFormat === 'xfcc'));
     const primary = new FarmRoute(farm, farm);
     this.#routes.set(farm.name, primary);
     this.strippedHeaders = primary.strippedHeaders;

@@ -104,7 +104,7 @@ export interface ClientCertificateResult {
  */
 export function evaluateClientCertificate(socket: TLSSocket, ssl: SslSettings, chains?: ChainCache, needsChain = true, revocation?: DoorRevocation): ClientCertificateResult {
   if (ssl.clientCertificates === 'ignore') return { certificate: undefined, verdict: NOT_REQUESTED };
-  const peer = needsChain || !ssl.revocation.isEmpty ? socket.getPeerCertificate(true) : socket.getPeerCertificate(false);
+  const peer = revocation?.online?.peerOf(socket) ?? (needsChain || !ssl.revocation.isEmpty ? socket.getPeerCertificate(true) : socket.getPeerCertificate(false));
   if (!peer || !peer.raw) {
     return { certificate: undefined, verdict: ssl.clientCertificates === 'require' ? CERTIFICATE_REQUIRED : NO_CERTIFICATE_ACCEPTED };
   }

@@ -6,13 +6,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCa, createCrl, issueClient, issueOcspResponder, issueServer, type Issued } from '../../src/pki/index.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { curl, opensslSClient, type CurlResult } from '../support/clients.js';
-import { receivedAt, uniquePath } from '../support/door.js';
+import { receivedAt, tlsFetch, uniquePath } from '../support/door.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { startResponders, type Responders } from '../support/revocation-responders.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
@@ -324,6 +325,26 @@ describe('timing and the cache', () => {
       assertPassed(result, 'from the cache');
     });
   });
+});
+
+describe('resumed TLS sessions', () => {
+  for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+    test(`${version}: a resumed session (the leaf alone) gets its full handshake's verdict: good stays 200, revoked stays 403.13`, async () => {
+      await withOnlineDoor({}, async (door) => {
+        for (const [name, status] of [['good', 200], ['revoked', 403]] as const) {
+          const files = clients.get(name) as { certFile: string; keyFile: string };
+          const base = { host: '127.0.0.1', port: door.running.port('door'), servername: 'localhost', ca: readFileSync(pki.caFile), cert: readFileSync(files.certFile), key: readFileSync(files.keyFile), minVersion: version, maxVersion: version };
+          const full = await tlsFetch({ ...base, path: uniquePath(`${name}-full`), wantSession: true });
+          assert.equal(full.status, status, full.body);
+          assert.ok(full.session, 'a session to resume');
+          const resumed = await tlsFetch({ ...base, session: full.session, path: uniquePath(`${name}-resumed`) });
+          assert.ok(resumed.reused, 'the session was resumed');
+          assert.equal(resumed.status, status, resumed.body);
+          if (status === 403) assert.match(resumed.body, /^HTTP Error 403\.13 /);
+        }
+      });
+    });
+  }
 });
 
 describe('OCSP stapling (certificate.ocspStapling)', () => {

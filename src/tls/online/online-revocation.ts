@@ -24,6 +24,8 @@ export interface CheckedPair {
   readonly cert: CertificateFacts;
   readonly issuer: CertificateFacts;
   readonly sources: readonly Source[];
+  /** The issuing CA could not be found (a resumed session whose full handshake this process never saw). */
+  readonly missingIssuer?: boolean;
 }
 
 export type OnlineStatus =
@@ -37,6 +39,7 @@ export interface CheckObserver {
 }
 
 const MAX_DEPTH = 10;
+const MAX_LEAVES = 10_000;
 
 export class OnlineRevocation {
   readonly settings: OnlineSettings;
@@ -46,6 +49,9 @@ export class OnlineRevocation {
   readonly #fileCovers: (issuer: CertificateFacts) => boolean;
   readonly #anchors: readonly CertificateFacts[];
   readonly #pairs = new WeakMap<object, CheckedPair[]>();
+  readonly #peers = new WeakMap<object, DetailedPeerCertificate>();
+  /** Leaf fingerprint256 → its pairs, from full handshakes, for the resumed sessions that show the leaf alone. */
+  readonly #pairsByLeaf = new Map<string, CheckedPair[]>();
 
   constructor(settings: OnlineSettings, cache: RevocationCache, check: RevocationCheck, anchors: readonly Buffer[], fileCovers: (issuer: CertificateFacts) => boolean) {
     this.settings = settings;
@@ -66,11 +72,16 @@ export class OnlineRevocation {
     let node: DetailedPeerCertificate | undefined = peer;
     let fallback = [...remembered.map((der) => factsOf(der)), ...this.#anchors];
     for (let depth = 0; depth < MAX_DEPTH; depth++) {
+      if (depth > 0 && this.#isAnchor(cert)) break; // a trust anchor is not checked
       const next: DetailedPeerCertificate | undefined = node?.issuerCertificate;
       let issuer: CertificateFacts | undefined;
       if (next && next !== node && next.raw) issuer = factsOf(next.raw, next.fingerprint256);
       else issuer = fallback.find((candidate) => candidate !== cert && isIssuerOf(candidate, cert));
-      if (!issuer || issuer.fingerprint === cert.fingerprint) break; // a self-signed anchor is not checked
+      if (!issuer) {
+        if (!this.#isAnchor(cert)) pairs.push({ cert, issuer: cert, sources: [], missingIssuer: true });
+        break;
+      }
+      if (issuer.fingerprint === cert.fingerprint) break; // a self-signed anchor is not checked
       if (!this.#fileCovers(issuer)) pairs.push({ cert, issuer, sources: sourcesOf(cert, issuer) });
       if (this.#check === 'leaf' || issuer.subjectDer.equals(issuer.issuerDer)) break;
       node = next && next !== node ? next : undefined;
@@ -80,11 +91,37 @@ export class OnlineRevocation {
     return pairs;
   }
 
-  /** pairsOf, once per connection (the handshake's gate and the first request's verdict share it). */
+  #isAnchor(cert: CertificateFacts): boolean {
+    return this.#anchors.some((anchor) => anchor.fingerprint === cert.fingerprint);
+  }
+
+  /**
+   * pairsOf, once per connection (the handshake's gate and the first request's verdict share it). A
+   * resumed session shows the leaf alone: its pairs are those its full handshake found.
+   */
   pairsFor(socket: object, peer: DetailedPeerCertificate, remembered: readonly Buffer[] = []): CheckedPair[] {
     let pairs = this.#pairs.get(socket);
-    if (!pairs) this.#pairs.set(socket, (pairs = this.pairsOf(peer, remembered)));
+    if (pairs) return pairs;
+    const hasChain = peer.issuerCertificate !== undefined && peer.issuerCertificate !== peer;
+    pairs = hasChain ? undefined : this.#pairsByLeaf.get(peer.fingerprint256);
+    if (!pairs) {
+      pairs = this.pairsOf(peer, remembered);
+      if (hasChain) {
+        if (this.#pairsByLeaf.size >= MAX_LEAVES) this.#pairsByLeaf.delete(this.#pairsByLeaf.keys().next().value as string);
+        this.#pairsByLeaf.set(peer.fingerprint256, pairs);
+      }
+    }
+    this.#pairs.set(socket, pairs);
     return pairs;
+  }
+
+  /** The detailed peer certificate the gate read (the first request's verdict reads it from here, not again). */
+  rememberPeer(socket: object, peer: DetailedPeerCertificate): void {
+    this.#peers.set(socket, peer);
+  }
+
+  peerOf(socket: object): DetailedPeerCertificate | undefined {
+    return this.#peers.get(socket);
   }
 
   /**
@@ -149,6 +186,7 @@ export class OnlineRevocation {
   }
 
   #whyUnknown(pair: CheckedPair): string {
+    if (pair.missingIssuer) return `the CA that issued ${pair.cert.subject} is neither in the chain the client sent nor in trustedCaFile`;
     if (pair.sources.length === 0) return `${pair.cert.subject} names no CRL distribution point or OCSP responder, and no crlFile is from ${pair.issuer.subject}`;
     const reasons: string[] = [];
     for (const source of pair.sources) {

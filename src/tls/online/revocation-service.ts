@@ -80,6 +80,7 @@ export function revocationGate(socket: TLSSocket, online: OnlineRevocation, reme
   if (!socket.authorized) return undefined; // the door refuses it anyway
   const peer = socket.getPeerCertificate(true) as DetailedPeerCertificate;
   if (!peer?.raw) return undefined;
+  online.rememberPeer(socket, peer);
   try {
     const chain = socket.isSessionReused() ? remembered?.(peer.fingerprint256) : undefined;
     return online.prepare(online.pairsFor(socket, peer, chain));
