@@ -132,6 +132,7 @@ export class Gatehouse {
     if (this.metrics) {
       this.#revocation.observeWith(this.metrics);
       this.metrics.revocationEntries = () => this.#revocation.entries();
+      this.metrics.crlFiles = () => this.#config.sites.flatMap((site) => site.ssl.revocation.crls);
     }
     this.#deps = { accessLog: new AccessLogs(config.accessLog, config.sites, { eventLog }), eventLog, observers: this.metrics ? [this.metrics] : [] };
   }

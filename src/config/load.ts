@@ -26,7 +26,7 @@ export interface LoadResult {
   readonly warnings: readonly string[];
 }
 
-const EMPTY_REVOCATION: RevocationList = Object.freeze({ check: 'chain', pending: [], byIssuerFingerprint: new Map(), byIssuerSubject: new Map(), filesByIssuer: new Map(), isEmpty: true });
+const EMPTY_REVOCATION: RevocationList = Object.freeze({ check: 'chain', pending: [], byIssuerFingerprint: new Map(), byIssuerSubject: new Map(), filesByIssuer: new Map(), crls: [], isEmpty: true });
 
 /** Loads and checks a config file. Throws ConfigError with one line per problem. */
 export async function loadConfig(file: string): Promise<LoadResult> {

@@ -125,6 +125,8 @@ export interface RevocationList {
   readonly byIssuerSubject: ReadonlyMap<string, ReadonlySet<string>>;
   /** CA fingerprint256 or subject → the CRL files it signed (for log lines: which file revoked). */
   readonly filesByIssuer: ReadonlyMap<string, readonly string[]>;
+  /** Each CRL read from the files, with its nextUpdate (for the staleness metric). */
+  readonly crls: readonly { readonly file: string; readonly issuer: string; readonly nextUpdateMs: number | undefined }[];
   /** No CRL, or `check: off`: the door reads no chain for revocation. */
   readonly isEmpty: boolean;
 }

@@ -153,6 +153,7 @@ export async function loadRevocationList(dir: string, files: readonly string[], 
   const byIssuerFingerprint = new Map<string, Set<string>>();
   const byIssuerSubject = new Map<string, Set<string>>();
   const filesByIssuer = new Map<string, string[]>();
+  const crls: { file: string; issuer: string; nextUpdateMs: number | undefined }[] = [];
   const pending: PendingCrl[] = [];
   const problems: Problem[] = [];
   const anchors = (trusted?.certs ?? []).map((ca) => ({ ca, peculiar: new x509.X509Certificate(new Uint8Array(ca.raw)) }));
@@ -177,6 +178,7 @@ export async function loadRevocationList(dir: string, files: readonly string[], 
       }
       const serials = new Set<string>();
       for (const entry of crl.entries) serials.add(normalizeSerial(entry.serialNumber));
+      crls.push({ file: which, issuer: crl.issuer, nextUpdateMs: crl.nextUpdate?.getTime() });
       if (crl.nextUpdate && crl.nextUpdate.getTime() < Date.now()) {
         warnings.push({ path: at, message: `${which}: CRL is stale (nextUpdate ${crl.nextUpdate.toISOString()}); it is used anyway`, expected: 'a fresh CRL from the CA' });
       }
@@ -216,7 +218,7 @@ export async function loadRevocationList(dir: string, files: readonly string[], 
   }
   if (problems.length) return { ok: false, problems };
   const isEmpty = check === 'off' || (byIssuerFingerprint.size === 0 && pending.length === 0);
-  return { ok: true, value: { check, pending, byIssuerFingerprint, byIssuerSubject, filesByIssuer, isEmpty } };
+  return { ok: true, value: { check, pending, byIssuerFingerprint, byIssuerSubject, filesByIssuer, crls, isEmpty } };
 }
 
 /** Reads a shared secret (trailing newline removed); at least 32 bytes. Warns when others can read it. */

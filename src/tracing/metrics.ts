@@ -278,8 +278,23 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
         }
       },
     });
+    new Gauge({
+      name: 'gatehouse_revocation_crl_file_next_update_seconds',
+      aggregator: 'min', // across cluster workers
+      help: 'Seconds until each configured CRL file\'s CRL reaches its nextUpdate; negative once it is stale (it is still used: fetch a fresh one).',
+      labelNames: ['file', 'issuer'] as const,
+      registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const crl of metrics.crlFiles?.() ?? []) if (crl.nextUpdateMs !== undefined) this.set({ file: crl.file, issuer: crl.issuer }, (crl.nextUpdateMs - now) / 1000);
+      },
+    });
     this.registry = options.processMetrics === false ? own : Registry.merge([processRegistry(), own]);
   }
+
+  /** The CRLs of the configured crlFiles (app.ts sets it), for their nextUpdate. */
+  crlFiles: (() => Iterable<{ readonly file: string; readonly issuer: string; readonly nextUpdateMs: number | undefined }>) | undefined;
 
   /** The cached online revocation answers (app.ts sets it), for their age. */
   revocationEntries: (() => Iterable<{ readonly kind: string; readonly url: string; readonly fetchedAtMs: number; readonly answer: unknown }>) | undefined;

@@ -17,6 +17,7 @@ import { receivedAt, tlsFetch, uniquePath } from '../support/door.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { startResponders, type Responders } from '../support/revocation-responders.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { loadConfigText } from '../../src/config/load.js';
 
 let pki: TestPki;
 let responders: Responders;
@@ -120,7 +121,7 @@ interface OnlineDoor {
   visit(name: string, label?: string): Promise<CurlResult & { path: string }>;
 }
 
-async function withOnlineDoor(revocation: Record<string, unknown>, body: (door: OnlineDoor) => Promise<void>, cacheFolder?: string): Promise<void> {
+async function withOnlineDoor(revocation: Record<string, unknown>, body: (door: OnlineDoor) => Promise<void>, cacheFolder?: string, ssl: Record<string, unknown> = {}): Promise<void> {
   const folder = cacheFolder ?? (await mkdtemp(join(tmpdir(), 'gatehouse-revocation-cache-')));
   const config = {
     accessLog: 'off',
@@ -131,7 +132,7 @@ async function withOnlineDoor(revocation: Record<string, unknown>, body: (door: 
         name: 'door',
         farm: 'farm',
         bindings: [{ protocol: 'https', address: '127.0.0.1', port: 0, certificate: { certFile: pki.server.certFile, keyFile: pki.server.keyFile } }],
-        ssl: { clientCertificates: 'require', trustedCaFile: rootFile, revocation: { online: true, fetchTimeout: '1s', cacheFolder: folder, ...revocation } },
+        ssl: { clientCertificates: 'require', trustedCaFile: rootFile, ...ssl, revocation: { online: true, fetchTimeout: '1s', cacheFolder: folder, ...revocation } },
       },
     ],
     farms: [{ name: 'farm', servers: [{ address: backend.address }] }],
@@ -253,6 +254,30 @@ describe('hostile or broken sources', () => {
     const before = responders.hits('/ocsp/int');
     await withOnlineDoor({}, async (door) => assertPassed(await door.visit('good', 'broken-2'), 'after the files broke'), cacheFolder);
     assert.equal(responders.hits('/ocsp/int') - before, 1, 'fetched again');
+  });
+});
+
+describe('a stale CRL file', () => {
+  test('is used (a warning at load), and its nextUpdate is a metric that turns negative', async () => {
+    const day = 86_400_000;
+    const staleFile = join(pki.dir, 'online-root-stale.crl');
+    await writeFile(staleFile, (await createCrl({ ca: root, revoked: [], thisUpdate: new Date(Date.now() - 10 * day), nextUpdate: new Date(Date.now() - day) })).pem);
+    const { warnings } = await loadConfigText(JSON.stringify({ sites: [{ name: 's', bindings: [{ protocol: 'https', port: 0, certificate: { certFile: pki.server.certFile, keyFile: pki.server.keyFile } }], ssl: { clientCertificates: 'require', trustedCaFile: rootFile, crlFile: staleFile }, farm: 'f' }], farms: [{ name: 'f', servers: [{ address: '127.0.0.1:9' }] }] }), join(pki.dir, 'stale.yaml'), pki.dir);
+    assert.ok(warnings.some((w) => w.includes('online-root-stale.crl') && /CRL is stale \(nextUpdate .*\); it is used anyway/.test(w)), warnings.join('\n'));
+    await withOnlineDoor(
+      {},
+      async (door) => {
+        const before = responders.hits('/ocsp/root');
+        assertPassed(await door.visit('good', 'stale-file'), 'the stale CRL answers for the issuing CA');
+        assert.equal(responders.hits('/ocsp/root'), before, 'the issuing CA was not looked up online: the file answers for it');
+        const text = (await door.running.gatehouse.metrics?.scrape()) ?? '';
+        const line = text.split('\n').find((l) => l.startsWith('gatehouse_revocation_crl_file_next_update_seconds{') && l.includes('online-root-stale.crl'));
+        assert.ok(line, text);
+        assert.ok(Number(line.slice(line.lastIndexOf(' ') + 1)) < -86_000, line);
+      },
+      undefined,
+      { crlFile: staleFile },
+    );
   });
 });
 
