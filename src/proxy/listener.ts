@@ -100,6 +100,7 @@ export class ListenerRuntime {
         if (bindings.length === 1 && bindings[0]?.config.tls.sessionResumption) renewTicketsOnResumption(server);
         (server as HttpsServer & { requestCert?: boolean }).requestCert = defaultBinding.site.config.ssl.clientCertificates !== 'ignore';
         useSniCallback(server, this.#needsSniCallback ? this.#sniCallback : undefined);
+        this.#holdForRevocation();
         this.#stapleOcsp();
       }
     } else {
@@ -174,6 +175,7 @@ export class ListenerRuntime {
   }
 
   #isStapling = false;
+  #isHolding = false;
 
   /**
    * OCSP stapling: node asks for a staple ('OCSPRequest') on each handshake whose client sends
@@ -196,9 +198,13 @@ export class ListenerRuntime {
    * 'secureConnection' listener its constructor added) only once the answers its client certificate needs
    * are cached, so no request waits on a fetch. What the client sends meanwhile stays buffered in the socket.
    */
-  #holdForRevocation(server: ListenerServer): void {
+  #holdForRevocation(): void {
+    const server = this.server;
+    // Installed once, when a binding first has revocation.online (at start or by a reload): nothing otherwise.
+    if (!server || this.#isHolding || !this.bindings.some((binding) => binding.site.revocation?.online)) return;
     const [connection] = server.listeners('secureConnection') as ((this: unknown, socket: TLSSocket) => void)[];
     if (!connection) return;
+    this.#isHolding = true;
     server.removeListener('secureConnection', connection);
     server.prependListener('secureConnection', (socket: TLSSocket) => {
       const site = (this.bindings.length === 1 ? this.bindings[0] : this.bindingFor(socket.servername))?.site;
@@ -257,7 +263,7 @@ export class ListenerRuntime {
     allowPartialTrustChainOnDefault(this.server as HttpsServer, defaultOptions);
     if (!this.#needsSniCallback) useSniCallback(this.server as HttpsServer, undefined);
     if (this.bindings.length === 1 && this.bindings[0]?.config.tls.sessionResumption) renewTicketsOnResumption(this.server as HttpsServer);
-    this.#holdForRevocation(this.server); // always: a reload may turn online revocation on
+    this.#holdForRevocation();
     this.#stapleOcsp();
     // A client without SNI when no binding answers for it: end the connection after the handshake.
     this.server.on('secureConnection', (socket: TLSSocket) => {

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCa, createCrl, issueClient, issueOcspResponder, issueServer, type Issued } from '../../src/pki/index.js';
@@ -254,6 +254,19 @@ describe('hostile or broken sources', () => {
     const before = responders.hits('/ocsp/int');
     await withOnlineDoor({}, async (door) => assertPassed(await door.visit('good', 'broken-2'), 'after the files broke'), cacheFolder);
     assert.equal(responders.hits('/ocsp/int') - before, 1, 'fetched again');
+  });
+});
+
+describe('reload', () => {
+  test('turning revocation.online on by a reload holds the next connections for their answers', async () => {
+    await withOnlineDoor({ online: false }, async (door) => {
+      assertPassed(await door.visit('revoked', 'before-reload'), 'online off: not looked up');
+      const text = await readFile(door.running.configFile, 'utf8');
+      await writeFile(door.running.configFile, text.replace('"online":false', '"online":true'));
+      assert.equal(await door.running.gatehouse.reload(door.running.configFile), true, door.running.events.join('\n'));
+      assertRefused(door, await door.visit('revoked', 'after-reload'), 13, /revoked \(OCSP http:\/\/127\.0\.0\.1:\d+\/ocsp\/int/);
+      assertPassed(await door.visit('good', 'after-reload-good'), 'good after the reload');
+    });
   });
 });
 
