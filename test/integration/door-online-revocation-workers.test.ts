@@ -4,30 +4,27 @@
  * Real processes (`gatehouse start`), a real OpenSSL OCSP responder on 127.0.0.1, curl as the client.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { createCa, issueClient } from '../../src/pki/index.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { curl } from '../support/clients.js';
 import { startResponders, type Responders } from '../support/revocation-responders.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { BIN, waitForLine } from './cli-helpers.js';
+import { startCli } from './cli-helpers.js';
 
 let pki: TestPki;
 let backend: Backend;
 let responders: Responders;
-let child: ChildProcess;
 let url = '';
+/** What the started CLI needs done when the file's tests are over (kill it). */
+const cleanups: (() => unknown)[] = [];
 let certFile = '';
 let keyFile = '';
 let revokedCertFile = '';
 let revokedKeyFile = '';
-const stdoutLines: string[] = [];
-const stderrLines: string[] = [];
 
 before(async () => {
   pki = await createTestPki();
@@ -66,16 +63,14 @@ sites:
 farms: [{ name: web, servers: [{ address: ${backend.address} }] }]
 `,
   );
-  child = spawn(process.execPath, [BIN, 'start', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => stdoutLines.push(l));
-  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (l) => stderrLines.push(l));
-  const listening = await waitForLine(stdoutLines, /^listening https:\/\/127\.0\.0\.1:\d+ \(site secure\)$/, 'the listening line');
-  await waitForLine(stderrLines, /^gatehouse: 2 workers \(pids \d+, \d+\)$/, 'the workers line');
-  url = listening.split(' ')[1] as string;
+  const cli = startCli({ after: (fn) => cleanups.push(fn) }, pki.dir, config);
+  const listening = (await cli.waitFor('stdout', /^listening (https:\/\/127\.0\.0\.1:\d+) \(site secure\)$/m))[1] as string;
+  await cli.waitFor('stderr', /^gatehouse: 2 workers \(pids \d+, \d+\)$/m);
+  url = listening;
 });
 
 after(async () => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+  for (const cleanup of cleanups) await cleanup();
   await responders?.close();
   await backend?.close();
   await pki?.cleanup();
