@@ -19,6 +19,7 @@ import { checkReferences, parseServerAddress, type PartialConfig } from './refer
 import { loadRevocationList, loadSecret, loadServerCertificate, loadTicketKey, loadTrustedCa } from './tls-files.js';
 import { availableParallelism } from 'node:os';
 import { checkTlsPolicy, DEFAULT_TLS_POLICY } from './tls-policy.js';
+import { normalizeLimits, type DeclaredLimits } from './limits-schema.js';
 
 export interface LoadResult {
   readonly config: Config;
@@ -143,7 +144,7 @@ async function normalize(declared: DeclaredConfig, file: string, dir: string, pr
   const accessLog = normalizeAccessLogSettings(declared.accessLog, dir);
   const sites: Site[] = [];
   for (const [siteIndex, site] of declared.sites.entries()) {
-    const normalized = await normalizeSite(site, siteIndex, dir, farms, accessLog, problems, warnings);
+    const normalized = await normalizeSite(site, siteIndex, dir, farms, accessLog, declared.limits, problems, warnings);
     if (normalized) sites.push(normalized);
   }
   problems.push(
@@ -194,7 +195,7 @@ function normalizeFarm(farm: DeclaredFarm, signatureSecret: Buffer | undefined):
   };
 }
 
-async function normalizeSite(site: DeclaredSite, index: number, dir: string, farms: Map<string, Farm>, defaultAccessLog: AccessLogSettings, problems: Problem[], warnings: Problem[]): Promise<Site | undefined> {
+async function normalizeSite(site: DeclaredSite, index: number, dir: string, farms: Map<string, Farm>, defaultAccessLog: AccessLogSettings, limits: DeclaredLimits, problems: Problem[], warnings: Problem[]): Promise<Site | undefined> {
   const at = ['sites', index] as const;
   const bindings: Binding[] = [];
   for (const [bindingIndex, binding] of site.bindings.entries()) {
@@ -237,7 +238,7 @@ async function normalizeSite(site: DeclaredSite, index: number, dir: string, far
   const farm = defaultFarm ?? (firstRoute?.type === 'route' ? firstRoute.farm : undefined) ?? farms.values().next().value;
   if (!farm) return undefined; // reported by checkReferences (a site needs a farm or rules)
   const tracing = site.tracing === undefined ? undefined : normalizeTracing(site.tracing, dir, site.name);
-  return { name: site.name, bindings, ssl: { requireSsl: site.ssl.requireSsl, clientCertificates: site.ssl.clientCertificates, trustedCa, revocation, onlineRevocation: onlineRevocationOf(site, dir, at, problems, warnings), revocationCache: revocationCacheOf(site, dir) }, farm, defaultFarm, rules, tracing, accessLog: normalizeAccessLogSettings(site.accessLog, dir, defaultAccessLog) };
+  return { name: site.name, bindings, ssl: { requireSsl: site.ssl.requireSsl, clientCertificates: site.ssl.clientCertificates, trustedCa, revocation, onlineRevocation: onlineRevocationOf(site, dir, at, problems, warnings), revocationCache: revocationCacheOf(site, dir) }, farm, defaultFarm, rules, tracing, limits: normalizeLimits(limits, site.limits), accessLog: normalizeAccessLogSettings(site.accessLog, dir, defaultAccessLog) };
 }
 
 function revocationCacheOf(site: DeclaredSite, dir: string): RevocationCacheSettings {

@@ -11,6 +11,7 @@ import type { AdminSettings } from './admin-schema.js';
 import type { AccessLogSettings } from './access-log-schema.js';
 import type { Rule } from './rules-schema.js';
 import type { PendingCrl, RevocationCheck } from './crl.js';
+import type { Limits } from './limits-schema.js';
 import type { TlsPolicy } from './tls-policy.js';
 
 export type { AccessLogSettings };
@@ -52,6 +53,8 @@ export interface Site {
   readonly rules: readonly Rule[];
   /** Failed request tracing; undefined when the site has no tracing rules. */
   readonly tracing: TracingSettings | undefined;
+  /** Request limits: the site's `limits` keys over the top-level ones. */
+  readonly limits: Limits;
   /** The site's access log: its own `accessLog` keys over the top-level ones. */
   readonly accessLog: AccessLogSettings;
 }

@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import type { Problem } from './problem.js';
 import type { DeclaredConfig } from './schema.js';
 import { checkRules } from './rules-schema.js';
+import { parseDuration } from './duration.js';
 
 /** `host:port` or `[v6]:port` → parts; undefined when malformed. */
 export function parseServerAddress(address: string): { host: string; port: number } | undefined {
@@ -31,6 +32,14 @@ function duplicates<T>(items: readonly (T | undefined)[], key: (item: T) => stri
 export interface PartialConfig {
   readonly sites: readonly (DeclaredConfig['sites'][number] | undefined)[];
   readonly farms: readonly (DeclaredConfig['farms'][number] | undefined)[];
+  /** The top-level limits (the defaults of each site's), when they passed the schema. */
+  readonly limits?: DeclaredConfig['limits'] | undefined;
+}
+
+/** A site's connection-level limits (they belong to the socket), comparable between sites. */
+function connectionLimitsOf(site: DeclaredConfig['sites'][number], top: DeclaredConfig['limits'] | undefined): string {
+  const merged = { ...top, ...Object.fromEntries(Object.entries(site.limits ?? {}).filter(([, value]) => value !== undefined)) } as Partial<NonNullable<DeclaredConfig['limits']>>;
+  return JSON.stringify([parseDuration(merged.headersTimeout), parseDuration(merged.keepAliveTimeout), merged.maxConnections]);
 }
 
 export function checkReferences(config: PartialConfig, warnings: Problem[], extraFarmNames: readonly string[] = []): Problem[] {
@@ -55,7 +64,7 @@ export function checkReferences(config: PartialConfig, warnings: Problem[], extr
   }
 
   /** Bindings grouped by listening socket. */
-  const sockets = new Map<string, { protocol: string; hostName: string | undefined; http2: boolean; tls: string; at: (string | number)[]; site: string }[]>();
+  const sockets = new Map<string, { protocol: string; hostName: string | undefined; http2: boolean; tls: string; limits: string; at: (string | number)[]; site: string }[]>();
   for (const [i, site] of config.sites.entries()) {
     if (!site) continue;
     if (site.farm !== undefined && !farmNames.includes(site.farm)) {
@@ -105,7 +114,7 @@ export function checkReferences(config: PartialConfig, warnings: Problem[], extr
       // Port 0 asks for a free port: such a binding always gets a socket of its own.
       const key = binding.port === 0 ? `${address}|0|${i}.${b}` : `${address}|${binding.port}`;
       const group = sockets.get(key) ?? [];
-      group.push({ protocol: binding.protocol, hostName: binding.hostName?.toLowerCase(), http2: binding.protocol === 'https' && binding.http2 !== false, tls: JSON.stringify(binding.tls ?? {}), at, site: site.name });
+      group.push({ protocol: binding.protocol, hostName: binding.hostName?.toLowerCase(), http2: binding.protocol === 'https' && binding.http2 !== false, tls: JSON.stringify(binding.tls ?? {}), limits: connectionLimitsOf(site, config.limits), at, site: site.name });
       sockets.set(key, group);
     }
   }
@@ -125,6 +134,9 @@ export function checkReferences(config: PartialConfig, warnings: Problem[], extr
       if (binding.protocol === 'https' && binding.tls !== first.tls) {
         // OpenSSL picks the version and the cipher before the SNI name picks a binding.
         problems.push({ path: [...binding.at, 'tls'], message: `the TLS policy differs from the one of ${where} on this address and port`, expected: 'the same tls settings (or none) on every binding of one address and port' });
+      }
+      if (binding.limits !== first.limits && binding.site !== first.site) {
+        problems.push({ path: [...binding.at.slice(0, 2), 'limits'], message: `headersTimeout, keepAliveTimeout or maxConnections differ from those of ${where}, which shares this address and port`, expected: 'the same connection limits for every site on one address and port (they belong to the socket)' });
       }
       const clash = group.find((other) => other !== binding && other.hostName === binding.hostName && group.indexOf(other) < group.indexOf(binding));
       if (clash) {

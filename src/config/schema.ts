@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { adminSchema } from './admin-schema.js';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
+import { limitsSchema, siteLimitsSchema } from './limits-schema.js';
 import { farmPolicyKeys } from './farm-schema.js';
 import { siteAccessLogSchema, topLevelAccessLogSchema } from './access-log-schema.js';
 import { tracingSchema } from './tracing-schema.js';
@@ -117,6 +118,7 @@ export const siteSchema = z
     rules: rulesSchema.optional(),
     tracing: tracingSchema.optional(),
     accessLog: siteAccessLogSchema,
+    limits: siteLimitsSchema,
   })
   .superRefine(
     (site, ctx) => {
@@ -192,6 +194,7 @@ export const configSchema = z
     farms: z.array(farmSchema).min(1).describe('At least one farm.'),
     drainTimeout: duration.default(30).describe('On SIGTERM/SIGINT, how long in-flight requests may take to finish before their connections are closed. Default 30 s.'),
     accessLog: accessLogSchema,
+    limits: limitsSchema,
     admin: adminSchema.optional(),
     workers: z
       .union([z.literal('auto'), z.number().int().min(1).max(256)])

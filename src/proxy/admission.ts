@@ -7,6 +7,7 @@
  *   4. door      the connection's client-certificate verdict, and validity     → 403.7 / 403.13 / 403.16 / 403.17
  *   5. target    one normal form of the request target (request-target.ts); absolute-form must name the
  *                site Host names; HTTP/1.0 without Host gets the binding's      → 400
+ *      limits    the site's request filtering (request-limits.ts)            → 413.13 / 414.14 / 414.15 / 431
  *   6. host      https, several bindings: Host must belong to the handshake's site → 421
  *   7. rules     the site's rules, in order: route (maybe rewritten), redirect, or respond
  * Synchronous; it allocates the result and, for odd targets only, the normal form.
@@ -18,6 +19,7 @@ import type { RuleAction } from '../config/rules-schema.js';
 import { hostNameOf, type ListenerRuntime } from './listener.js';
 import { addressWithPort } from './request-info.js';
 import { checkHttp1Head } from './request-head.js';
+import { checkRequestLimits } from './request-limits.js';
 import { authorityOf, judgeTarget } from './request-target.js';
 import { evaluateRules, type RuleDecision } from './rules/match.js';
 import type { BindingRuntime, FarmRoute, SiteRuntime } from './site-runtime.js';
@@ -127,6 +129,8 @@ export function admit(listener: ListenerRuntime, req: IncomingMessage, isHttp2: 
     req.headers.host = binding.config.hostName ?? addressWithPort(req.socket.localAddress ?? '', req.socket.localPort ?? 0);
   }
   if (url !== target) req.url = url;
+  const overLimit = checkRequestLimits(req, url, site.config.limits);
+  if (overLimit) return refuse(overLimit.status, overLimit.subStatus, overLimit.reason, site, tls, overLimit.close && !isHttp2);
 
   if (tls && listener.bindings.length > 1 && host !== undefined && listener.isMisdirected(host, tls.binding)) {
     // RFC 9110 §15.5.20: an HTTP/2 client reuses a connection for every host its certificate covers

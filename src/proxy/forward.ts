@@ -85,9 +85,13 @@ export class ProxyExchange implements ExchangeHandler {
   #upstreamHeaders: readonly string[] = [];
   #retryCause: Error | undefined;
   readonly #request: RequestInfo;
+  /** The site's maxAllowedContentLength: a body growing past it is cut (413). */
+  readonly #maxBodyBytes: number;
+  #isTooLarge = false;
 
-  constructor(req: IncomingMessage, res: ServerResponse, route: FarmRoute, server: FarmServer, request: RequestInfo, added: AddedHeaders, done: ExchangeDone, url = req.url as string) {
+  constructor(req: IncomingMessage, res: ServerResponse, route: FarmRoute, server: FarmServer, request: RequestInfo, added: AddedHeaders, done: ExchangeDone, url = req.url as string, maxBodyBytes = Number.POSITIVE_INFINITY) {
     this.#req = req;
+    this.#maxBodyBytes = maxBodyBytes;
     this.#request = request;
     this.#res = res;
     this.#route = route;
@@ -138,8 +142,16 @@ export class ProxyExchange implements ExchangeHandler {
     server.pool!.send({ head, isHead: method === 'HEAD', body: this.#hasBody ? req : undefined, isChunked, onBodyChunk: this.#hasBody ? this.#onBodyChunk : undefined }, this);
   }
 
-  readonly #onBodyChunk = (bytes: number): void => {
-    this.#bodyBytes = this.#bodyBytes < 0 ? bytes : this.#bodyBytes + bytes;
+  readonly #onBodyChunk = (bytes: number): boolean => {
+    const total = this.#bodyBytes < 0 ? bytes : this.#bodyBytes + bytes;
+    if (total > this.#maxBodyBytes) {
+      // Cut before the server sees the body's end; its connection is closed, never reused.
+      this.#isTooLarge = true;
+      this.#abort?.(new Error(`the request body grew past maxAllowedContentLength (${this.#maxBodyBytes} bytes)`));
+      return false;
+    }
+    this.#bodyBytes = total;
+    return true;
   };
 
   onConnect(abort: (error?: Error) => void): void {
@@ -212,6 +224,14 @@ export class ProxyExchange implements ExchangeHandler {
     // The client's request body broke (it left, or sent bytes that are not HTTP): the client's doing, never
     // a failure of the server's (a hostile client must not be able to mark servers unhealthy).
     if ((error as { code?: string }).code === 'ERR_CLIENT_ABORTED') this.#isClientGone = true;
+    if (this.#isTooLarge) {
+      // The client's doing: not a failure of the server's. Before the response: 413; after: the stream is cut.
+      this.#endAttempt(false);
+      if (this.#status !== 0) this.#res.destroy(error);
+      else this.#status = 413;
+      this.#finish(error);
+      return;
+    }
     if (this.#status !== 0) {
       // The response had started: cut the client connection so the truncation is visible to it.
       this.#endAttempt(!this.#isClientGone);
@@ -256,7 +276,7 @@ export class ProxyExchange implements ExchangeHandler {
     this.#timings.endMs = performance.now();
     this.#done({
       status: this.#status,
-      subStatus: this.#status === 502 ? 3 : 0,
+      subStatus: this.#status === 502 ? 3 : this.#status === 413 ? 13 : 0,
       bytes: this.#bytes,
       server: this.#server,
       error,

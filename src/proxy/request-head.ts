@@ -2,15 +2,12 @@
  * HTTP/1.x request heads that node's parser accepts and a proxy must not pass on (RFC 9112): a version
  * other than 1.0 and 1.1 (the parser takes `HTTP/2.0` and `HTTP/0.9` as text), several Host fields (or
  * none on HTTP/1.1),
- * Transfer-Encoding on HTTP/1.0 or with any coding but a single `chunked`, and more header fields than
- * Gatehouse forwards. What the parser itself refuses (Content-Length with Transfer-Encoding, differing
+ * Transfer-Encoding on HTTP/1.0 or with any coding but a single `chunked`. (Header counts and sizes are
+ * the site's limits: request-limits.ts.) What the parser itself refuses (Content-Length with Transfer-Encoding, differing
  * Content-Lengths, obs-fold, bare CR, NUL, whitespace before a colon, bad chunk sizes) reaches
  * client-error.ts instead. Each of these answers and closes the connection: its framing cannot be trusted.
  */
 import type { IncomingMessage } from 'node:http';
-
-/** Header fields a request may carry (IIS has no count limit; nginx and HAProxy cap at about 100). Over it: 431. */
-export const MAX_HEADER_COUNT = 100;
 
 export interface HeadProblem {
   readonly status: number;
@@ -20,7 +17,6 @@ export interface HeadProblem {
 export function checkHttp1Head(req: IncomingMessage): HeadProblem | undefined {
   if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) return { status: 505, reason: `HTTP/${req.httpVersion} is not HTTP/1.0 or HTTP/1.1 (HTTP/2 is spoken only after TLS ALPN)` };
   const raw = req.rawHeaders;
-  if (raw.length > MAX_HEADER_COUNT * 2) return { status: 431, reason: `the request has ${raw.length / 2} header fields, more than ${MAX_HEADER_COUNT}` };
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;

@@ -36,8 +36,8 @@ export interface OutgoingRequest {
   readonly body: Readable | undefined;
   /** Frame the body as chunked (the client sent no length). */
   readonly isChunked: boolean;
-  /** Told of each body chunk written (bytes), for counters and retry safety. */
-  readonly onBodyChunk: ((bytes: number) => void) | undefined;
+  /** Told of each body chunk before it is written (bytes), for counters and retry safety; false: do not write it (the exchange is being aborted). */
+  readonly onBodyChunk: ((bytes: number) => boolean) | undefined;
 }
 
 export class UpstreamError extends Error {
@@ -188,7 +188,7 @@ export class ServerConnection {
     const onDrain = () => body.resume();
     const onChunk = (chunk: Buffer) => {
       if (this.#handler !== handler) return;
-      onBodyChunk?.(chunk.length);
+      if (onBodyChunk?.(chunk.length) === false || this.#handler !== handler) return;
       if (chunk.length === 0) return;
       let isFlowing: boolean;
       if (isChunked) {

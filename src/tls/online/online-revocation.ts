@@ -138,7 +138,7 @@ export class OnlineRevocation {
     }
     if (!waits) return undefined;
     const all = Promise.all(waits).then(() => undefined);
-    const limit = this.cache.settings.fetchTimeoutMs + 50;
+    const limit = this.cache.settings.fetchTimeoutMs + 250; // the fetch's own timeout, then its bookkeeping
     return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, limit);
       void all.finally(() => {

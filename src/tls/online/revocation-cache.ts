@@ -249,10 +249,12 @@ export class RevocationCache {
   async #store(source: Source, entry: Entry, write: boolean): Promise<Entry> {
     const current = this.#entries.get(source.key);
     // A refresh that failed keeps the answer we have until it goes stale.
-    if (entry.failure !== undefined && current?.answer && current.staleAtMs > Date.now()) entry = { ...current };
-    else if (write) await this.#writeDisk(source, entry);
+    const isKept = entry.failure !== undefined && current?.answer !== undefined && current.staleAtMs > Date.now();
+    if (isKept) entry = { ...(current as Entry) };
+    // In memory first: a handshake that stops waiting (fetchTimeout) sees the answer, or why there is none.
     this.#entries.set(source.key, entry);
     this.#planRefresh(source, entry);
+    if (write && !isKept) await this.#writeDisk(source, entry);
     return entry;
   }
 

@@ -1,0 +1,102 @@
+/**
+ * Request limits (IIS request filtering, by its names): `limits` at the top level gives the defaults, and a
+ * site's `limits` overrides any key for that site. Request-level keys (sizes and counts) are judged once the
+ * site is known; connection-level keys (timeouts, connections) belong to a listening socket, so sites that
+ * share a port must agree on them.
+ */
+import { z } from 'zod';
+import { DURATION_EXPECTED, parseDuration } from './duration.js';
+
+const duration = z
+  .custom<number | string>((value) => parseDuration(value) !== undefined, { message: `is not a duration (expected ${DURATION_EXPECTED})` })
+  .meta({ type: 'duration' });
+const count = (min: number) => z.number().int().min(min);
+
+export const LIMIT_DEFAULTS = {
+  maxAllowedContentLength: 30_000_000,
+  maxUrl: 4096,
+  maxQueryString: 2048,
+  maxRequestHeadersBytes: 16_384,
+  maxHeaderCount: 100,
+  headersTimeout: '20s',
+  requestBodyTimeout: '60s',
+  keepAliveTimeout: '120s',
+  maxConnections: 10_000,
+} as const;
+
+const keys = {
+  maxAllowedContentLength: count(0).describe(`Request body bytes (IIS requestLimits maxAllowedContentLength), counted as the body streams, chunked too: a declared Content-Length over it gets 413 at once; a body that grows over it is cut before the server sees its end (the server connection is closed, not reused) and the client gets 413 (404.13 in IIS) if nothing was answered yet. Default ${LIMIT_DEFAULTS.maxAllowedContentLength}.`),
+  maxUrl: count(1).describe(`Bytes of the request path, query string excluded (IIS maxUrl): over it, 414 (404.14 in IIS). Default ${LIMIT_DEFAULTS.maxUrl}.`),
+  maxQueryString: count(0).describe(`Bytes of the query string (IIS maxQueryString): over it, 414 (404.15 in IIS). Default ${LIMIT_DEFAULTS.maxQueryString}.`),
+  maxRequestHeadersBytes: count(64).describe(`Bytes of all request header fields together (names and values): over it, 431. Default ${LIMIT_DEFAULTS.maxRequestHeadersBytes}.`),
+  maxHeaderCount: count(1).describe(`Request header fields: over it, 431. Default ${LIMIT_DEFAULTS.maxHeaderCount}.`),
+  headersTimeout: duration.describe(`The whole request head must arrive within this after the connection (or the previous response) is ready for it; a TLS connection that sends no request is closed after it too. Over it: 408 and close (slowloris). Default ${LIMIT_DEFAULTS.headersTimeout}.`),
+  requestBodyTimeout: duration.describe(`The longest gap between two pieces of a request body: over it, 408 (or the stream is reset if the response started), and the server connection is closed. Default ${LIMIT_DEFAULTS.requestBodyTimeout}.`),
+  keepAliveTimeout: duration.describe(`How long an idle keep-alive connection is kept open (IIS connectionTimeout). Default ${LIMIT_DEFAULTS.keepAliveTimeout}.`),
+  maxConnections: count(1).describe(`Open client connections per listening socket; past it, new connections wait in the kernel's backlog (counted in gatehouse_connections_refused_total{reason="max_connections"}). Default ${LIMIT_DEFAULTS.maxConnections}.`),
+};
+
+export const limitsSchema = z
+  .strictObject({
+    maxAllowedContentLength: keys.maxAllowedContentLength.default(LIMIT_DEFAULTS.maxAllowedContentLength),
+    maxUrl: keys.maxUrl.default(LIMIT_DEFAULTS.maxUrl),
+    maxQueryString: keys.maxQueryString.default(LIMIT_DEFAULTS.maxQueryString),
+    maxRequestHeadersBytes: keys.maxRequestHeadersBytes.default(LIMIT_DEFAULTS.maxRequestHeadersBytes),
+    maxHeaderCount: keys.maxHeaderCount.default(LIMIT_DEFAULTS.maxHeaderCount),
+    headersTimeout: keys.headersTimeout.default(LIMIT_DEFAULTS.headersTimeout),
+    requestBodyTimeout: keys.requestBodyTimeout.default(LIMIT_DEFAULTS.requestBodyTimeout),
+    keepAliveTimeout: keys.keepAliveTimeout.default(LIMIT_DEFAULTS.keepAliveTimeout),
+    maxConnections: keys.maxConnections.default(LIMIT_DEFAULTS.maxConnections),
+  })
+  .default({ ...LIMIT_DEFAULTS })
+  .describe('Request limits (IIS request filtering): the defaults of every site. Each answer is a short page like the 403.x pages, logged with its sub-status (413.13, 414.14, 414.15, 431, 408) and counted in gatehouse_rejections_total by reason; nothing over a limit reaches a server.');
+
+export const siteLimitsSchema = z
+  .strictObject({
+    maxAllowedContentLength: keys.maxAllowedContentLength.optional(),
+    maxUrl: keys.maxUrl.optional(),
+    maxQueryString: keys.maxQueryString.optional(),
+    maxRequestHeadersBytes: keys.maxRequestHeadersBytes.optional(),
+    maxHeaderCount: keys.maxHeaderCount.optional(),
+    headersTimeout: keys.headersTimeout.optional(),
+    requestBodyTimeout: keys.requestBodyTimeout.optional(),
+    keepAliveTimeout: keys.keepAliveTimeout.optional(),
+    maxConnections: keys.maxConnections.optional(),
+  })
+  .optional()
+  .describe('This site\'s request limits: any key of the top-level `limits`, over it. Sites sharing a port must agree on headersTimeout, keepAliveTimeout and maxConnections (they belong to the socket).');
+
+export type DeclaredLimits = z.output<typeof limitsSchema>;
+export type DeclaredSiteLimits = z.output<typeof siteLimitsSchema>;
+
+/** The limits in force for a site, durations in milliseconds. */
+export interface Limits {
+  readonly maxAllowedContentLength: number;
+  readonly maxUrl: number;
+  readonly maxQueryString: number;
+  readonly maxRequestHeadersBytes: number;
+  readonly maxHeaderCount: number;
+  readonly headersTimeoutMs: number;
+  readonly requestBodyTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxConnections: number;
+}
+
+/** A site's limits: its own keys over the top-level ones. */
+export function normalizeLimits(top: DeclaredLimits, site: DeclaredSiteLimits): Limits {
+  const merged = { ...top, ...Object.fromEntries(Object.entries(site ?? {}).filter(([, value]) => value !== undefined)) } as DeclaredLimits;
+  return {
+    maxAllowedContentLength: merged.maxAllowedContentLength,
+    maxUrl: merged.maxUrl,
+    maxQueryString: merged.maxQueryString,
+    maxRequestHeadersBytes: merged.maxRequestHeadersBytes,
+    maxHeaderCount: merged.maxHeaderCount,
+    headersTimeoutMs: parseDuration(merged.headersTimeout) as number,
+    requestBodyTimeoutMs: parseDuration(merged.requestBodyTimeout) as number,
+    keepAliveTimeoutMs: parseDuration(merged.keepAliveTimeout) as number,
+    maxConnections: merged.maxConnections,
+  };
+}
+
+/** The keys that belong to a listening socket: sites sharing one must agree on them. */
+export const CONNECTION_LIMITS = ['headersTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'] as const;
