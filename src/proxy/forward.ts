@@ -54,6 +54,14 @@ export interface ExchangeTimings {
 
 export type ExchangeDone = (outcome: ExchangeOutcome) => void;
 
+/** A site's limits on a request body as it streams. */
+export interface BodyLimits {
+  readonly maxBodyBytes: number;
+  readonly bodyTimeoutMs: number;
+}
+
+const NO_BODY_LIMITS: BodyLimits = { maxBodyBytes: Number.POSITIVE_INFINITY, bodyTimeoutMs: 0 };
+
 /** Characters a request target can never hold (a rule's rewrite is checked before it goes on the wire). */
 const INVALID_TARGET = /[\s\x00-\x1f\x7f]/;
 
@@ -88,10 +96,15 @@ export class ProxyExchange implements ExchangeHandler {
   /** The site's maxAllowedContentLength: a body growing past it is cut (413). */
   readonly #maxBodyBytes: number;
   #isTooLarge = false;
+  /** The site's requestBodyTimeout: the longest gap between two pieces of the body (408). */
+  readonly #bodyTimeoutMs: number;
+  #bodyTimer: NodeJS.Timeout | undefined;
+  #isBodyTimedOut = false;
 
-  constructor(req: IncomingMessage, res: ServerResponse, route: FarmRoute, server: FarmServer, request: RequestInfo, added: AddedHeaders, done: ExchangeDone, url = req.url as string, maxBodyBytes = Number.POSITIVE_INFINITY) {
+  constructor(req: IncomingMessage, res: ServerResponse, route: FarmRoute, server: FarmServer, request: RequestInfo, added: AddedHeaders, done: ExchangeDone, url = req.url as string, limits: BodyLimits = NO_BODY_LIMITS) {
     this.#req = req;
-    this.#maxBodyBytes = maxBodyBytes;
+    this.#maxBodyBytes = limits.maxBodyBytes;
+    this.#bodyTimeoutMs = limits.bodyTimeoutMs;
     this.#request = request;
     this.#res = res;
     this.#route = route;
@@ -151,12 +164,31 @@ export class ProxyExchange implements ExchangeHandler {
       return false;
     }
     this.#bodyBytes = total;
+    this.#bodyTimer?.refresh();
     return true;
+  };
+
+  /** requestBodyTimeout: armed once the server is connected (the body flows from then on), until the body ends. */
+  #watchBody(): void {
+    if (!this.#hasBody || this.#bodyTimeoutMs <= 0 || this.#bodyTimer || this.#req.readableEnded) return;
+    this.#bodyTimer = setTimeout(this.#onBodyTimeout, this.#bodyTimeoutMs);
+    this.#req.once('end', this.#stopWatchingBody);
+  }
+
+  readonly #stopWatchingBody = (): void => {
+    if (this.#bodyTimer) clearTimeout(this.#bodyTimer);
+  };
+
+  readonly #onBodyTimeout = (): void => {
+    if (this.#isFinished || this.#req.readableEnded) return;
+    this.#isBodyTimedOut = true;
+    this.#abort?.(new Error(`no request body bytes for ${this.#bodyTimeoutMs} ms (requestBodyTimeout)`));
   };
 
   onConnect(abort: (error?: Error) => void): void {
     this.#abort = abort;
     this.#isConnected = true;
+    this.#watchBody();
     this.#timings.connectedMs = performance.now();
     if (this.#isClientGone) abort(new Error('client closed the connection'));
   }
@@ -224,11 +256,11 @@ export class ProxyExchange implements ExchangeHandler {
     // The client's request body broke (it left, or sent bytes that are not HTTP): the client's doing, never
     // a failure of the server's (a hostile client must not be able to mark servers unhealthy).
     if ((error as { code?: string }).code === 'ERR_CLIENT_ABORTED') this.#isClientGone = true;
-    if (this.#isTooLarge) {
-      // The client's doing: not a failure of the server's. Before the response: 413; after: the stream is cut.
+    if (this.#isTooLarge || this.#isBodyTimedOut) {
+      // The client's doing: not a failure of the server's. Before the response: 413 or 408; after: the stream is cut.
       this.#endAttempt(false);
       if (this.#status !== 0) this.#res.destroy(error);
-      else this.#status = 413;
+      else this.#status = this.#isTooLarge ? 413 : 408;
       this.#finish(error);
       return;
     }
@@ -273,6 +305,7 @@ export class ProxyExchange implements ExchangeHandler {
   #finish(error: Error | undefined): void {
     if (this.#isFinished) return;
     this.#isFinished = true;
+    if (this.#bodyTimer) clearTimeout(this.#bodyTimer);
     this.#timings.endMs = performance.now();
     this.#done({
       status: this.#status,

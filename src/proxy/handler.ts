@@ -205,12 +205,12 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
           reason = `${describeError(outcome.error)}${retry}`;
           eventLog.warn(`502.3 client ${clientAddressOf(req, true)} site ${site.name} farm ${farm.name} server ${outcome.server?.address ?? '-'} ${req.method} ${req.url} X-ARR-LOG-ID ${logId}: ${reason}`);
           if (!res.headersSent && !res.destroyed) outcome.bytes = sendLocalAnswer(req, res, localAnswer(502, 3));
-        } else if (outcome.status === 413 && outcome.error) {
+        } else if ((outcome.status === 413 || outcome.status === 408) && outcome.error) {
           reason = outcome.error.message;
-          eventLog.warn(`413.13 client ${clientAddressOf(req, true)} site ${site.name} ${req.method} ${req.url}: ${reason}`);
+          eventLog.warn(`${outcome.status}.${outcome.subStatus} client ${clientAddressOf(req, true)} site ${site.name} ${req.method} ${req.url}: ${reason}`);
           if (!res.headersSent && !res.destroyed) {
             if (!isHttp2) closeAfter(req, res); // the rest of the body is never read
-            outcome.bytes = sendLocalAnswer(req, res, localAnswer(413, 13));
+            outcome.bytes = sendLocalAnswer(req, res, localAnswer(outcome.status, outcome.subStatus));
           }
         } else if (outcome.error && outcome.status !== 0) {
           reason = `response aborted: ${describeError(outcome.error)}`;
@@ -221,7 +221,7 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
         finish({ req, site, tls, startMs, status: outcome.status, subStatus: outcome.subStatus, reason, bytesSent: outcome.bytes, logId, outcome, route, decision });
       },
       admission.url,
-      site.config.limits.maxAllowedContentLength,
+      site.bodyLimits,
     );
     exchange.start();
   }

@@ -11,12 +11,12 @@ import { secureContextFor, secureContextOptions } from '../tls/secure-context.js
 import { allowPartialTrustChainOnDefault, renewTicketsOnResumption, setClientCertificateRequest, useSniCallback } from '../platform/tls-internals.js';
 import type { BindingRuntime } from './site-runtime.js';
 import { TlsConnection } from './tls-connection.js';
+import type { Limits } from '../config/limits-schema.js';
 import { revocationGate } from '../tls/online/revocation-service.js';
 
 /** HTTP/2 settings we send: a bound on concurrent streams per connection, as nginx (128) and Envoy have. */
 const HTTP2_SETTINGS = { maxConcurrentStreams: 128 } as const;
 /** An HTTP/2 connection with no frames for this long is closed (GOAWAY), like an idle HTTP/1.1 keep-alive connection. */
-const HTTP2_IDLE_TIMEOUT_MS = 65_000;
 
 /** The node server of a listener: http, https (HTTP/1.1 only), or https with HTTP/2 (and HTTP/1.1 by ALPN). */
 export type ListenerServer = HttpServer | HttpsServer | Http2SecureServer;
@@ -107,6 +107,12 @@ export class ListenerRuntime {
       this.bindings = bindings;
       this.#index(bindings);
     }
+    if (this.server) {
+      // The limits of the new config (the check interval stays the one the socket started with).
+      const { keepAliveTimeout, headersTimeout, maxHeaderSize } = this.#connectionSettings();
+      Object.assign(this.server, { keepAliveTimeout, headersTimeout, maxHeaderSize });
+      this.#limitConnections();
+    }
     this.generation++;
   }
 
@@ -174,6 +180,40 @@ export class ListenerRuntime {
     for (const session of this.#sessions) session.destroy();
   }
 
+  /** The limits of the socket's sites (they agree on the connection-level ones: references.ts). */
+  get #limits(): Limits {
+    return (this.bindings[0] as BindingRuntime).site.config.limits;
+  }
+
+  /**
+   * Node's connection settings from the limits: the head must arrive within headersTimeout (checked every
+   * second, not node's 30 s, so it holds to within a second), idle keep-alive connections end after
+   * keepAliveTimeout, a TLS handshake must finish within headersTimeout, and node's own head size bound
+   * leaves room for the largest head the limits allow (the limits answer 431 themselves).
+   */
+  #connectionSettings(): { keepAliveTimeout: number; headersTimeout: number; connectionsCheckingInterval: number; maxHeaderSize: number; handshakeTimeout: number } {
+    const limits = this.#limits;
+    let maxHeaderSize = 16_384;
+    for (const binding of this.bindings) {
+      const l = binding.site.config.limits;
+      maxHeaderSize = Math.max(maxHeaderSize, l.maxRequestHeadersBytes + 4 * l.maxHeaderCount + l.maxUrl + l.maxQueryString + 256);
+    }
+    return {
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headersTimeoutMs / 2))),
+      maxHeaderSize,
+      handshakeTimeout: limits.headersTimeoutMs,
+    };
+  }
+
+  /** maxConnections: node closes connections past it at once ('drop'); they are counted. */
+  #limitConnections(): void {
+    const server = this.server;
+    if (!server) return;
+    server.maxConnections = this.#limits.maxConnections;
+  }
+
   #isStapling = false;
   #isHolding = false;
 
@@ -226,9 +266,10 @@ export class ListenerRuntime {
     // over request-head.ts's count is answered 431 instead of being cut silently at node's 1,000th field.
     // requireHostHeader false: an HTTP/1.1 request without Host reaches request-head.ts, which answers it
     // like every refused head (node's own answer would let the requests pipelined after it through).
-    const common = { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0, maxHeadersCount: 0, requireHostHeader: false };
+    const common = { ...this.#connectionSettings(), requestTimeout: 0, maxHeadersCount: 0, requireHostHeader: false };
     if (!this.isHttps) {
       this.server = Object.assign(createHttpServer(common, onRequest), common);
+      this.#limitConnections();
       return this.server;
     }
     for (const binding of this.bindings) this.#contexts.set(binding, secureContextFor(binding.config, binding.site.config, this.bindings.length > 1));
@@ -248,13 +289,16 @@ export class ListenerRuntime {
     };
     if (this.isHttp2) {
       // ALPN offers h2 then http/1.1; a client without ALPN (wrk, older tools) gets HTTP/1.1.
-      const server = createHttp2Server({ ...options, allowHTTP1: true, settings: HTTP2_SETTINGS }, onRequest as unknown as Parameters<typeof createHttp2Server>[1]);
+      const limits = this.#limits;
+      // The header list a client may send (RFC 9113 §6.5.2: names and values plus 32 bytes a field), and its fields.
+      const settings = { ...HTTP2_SETTINGS, maxHeaderListSize: limits.maxRequestHeadersBytes + 32 * limits.maxHeaderCount + limits.maxUrl + limits.maxQueryString + 256 };
+      const server = createHttp2Server({ ...options, allowHTTP1: true, settings, maxHeaderListPairs: limits.maxHeaderCount + 8 }, onRequest as unknown as Parameters<typeof createHttp2Server>[1]);
       // The HTTP/1.1 side of an http2 server reads these from the server object (its constructor sets only headersTimeout).
       Object.assign(server, common);
       server.on('session', (session: ServerHttp2Session) => {
         this.#sessions.add(session);
         session.once('close', () => this.#sessions.delete(session));
-        session.setTimeout(HTTP2_IDLE_TIMEOUT_MS, () => session.close());
+        session.setTimeout(this.#limits.keepAliveTimeoutMs, () => session.close());
       });
       this.server = server;
     } else {
@@ -265,6 +309,7 @@ export class ListenerRuntime {
     if (this.bindings.length === 1 && this.bindings[0]?.config.tls.sessionResumption) renewTicketsOnResumption(this.server as HttpsServer);
     this.#holdForRevocation();
     this.#stapleOcsp();
+    this.#limitConnections();
     // A client without SNI when no binding answers for it: end the connection after the handshake.
     this.server.on('secureConnection', (socket: TLSSocket) => {
       if (this.#fallback) return;

@@ -12,6 +12,7 @@ import { ChainCache } from '../tls/chain-cache.js';
 import type { TlsConnection } from './tls-connection.js';
 import type { DoorRevocation } from '../tls/client-certificate.js';
 import type { OcspStaple } from '../tls/online/ocsp-stapling.js';
+import type { BodyLimits } from './forward.js';
 import type { SiteTracer } from '../tracing/site-tracer.js';
 
 const NO_HEADERS: readonly string[] = Object.freeze([]);
@@ -64,6 +65,8 @@ export class SiteRuntime {
    * makes the door read it too. Otherwise a connection reads only the leaf (tls/client-certificate.ts).
    */
   readonly needsClientChain: boolean;
+  /** maxAllowedContentLength and requestBodyTimeout, for a body as it streams (forward.ts). */
+  readonly bodyLimits: BodyLimits;
   /** Revocation beyond the CRL files (online checks), the metrics and log it reports to; set by app.ts. */
   revocation: DoorRevocation | undefined;
   /** Farm name → route, for the farms the site's rules and default route use. */
@@ -77,6 +80,7 @@ export class SiteRuntime {
   constructor(config: Site, farm: FarmState, farms?: ReadonlyMap<string, FarmState>) {
     this.name = config.name;
     this.config = config;
+    this.bodyLimits = { maxBodyBytes: config.limits.maxAllowedContentLength, bodyTimeoutMs: config.limits.requestBodyTimeoutMs };
     this.farm = farm;
     this.rules = config.rules;
     this.hasRules = config.rules.length > 0;

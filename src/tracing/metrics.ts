@@ -197,7 +197,7 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
     });
     this.#rejections = new Counter({
       name: 'gatehouse_rejections_total',
-      help: 'Answers Gatehouse gave itself instead of a farm server\'s: 400 (unknown host name), 403.x (SSL and client certificate policy) and 502.x (no server, server failed), by reason.',
+      help: 'Answers Gatehouse gave itself instead of a farm server\'s: 400 (unknown host name), 403.x (SSL and client certificate policy), 408, 413, 414 and 431 (request limits) and 502.x (no server, server failed), by reason.',
       labelNames: ['site', 'status', 'substatus', 'reason'] as const,
       registers,
     });
@@ -441,6 +441,10 @@ function processRegistry(): Registry {
  */
 export function rejectionReason(status: number, subStatus: number, reason: string): string | undefined {
   if (status === 400) return 'unknown_host';
+  if (status === 408) return 'request_timeout';
+  if (status === 413) return 'content_too_large';
+  if (status === 414) return subStatus === 15 ? 'query_string_too_long' : 'url_too_long';
+  if (status === 431) return 'headers_too_large';
   if (status === 403) {
     switch (subStatus) {
       case 4:

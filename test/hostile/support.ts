@@ -1107,6 +1107,10 @@ export interface HostileSpec {
   readonly http2?: boolean;
   /** Farm `protocol` settings. */
   readonly protocol?: Record<string, unknown>;
+  /** The site's `limits`. */
+  readonly limits?: Record<string, unknown>;
+  /** The top-level `limits`. */
+  readonly topLimits?: Record<string, unknown>;
 }
 
 export function hostileConfig(pki: TestPki, spec: HostileSpec): string {
@@ -1128,8 +1132,10 @@ export function hostileConfig(pki: TestPki, spec: HostileSpec): string {
           ssl: { clientCertificates: mode, ...(spec.requireSsl ? { requireSsl: true } : {}), ...(mode === 'ignore' ? {} : { trustedCaFile: pki.caFile }) },
           farm: FARM,
           ...(rules.length > 0 ? { rules } : {}),
+          ...(spec.limits ? { limits: spec.limits } : {}),
         },
       ],
+      ...(spec.topLimits ? { limits: spec.topLimits } : {}),
       farms: [{ name: FARM, servers: [{ address: spec.backend.address }], ...(spec.protocol ? { protocol: spec.protocol } : {}) }],
     },
     null,

@@ -197,7 +197,8 @@ describe('bodies streamed through https', () => {
 
   for (const framing of ['chunked', 'content-length'] as const) {
     test(`a 200 MB upload (${framing}) arrives intact, memory bounded`, async (t) => {
-      const { urlOf } = await site(t, echoHandler, { bindings: ['https'] });
+      // Over the default maxAllowedContentLength (30 MB, IIS's): the site allows it.
+      const { urlOf } = await site(t, echoHandler, { bindings: ['https'], limits: { maxAllowedContentLength: 300 * MB } });
       const meter = new RssMeter();
       const hash = createHash('sha256');
       const reply = await request(urlOf('https', '/upload'), {

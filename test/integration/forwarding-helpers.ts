@@ -38,6 +38,8 @@ export interface GatehouseSpec {
   accessLog?: string;
   siteName?: string;
   farmName?: string;
+  /** The site's `limits` keys. */
+  limits?: Record<string, unknown>;
 }
 
 /** The config (JSON, which is YAML) of one site with its bindings in front of one farm. */
@@ -61,6 +63,7 @@ export function gatehouseConfig(pki: TestPki, spec: GatehouseSpec): string {
         bindings,
         ssl: { clientCertificates: mode, ...(mode === 'ignore' ? {} : { trustedCaFile: pki.caFile }) },
         farm: spec.farmName ?? FARM,
+        ...(spec.limits ? { limits: spec.limits } : {}),
       },
     ],
     farms: [

@@ -1,0 +1,172 @@
+/**
+ * Request limits (issue 12, IIS request filtering): each limit is tried with raw sockets, asserting what
+ * the client got (status, IIS sub-status in the body, close) and what reached the backend (nothing of a
+ * refused request; a body over the limit never complete). Slow clients: a head trickled (slowloris), a
+ * body that stops, a TLS connection that never sends a request, an idle keep-alive connection.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { loadConfigText } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/problem.js';
+import { describeExchange, hostileSuite, RawConnection, rawExchange, request, type Hostile } from './support.js';
+
+const suite = hostileSuite({
+  gatehouse: {
+    bindings: ['http', 'https'],
+    http2: false,
+    limits: { maxAllowedContentLength: 1000, maxUrl: 256, maxQueryString: 128, maxHeaderCount: 20, maxRequestHeadersBytes: 2048, requestBodyTimeout: '600ms' },
+    topLimits: { headersTimeout: '1s', keepAliveTimeout: '1s' },
+  },
+});
+
+const HOST = 'Host: 127.0.0.1';
+
+/** The refused answer: status, `HTTP Error s.sub` in the body; the backend got nothing for the tag. */
+async function assertRefused(gh: Hostile, bytes: string | string[], status: number, subStatus: number, tag: string, close: boolean): Promise<void> {
+  const mark = gh.backend.mark();
+  const exchange = await rawExchange(gh.http, bytes, close ? {} : { responses: 1 });
+  const response = exchange.responses[0];
+  assert.ok(response, describeExchange(exchange));
+  assert.equal(response.status, status, describeExchange(exchange));
+  assert.match(response.body.toString('latin1'), new RegExp(`^HTTP Error ${status}\\.${subStatus} `), describeExchange(exchange));
+  if (close) assert.ok(exchange.closed && response.hasConnectionClose, `closed after the answer: ${describeExchange(exchange)}`);
+  await gh.backend.settle(200, 2000);
+  assert.ok(!gh.backend.since(mark).text.includes(tag), 'nothing of it reached the backend');
+}
+
+describe('sizes', () => {
+  test('a path over maxUrl → 414.14; at the limit → 200', async () => {
+    const tag = randomUUID().slice(0, 8);
+    await assertRefused(suite.gh, request(`GET /${tag}/${'a'.repeat(300)} HTTP/1.1`, [HOST]), 414, 14, tag, false);
+    const ok = await rawExchange(suite.gh.http, request(`GET /${'b'.repeat(255)} HTTP/1.1`, [HOST]), { responses: 1 });
+    assert.equal(ok.responses[0]?.status, 200, describeExchange(ok));
+  });
+
+  test('a query string over maxQueryString → 414.15', async () => {
+    const tag = randomUUID().slice(0, 8);
+    await assertRefused(suite.gh, request(`GET /${tag}?q=${'x'.repeat(200)} HTTP/1.1`, [HOST]), 414, 15, tag, false);
+  });
+
+  test('more header fields than maxHeaderCount, or more bytes than maxRequestHeadersBytes → 431 and close', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const many = Array.from({ length: 25 }, (_, i) => `X-H${i}: v`);
+    await assertRefused(suite.gh, request(`GET /${tag} HTTP/1.1`, [HOST, ...many]), 431, 0, tag, true);
+    const big = [`X-Big: ${'y'.repeat(2100)}`];
+    await assertRefused(suite.gh, request(`GET /${tag}-b HTTP/1.1`, [HOST, ...big]), 431, 0, `${tag}-b`, true);
+  });
+
+  test('a declared Content-Length over maxAllowedContentLength → 413.13 at once, close, the body never read', async () => {
+    const tag = randomUUID().slice(0, 8);
+    await assertRefused(suite.gh, `POST /${tag} HTTP/1.1\r\n${HOST}\r\nContent-Length: 40000000\r\n\r\n${'z'.repeat(100)}`, 413, 13, tag, true);
+  });
+
+  test('a chunked body that grows over the limit: 413.13, and the backend never sees its end (its connection is closed)', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const mark = suite.backend.mark();
+    const connection = await RawConnection.open(suite.gh.http);
+    try {
+      connection.write(`POST /${tag} HTTP/1.1\r\n${HOST}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      connection.write(`258\r\n${'c'.repeat(600)}\r\n`);
+      await suite.backend.waitFor(() => suite.backend.since(mark).text.includes(tag), 'the head and the first chunk reach the backend');
+      connection.write(`258\r\n${'d'.repeat(600)}\r\n0\r\n\r\n`);
+      const parsed = await connection.waitForResponses(1);
+      assert.equal(parsed.responses[0]?.status, 413, show(connection));
+      assert.match(parsed.responses[0]?.body.toString('latin1') ?? '', /^HTTP Error 413\.13 /);
+      assert.ok(await connection.waitForClose(), 'the client connection is closed');
+    } finally {
+      connection.destroy();
+    }
+    await suite.backend.waitFor(() => suite.backend.connections.some((c) => c.closed && c.received().toString('latin1').includes(tag)), 'the backend connection is closed');
+    const seen = suite.backend.since(mark).text;
+    assert.ok(!seen.includes('d'.repeat(600)), 'the chunk over the limit never reached the backend');
+    assert.ok(!/0\r\n\r\n$/.test(seen), 'the body never ended at the backend');
+    assert.equal(suite.backend.since(mark).requests.filter((r) => r.target.includes(tag)).length, 0, 'no complete request at the backend');
+  });
+});
+
+function show(connection: RawConnection): string {
+  return connection.data.toString('latin1').slice(0, 400);
+}
+
+describe('slow clients', () => {
+  test('a head trickled slower than headersTimeout (slowloris) → 408 and close, within a second of the limit', async () => {
+    const connection = await RawConnection.open(suite.gh.http);
+    const started = performance.now();
+    try {
+      connection.write(`GET /slow HTTP/1.1\r\n${HOST}\r\n`);
+      const trickle = setInterval(() => {
+        if (!connection.closed) connection.write('X-Slow: 1\r\n');
+      }, 300);
+      try {
+        assert.ok(await connection.waitForClose(5000), 'closed');
+      } finally {
+        clearInterval(trickle);
+      }
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed >= 900 && elapsed < 2600, `closed after ${Math.round(elapsed)} ms (headersTimeout 1 s, checked every second at most)`);
+      const parsed = connection.parsed();
+      assert.equal(parsed.responses[0]?.status, 408, show(connection));
+    } finally {
+      connection.destroy();
+    }
+  });
+
+  test('a TLS connection that never sends a request is closed after headersTimeout', async () => {
+    const connection = await RawConnection.open(suite.gh.https);
+    const started = performance.now();
+    try {
+      assert.ok(await connection.waitForClose(5000), 'closed');
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed < 2600, `closed after ${Math.round(elapsed)} ms`);
+    } finally {
+      connection.destroy();
+    }
+  });
+
+  test('a body that stops for longer than requestBodyTimeout → 408; the backend never gets a complete request', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const mark = suite.backend.mark();
+    const connection = await RawConnection.open(suite.gh.http);
+    try {
+      connection.write(`POST /${tag} HTTP/1.1\r\n${HOST}\r\nContent-Length: 500\r\n\r\n${'s'.repeat(100)}`);
+      const parsed = await connection.waitForResponses(1, 4000);
+      assert.equal(parsed.responses[0]?.status, 408, show(connection));
+      assert.match(parsed.responses[0]?.body.toString('latin1') ?? '', /^HTTP Error 408\.0 /);
+      assert.ok(await connection.waitForClose(), 'the client connection is closed');
+    } finally {
+      connection.destroy();
+    }
+    assert.equal(suite.backend.since(mark).requests.filter((r) => r.target.includes(tag)).length, 0);
+  });
+
+  test('an idle keep-alive connection is closed after keepAliveTimeout', async () => {
+    const connection = await RawConnection.open(suite.gh.http);
+    try {
+      connection.write(request('GET /keep HTTP/1.1', [HOST]));
+      await connection.waitForResponses(1);
+      const started = performance.now();
+      assert.ok(await connection.waitForClose(5000), 'closed');
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed >= 800 && elapsed < 2600, `closed after ${Math.round(elapsed)} ms idle`);
+    } finally {
+      connection.destroy();
+    }
+  });
+});
+
+describe('config', () => {
+  test('sites sharing a port must agree on the connection limits; a bad value names its key', async () => {
+    const farm = { name: 'f', servers: [{ address: '127.0.0.1:9' }] };
+    const two = { sites: [{ name: 'a', bindings: [{ protocol: 'http', port: 8080, hostName: 'a.test' }], farm: 'f' }, { name: 'b', bindings: [{ protocol: 'http', port: 8080, hostName: 'b.test' }], farm: 'f', limits: { headersTimeout: '5s' } }], farms: [farm] };
+    const error = await loadConfigText(JSON.stringify(two), '/tmp/limits.yaml', '/tmp').then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof ConfigError, String(error));
+    assert.match(error.lines.join('\n'), /sites\[1\]\.limits: headersTimeout, keepAliveTimeout or maxConnections differ/);
+    const bad = { sites: [{ name: 'a', bindings: [{ protocol: 'http', port: 8080 }], farm: 'f', limits: { maxUrl: 0 } }], farms: [farm], limits: { headersTimeout: 'soon' } };
+    const badError = await loadConfigText(JSON.stringify(bad), '/tmp/limits.yaml', '/tmp').then(() => undefined, (e: unknown) => e);
+    assert.ok(badError instanceof ConfigError);
+    const text = badError.lines.join('\n');
+    assert.match(text, /sites\[0\]\.limits\.maxUrl/);
+    assert.match(text, /limits\.headersTimeout: .*not a duration/);
+  });
+});
