@@ -70,7 +70,12 @@ function fingerprintOf(farm: Farm): string {
 function newFarmState(farm: Farm, eventLog: EventLog): FarmState {
   const state = new FarmState(farm, { eventLog });
   for (const server of state.servers) {
-    server.pool = new ServerPool(server.host, server.port, { timeoutMs: farm.protocol.timeoutMs, keepAliveMs: 30_000 });
+    server.pool = new ServerPool(server.host, server.port, {
+      timeoutMs: farm.protocol.timeoutMs,
+      keepAliveMs: 30_000,
+      maxResponseHeaderSize: farm.protocol.maxResponseHeaderSize,
+      ...(farm.maxConnectionsPerServer !== undefined ? { maxConnections: farm.maxConnectionsPerServer } : {}),
+    });
     // URL tests (health) go through undici, on connections of their own.
     server.dispatcher = new Pool(server.origin, { connect: { timeout: farm.protocol.timeoutMs }, connections: 2, keepAliveTimeout: 10_000, pipelining: 1 });
   }

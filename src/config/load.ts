@@ -175,6 +175,7 @@ function normalizeFarm(farm: DeclaredFarm, signatureSecret: Buffer | undefined):
   return {
     name: farm.name,
     enabled: farm.enabled,
+    maxConnectionsPerServer: farm.maxConnectionsPerServer,
     policies: normalizeFarmPolicies(farm),
     servers: farm.servers.map((server) => ({ ...(parseServerAddress(server.address) as { host: string; port: number }), address: server.address, weight: server.weight, enabled: server.enabled, state: server.state })),
     protocol: {
@@ -189,6 +190,7 @@ function normalizeFarm(farm: DeclaredFarm, signatureSecret: Buffer | undefined):
       preserveHostHeader: protocol.preserveHostHeader,
       reverseRewriteHostInResponseHeaders: protocol.reverseRewriteHostInResponseHeaders,
       maxForwards: protocol.maxForwards,
+      maxResponseHeaderSize: protocol.maxResponseHeaderSize,
       signatureSecret,
       signatureHeaderName: protocol.signatureHeaderName,
     },

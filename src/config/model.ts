@@ -137,6 +137,8 @@ export interface RevocationList {
 export interface Farm {
   readonly name: string;
   readonly enabled: boolean;
+  /** Connections to each server at most; undefined: unlimited. */
+  readonly maxConnectionsPerServer: number | undefined;
   readonly servers: readonly ServerConfig[];
   readonly protocol: ProtocolSettings;
   /** Load balancing, health tests and the other policies src/farm/ applies. */
@@ -166,6 +168,8 @@ export interface ProtocolSettings {
   readonly preserveHostHeader: boolean;
   readonly reverseRewriteHostInResponseHeaders: boolean;
   readonly maxForwards: number;
+  /** The largest response head a server may send (bytes). */
+  readonly maxResponseHeaderSize: number;
   /** Shared secret for the proxy signature; undefined when signing is off. */
   readonly signatureSecret: Buffer | undefined;
   readonly signatureHeaderName: string;

@@ -153,6 +153,7 @@ export const protocolSchema = z
       .default(false)
       .describe('Rewrite `Location` and `Content-Location` response headers that point at the server itself (its `host:port`) to the address the client used (scheme and Host), so redirects from a server that does not know it is proxied still work. Default false (ARR farm default).'),
     maxForwards: z.number().int().min(0).max(255).default(10).describe('Value of `Max-Forwards` on every forwarded request. Default 10 (ARR).'),
+    maxResponseHeaderSize: z.number().int().min(1024).max(1_048_576).default(65_536).describe('The largest response head (status line and header fields) a server may send, in bytes; a larger one is a 502.3 and the server connection is closed. Default 65536 (ARR).'),
     signatureSecretFile: z
       .string()
       .min(1)
@@ -181,6 +182,12 @@ export const farmSchema = z
     name: objectName.describe('Unique name of the farm, used by `sites[].farm`.'),
     servers: z.array(serverSchema).min(1).describe('At least one server. Requests are spread by `loadBalancing.algorithm`.'),
     enabled: z.boolean().default(true).describe('When false the farm takes no requests: its sites answer 502.4. Default true.'),
+    maxConnectionsPerServer: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('Open connections to each server of the farm, at most (none: unlimited, as ARR). A request that finds them all busy waits for one to be free, at most the protocol timeout, then gets 502.3 (or another server, when a retry is safe).'),
     protocol: protocolSchema.default(protocolSchema.parse({})),
     ...farmPolicyKeys,
   })

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/problem.js';
-import { describeExchange, hostileSuite, RawConnection, rawExchange, request, type Hostile } from './support.js';
+import { describeExchange, hostileSuite, RawConnection, rawExchange, rawReply, request, startRecordingBackend, type Hostile } from './support.js';
 
 const suite = hostileSuite({
   gatehouse: {
@@ -151,6 +151,68 @@ describe('slow clients', () => {
       assert.ok(elapsed >= 800 && elapsed < 2600, `closed after ${Math.round(elapsed)} ms idle`);
     } finally {
       connection.destroy();
+    }
+  });
+});
+
+describe('farm side', () => {
+  test('a response head over maxResponseHeaderSize → 502.3 naming the limit; the next request is served', async () => {
+    const backend = await startRecordingBackend({
+      reply: (req) => (req.target.startsWith('/huge-head') ? rawReply(`HTTP/1.1 200 OK\r\nX-Big: ${'h'.repeat(5000)}\r\nContent-Length: 2\r\n\r\nok`) : undefined),
+    });
+    try {
+      const gh = await suite.launch({ backend, bindings: ['http'], protocol: { maxResponseHeaderSize: 4096 } });
+      const exchange = await rawExchange(gh.http, request('GET /huge-head HTTP/1.1', [HOST]), { responses: 1 });
+      assert.equal(exchange.responses[0]?.status, 502, describeExchange(exchange));
+      assert.match(exchange.responses[0]?.body.toString('latin1') ?? '', /^HTTP Error 502\.3 /);
+      assert.ok(gh.running.events.some((e) => /502\.3 .*GET \/huge-head.*larger than maxResponseHeaderSize \(4096 bytes\)/.test(e)), gh.running.events.join('\n'));
+      const next = await rawExchange(gh.http, request('GET /fine HTTP/1.1', [HOST]), { responses: 1 });
+      assert.equal(next.responses[0]?.status, 200, describeExchange(next));
+      await gh.stop();
+    } finally {
+      await backend.close();
+    }
+  });
+
+  test('maxConnectionsPerServer: 1 → one connection to the server; a second request waits for it, and past the protocol timeout gets 502.3', async () => {
+    const held: (() => void)[] = [];
+    const backend = await startRecordingBackend({
+      reply: (req, connection) => {
+        if (!req.target.startsWith('/hold')) return undefined;
+        held.push(() => connection.socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nheld`));
+        return { bytes: '' };
+      },
+    });
+    try {
+      const gh = await suite.launch({ backend, bindings: ['http'], farm: { maxConnectionsPerServer: 1 }, protocol: { timeout: '1s' } });
+      const first = RawConnection.open(gh.http);
+      const a = await first;
+      a.write(request('GET /hold-a HTTP/1.1', [HOST]));
+      await backend.waitFor(() => held.length === 1, 'the first request is at the server');
+      const b = await RawConnection.open(gh.http);
+      b.write(request('GET /queued HTTP/1.1', [HOST]));
+      // The second request waits: the one connection is busy. Release the first: the second follows on it.
+      await backend.settle(200, 1000);
+      assert.equal(backend.connections.length, 1, 'one connection to the server');
+      assert.ok(!backend.requests.some((r) => r.target === '/queued'), 'the second request waits');
+      (held.shift() as () => void)();
+      const [ra, rb] = await Promise.all([a.waitForResponses(1), b.waitForResponses(1)]);
+      assert.equal(ra.responses[0]?.status, 200);
+      assert.equal(rb.responses[0]?.status, 200);
+      assert.equal(backend.connections.length, 1, 'still one connection: the second request used it after the first');
+      // Held past the protocol timeout: the waiting request gets 502.3.
+      const c = await RawConnection.open(gh.http);
+      c.write(request('GET /hold-c HTTP/1.1', [HOST]));
+      await backend.waitFor(() => held.length === 1, 'the third request is at the server');
+      const d = await RawConnection.open(gh.http);
+      d.write(request('GET /hold-d HTTP/1.1', [HOST])); // held too, if it ever gets a connection: 502.3 either way
+      const rd = await d.waitForResponses(1, 4000);
+      assert.equal(rd.responses[0]?.status, 502, show(d));
+      for (const connection of [a, b, c, d]) connection.destroy();
+      for (const release of held) release();
+      await gh.stop();
+    } finally {
+      await backend.close();
     }
   });
 });

@@ -1111,6 +1111,8 @@ export interface HostileSpec {
   readonly limits?: Record<string, unknown>;
   /** The top-level `limits`. */
   readonly topLimits?: Record<string, unknown>;
+  /** More keys of the farm (maxConnectionsPerServer, …). */
+  readonly farm?: Record<string, unknown>;
 }
 
 export function hostileConfig(pki: TestPki, spec: HostileSpec): string {
@@ -1136,7 +1138,7 @@ export function hostileConfig(pki: TestPki, spec: HostileSpec): string {
         },
       ],
       ...(spec.topLimits ? { limits: spec.topLimits } : {}),
-      farms: [{ name: FARM, servers: [{ address: spec.backend.address }], ...(spec.protocol ? { protocol: spec.protocol } : {}) }],
+      farms: [{ name: FARM, servers: [{ address: spec.backend.address }], ...(spec.protocol ? { protocol: spec.protocol } : {}), ...(spec.farm ?? {}) }],
     },
     null,
     2,

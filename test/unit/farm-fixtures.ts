@@ -29,6 +29,7 @@ export function farmConfig(spec: FarmSpec): Farm {
   return {
     name: 'web',
     enabled: spec.enabled ?? true,
+    maxConnectionsPerServer: undefined,
     servers,
     protocol: { timeoutMs: 30_000 } as ProtocolSettings,
     policies: {

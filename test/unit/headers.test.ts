@@ -18,6 +18,7 @@ const defaults: ProtocolSettings = {
   preserveHostHeader: true,
   reverseRewriteHostInResponseHeaders: false,
   maxForwards: 10,
+  maxResponseHeaderSize: 65_536,
   signatureSecret: undefined,
   signatureHeaderName: 'X-Gatehouse-Signature',
 };

@@ -57,6 +57,7 @@ export interface ConnectionOwner {
   forget(connection: ServerConnection): void;
 }
 
+/** ARR's maxResponseHeaderSize default. */
 const MAX_HEADER_SIZE = 64 * 1024;
 /** `Keep-Alive: timeout=N` from the server: reuse the connection only within N s minus this margin. */
 const KEEP_ALIVE_MARGIN_MS = 1000;
@@ -71,6 +72,8 @@ export class ServerConnection {
   #handler: ExchangeHandler | undefined;
   #request: OutgoingRequest | undefined;
   #parser: HttpParser;
+  /** maxResponseHeaderSize: a longer response head is refused (HPE_HEADER_OVERFLOW, 502.3). */
+  readonly #maxHeaderSize: number;
   #headers: string[] = [];
   /**
    * The newest body chunk of the current read, held until the parser says whether the message ends in the
@@ -92,8 +95,9 @@ export class ServerConnection {
   readonly #timeoutMs: number;
   readonly #keepAliveMs: number;
 
-  constructor(host: string, port: number, owner: ConnectionOwner, timeoutMs: number, keepAliveMs: number) {
+  constructor(host: string, port: number, owner: ConnectionOwner, timeoutMs: number, keepAliveMs: number, maxHeaderSize = MAX_HEADER_SIZE) {
     this.#owner = owner;
+    this.#maxHeaderSize = maxHeaderSize;
     this.#timeoutMs = timeoutMs;
     this.#keepAliveMs = keepAliveMs;
     this.socket = connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
@@ -141,7 +145,7 @@ export class ServerConnection {
 
   #newParser(): HttpParser {
     const parser = new HTTPParser();
-    parser.initialize(HTTPParser.RESPONSE, {}, MAX_HEADER_SIZE, 0);
+    parser.initialize(HTTPParser.RESPONSE, {}, this.#maxHeaderSize, 0);
     // The first byte of a response while none is awaited (idle, or after this exchange's response ended,
     // even in the same read): the server is out of step, and the connection is dropped after this read.
     parser[HTTPParser.kOnMessageBegin] = () => {
@@ -258,7 +262,8 @@ export class ServerConnection {
     }
     if (result instanceof Error) {
       const code = (result as Error & { code?: string }).code ?? 'HPE_INVALID';
-      this.#fail(new UpstreamError(code, `the server's response is not valid HTTP/1.1 (${code}${(result as Error & { reason?: string }).reason ? `: ${(result as Error & { reason?: string }).reason}` : ''})`));
+      const why = code === 'HPE_HEADER_OVERFLOW' ? `the server's response head is larger than maxResponseHeaderSize (${this.#maxHeaderSize} bytes)` : `the server's response is not valid HTTP/1.1 (${code}${(result as Error & { reason?: string }).reason ? `: ${(result as Error & { reason?: string }).reason}` : ''})`;
+      this.#fail(new UpstreamError(code, why));
     }
   }
 
