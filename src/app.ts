@@ -183,7 +183,7 @@ export class Gatehouse {
   async #open(listener: ListenerRuntime): Promise<void> {
     const onRequest = createRequestHandler(listener, this.#deps);
     const server = listener.createServer(onRequest, this.#options.ticketKeys ?? this.#config.sessionTicketKey);
-    server.on('clientError', createClientErrorHandler(this.#eventLog));
+    server.on('clientError', createClientErrorHandler(this.#eventLog, this.#deps));
     // CONNECT is never proxied (node would close the connection without a word). Over HTTP/2 node's
     // compatibility API hands over a request and a response, over HTTP/1.1 a request and its socket.
     server.on('connect', (req: IncomingMessage, socketOrResponse: Socket | ServerResponse) => {

@@ -5,8 +5,51 @@
  * requests on the connection, then the connection closes. Logged with the parser's reason.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { AccessLogs } from '../tracing/access-log.js';
 import type { EventLog } from '../tracing/log.js';
+import type { RequestObserver, RequestRecord } from '../tracing/request-record.js';
 import { answerAndClose } from './connection-state.js';
+import { localAnswer } from './local-response.js';
+
+/** Where a refused head is recorded besides the event log: the top-level access log and the metrics. */
+export interface ClientErrorDeps {
+  readonly accessLog?: AccessLogs;
+  readonly observers?: readonly RequestObserver[];
+}
+
+/** What the access log and the metrics get for a head the parser refused (no site, method or URL is known). */
+function recordOf(socket: Socket, status: number, reason: string, rawPacket: Buffer | undefined): RequestRecord {
+  const line = rawPacket ? rawPacket.subarray(0, Math.min(rawPacket.length, 512)).toString('latin1').split('\r\n')[0] ?? '' : '';
+  const [method = '', url = ''] = /^[A-Z]{1,16} \S+/.test(line) ? line.split(' ') : [];
+  return {
+    startEpochMs: Date.now(),
+    timeTakenMs: 0,
+    clientIp: socket.remoteAddress ?? '',
+    clientPort: socket.remotePort ?? 0,
+    localIp: socket.localAddress ?? '',
+    localPort: socket.localPort ?? 0,
+    site: '',
+    isHttps: (socket as Partial<TLSSocket>).encrypted === true,
+    method,
+    url,
+    host: '',
+    userAgent: '',
+    referer: '',
+    status,
+    subStatus: 0,
+    reason,
+    bytesSent: localAnswer(status, 0).text.length,
+    bytesReceived: 0,
+    farm: '',
+    server: '',
+    logId: '',
+    thumbprint: '',
+    certificateSubject: '',
+    certificateNotAfterMs: 0,
+    retriedFrom: '',
+  };
+}
 
 function statusFor(code: string | undefined): number {
   if (code === 'HPE_HEADER_OVERFLOW') return 431;
@@ -15,7 +58,8 @@ function statusFor(code: string | undefined): number {
   return 400;
 }
 
-export function createClientErrorHandler(eventLog: EventLog): (error: NodeJS.ErrnoException & { reason?: string }, socket: Socket) => void {
+export function createClientErrorHandler(eventLog: EventLog, deps: ClientErrorDeps = {}): (error: NodeJS.ErrnoException & { reason?: string; rawPacket?: Buffer }, socket: Socket) => void {
+  const { accessLog, observers = [] } = deps;
   return (error, socket) => {
     if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
@@ -24,7 +68,13 @@ export function createClientErrorHandler(eventLog: EventLog): (error: NodeJS.Err
     const status = statusFor(error.code);
     const reason = error.reason ?? error.message;
     if (answerAndClose(socket, status)) {
-      eventLog.warn(`${status} client ${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0} on ${socket.localAddress ?? ''}:${socket.localPort ?? 0}: the request is not valid HTTP/1.1 (${error.code ?? 'error'}: ${reason}); closing the connection`);
+      const why = status === 408 ? `the request head did not arrive within headersTimeout (${error.code ?? 'timeout'})` : `the request is not valid HTTP/1.1 (${error.code ?? 'error'}: ${reason})`;
+      eventLog.warn(`${status} client ${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0} on ${socket.localAddress ?? ''}:${socket.localPort ?? 0}: ${why}; closing the connection`);
+      const logged = accessLog?.enabledFor('') === true;
+      if (!logged && observers.length === 0) return;
+      const record = recordOf(socket, status, why, error.rawPacket);
+      if (logged) accessLog?.write(record);
+      for (const observer of observers) observer.requestEnded(record);
     }
   };
 }

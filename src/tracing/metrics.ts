@@ -440,7 +440,8 @@ function processRegistry(): Registry {
  * of a fixed list: the free text never becomes a label.
  */
 export function rejectionReason(status: number, subStatus: number, reason: string): string | undefined {
-  if (status === 400) return 'unknown_host';
+  if (status === 400) return reason.includes('answers for host') ? 'unknown_host' : 'bad_request';
+  if (status === 505) return 'http_version';
   if (status === 408) return 'request_timeout';
   if (status === 413) return 'content_too_large';
   if (status === 414) return subStatus === 15 ? 'query_string_too_long' : 'url_too_long';

@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/problem.js';
@@ -214,6 +216,29 @@ describe('farm side', () => {
     } finally {
       await backend.close();
     }
+  });
+});
+
+describe('the access log', () => {
+  test('a head the parser refuses and a head too slow each get a line (status, client, reason), with no site', async () => {
+    const file = join(suite.dir, `limits-access-${randomUUID().slice(0, 8)}.log`);
+    const gh = await suite.launch({ bindings: ['http'], accessLog: { destination: file, format: 'json' }, topLimits: { headersTimeout: '1s' } });
+    const bad = await rawExchange(gh.http, `GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    assert.equal(bad.responses[0]?.status, 400, describeExchange(bad));
+    const slow = await RawConnection.open(gh.http);
+    slow.write('GET /slow HTTP/1.1\r\n');
+    assert.ok(await slow.waitForClose(5000));
+    slow.destroy();
+    await gh.stop();
+    const lines = (await readFile(file, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { status: number; site: string; clientIp: string; reason: string; method: string });
+    const refused = lines.find((l) => l.status === 400);
+    assert.ok(refused, JSON.stringify(lines));
+    assert.equal(refused.site, '');
+    assert.equal(refused.clientIp, '127.0.0.1');
+    assert.match(refused.reason, /not valid HTTP\/1\.1/);
+    const timedOut = lines.find((l) => l.status === 408);
+    assert.ok(timedOut, JSON.stringify(lines));
+    assert.match(timedOut.reason, /headersTimeout/);
   });
 });
 

@@ -1113,6 +1113,8 @@ export interface HostileSpec {
   readonly topLimits?: Record<string, unknown>;
   /** More keys of the farm (maxConnectionsPerServer, …). */
   readonly farm?: Record<string, unknown>;
+  /** The top-level `accessLog` (default off). */
+  readonly accessLog?: unknown;
 }
 
 export function hostileConfig(pki: TestPki, spec: HostileSpec): string {
@@ -1125,7 +1127,7 @@ export function hostileConfig(pki: TestPki, spec: HostileSpec): string {
   const rules = spec.denyAdmin ? [{ name: 'deny admin', match: { path: '/admin/*' }, action: { type: 'respond', status: 403 } }] : [];
   return JSON.stringify(
     {
-      accessLog: 'off',
+      accessLog: spec.accessLog ?? 'off',
       drainTimeout: 1,
       sites: [
         {
