@@ -23,6 +23,8 @@ import { ListenerRuntime, type ListenerServer } from './proxy/listener.js';
 import { BindingRuntime, SiteRuntime } from './proxy/site-runtime.js';
 import { AccessLogs } from './tracing/access-log.js';
 import { RevocationService } from './tls/online/revocation-service.js';
+import { DynamicIpSecurity } from './proxy/dynamic-ip-security.js';
+import cluster from 'node:cluster';
 import { SiteTracer } from './tracing/site-tracer.js';
 import { startAdminServer, type AdminServer } from './admin/admin-server.js';
 import { GatehouseMetrics } from './tracing/metrics.js';
@@ -115,12 +117,14 @@ export class Gatehouse {
   /** Prometheus metrics; undefined without an `admin` key (nothing is collected then). */
   readonly metrics: GatehouseMetrics | undefined;
   #admin: AdminServer | undefined;
-  readonly #deps: { accessLog: AccessLogs; eventLog: EventLog; observers: RequestObserver[] };
+  readonly #deps: { accessLog: AccessLogs; eventLog: EventLog; observers: RequestObserver[]; dynamicIp: () => DynamicIpSecurity | undefined };
   #sites: SiteRuntime[];
   readonly #eventLog: EventLog;
   readonly #options: StartOptions;
   /** Online revocation caches: shared by the sites, kept across reloads. */
   readonly #revocation: RevocationService;
+  /** Dynamic IP Restrictions (a reload replaces them). */
+  #dynamicIp: DynamicIpSecurity | undefined;
   #stopping: Promise<void> | undefined;
   #reloading: Promise<boolean> | undefined;
 
@@ -139,7 +143,8 @@ export class Gatehouse {
       this.metrics.revocationEntries = () => this.#revocation.entries();
       this.metrics.crlFiles = () => this.#config.sites.flatMap((site) => site.ssl.revocation.crls);
     }
-    this.#deps = { accessLog: new AccessLogs(config.accessLog, config.sites, { eventLog }), eventLog, observers: this.metrics ? [this.metrics] : [] };
+    this.#dynamicIp = config.dynamicIpSecurity ? new DynamicIpSecurity(config.dynamicIpSecurity, cluster.isWorker ? config.workers : 1) : undefined;
+    this.#deps = { accessLog: new AccessLogs(config.accessLog, config.sites, { eventLog }), eventLog, observers: this.metrics ? [this.metrics] : [], dynamicIp: () => this.#dynamicIp };
   }
 
   /** The config in force (a reload replaces it). */
@@ -238,6 +243,10 @@ export class Gatehouse {
     this.#farms = runtime.farms;
     this.#sites = runtime.sites;
     this.#deps.accessLog = new AccessLogs(config.accessLog, config.sites, { eventLog: this.#eventLog });
+    if (JSON.stringify(config.dynamicIpSecurity) !== JSON.stringify(this.#dynamicIp?.settings)) {
+      this.#dynamicIp?.close();
+      this.#dynamicIp = config.dynamicIpSecurity ? new DynamicIpSecurity(config.dynamicIpSecurity, cluster.isWorker ? config.workers : 1) : undefined;
+    }
     this.metrics?.replaceFarms(runtime.farms);
     for (const [key, bindings] of runtime.groups) {
       if (this.#listeners.has(key)) continue;
@@ -299,6 +308,7 @@ export class Gatehouse {
     await this.#deps.accessLog.close();
     await Promise.all(this.#sites.map((site) => site.tracer?.close()));
     this.#revocation.close();
+    this.#dynamicIp?.close();
   }
 }
 

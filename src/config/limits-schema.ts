@@ -4,6 +4,7 @@
  * site is known; connection-level keys (timeouts, connections) belong to a listening socket, so sites that
  * share a port must agree on them.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
 
@@ -100,3 +101,72 @@ export function normalizeLimits(top: DeclaredLimits, site: DeclaredSiteLimits): 
 
 /** The keys that belong to a listening socket: sites sharing one must agree on them. */
 export const CONNECTION_LIMITS = ['headersTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'] as const;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dynamic IP Restrictions (IIS), per client IP
+
+export const DENY_ACTIONS = ['forbidden', 'notFound', 'abortRequest', 'unauthorized'] as const;
+
+export const dynamicIpSecuritySchema = z
+  .strictObject({
+    denyByConcurrentRequests: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('Default false.'),
+        maxConcurrentRequests: count(1).default(5).describe('Requests one client IP may have in flight at once; one more gets the deny action (403.501). Default 5 (IIS).'),
+      })
+      .default({ enabled: false, maxConcurrentRequests: 5 })
+      .describe('IIS "Deny IP Address based on the number of concurrent requests".'),
+    denyByRequestRate: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('Default false.'),
+        maxRequests: count(1).default(20).describe('Requests one client IP may make within `requestInterval`; more get the deny action (403.502). Default 20 (IIS).'),
+        requestInterval: duration.default('200ms').describe('The interval `maxRequests` counts over. Default 200 ms (IIS).'),
+      })
+      .default({ enabled: false, maxRequests: 20, requestInterval: '200ms' })
+      .describe('IIS "Deny IP Address based on number of requests over a period of time".'),
+    denyAction: z
+      .enum(DENY_ACTIONS)
+      .default('forbidden')
+      .describe('What a denied request gets: `forbidden` (403.501 / 403.502), `notFound` (404), `unauthorized` (401), `abortRequest` (the connection is closed without an answer; over HTTP/2 the stream is reset). Default forbidden.'),
+    trustedClients: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Client addresses or CIDR ranges (`10.0.0.0/8`, `::1`, `fd00::/8`) that are never limited.'),
+  })
+  .optional()
+  .describe('IIS Dynamic IP Restrictions, per client IP address. With several workers each enforces its share of the limits (the limit divided by the number of workers, rounded up), since connections are spread over them; a fleet keeps one count per client only with a shared store, which the config leaves room for.');
+
+export type DeclaredDynamicIpSecurity = z.output<typeof dynamicIpSecuritySchema>;
+
+export interface DynamicIpSettings {
+  /** Requests in flight per client IP at most; undefined when the check is off. */
+  readonly maxConcurrentRequests: number | undefined;
+  /** Requests per interval per client IP at most; undefined when the check is off. */
+  readonly maxRequests: number | undefined;
+  readonly requestIntervalMs: number;
+  readonly denyAction: (typeof DENY_ACTIONS)[number];
+  /** Addresses and CIDR ranges never limited, as written. */
+  readonly trustedClients: readonly string[];
+}
+
+export function normalizeDynamicIpSecurity(declared: DeclaredDynamicIpSecurity): DynamicIpSettings | undefined {
+  if (!declared || (!declared.denyByConcurrentRequests.enabled && !declared.denyByRequestRate.enabled)) return undefined;
+  return {
+    maxConcurrentRequests: declared.denyByConcurrentRequests.enabled ? declared.denyByConcurrentRequests.maxConcurrentRequests : undefined,
+    maxRequests: declared.denyByRequestRate.enabled ? declared.denyByRequestRate.maxRequests : undefined,
+    requestIntervalMs: parseDuration(declared.denyByRequestRate.requestInterval) as number,
+    denyAction: declared.denyAction,
+    trustedClients: declared.trustedClients,
+  };
+}
+
+/** `a.b.c.d`, `a.b.c.d/n`, an IPv6 address or `v6/n`; undefined when it is none. */
+export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
+  const [address = '', prefixText] = text.split('/');
+  const family = isIP(address);
+  if (family === 0) return undefined;
+  const max = family === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : Number.NaN;
+  if (!(prefix >= 0 && prefix <= max)) return undefined;
+  return { address, prefix, family: family === 4 ? 'ipv4' : 'ipv6' };
+}

@@ -19,7 +19,7 @@ import { checkReferences, parseServerAddress, type PartialConfig } from './refer
 import { loadRevocationList, loadSecret, loadServerCertificate, loadTicketKey, loadTrustedCa } from './tls-files.js';
 import { availableParallelism } from 'node:os';
 import { checkTlsPolicy, DEFAULT_TLS_POLICY } from './tls-policy.js';
-import { normalizeLimits, type DeclaredLimits } from './limits-schema.js';
+import { normalizeDynamicIpSecurity, normalizeLimits, type DeclaredLimits } from './limits-schema.js';
 
 export interface LoadResult {
   readonly config: Config;
@@ -167,7 +167,7 @@ async function normalize(declared: DeclaredConfig, file: string, dir: string, pr
     }
   }
   const workers = declared.workers === 'auto' ? Math.max(1, availableParallelism()) : declared.workers;
-  return deepFreeze({ file, files: filesOf(declared, file, dir), sites, farms: [...farms.values()], drainTimeoutMs: parseDuration(declared.drainTimeout) as number, accessLog, admin: normalizeAdmin(declared.admin), workers, sessionTicketKey });
+  return deepFreeze({ file, files: filesOf(declared, file, dir), sites, farms: [...farms.values()], drainTimeoutMs: parseDuration(declared.drainTimeout) as number, accessLog, admin: normalizeAdmin(declared.admin), workers, sessionTicketKey, dynamicIpSecurity: normalizeDynamicIpSecurity(declared.dynamicIpSecurity) });
 }
 
 function normalizeFarm(farm: DeclaredFarm, signatureSecret: Buffer | undefined): Farm {

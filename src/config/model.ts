@@ -11,7 +11,7 @@ import type { AdminSettings } from './admin-schema.js';
 import type { AccessLogSettings } from './access-log-schema.js';
 import type { Rule } from './rules-schema.js';
 import type { PendingCrl, RevocationCheck } from './crl.js';
-import type { Limits } from './limits-schema.js';
+import type { DynamicIpSettings, Limits } from './limits-schema.js';
 import type { TlsPolicy } from './tls-policy.js';
 
 export type { AccessLogSettings };
@@ -32,6 +32,8 @@ export interface Config {
   readonly workers: number;
   /** 48-byte TLS session ticket key from sessionTicketKeyFile; undefined: made at start. */
   readonly sessionTicketKey: Buffer | undefined;
+  /** IIS Dynamic IP Restrictions; undefined when both checks are off. */
+  readonly dynamicIpSecurity: DynamicIpSettings | undefined;
 }
 
 /** The former form of the access log setting; AccessLog still accepts it. */

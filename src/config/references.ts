@@ -8,6 +8,7 @@ import type { Problem } from './problem.js';
 import type { DeclaredConfig } from './schema.js';
 import { checkRules } from './rules-schema.js';
 import { parseDuration } from './duration.js';
+import { parseCidr } from './limits-schema.js';
 
 /** `host:port` or `[v6]:port` → parts; undefined when malformed. */
 export function parseServerAddress(address: string): { host: string; port: number } | undefined {
@@ -34,6 +35,7 @@ export interface PartialConfig {
   readonly farms: readonly (DeclaredConfig['farms'][number] | undefined)[];
   /** The top-level limits (the defaults of each site's), when they passed the schema. */
   readonly limits?: DeclaredConfig['limits'] | undefined;
+  readonly dynamicIpSecurity?: DeclaredConfig['dynamicIpSecurity'] | undefined;
 }
 
 /** A site's connection-level limits (they belong to the socket), comparable between sites. */
@@ -44,6 +46,9 @@ function connectionLimitsOf(site: DeclaredConfig['sites'][number], top: Declared
 
 export function checkReferences(config: PartialConfig, warnings: Problem[], extraFarmNames: readonly string[] = []): Problem[] {
   const problems: Problem[] = [];
+  for (const [i, client] of (config.dynamicIpSecurity?.trustedClients ?? []).entries()) {
+    if (!parseCidr(client)) problems.push({ path: ['dynamicIpSecurity', 'trustedClients', i], message: `'${client}' is not an IP address or CIDR range`, expected: 'an address such as 10.1.2.3 or ::1, or a range such as 10.0.0.0/8 or fd00::/8' });
+  }
   for (const [name, indexes] of duplicates(config.sites, (s) => s.name)) {
     for (const i of indexes.slice(1)) problems.push({ path: ['sites', i, 'name'], message: `site name '${name}' is already used by sites[${indexes[0]}]`, expected: 'a unique site name' });
   }

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { adminSchema } from './admin-schema.js';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
-import { limitsSchema, siteLimitsSchema } from './limits-schema.js';
+import { dynamicIpSecuritySchema, limitsSchema, siteLimitsSchema } from './limits-schema.js';
 import { farmPolicyKeys } from './farm-schema.js';
 import { siteAccessLogSchema, topLevelAccessLogSchema } from './access-log-schema.js';
 import { tracingSchema } from './tracing-schema.js';
@@ -202,6 +202,7 @@ export const configSchema = z
     drainTimeout: duration.default(30).describe('On SIGTERM/SIGINT, how long in-flight requests may take to finish before their connections are closed. Default 30 s.'),
     accessLog: accessLogSchema,
     limits: limitsSchema,
+    dynamicIpSecurity: dynamicIpSecuritySchema,
     admin: adminSchema.optional(),
     workers: z
       .union([z.literal('auto'), z.number().int().min(1).max(256)])

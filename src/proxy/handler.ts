@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
+import { constants as http2Constants, type Http2ServerRequest } from 'node:http2';
 import type { AccessLogWriter } from '../tracing/access-log.js';
 import type { RequestObserver, RequestRecord } from '../tracing/request-record.js';
 import type { EventLog } from '../tracing/log.js';
@@ -19,6 +19,8 @@ import { localAnswer, sendLocalAnswer } from './local-response.js';
 import type { FarmRoute, SiteRuntime } from './site-runtime.js';
 import type { RuleDecision } from './rules/match.js';
 import { admit, isHttp2Request } from './admission.js';
+import type { DynamicIpSecurity, IpDenial } from './dynamic-ip-security.js';
+import type { DynamicIpSettings } from '../config/limits-schema.js';
 import { closeAfter, requestStarted } from './connection-state.js';
 import { sendCustomResponse, sendRedirect } from './rules/action.js';
 import { clientAddressOf, IncomingRequestInfo } from './request-info.js';
@@ -31,6 +33,8 @@ export interface HandlerDeps {
   readonly eventLog: EventLog;
   /** Told of every finished request (metrics). */
   readonly observers: readonly RequestObserver[];
+  /** Dynamic IP Restrictions in force (a reload may change them); undefined: none. */
+  readonly dynamicIp?: () => DynamicIpSecurity | undefined;
 }
 
 /** How a request ended, before it becomes a RequestRecord (only when something wants one). */
@@ -110,6 +114,17 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
     finish({ req, site, tls, startMs, status, subStatus, reason, bytesSent, logId: '', outcome: undefined, route: undefined, decision });
   }
 
+  /** Dynamic IP Restrictions said no: the deny action (403.501 / 403.502, 404, 401, or the connection cut). */
+  function deny(req: IncomingMessage, res: ServerResponse, site: SiteRuntime, startMs: number, denial: IpDenial, action: DynamicIpSettings['denyAction'], tls: TlsConnection | undefined, isHttp2: boolean): void {
+    if (action === 'forbidden') return reject(req, res, site, startMs, 403, denial.subStatus, denial.reason, tls);
+    if (action === 'notFound') return reject(req, res, site, startMs, 404, 0, denial.reason, tls);
+    if (action === 'unauthorized') return reject(req, res, site, startMs, 401, 0, denial.reason, tls);
+    eventLog.warn(`403.${denial.subStatus} client ${clientAddressOf(req, true)} site ${site.name} ${req.method} ${req.url}: ${denial.reason}; aborted (denyAction abortRequest)`);
+    if (isHttp2) (req as unknown as Http2ServerRequest).stream.close(http2Constants.NGHTTP2_REFUSED_STREAM);
+    else req.socket.destroy();
+    finish({ req, site, tls, startMs, status: 403, subStatus: denial.subStatus, reason: `${denial.reason}; aborted`, bytesSent: 0, logId: '', outcome: undefined, route: undefined, decision: undefined });
+  }
+
   // HTTP/2 requests come through node's compatibility API (Http2ServerRequest/Response), which has the
   // same shape for everything used here; `req.socket` is a proxy of the TLS socket.
   return function onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -153,6 +168,13 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
       return reject(req, res, admission.site, startMs, admission.status, admission.subStatus, admission.reason, tls, decision);
     }
     const site = admission.site;
+    const ipSecurity = deps.dynamicIp?.();
+    if (ipSecurity) {
+      const address = req.socket.remoteAddress ?? '';
+      const denial = ipSecurity.admit(address);
+      if (denial) return deny(req, res, site, startMs, denial, ipSecurity.settings.denyAction, tls, isHttp2);
+      if (ipSecurity.countsInFlight) res.once('close', () => ipSecurity.release(address));
+    }
     if (admission.kind === 'redirect') {
       const bytesSent = sendRedirect(req, res, admission.status, admission.location);
       return finish({ req, site, tls, startMs, status: admission.status, subStatus: 0, reason: '', bytesSent, logId: '', outcome: undefined, route: undefined, decision });

@@ -13,6 +13,7 @@ export interface LocalAnswer {
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
@@ -43,6 +44,8 @@ const DESCRIPTIONS: Record<string, string> = {
   '403.13': 'The client certificate has been revoked.',
   '403.16': 'The client certificate is not trusted or is invalid.',
   '403.17': 'The client certificate has expired or is not yet valid.',
+  '403.501': 'Too many requests from this client at once (Dynamic IP Restrictions).',
+  '403.502': 'Too many requests from this client in a short time (Dynamic IP Restrictions).',
   '421.0': 'This connection was set up for another host name: open a new connection for this one.',
   '502.3': 'The server in the farm did not answer: the connection was refused, reset or timed out.',
   '502.4': 'No server in the farm is available to handle the request.',

@@ -462,6 +462,10 @@ export function rejectionReason(status: number, subStatus: number, reason: strin
         return 'invalid';
       case 17:
         return reason.includes('not yet valid') ? 'not_yet_valid' : 'expired';
+      case 501:
+        return 'too_many_concurrent_requests';
+      case 502:
+        return 'too_many_requests';
       default:
         return 'forbidden';
     }

@@ -1115,6 +1115,8 @@ export interface HostileSpec {
   readonly farm?: Record<string, unknown>;
   /** The top-level `accessLog` (default off). */
   readonly accessLog?: unknown;
+  /** The top-level `dynamicIpSecurity`. */
+  readonly dynamicIpSecurity?: Record<string, unknown>;
 }
 
 export function hostileConfig(pki: TestPki, spec: HostileSpec): string {
@@ -1140,6 +1142,7 @@ export function hostileConfig(pki: TestPki, spec: HostileSpec): string {
         },
       ],
       ...(spec.topLimits ? { limits: spec.topLimits } : {}),
+      ...(spec.dynamicIpSecurity ? { dynamicIpSecurity: spec.dynamicIpSecurity } : {}),
       farms: [{ name: FARM, servers: [{ address: spec.backend.address }], ...(spec.protocol ? { protocol: spec.protocol } : {}), ...(spec.farm ?? {}) }],
     },
     null,
