@@ -187,6 +187,10 @@ export class Gatehouse {
   /** Creates a listener's server and binds it. */
   async #open(listener: ListenerRuntime): Promise<void> {
     const onRequest = createRequestHandler(listener, this.#deps);
+    listener.onHttp2Abuse = (kind, detail, peer) => {
+      this.#eventLog.warn(`HTTP/2 connection from ${peer} closed (${kind}): ${detail}`);
+      this.metrics?.http2ConnectionClosed(kind);
+    };
     const server = listener.createServer(onRequest, this.#options.ticketKeys ?? this.#config.sessionTicketKey);
     server.on('clientError', createClientErrorHandler(this.#eventLog, this.#deps));
     // CONNECT is never proxied (node would close the connection without a word). Over HTTP/2 node's

@@ -12,6 +12,7 @@ import { allowPartialTrustChainOnDefault, renewTicketsOnResumption, setClientCer
 import type { BindingRuntime } from './site-runtime.js';
 import { TlsConnection } from './tls-connection.js';
 import type { Limits } from '../config/limits-schema.js';
+import { guardSession, type Http2Abuse } from './http2-guard.js';
 import { revocationGate } from '../tls/online/revocation-service.js';
 
 /** HTTP/2 settings we send: a bound on concurrent streams per connection, as nginx (128) and Envoy have. */
@@ -216,6 +217,8 @@ export class ListenerRuntime {
 
   #isStapling = false;
   #isHolding = false;
+  /** Told of each HTTP/2 connection closed for abuse (app.ts: event log and metrics). */
+  onHttp2Abuse: ((kind: Http2Abuse, detail: string, peer: string) => void) | undefined;
 
   /**
    * OCSP stapling: node asks for a staple ('OCSPRequest') on each handshake whose client sends
@@ -299,7 +302,13 @@ export class ListenerRuntime {
         this.#sessions.add(session);
         session.once('close', () => this.#sessions.delete(session));
         session.setTimeout(this.#limits.keepAliveTimeoutMs, () => session.close());
+        const peer = `${session.socket?.remoteAddress ?? '?'}:${session.socket?.remotePort ?? 0}`;
+        peers.set(session, peer);
+        guardSession(session, (kind, detail) => this.onHttp2Abuse?.(kind, detail, peer));
       });
+      // Node's and nghttp2's own flood limits (CONTINUATION, SETTINGS, invalid frames) end a session with an error.
+      const peers = new WeakMap<ServerHttp2Session, string>();
+      server.on('sessionError', (error: Error, session: ServerHttp2Session) => this.onHttp2Abuse?.('protocol_flood', `${(error as NodeJS.ErrnoException).code ?? 'error'}: ${error.message}`, peers.get(session) ?? '?'));
       this.server = server;
     } else {
       this.server = Object.assign(createHttpsServer(options, onRequest), common);

@@ -107,6 +107,7 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
   readonly #handshakeChildren = new Map<string, (value?: number) => void>();
   readonly #handshakeFailures: Counter<'site' | 'reason'>;
   readonly #revocationChecks: Counter<'source' | 'result'>;
+  readonly #http2Closed: Counter<'reason'>;
   readonly #revocationFetches: Histogram<'kind' | 'outcome'>;
   /** thumbprint → notAfter (ms), in the order first seen. */
   readonly #certificates = new Map<string, number>();
@@ -244,6 +245,12 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
         this.set(soonest === undefined ? Infinity : Math.max(0, (soonest - metrics.#now()) / 1000));
       },
     });
+    this.#http2Closed = new Counter({
+      name: 'gatehouse_http2_connections_closed_total',
+      help: 'HTTP/2 connections Gatehouse closed for abuse, by reason: rapid_reset (GOAWAY ENHANCE_YOUR_CALM), protocol_flood (a CONTINUATION, SETTINGS or invalid-frame flood node cut).',
+      labelNames: ['reason'] as const,
+      registers,
+    });
     this.#revocationChecks = new Counter({
       name: 'gatehouse_revocation_checks_total',
       help: 'Client certificate revocation checks, one per certificate checked on a new connection, by source (file: a crlFile; crl: a CRL distribution point; ocsp: a responder; none: the certificate names neither) and result (good, revoked, unknown).',
@@ -298,6 +305,11 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
 
   /** The cached online revocation answers (app.ts sets it), for their age. */
   revocationEntries: (() => Iterable<{ readonly kind: string; readonly url: string; readonly fetchedAtMs: number; readonly answer: unknown }>) | undefined;
+
+  /** An HTTP/2 connection closed for abuse (rapid reset, a flood node's limits caught). */
+  http2ConnectionClosed(reason: 'rapid_reset' | 'protocol_flood'): void {
+    this.#http2Closed.inc({ reason });
+  }
 
   /** A client certificate's revocation check (tls/online). */
   checked(source: 'file' | 'crl' | 'ocsp' | 'none', result: 'good' | 'revoked' | 'unknown'): void {
