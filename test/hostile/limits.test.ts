@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/problem.js';
-import { describeExchange, hostileSuite, RawConnection, rawExchange, rawReply, request, startRecordingBackend, type Hostile } from './support.js';
+import { describeExchange, hostileSuite, RawConnection, rawExchange, rawReply, request, startRecordingBackend, within, type Hostile } from './support.js';
 
 const suite = hostileSuite({
   gatehouse: {
@@ -255,5 +255,36 @@ describe('config', () => {
     const text = badError.lines.join('\n');
     assert.match(text, /sites\[0\]\.limits\.maxUrl/);
     assert.match(text, /limits\.headersTimeout: .*not a duration/);
+  });
+});
+
+describe('many idle connections', () => {
+  test('1,000 TLS connections that never send a request are all closed after headersTimeout; a real client is served meanwhile', async () => {
+    const { connect } = await import('node:tls');
+    const sockets: import('node:tls').TLSSocket[] = [];
+    const closed: Promise<void>[] = [];
+    try {
+      for (let batch = 0; batch < 10; batch++) {
+        await Promise.all(
+          Array.from({ length: 100 }, () =>
+            new Promise<void>((resolve, reject) => {
+              const socket = connect({ host: '127.0.0.1', port: suite.gh.httpsPort, ca: suite.gh.ca, servername: 'localhost' }, () => resolve());
+              socket.on('error', () => undefined);
+              socket.resume(); // flowing, so the server's close arrives as 'end' and 'close'
+              socket.once('error', reject);
+              closed.push(new Promise<void>((done) => socket.once('close', () => done())));
+              sockets.push(socket);
+            }),
+          ),
+        );
+      }
+      const started = performance.now();
+      const served = await rawExchange(suite.gh.http, request('GET /while-idle HTTP/1.1', [HOST]), { responses: 1 });
+      assert.equal(served.responses[0]?.status, 200, describeExchange(served));
+      await within(Promise.all(closed), 10_000, 'every idle connection to be closed');
+      assert.ok(performance.now() - started < 5000, 'closed by headersTimeout (1 s), checked every second');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
   });
 });
