@@ -24,6 +24,7 @@ import { BindingRuntime, SiteRuntime } from './proxy/site-runtime.js';
 import { AccessLogs } from './tracing/access-log.js';
 import { RevocationService } from './tls/online/revocation-service.js';
 import { DynamicIpSecurity } from './proxy/dynamic-ip-security.js';
+import { ensureHttp2Probed } from './platform/http2-probe.js';
 import cluster from 'node:cluster';
 import { SiteTracer } from './tracing/site-tracer.js';
 import { startAdminServer, type AdminServer } from './admin/admin-server.js';
@@ -167,6 +168,10 @@ export class Gatehouse {
 
   /** Binds every listener. Rejects (having closed what was bound) when one cannot be bound. */
   static async start(config: Config, options: StartOptions = {}): Promise<Gatehouse> {
+    if (config.sites.some((site) => site.bindings.some((binding) => binding.http2))) {
+      const probe = await ensureHttp2Probed();
+      if (!probe.isSafe) (options.eventLog ?? defaultEventLog).warn(probe.reason);
+    }
     const gatehouse = new Gatehouse(config, options.eventLog ?? defaultEventLog, options);
     try {
       for (const listener of gatehouse.#listeners.values()) await gatehouse.#open(listener);

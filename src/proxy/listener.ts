@@ -13,6 +13,7 @@ import type { BindingRuntime } from './site-runtime.js';
 import { TlsConnection } from './tls-connection.js';
 import type { Limits } from '../config/limits-schema.js';
 import { guardSession, type Http2Abuse } from './http2-guard.js';
+import { isHttp2Safe } from '../platform/http2-probe.js';
 import { revocationGate } from '../tls/online/revocation-service.js';
 
 /** HTTP/2 settings we send: a bound on concurrent streams per connection, as nginx (128) and Envoy have. */
@@ -53,7 +54,8 @@ export class ListenerRuntime {
     this.address = first.config.address;
     this.port = first.config.port;
     this.isHttps = first.config.protocol === 'https';
-    this.isHttp2 = this.isHttps && first.config.http2;
+    // A Node whose HTTP/2 a client can crash offers HTTP/1.1 only (platform/http2-probe.ts).
+    this.isHttp2 = this.isHttps && first.config.http2 && isHttp2Safe();
     this.bindings = bindings;
     this.#index(bindings);
   }
@@ -78,7 +80,7 @@ export class ListenerRuntime {
    * CRLs). New handshakes use the new TLS contexts at once; requests in flight finish as they started.
    */
   update(bindings: readonly BindingRuntime[]): void {
-    const http2 = bindings[0]?.config.http2 === true;
+    const http2 = bindings[0]?.config.http2 === true && this.isHttps && isHttp2Safe();
     if (http2 !== this.isHttp2) {
       const port = (this.server?.address() as { port?: number } | null)?.port ?? this.port;
       throw new Error(`turning HTTP/2 ${http2 ? 'on' : 'off'} for ${this.address}:${port} needs a restart (ALPN is fixed when the socket is created)`);
