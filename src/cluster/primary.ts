@@ -70,8 +70,10 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
         for (const worker of workers()) worker.process.kill('SIGKILL');
       }, config.drainTimeoutMs + 5_000);
       timer.unref();
+      // A worker leaves cluster.workers only once it has both exited and disconnected, in either order:
+      // count the processes still running, or a last 'exit' before its 'disconnect' would never finish.
       cluster.on('exit', () => {
-        if (workers().length === 0) {
+        if (workers().every((worker) => worker.isDead())) {
           clearTimeout(timer);
           finish(code);
         }
