@@ -192,6 +192,7 @@ export class Gatehouse {
   /** Creates a listener's server and binds it. */
   async #open(listener: ListenerRuntime): Promise<void> {
     const onRequest = createRequestHandler(listener, this.#deps);
+    listener.onConnectionQueued = (isDropped) => this.metrics?.connectionQueued(isDropped);
     listener.onHttp2Abuse = (kind, detail, peer) => {
       this.#eventLog.warn(`HTTP/2 connection from ${peer} closed (${kind}): ${detail}`);
       this.metrics?.http2ConnectionClosed(kind);
@@ -357,6 +358,7 @@ async function drain(listener: ListenerRuntime, drainTimeoutMs: number, eventLog
   });
   const done = once(server, 'close');
   server.close();
+  listener.closeWaiting();
   server.closeIdleConnections();
   listener.closeSessions();
   // A connection becomes idle when its response ends: close it then.

@@ -14,6 +14,8 @@ import { TlsConnection } from './tls-connection.js';
 import type { Limits } from '../config/limits-schema.js';
 import { guardSession, type Http2Abuse } from './http2-guard.js';
 import { isHttp2Safe } from '../platform/http2-probe.js';
+import { gateConnections, type ConnectionGate } from '../platform/connection-gate.js';
+import type { Server as NetServer } from 'node:net';
 import { revocationGate } from '../tls/online/revocation-service.js';
 
 /** HTTP/2 settings we send: a bound on concurrent streams per connection, as nginx (128) and Envoy have. */
@@ -210,11 +212,25 @@ export class ListenerRuntime {
     };
   }
 
-  /** maxConnections: node closes connections past it at once ('drop'); they are counted. */
+  /** maxConnections: past it a new connection waits until one closes (platform/connection-gate.ts); counted. */
   #limitConnections(): void {
     const server = this.server;
-    if (!server) return;
-    server.maxConnections = this.#limits.maxConnections;
+    if (!server || this.#gate) return;
+    this.#gate = gateConnections(server as unknown as NetServer, () => this.#limits.maxConnections, { queued: (isDropped) => this.onConnectionQueued?.(isDropped) });
+  }
+
+  #gate: ConnectionGate | undefined;
+  /** Told of each connection that found maxConnections reached (app.ts: metrics). */
+  onConnectionQueued: ((isDropped: boolean) => void) | undefined;
+
+  /** Stopping: connections waiting for a slot are closed (they were never read). */
+  closeWaiting(): void {
+    this.#gate?.closeWaiting();
+  }
+
+  /** Connections served and waiting (maxConnections). */
+  get connections(): { open: number; waiting: number } {
+    return { open: this.#gate?.open ?? 0, waiting: this.#gate?.waiting ?? 0 };
   }
 
   #isStapling = false;

@@ -108,6 +108,7 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
   readonly #handshakeFailures: Counter<'site' | 'reason'>;
   readonly #revocationChecks: Counter<'source' | 'result'>;
   readonly #http2Closed: Counter<'reason'>;
+  readonly #connectionsQueued: Counter<'outcome'>;
   readonly #revocationFetches: Histogram<'kind' | 'outcome'>;
   /** thumbprint → notAfter (ms), in the order first seen. */
   readonly #certificates = new Map<string, number>();
@@ -245,6 +246,12 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
         this.set(soonest === undefined ? Infinity : Math.max(0, (soonest - metrics.#now()) / 1000));
       },
     });
+    this.#connectionsQueued = new Counter({
+      name: 'gatehouse_connections_over_limit_total',
+      help: 'New client connections that found a listening socket at limits.maxConnections, by outcome: waited (served once another closed) or closed (node\'s fallback).',
+      labelNames: ['outcome'] as const,
+      registers,
+    });
     this.#http2Closed = new Counter({
       name: 'gatehouse_http2_connections_closed_total',
       help: 'HTTP/2 connections Gatehouse closed for abuse, by reason: rapid_reset (GOAWAY ENHANCE_YOUR_CALM), protocol_flood (a CONTINUATION, SETTINGS or invalid-frame flood node cut).',
@@ -305,6 +312,11 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
 
   /** The cached online revocation answers (app.ts sets it), for their age. */
   revocationEntries: (() => Iterable<{ readonly kind: string; readonly url: string; readonly fetchedAtMs: number; readonly answer: unknown }>) | undefined;
+
+  /** A connection found maxConnections reached: it waited (or, on node's fallback, was closed). */
+  connectionQueued(isDropped: boolean): void {
+    this.#connectionsQueued.inc({ outcome: isDropped ? 'closed' : 'waited' });
+  }
 
   /** An HTTP/2 connection closed for abuse (rapid reset, a flood node's limits caught). */
   http2ConnectionClosed(reason: 'rapid_reset' | 'protocol_flood'): void {

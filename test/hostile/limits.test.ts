@@ -288,3 +288,28 @@ describe('many idle connections', () => {
     }
   });
 });
+
+describe('maxConnections', () => {
+  test('past it a new connection waits (accepted, unread) and is served once another closes; stopping closes the waiting ones', async () => {
+    const gh = await suite.launch({ bindings: ['http'], topLimits: { maxConnections: 2 } });
+    const first = await RawConnection.open(gh.http);
+    const second = await RawConnection.open(gh.http);
+    first.write(request('GET /first HTTP/1.1', [HOST]));
+    second.write(request('GET /second HTTP/1.1', [HOST]));
+    await Promise.all([first.waitForResponses(1), second.waitForResponses(1)]);
+    const third = await RawConnection.open(gh.http);
+    const mark = suite.backend.mark();
+    third.write(request('GET /third HTTP/1.1', [HOST]));
+    await suite.backend.settle(200, 1000);
+    assert.equal(suite.backend.since(mark).requests.length, 0, 'the third connection waits: its request is not read');
+    assert.equal(third.parsed().responses.length, 0);
+    first.destroy();
+    const parsed = await third.waitForResponses(1);
+    assert.equal(parsed.responses[0]?.status, 200, 'served once the first closed');
+    const fourth = await RawConnection.open(gh.http);
+    fourth.write(request('GET /fourth HTTP/1.1', [HOST]));
+    await gh.stop();
+    assert.ok(await fourth.waitForClose(), 'a connection still waiting is closed when Gatehouse stops');
+    for (const connection of [second, third, fourth]) connection.destroy();
+  });
+});
