@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/problem.js';
-import { describeExchange, hostileSuite, RawConnection, rawExchange, rawReply, request, startRecordingBackend, within, type Hostile } from './support.js';
+import { describeExchange, describeStream, h2Request, hostileSuite, RawConnection, rawExchange, rawReply, request, startRecordingBackend, within, type Hostile } from './support.js';
 
 const suite = hostileSuite({
   gatehouse: {
@@ -311,5 +311,22 @@ describe('maxConnections', () => {
     await gh.stop();
     assert.ok(await fourth.waitForClose(), 'a connection still waiting is closed when Gatehouse stops');
     for (const connection of [second, third, fourth]) connection.destroy();
+  });
+});
+
+describe('HTTP/2 gets the same limits', () => {
+  test('a declared content-length over maxAllowedContentLength → 413.13; a streamed body over it is cut (413 or a reset), never complete at the backend; the connection serves on', async () => {
+    const gh = await suite.launch({ bindings: ['https'], limits: { maxAllowedContentLength: 1000 } });
+    const h2 = await gh.h2();
+    const declared = await h2.request([...h2Request('/h2-declared', gh.authority, 'POST'), ['content-length', '5000']], ['x'.repeat(5000)]);
+    assert.equal(declared.status, 413, describeStream(declared));
+    const mark = suite.backend.mark();
+    const streamed = await h2.request(h2Request('/h2-streamed', gh.authority, 'POST'), ['y'.repeat(600), 'z'.repeat(600)]);
+    assert.ok(streamed.status === 413 || streamed.rstCode !== undefined, describeStream(streamed));
+    assert.equal(suite.backend.since(mark).requests.filter((r) => r.target === '/h2-streamed').length, 0, 'never complete at the backend');
+    const after = await h2.request(h2Request('/h2-after', gh.authority));
+    assert.equal(after.status, 200);
+    h2.close();
+    await gh.stop();
   });
 });
