@@ -7,6 +7,7 @@
  *
  * Probed by behaviour on the first connection: the socket must arrive paused. If it does not (a Node that
  * dropped the property), the gate falls back to node's maxConnections (closed at once, counted the same).
+ * Plain HTTP listeners only: on TLS listeners node's maxConnections applies (see canWait).
  */
 import type { Server } from 'node:net';
 import type { Socket } from 'node:net';
@@ -27,9 +28,16 @@ export interface ConnectionGate {
 
 const admitted = new WeakSet<Socket>();
 
-export function gateConnections(server: Server, maxOf: () => number, events: ConnectionGateEvents): ConnectionGate {
+export function gateConnections(server: Server, maxOf: () => number, events: ConnectionGateEvents, canWait = true): ConnectionGate {
   const [listener] = server.listeners('connection') as ((this: Server, socket: Socket) => void)[];
   if (!listener) throw new Error('the server has no connection listener to gate');
+  if (!canWait) {
+    // TLS listeners: node's own limit (a connection past it is closed at once), counted. Holding a paused
+    // socket under a TLS server stalled resumed sessions whose handshake also waited for online revocation.
+    server.maxConnections = maxOf();
+    server.on('drop', () => events.queued(true));
+    return { open: 0, waiting: 0, closeWaiting: () => undefined };
+  }
   server.removeListener('connection', listener);
   (server as Server & { pauseOnConnect?: boolean }).pauseOnConnect = true;
   let open = 0;
@@ -75,7 +83,7 @@ export function gateConnections(server: Server, maxOf: () => number, events: Con
       if (at >= 0) waiting.splice(at, 1);
     });
   });
-  if (typeof (server as Server & { on: Server['on'] }).on === 'function') server.on('drop', () => events.queued(true));
+  server.on('drop', () => events.queued(true));
   return {
     get open() {
       return open;

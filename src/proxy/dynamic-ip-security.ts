@@ -2,8 +2,8 @@
  * IIS Dynamic IP Restrictions (`dynamicIpSecurity`): per client IP, requests in flight at once and
  * requests per interval. A request over either gets the deny action; trusted clients are never counted.
  * State is this process's: with several workers each enforces its share (the limit divided by the
- * workers, rounded up), as connections are spread over them. The counting is behind `ClientCounter`, so
- * a fleet could keep it in a shared store without changing the config.
+ * workers, rounded up), as connections are spread over them. The counting is all behind admit/release,
+ * so a fleet could keep it in a shared store without changing the config.
  */
 import { BlockList } from 'node:net';
 import type { DynamicIpSettings } from '../config/limits-schema.js';

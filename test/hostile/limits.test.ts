@@ -314,6 +314,22 @@ describe('maxConnections', () => {
   });
 });
 
+describe('maxConnections on https', () => {
+  test('past it node closes a new TLS connection at once; the open one is served', async () => {
+    const gh = await suite.launch({ bindings: ['https'], http2: false, topLimits: { maxConnections: 1 } });
+    const first = await RawConnection.open(gh.https);
+    const refused = await RawConnection.open(gh.https).then(
+      (connection) => connection.waitForClose().then((closed) => (connection.destroy(), closed)),
+      () => true, // closed before the handshake finished
+    );
+    assert.ok(refused, 'the second connection is closed');
+    first.write(request('GET /first-tls HTTP/1.1', [HOST]));
+    assert.equal((await first.waitForResponses(1)).responses[0]?.status, 200);
+    first.destroy();
+    await gh.stop();
+  });
+});
+
 describe('HTTP/2 gets the same limits', () => {
   test('a declared content-length over maxAllowedContentLength → 413.13; a streamed body over it is cut (413 or a reset), never complete at the backend; the connection serves on', async () => {
     const gh = await suite.launch({ bindings: ['https'], limits: { maxAllowedContentLength: 1000 } });
