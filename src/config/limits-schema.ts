@@ -34,7 +34,7 @@ const keys = {
   headersTimeout: duration.describe(`The whole request head must arrive within this after the connection (or the previous response) is ready for it; a TLS connection that sends no request is closed after it too. Over it: 408 and close (slowloris). Default ${LIMIT_DEFAULTS.headersTimeout}.`),
   requestBodyTimeout: duration.describe(`The longest gap between two pieces of a request body: over it, 408 (or the stream is reset if the response started), and the server connection is closed. Default ${LIMIT_DEFAULTS.requestBodyTimeout}.`),
   keepAliveTimeout: duration.describe(`How long an idle keep-alive connection is kept open (IIS connectionTimeout). Default ${LIMIT_DEFAULTS.keepAliveTimeout}.`),
-  maxConnections: count(1).describe(`Open client connections per listening socket (per worker). On an http socket, past it a new connection waits, accepted and unread, until another closes, and is then served in arrival order (gatehouse_connections_over_limit_total{outcome="waited"}); on an https socket node closes it at once (outcome="closed"). Default ${LIMIT_DEFAULTS.maxConnections}.`),
+  maxConnections: count(1).describe(`Open client connections per listening socket (per worker); past it a new connection waits, accepted and unread (on https: its TLS handshake done, no request read), until another closes, and is then served in arrival order (gatehouse_connections_over_limit_total{outcome="waited"}). Default ${LIMIT_DEFAULTS.maxConnections}.`),
 };
 
 export const limitsSchema = z

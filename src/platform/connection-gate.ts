@@ -7,7 +7,7 @@
  *
  * Probed by behaviour on the first connection: the socket must arrive paused. If it does not (a Node that
  * dropped the property), the gate falls back to node's maxConnections (closed at once, counted the same).
- * Plain HTTP listeners only: on TLS listeners node's maxConnections applies (see canWait).
+ * On TLS listeners the gate waits after the handshake instead (see gateConnections).
  */
 import type { Server } from 'node:net';
 import type { Socket } from 'node:net';
@@ -28,18 +28,15 @@ export interface ConnectionGate {
 
 const admitted = new WeakSet<Socket>();
 
-export function gateConnections(server: Server, maxOf: () => number, events: ConnectionGateEvents, canWait = true): ConnectionGate {
-  const [listener] = server.listeners('connection') as ((this: Server, socket: Socket) => void)[];
-  if (!listener) throw new Error('the server has no connection listener to gate');
-  if (!canWait) {
-    // TLS listeners: node's own limit (a connection past it is closed at once), counted. Holding a paused
-    // socket under a TLS server stalled resumed sessions whose handshake also waited for online revocation.
-    server.maxConnections = maxOf();
-    server.on('drop', () => events.queued(true));
-    return { open: 0, waiting: 0, closeWaiting: () => undefined };
-  }
-  server.removeListener('connection', listener);
-  (server as Server & { pauseOnConnect?: boolean }).pauseOnConnect = true;
+export function gateConnections(server: Server, maxOf: () => number, events: ConnectionGateEvents, isTls = false): ConnectionGate {
+  // TLS: the gate stands between the finished handshake and the HTTP server ('secureConnection'): a waiting
+  // connection has its handshake done and nothing read (the TLS layer stops reading at its buffer's
+  // high-water mark). Pausing the TCP socket under TLS instead (pauseOnConnect) stalls TLS's own reads.
+  const event = isTls ? 'secureConnection' : 'connection';
+  const [listener] = server.listeners(event) as ((this: Server, socket: Socket) => void)[];
+  if (!listener) throw new Error(`the server has no ${event} listener to gate`);
+  server.removeListener(event, listener);
+  if (!isTls) (server as Server & { pauseOnConnect?: boolean }).pauseOnConnect = true;
   let open = 0;
   let isProbed = false;
   let isFallback = false;
@@ -56,16 +53,16 @@ export function gateConnections(server: Server, maxOf: () => number, events: Con
     admitted.add(socket);
     socket.once('close', release);
     listener.call(server, socket);
-    socket.resume();
+    if (!isTls) socket.resume();
   };
-  server.on('connection', (socket: Socket) => {
+  server.prependListener(event, (socket: Socket) => {
     if (admitted.has(socket)) {
       listener.call(server, socket); // handed back (an h2c upgrade served as plain HTTP/1.1): already counted
       return;
     }
     if (!isProbed) {
       isProbed = true;
-      isFallback = !socket.isPaused();
+      isFallback = !isTls && !socket.isPaused();
       if (isFallback) server.maxConnections = maxOf();
     }
     if (isFallback) {

@@ -216,7 +216,7 @@ export class ListenerRuntime {
   #limitConnections(): void {
     const server = this.server;
     if (!server || this.#gate) return;
-    this.#gate = gateConnections(server as unknown as NetServer, () => this.#limits.maxConnections, { queued: (isDropped) => this.onConnectionQueued?.(isDropped) }, !this.isHttps);
+    this.#gate = gateConnections(server as unknown as NetServer, () => this.#limits.maxConnections, { queued: (isDropped) => this.onConnectionQueued?.(isDropped) }, this.isHttps);
   }
 
   #gate: ConnectionGate | undefined;

@@ -315,17 +315,19 @@ describe('maxConnections', () => {
 });
 
 describe('maxConnections on https', () => {
-  test('past it node closes a new TLS connection at once; the open one is served', async () => {
+  test('past it a new TLS connection finishes its handshake and waits, its request unread, until the open one closes', async () => {
     const gh = await suite.launch({ bindings: ['https'], http2: false, topLimits: { maxConnections: 1 } });
     const first = await RawConnection.open(gh.https);
-    const refused = await RawConnection.open(gh.https).then(
-      (connection) => connection.waitForClose().then((closed) => (connection.destroy(), closed)),
-      () => true, // closed before the handshake finished
-    );
-    assert.ok(refused, 'the second connection is closed');
     first.write(request('GET /first-tls HTTP/1.1', [HOST]));
     assert.equal((await first.waitForResponses(1)).responses[0]?.status, 200);
+    const second = await RawConnection.open(gh.https);
+    const mark = suite.backend.mark();
+    second.write(request('GET /second-tls HTTP/1.1', [HOST]));
+    await suite.backend.settle(200, 1000);
+    assert.equal(suite.backend.since(mark).requests.length, 0, 'the second request waits, unread');
     first.destroy();
+    assert.equal((await second.waitForResponses(1)).responses[0]?.status, 200, 'served once the first closed');
+    second.destroy();
     await gh.stop();
   });
 });
