@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { once } from 'node:events';
+import { MAX_CONTROL_FRAMES } from '../../src/proxy/http2-guard.js';
 import { H2, h2Frame, h2Request, hostileSuite, hpackLiteralBlock, within, type RawH2 } from './support.js';
 
 const suite = hostileSuite({ gatehouse: { bindings: ['https'], limits: { maxRequestHeadersBytes: 4096 } } });
@@ -73,7 +74,7 @@ describe('floods: the abusive connection is cut, the others served', () => {
     assert.ok(suite.gh.running.events.some((e) => /closed \(protocol_flood\): .*CONTINUATION/.test(e)), suite.gh.running.events.join('\n'));
   });
 
-  test('SETTINGS flood: 100,000 SETTINGS frames → the connection is closed and logged; others served', async () => {
+  test('a SETTINGS burst: 100,000 frames in one write → the connection is closed (node ends it before a GOAWAY can leave) and logged; others served', async () => {
     const bad = await suite.gh.h2();
     const settings = h2Frame(H2.SETTINGS, 0, 0, Buffer.from([0, 3, 0, 0, 0, 100]));
     bad.write(Buffer.concat(Array.from({ length: 100_000 }, () => settings)));
@@ -81,8 +82,29 @@ describe('floods: the abusive connection is cut, the others served', () => {
     const good = await suite.gh.h2();
     assert.equal((await good.request(h2Request('/after-settings', suite.gh.authority))).status, 200);
     good.close();
-    assert.ok(suite.gh.running.events.some((e) => /closed \(protocol_flood\): .*Flooding/.test(e)), suite.gh.running.events.join('\n'));
+    assert.ok(suite.gh.running.events.some((e) => /closed \(protocol_flood\): .*(Flooding|SETTINGS and PING)/.test(e)), suite.gh.running.events.join('\n'));
   });
+
+  for (const [kind, frame] of [
+    ['SETTINGS', h2Frame(H2.SETTINGS, 0, 0, Buffer.from([0, 3, 0, 0, 0, 100]))],
+    ['PING', h2Frame(H2.PING, 0, 0, Buffer.alloc(8))],
+  ] as const) {
+    test(`a sustained ${kind} flood (50 frames a write) → GOAWAY ENHANCE_YOUR_CALM past ${MAX_CONTROL_FRAMES} in 10 s, logged; others served`, async () => {
+      const bad = await suite.gh.h2();
+      const burst = Buffer.concat(Array.from({ length: 50 }, () => frame));
+      for (let i = 0; i < 40 && !bad.closed; i++) {
+        bad.write(burst);
+        await new Promise((resolve) => setImmediate(resolve)); // one write per turn: the server reads between them
+      }
+      assert.ok(await closedWithin(bad), 'closed');
+      const codes = bad.frames.filter((f) => f.type === H2.GOAWAY).map((f) => f.payload.readUInt32BE(4));
+      assert.equal(codes[0], ENHANCE_YOUR_CALM, `GOAWAY codes ${codes.join(', ')}`);
+      const good = await suite.gh.h2();
+      assert.equal((await good.request(h2Request(`/after-${kind}`, suite.gh.authority))).status, 200);
+      good.close();
+      assert.ok(suite.gh.running.events.some((e) => new RegExp(`closed \\(protocol_flood\\): more than ${MAX_CONTROL_FRAMES} SETTINGS and PING frames .*\\(${kind}\\)`).test(e)), suite.gh.running.events.join('\n'));
+    });
+  }
 
   test('a header list over the limit (an HPACK bomb\'s result): refused, nothing forwarded; the connection serves on or is closed, never the request', async () => {
     const mark = suite.backend.mark();
