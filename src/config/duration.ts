@@ -2,6 +2,8 @@
  * Durations in config: a number of seconds (`30`), a string with a unit (`500ms`, `30s`, `2m`, `1h`, `1d`),
  * or IIS's `hh:mm:ss` (`00:00:30`), so values copied from applicationHost.config work unchanged.
  */
+import { z } from 'zod';
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Milliseconds for a declared duration, or undefined when it is not one. */
@@ -17,3 +19,8 @@ export function parseDuration(value: unknown): number | undefined {
 }
 
 export const DURATION_EXPECTED = "seconds as a number, or a string such as '500ms', '30s', '2m', '1h', '1d' or '00:00:30'";
+
+/** The config's duration type (every schema's): seconds as a number, or a string with a unit or `hh:mm:ss`. */
+export const durationSchema = z
+  .custom<number | string>((value) => parseDuration(value) !== undefined, { message: `is not a duration (expected ${DURATION_EXPECTED})` })
+  .meta({ type: 'duration' });

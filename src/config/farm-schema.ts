@@ -6,15 +6,12 @@
  */
 import { z } from 'zod';
 import { ALGORITHM_NAMES } from '../farm/balancers/index.js';
-import { DURATION_EXPECTED, parseDuration } from './duration.js';
+import { DURATION_EXPECTED, durationSchema, parseDuration } from './duration.js';
 import { parseStatusCodes, STATUS_CODES_EXPECTED } from './farm-model.js';
 
 export const LOAD_BALANCING_ALGORITHMS = ALGORITHM_NAMES;
 
-/** A duration: seconds as a number, or '500ms', '30s', '2m', '1h', '00:00:30' (as in schema.ts). */
-const duration = z
-  .custom<number | string>((value) => parseDuration(value) !== undefined, { message: `is not a duration (expected ${DURATION_EXPECTED})` })
-  .meta({ type: 'duration' });
+const duration = durationSchema;
 
 /** A duration above zero. */
 const positiveDuration = z

@@ -6,11 +6,9 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { DURATION_EXPECTED, parseDuration } from './duration.js';
+import { durationSchema, parseDuration } from './duration.js';
 
-const duration = z
-  .custom<number | string>((value) => parseDuration(value) !== undefined, { message: `is not a duration (expected ${DURATION_EXPECTED})` })
-  .meta({ type: 'duration' });
+const duration = durationSchema;
 const count = (min: number) => z.number().int().min(min);
 
 export const LIMIT_DEFAULTS = {
@@ -83,9 +81,14 @@ export interface Limits {
   readonly maxConnections: number;
 }
 
+/** A site's declared limits: its own keys over the top-level ones (either may be missing in a config that failed the schema). */
+export function mergeLimits<T extends Partial<DeclaredLimits>>(top: T | undefined, site: DeclaredSiteLimits): T {
+  return { ...top, ...Object.fromEntries(Object.entries(site ?? {}).filter(([, value]) => value !== undefined)) } as T;
+}
+
 /** A site's limits: its own keys over the top-level ones. */
 export function normalizeLimits(top: DeclaredLimits, site: DeclaredSiteLimits): Limits {
-  const merged = { ...top, ...Object.fromEntries(Object.entries(site ?? {}).filter(([, value]) => value !== undefined)) } as DeclaredLimits;
+  const merged = mergeLimits(top, site);
   return {
     maxAllowedContentLength: merged.maxAllowedContentLength,
     maxUrl: merged.maxUrl,

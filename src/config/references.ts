@@ -8,7 +8,7 @@ import type { Problem } from './problem.js';
 import type { DeclaredConfig } from './schema.js';
 import { checkRules } from './rules-schema.js';
 import { parseDuration } from './duration.js';
-import { parseCidr } from './limits-schema.js';
+import { mergeLimits, parseCidr } from './limits-schema.js';
 
 /** `host:port` or `[v6]:port` → parts; undefined when malformed. */
 export function parseServerAddress(address: string): { host: string; port: number } | undefined {
@@ -40,7 +40,7 @@ export interface PartialConfig {
 
 /** A site's connection-level limits (they belong to the socket), comparable between sites. */
 function connectionLimitsOf(site: DeclaredConfig['sites'][number], top: DeclaredConfig['limits'] | undefined): string {
-  const merged = { ...top, ...Object.fromEntries(Object.entries(site.limits ?? {}).filter(([, value]) => value !== undefined)) } as Partial<NonNullable<DeclaredConfig['limits']>>;
+  const merged = mergeLimits<Partial<NonNullable<DeclaredConfig['limits']>>>(top, site.limits);
   return JSON.stringify([parseDuration(merged.headersTimeout), parseDuration(merged.keepAliveTimeout), merged.maxConnections]);
 }
 

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { adminSchema } from './admin-schema.js';
-import { DURATION_EXPECTED, parseDuration } from './duration.js';
+import { durationSchema } from './duration.js';
 import { dynamicIpSecuritySchema, limitsSchema, siteLimitsSchema } from './limits-schema.js';
 import { farmPolicyKeys } from './farm-schema.js';
 import { siteAccessLogSchema, topLevelAccessLogSchema } from './access-log-schema.js';
@@ -17,10 +17,7 @@ const objectName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-", starting with a letter or digit');
 
-/** A duration: seconds as a number, or '500ms', '30s', '2m', '1h', '00:00:30'. */
-const duration = z
-  .custom<number | string>((value) => parseDuration(value) !== undefined, { message: `is not a duration (expected ${DURATION_EXPECTED})` })
-  .meta({ type: 'duration' });
+const duration = durationSchema;
 
 /** A header name; an empty string turns the header off. */
 const headerName = z

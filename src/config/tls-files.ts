@@ -136,8 +136,8 @@ export function normalizeSerial(serial: string): string {
 
 const PEM_CRL = /-----BEGIN X509 CRL-----([A-Za-z0-9+/=\s]*?)-----END X509 CRL-----/g;
 
-/** Every CRL a file holds: each PEM block of a bundle, or the one DER CRL. Empty when it holds none. */
-function crlsIn(bytes: Buffer): Buffer[] {
+/** Every CRL a file (or a fetched answer) holds: each PEM block of a bundle, or the one DER CRL. Empty when it holds none. */
+export function crlsIn(bytes: Buffer): Buffer[] {
   const text = bytes.toString('latin1');
   if (!text.includes('-----BEGIN X509 CRL-----')) return [bytes];
   return [...text.matchAll(PEM_CRL)].map((match) => Buffer.from((match[1] as string).replace(/\s+/g, ''), 'base64'));

@@ -6,7 +6,7 @@ import { verify } from 'node:crypto';
 import 'reflect-metadata'; // @peculiar/x509 needs the Reflect metadata API
 import * as x509 from '@peculiar/x509';
 import { pendingCrlOf } from '../../config/crl.js';
-import { normalizeSerial } from '../../config/tls-files.js';
+import { crlsIn, normalizeSerial } from '../../config/tls-files.js';
 import type { CertificateFacts } from './certificate-facts.js';
 
 export interface CrlAnswer {
@@ -15,12 +15,11 @@ export interface CrlAnswer {
   readonly nextUpdateMs: number | undefined;
 }
 
-const PEM_CRL = /-----BEGIN X509 CRL-----([A-Za-z0-9+/=\s]*?)-----END X509 CRL-----/;
-
-/** Reads and checks a CRL (DER, or one PEM block) that `issuer` must have signed; or why it cannot be believed. */
+/** Reads and checks a CRL (DER, or a PEM block) that `issuer` must have signed; or why it cannot be believed. */
 export function readCrl(bytes: Uint8Array, issuer: CertificateFacts, nowMs = Date.now()): CrlAnswer | string {
-  const pem = PEM_CRL.exec(Buffer.from(bytes).toString('latin1'));
-  const der = pem ? new Uint8Array(Buffer.from((pem[1] as string).replace(/\s+/g, ''), 'base64')) : bytes;
+  const first = crlsIn(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))[0];
+  if (!first) return 'the answer is not a CRL';
+  const der = new Uint8Array(first.buffer, first.byteOffset, first.byteLength);
   let crl: x509.X509Crl;
   try {
     crl = new x509.X509Crl(der);
