@@ -14,6 +14,7 @@ import type { RequestObserver } from './tracing/request-record.js';
 import { FarmState } from './farm/farm-state.js';
 import { createRequestHandler } from './proxy/handler.js';
 import { createUpgradeHandler } from './proxy/upgrade.js';
+import { Tunnels } from './proxy/tunnels.js';
 import { createClientErrorHandler } from './proxy/client-error.js';
 import { localAnswer, sendLocalAnswer } from './proxy/local-response.js';
 import { isHttp2Request } from './proxy/admission.js';
@@ -118,6 +119,14 @@ export class Gatehouse {
   /** Prometheus metrics; undefined without an `admin` key (nothing is collected then). */
   readonly metrics: GatehouseMetrics | undefined;
   #admin: AdminServer | undefined;
+  #stopForced = false;
+  /** Once stopped: whether the drain timeout had to close connections (the stop was forced, not graceful). */
+  get wasStopForced(): boolean {
+    return this.#stopForced;
+  }
+
+  /** Open WebSocket tunnels: closed when a drain times out, counted by the metrics. */
+  readonly #tunnels = new Tunnels();
   readonly #deps: { accessLog: AccessLogs; eventLog: EventLog; observers: RequestObserver[]; dynamicIp: () => DynamicIpSecurity | undefined };
   #sites: SiteRuntime[];
   readonly #eventLog: EventLog;
@@ -143,6 +152,7 @@ export class Gatehouse {
       this.#revocation.observeWith(this.metrics);
       this.metrics.revocationEntries = () => this.#revocation.entries();
       this.metrics.crlFiles = () => this.#config.sites.flatMap((site) => site.ssl.revocation.crls);
+      this.metrics.openTunnels = () => this.#tunnels.count;
     }
     this.#dynamicIp = config.dynamicIpSecurity ? new DynamicIpSecurity(config.dynamicIpSecurity, cluster.isWorker ? config.workers : 1) : undefined;
     this.#deps = { accessLog: new AccessLogs(config.accessLog, config.sites, { eventLog }), eventLog, observers: this.metrics ? [this.metrics] : [], dynamicIp: () => this.#dynamicIp };
@@ -209,7 +219,7 @@ export class Gatehouse {
     // final answer instead, RFC 9110 §10.1.1), and behind the answers owed before it.
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => continueInOrder(req, res, onRequest));
     server.on('tlsClientError', () => {}); // failed handshakes are the client's problem (counted by the metrics)
-    server.on('upgrade', createUpgradeHandler(listener, this.#eventLog));
+    server.on('upgrade', createUpgradeHandler(listener, this.#deps, this.#tunnels));
     if (this.metrics) observeTlsHandshakes(server, listener, this.metrics);
     await listen(server, listener);
   }
@@ -271,7 +281,7 @@ export class Gatehouse {
     }
     for (const [key, listener] of removed) {
       this.#listeners.delete(key);
-      void drain(listener, config.drainTimeoutMs);
+      void drain(listener, config.drainTimeoutMs, this.#tunnels, this.#eventLog);
     }
     for (const farm of runtime.farms.values()) if (!retiredFarms.includes(farm)) farm.start();
     // What the old config used goes once its requests are done: pools close after their last request.
@@ -311,7 +321,8 @@ export class Gatehouse {
 
   async #stop(drainTimeoutMs: number): Promise<void> {
     await this.#reloading?.catch(() => false);
-    await Promise.all([...this.#listeners.values()].map((listener) => drain(listener, drainTimeoutMs, this.#eventLog)));
+    const forced = await Promise.all([...this.#listeners.values()].map((listener) => drain(listener, drainTimeoutMs, this.#tunnels, this.#eventLog)));
+    this.#stopForced = forced.includes(true);
     for (const farm of this.#farms.values()) farm.close();
     await this.#admin?.close();
     await Promise.all([...this.#farms.values()].flatMap((farm) => farm.servers.flatMap((s) => [s.pool?.destroy(), s.dispatcher?.destroy()])));
@@ -348,11 +359,12 @@ export class ListenError extends Error {
 /**
  * Stops a listener: no new connections; requests that arrive on open HTTP/1.1 connections are served and
  * their connection closes; idle ones close now; HTTP/2 connections get a GOAWAY and close after their
- * open streams. After `drainTimeoutMs` whatever is left is closed.
+ * open streams; WebSocket tunnels run on. After `drainTimeoutMs` whatever is left is closed, tunnels
+ * included, and the stop is logged as forced. Resolves true when it had to force connections closed.
  */
-async function drain(listener: ListenerRuntime, drainTimeoutMs: number, eventLog?: EventLog): Promise<void> {
+async function drain(listener: ListenerRuntime, drainTimeoutMs: number, tunnels: Tunnels, eventLog?: EventLog): Promise<boolean> {
   const server = listener.server as HttpServer | undefined; // an http2 server with HTTP/1.1 has the same connection methods
-  if (!server?.listening) return;
+  if (!server?.listening) return false;
   server.on('request', (_req, res) => {
     res.shouldKeepAlive = false;
   });
@@ -363,14 +375,20 @@ async function drain(listener: ListenerRuntime, drainTimeoutMs: number, eventLog
   listener.closeSessions();
   // A connection becomes idle when its response ends: close it then.
   const sweep = setInterval(() => server.closeIdleConnections(), 50);
+  let forced = false;
   const timer = setTimeout(() => {
-    eventLog?.warn(`drain timeout (${drainTimeoutMs} ms) reached on ${listener.address}:${listener.port}: closing the remaining connections`);
+    const websockets = tunnels.countOf(listener);
+    eventLog?.warn(`drain timeout (${drainTimeoutMs} ms) reached on ${listener.address}:${listener.port}: forcing the remaining connections closed${websockets > 0 ? ` (${websockets} WebSocket)` : ''}`);
+    forced = true;
     // An http2 server has no closeAllConnections of its own; node:http's works on its HTTP/1.1 connections.
     HttpServerClass.prototype.closeAllConnections.call(server);
     listener.destroySessions();
+    // Upgraded connections are no longer node's HTTP connections: they are closed here.
+    tunnels.closeAll(listener);
   }, drainTimeoutMs);
   await done.finally(() => {
     clearInterval(sweep);
     clearTimeout(timer);
   });
+  return forced;
 }

@@ -38,6 +38,9 @@ export async function runPrimary(config: Config, configFile: string): Promise<nu
 function runWorkers(config: Config, configFile: string, adminUrl: string | undefined): Promise<number> {
   const ticketKeyHex = (config.sessionTicketKey ?? randomBytes(48)).toString('hex');
   const start: ToWorker = { type: 'start', configFile, ticketKeyHex };
+  // Structured clone on the IPC channel, not JSON: a worker's metrics keep +Inf (a gauge with nothing to
+  // report, such as the soonest certificate expiry) instead of arriving as null and aggregating to 0.
+  cluster.setupPrimary({ serialization: 'advanced' });
   const startedAt = new Map<Worker, number>();
   let stopping = false;
   let announced = false;

@@ -16,6 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { RuleAction } from '../config/rules-schema.js';
+import type { OutcomeCode } from '../shared/outcome.js';
 import { hostNameOf, type ListenerRuntime } from './listener.js';
 import { addressWithPort } from './request-info.js';
 import { checkHttp1Head } from './request-head.js';
@@ -38,6 +39,8 @@ export interface Refused extends Decided {
   readonly status: number;
   readonly subStatus: number;
   readonly reason: string;
+  /** What happened, from the catalogue (shared/outcome.ts): what metrics, logs and traces read. */
+  readonly outcome: OutcomeCode;
   readonly close: boolean;
 }
 
@@ -74,8 +77,8 @@ export type Admission = Refused | Redirected | Answered | Routed | Dropped;
 const DROPPED: Dropped = { kind: 'drop' };
 const INVALID_HOST = /[@/\\?#,;\s]/;
 
-function refuse(status: number, subStatus: number, reason: string, site: SiteRuntime | undefined, tls: TlsConnection | undefined, close = false, decision?: RuleDecision): Refused {
-  return { kind: 'refuse', status, subStatus, reason, close, site, tls, decision };
+function refuse(status: number, subStatus: number, outcome: OutcomeCode, reason: string, site: SiteRuntime | undefined, tls: TlsConnection | undefined, close = false, decision?: RuleDecision): Refused {
+  return { kind: 'refuse', status, subStatus, outcome, reason, close, site, tls, decision };
 }
 
 /** Whether a request came over HTTP/2 (node reports `HTTP/2.0` written as text over HTTP/1 too). */
@@ -90,38 +93,38 @@ export function admit(listener: ListenerRuntime, req: IncomingMessage, isHttp2: 
     if (typeof authority === 'string') req.headers.host = authority;
   } else {
     const problem = checkHttp1Head(req);
-    if (problem) return refuse(problem.status, 0, problem.reason, undefined, undefined, true);
+    if (problem) return refuse(problem.status, 0, problem.outcome, problem.reason, undefined, undefined, true);
   }
   let tls: TlsConnection | undefined;
   let binding: BindingRuntime | undefined;
   const host = req.headers.host;
   // Host (or :authority) is `host[:port]`: user information, a path or a list is no host a binding names.
-  if (host !== undefined && (host.length === 0 || INVALID_HOST.test(host))) return refuse(400, 0, `the Host ${JSON.stringify(host)} is not host[:port]`, undefined, undefined, !isHttp2);
+  if (host !== undefined && (host.length === 0 || INVALID_HOST.test(host))) return refuse(400, 0, 'bad_request', `the Host ${JSON.stringify(host)} is not host[:port]`, undefined, undefined, !isHttp2);
   if (listener.isHttps) {
     tls = listener.tlsConnection(req.socket as TLSSocket);
     if (!tls) return DROPPED;
     binding = tls.binding;
     const verdict = tls.verdict;
-    if (verdict.subStatus !== 0) return refuse(403, verdict.subStatus, verdict.reason, binding.site, tls);
+    if (verdict.subStatus !== 0) return refuse(403, verdict.subStatus, verdict.outcome ?? 'certificate_invalid', verdict.reason, binding.site, tls);
     const expired = tls.certificate?.validityAt(Date.now());
-    if (expired) return refuse(403, expired.subStatus, expired.reason, binding.site, tls);
+    if (expired) return refuse(403, expired.subStatus, expired.outcome ?? 'expired', expired.reason, binding.site, tls);
   } else {
     binding = host === undefined && listener.bindings.length === 1 ? listener.bindings[0] : listener.bindingForHost(host);
-    if (!binding) return refuse(400, 0, `no site on ${listener.address}:${listener.port} answers for host '${host ?? ''}'`, undefined, undefined);
-    if (binding.site.config.ssl.requireSsl) return refuse(403, 4, 'SSL required (request on an http binding)', binding.site, undefined);
+    if (!binding) return refuse(400, 0, 'unknown_host', `no site on ${listener.address}:${listener.port} answers for host '${host ?? ''}'`, undefined, undefined);
+    if (binding.site.config.ssl.requireSsl) return refuse(403, 4, 'ssl_required', 'SSL required (request on an http binding)', binding.site, undefined);
   }
   const site = binding.site;
 
   // HTTP/1.1 CONNECT never gets here (app.ts answers it); HTTP/2's does (RFC 9113 §8.5).
-  if (req.method === 'CONNECT') return refuse(405, 0, 'CONNECT is not proxied', site, tls);
+  if (req.method === 'CONNECT') return refuse(405, 0, 'method_not_allowed', 'CONNECT is not proxied', site, tls);
   const target = req.url as string;
   const url = judgeTarget(target, req.method);
-  if (typeof url !== 'string') return refuse(400, 0, `${url.refused}: ${JSON.stringify(target ?? '')}`, site, tls, !isHttp2);
+  if (typeof url !== 'string') return refuse(400, 0, 'bad_request', `${url.refused}: ${JSON.stringify(target ?? '')}`, site, tls, !isHttp2);
   const authority = url === target ? undefined : authorityOf(target);
   if (authority !== undefined) {
     // RFC 9112 §3.2.2: a server reads the target's authority, not Host; the two must agree, and name this site.
     if ((host !== undefined && hostNameOf(host).toLowerCase() !== hostNameOf(authority).toLowerCase()) || listener.bindingForHost(authority)?.site !== site) {
-      return refuse(400, 0, `the absolute request target names host '${authority}', which is not the site Host '${host ?? ''}' names`, site, tls, !isHttp2);
+      return refuse(400, 0, 'bad_request', `the absolute request target names host '${authority}', which is not the site Host '${host ?? ''}' names`, site, tls, !isHttp2);
     }
     if (host === undefined) req.headers.host = authority;
   } else if (host === undefined) {
@@ -130,13 +133,13 @@ export function admit(listener: ListenerRuntime, req: IncomingMessage, isHttp2: 
   }
   if (url !== target) req.url = url;
   const overLimit = checkRequestLimits(req, url, site.config.limits);
-  if (overLimit) return refuse(overLimit.status, overLimit.subStatus, overLimit.reason, site, tls, overLimit.close && !isHttp2);
+  if (overLimit) return refuse(overLimit.status, overLimit.subStatus, overLimit.outcome, overLimit.reason, site, tls, overLimit.close && !isHttp2);
 
   if (tls && listener.bindings.length > 1 && host !== undefined && listener.isMisdirected(host, tls.binding)) {
     // RFC 9110 §15.5.20: an HTTP/2 client reuses a connection for every host its certificate covers
     // (connection coalescing); 421 makes it open a connection of its own, whose handshake applies that
     // site's certificate and client-certificate policy.
-    return refuse(421, 0, `host '${host}' belongs to another site than the one this connection's TLS handshake chose (SNI '${tls.serverName}')`, site, tls);
+    return refuse(421, 0, 'misdirected', `host '${host}' belongs to another site than the one this connection's TLS handshake chose (SNI '${tls.serverName}')`, site, tls);
   }
 
   let route = site.defaultRoute;
@@ -149,12 +152,12 @@ export function admit(listener: ListenerRuntime, req: IncomingMessage, isHttp2: 
       if (action.type === 'redirect') return { kind: 'redirect', site, tls, decision, status: action.status, location: decision.url };
       if (action.type === 'respond') return { kind: 'respond', site, tls, decision, action };
       route = site.routeTo(action.farm);
-      if (!route) return refuse(502, 4, `farm ${action.farm.name} is not bound to site ${site.name} (SiteRuntime.bindFarms was not called)`, site, tls, false, decision);
+      if (!route) return refuse(502, 4, 'no_server', `farm ${action.farm.name} is not bound to site ${site.name} (SiteRuntime.bindFarms was not called)`, site, tls, false, decision);
       if (decision.isRewritten) sent = decision.url;
     }
-    if (!route) return refuse(404, 0, 'no rule matched and the site has no farm', site, tls, false, decision);
+    if (!route) return refuse(404, 0, 'no_route', 'no rule matched and the site has no farm', site, tls, false, decision);
   } else if (!route) {
-    return refuse(502, 4, `the farm of site ${site.name} is not bound`, site, tls);
+    return refuse(502, 4, 'no_server', `the farm of site ${site.name} is not bound`, site, tls);
   }
   return { kind: 'route', site, tls, decision, route, url: sent, originalUrl: url };
 }

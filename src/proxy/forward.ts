@@ -13,6 +13,7 @@ import type { RequestInfo } from '../farm/request-info.js';
 import { clientResponseHeaders, reverseRewriteHost, upstreamRequestHeaders, type AddedHeaders } from './request-headers.js';
 import type { FarmRoute } from './site-runtime.js';
 import { onBrokenBody } from './connection-state.js';
+import { farmFailureOutcome, type OutcomeCode } from '../shared/outcome.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -28,6 +29,8 @@ function disablesAffinity(headers: readonly string[]): boolean {
 export interface ExchangeOutcome {
   status: number;
   subStatus: number;
+  /** What happened (shared/outcome.ts), decided where it happened. */
+  code: OutcomeCode;
   /** Response body bytes sent to the client. */
   bytes: number;
   server: FarmServer | undefined;
@@ -302,6 +305,16 @@ export class ProxyExchange implements ExchangeHandler {
     });
   }
 
+  /** The outcome code of the exchange, from the state it ended in and the error's code (never its text). */
+  #codeOf(error: Error | undefined): OutcomeCode {
+    if (!error) return 'forwarded';
+    if (this.#isTooLarge) return 'content_too_large';
+    if (this.#isBodyTimedOut) return 'request_timeout';
+    if (this.#isClientGone) return 'client_aborted';
+    if (this.#isBadResponse) return 'bad_response';
+    return farmFailureOutcome((error as { code?: string }).code, this.#timings.firstByteMs > 0);
+  }
+
   #finish(error: Error | undefined): void {
     if (this.#isFinished) return;
     this.#isFinished = true;
@@ -310,6 +323,7 @@ export class ProxyExchange implements ExchangeHandler {
     this.#done({
       status: this.#status,
       subStatus: this.#status === 502 ? 3 : this.#status === 413 ? 13 : 0,
+      code: this.#codeOf(error),
       bytes: this.#bytes,
       server: this.#server,
       error,

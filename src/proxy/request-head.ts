@@ -8,26 +8,28 @@
  * client-error.ts instead. Each of these answers and closes the connection: its framing cannot be trusted.
  */
 import type { IncomingMessage } from 'node:http';
+import type { OutcomeCode } from '../shared/outcome.js';
 
 export interface HeadProblem {
   readonly status: number;
+  readonly outcome: OutcomeCode;
   readonly reason: string;
 }
 
 export function checkHttp1Head(req: IncomingMessage): HeadProblem | undefined {
-  if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) return { status: 505, reason: `HTTP/${req.httpVersion} is not HTTP/1.0 or HTTP/1.1 (HTTP/2 is spoken only after TLS ALPN)` };
+  if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) return { status: 505, outcome: 'http_version', reason: `HTTP/${req.httpVersion} is not HTTP/1.0 or HTTP/1.1 (HTTP/2 is spoken only after TLS ALPN)` };
   const raw = req.rawHeaders;
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
   }
-  if (hosts > 1) return { status: 400, reason: `the request has ${hosts} Host header fields` };
-  if (hosts === 0 && req.httpVersionMinor === 1) return { status: 400, reason: 'an HTTP/1.1 request without a Host header field' };
+  if (hosts > 1) return { status: 400, outcome: 'bad_request', reason: `the request has ${hosts} Host header fields` };
+  if (hosts === 0 && req.httpVersionMinor === 1) return { status: 400, outcome: 'bad_request', reason: 'an HTTP/1.1 request without a Host header field' };
   const coding = req.headers['transfer-encoding'];
   if (coding !== undefined) {
-    if (req.httpVersionMinor === 0) return { status: 400, reason: 'Transfer-Encoding on an HTTP/1.0 request' };
-    if (coding.length !== 7 || coding.toLowerCase() !== 'chunked') return { status: 400, reason: `Transfer-Encoding '${coding}': only 'chunked' is accepted` };
+    if (req.httpVersionMinor === 0) return { status: 400, outcome: 'bad_request', reason: 'Transfer-Encoding on an HTTP/1.0 request' };
+    if (coding.length !== 7 || coding.toLowerCase() !== 'chunked') return { status: 400, outcome: 'bad_request', reason: `Transfer-Encoding '${coding}': only 'chunked' is accepted` };
   }
   return undefined;
 }

@@ -6,11 +6,13 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Limits } from '../config/limits-schema.js';
+import type { OutcomeCode } from '../shared/outcome.js';
 
 export interface LimitProblem {
   readonly status: number;
   readonly subStatus: number;
   readonly reason: string;
+  readonly outcome: OutcomeCode;
   /** The request's body (unread) follows: the connection cannot carry another request. */
   readonly close: boolean;
 }
@@ -19,16 +21,16 @@ export interface LimitProblem {
 export function checkRequestLimits(req: IncomingMessage, url: string, limits: Limits): LimitProblem | undefined {
   const query = url.indexOf('?');
   const pathBytes = query < 0 ? url.length : query;
-  if (pathBytes > limits.maxUrl) return { status: 414, subStatus: 14, reason: `the URL is ${pathBytes} bytes, more than maxUrl (${limits.maxUrl})`, close: false };
-  if (query >= 0 && url.length - query - 1 > limits.maxQueryString) return { status: 414, subStatus: 15, reason: `the query string is ${url.length - query - 1} bytes, more than maxQueryString (${limits.maxQueryString})`, close: false };
+  if (pathBytes > limits.maxUrl) return { status: 414, subStatus: 14, outcome: 'url_too_long', reason: `the URL is ${pathBytes} bytes, more than maxUrl (${limits.maxUrl})`, close: false };
+  if (query >= 0 && url.length - query - 1 > limits.maxQueryString) return { status: 414, subStatus: 15, outcome: 'query_string_too_long', reason: `the query string is ${url.length - query - 1} bytes, more than maxQueryString (${limits.maxQueryString})`, close: false };
   const raw = req.rawHeaders;
-  if (raw.length > limits.maxHeaderCount * 2) return { status: 431, subStatus: 0, reason: `the request has ${raw.length / 2} header fields, more than maxHeaderCount (${limits.maxHeaderCount})`, close: true };
+  if (raw.length > limits.maxHeaderCount * 2) return { status: 431, subStatus: 0, outcome: 'headers_too_large', reason: `the request has ${raw.length / 2} header fields, more than maxHeaderCount (${limits.maxHeaderCount})`, close: true };
   let bytes = 0;
   for (let i = 0; i < raw.length; i++) bytes += (raw[i] as string).length;
-  if (bytes > limits.maxRequestHeadersBytes) return { status: 431, subStatus: 0, reason: `the request's header fields are ${bytes} bytes, more than maxRequestHeadersBytes (${limits.maxRequestHeadersBytes})`, close: true };
+  if (bytes > limits.maxRequestHeadersBytes) return { status: 431, subStatus: 0, outcome: 'headers_too_large', reason: `the request's header fields are ${bytes} bytes, more than maxRequestHeadersBytes (${limits.maxRequestHeadersBytes})`, close: true };
   const length = req.headers['content-length'];
   if (length !== undefined && length.length >= String(limits.maxAllowedContentLength).length && Number(length) > limits.maxAllowedContentLength) {
-    return { status: 413, subStatus: 13, reason: `the request body is ${length} bytes (Content-Length), more than maxAllowedContentLength (${limits.maxAllowedContentLength})`, close: true };
+    return { status: 413, subStatus: 13, outcome: 'content_too_large', reason: `the request body is ${length} bytes (Content-Length), more than maxAllowedContentLength (${limits.maxAllowedContentLength})`, close: true };
   }
   return undefined;
 }

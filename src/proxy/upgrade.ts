@@ -15,17 +15,21 @@ import { request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import type { EventLog } from '../tracing/log.js';
 import { admit } from './admission.js';
+import { addedHeaders, describeError, pickServer, type HandlerDeps } from './handler.js';
+import type { ExchangeOutcome } from './forward.js';
+import { requestFinisher } from './request-end.js';
+import { customResponse, redirectBody } from './rules/action.js';
+import type { RuleDecision } from './rules/match.js';
+import type { SiteRuntime } from './site-runtime.js';
+import type { TlsConnection } from './tls-connection.js';
+import type { Tunnels } from './tunnels.js';
+import { farmFailureOutcome, type OutcomeCode } from '../shared/outcome.js';
 import { afterOwed } from './connection-state.js';
-import { closingAnswer } from './local-response.js';
+import { closingAnswer, localAnswer } from './local-response.js';
 import type { ListenerRuntime } from './listener.js';
 import { clientAddressOf, IncomingRequestInfo } from './request-info.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './request-headers.js';
-
-function refuse(socket: Duplex, status: number, subStatus: number): void {
-  socket.end(closingAnswer(status, subStatus));
-}
 
 /** The one upgrade Gatehouse tunnels. */
 function isWebSocket(value: string | undefined): boolean {
@@ -45,7 +49,7 @@ function reinjectAsPlain(listener: ListenerRuntime, req: IncomingMessage, socket
   const server = listener.server;
   const [connectionListener] = server ? server.listeners(listener.isHttps ? 'secureConnection' : 'connection') : [];
   if (typeof connectionListener !== 'function') {
-    refuse(socket, 400, 0);
+    socket.end(closingAnswer(400, 0));
     return;
   }
   let text = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
@@ -70,109 +74,163 @@ function reinjectAsPlain(listener: ListenerRuntime, req: IncomingMessage, socket
   (connectionListener as (socket: Duplex) => void).call(server, socket);
 }
 
-export function createUpgradeHandler(listener: ListenerRuntime, eventLog: EventLog): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
-  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+/** A whole HTTP/1.1 answer to an upgrade request that is not switched: then the connection closes. */
+function answerAndEnd(socket: Duplex, status: number, headers: readonly string[], body: Buffer | undefined, isHead: boolean): number {
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+  for (let i = 0; i + 1 < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  head += `Content-Length: ${body?.length ?? 0}\r\nConnection: close\r\n\r\n`;
+  socket.end(body && !isHead ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
+  return body?.length ?? 0;
+}
+
+/** `deps` as the request handler's (where requests end, the event log); `tunnels`: where open tunnels are kept for the drain. */
+export function createUpgradeHandler(listener: ListenerRuntime, deps: HandlerDeps, tunnels: Tunnels): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const { eventLog } = deps;
+  const finish = requestFinisher(deps);
+
+  /** Gatehouse answers the upgrade request itself (IIS's page for the status); the connection closes. */
+  function refuse(req: IncomingMessage, socket: Duplex, startMs: number, admitted: { site: SiteRuntime | undefined; tls: TlsConnection | undefined; decision: RuleDecision | undefined }, status: number, subStatus: number, outcome: OutcomeCode, reason: string): void {
+    const cert = admitted.tls?.certificate;
+    const who = cert ? ` subject="${cert.subject}" thumbprint=${cert.thumbprint}` : '';
+    eventLog.warn(`${status}.${subStatus} outcome=${outcome} upgrade client ${clientAddressOf(req, true)} site ${admitted.site?.name ?? '-'} ${req.method} ${req.url}: ${reason}${who}`);
+    const answer = localAnswer(status, subStatus);
+    const bytesSent = answerAndEnd(socket, status, ['Content-Type', 'text/plain; charset=utf-8', 'Cache-Control', 'no-store'], answer.text, req.method === 'HEAD');
+    finish({ req, site: admitted.site, tls: admitted.tls, startMs, status, subStatus, outcome, reason, bytesSent, logId: '', exchange: undefined, route: undefined, decision: admitted.decision });
+  }
+
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, startMs: number): void {
     if (!isWebSocket(req.headers.upgrade)) return reinjectAsPlain(listener, req, socket, head);
     const admission = admit(listener, req, false);
     if (admission.kind === 'drop') return void socket.destroy();
-    if (admission.kind === 'refuse') {
-      eventLog.warn(`${admission.status}.${admission.subStatus} upgrade client ${clientAddressOf(req, true)} site ${admission.site?.name ?? '-'} ${req.method} ${req.url}: ${admission.reason}`);
-      return refuse(socket, admission.status, admission.subStatus);
+    if (admission.kind === 'refuse') return refuse(req, socket, startMs, admission, admission.status, admission.subStatus, admission.outcome, admission.reason);
+    const { site, tls, decision } = admission;
+    const ipSecurity = deps.dynamicIp?.();
+    if (ipSecurity) {
+      const address = req.socket.remoteAddress ?? '';
+      const denial = ipSecurity.admit(address);
+      if (denial) {
+        const outcome: OutcomeCode = denial.subStatus === 501 ? 'too_many_concurrent_requests' : 'too_many_requests';
+        const action = ipSecurity.settings.denyAction;
+        if (action === 'abortRequest') {
+          socket.destroy();
+          eventLog.warn(`403.${denial.subStatus} outcome=${outcome} upgrade client ${clientAddressOf(req, true)} site ${site.name} ${req.method} ${req.url}: ${denial.reason}; aborted (denyAction abortRequest)`);
+          return finish({ req, site, tls, startMs, status: 403, subStatus: denial.subStatus, outcome, reason: `${denial.reason}; aborted`, bytesSent: 0, logId: '', exchange: undefined, route: undefined, decision });
+        }
+        const [status, subStatus] = action === 'notFound' ? [404, 0] : action === 'unauthorized' ? [401, 0] : [403, denial.subStatus];
+        return refuse(req, socket, startMs, admission, status, subStatus, outcome, denial.reason);
+      }
+      // The tunnel holds its slot for as long as it is open.
+      if (ipSecurity.countsInFlight) socket.once('close', () => ipSecurity.release(address));
     }
-    // The site's rules decide as for any request: a redirect or a fixed answer refuses the upgrade.
-    if (admission.kind === 'redirect') return refuse(socket, 403, 0);
-    if (admission.kind === 'respond') return refuse(socket, admission.action.status, admission.action.subStatus);
-    const { site, tls, route } = admission;
+    // The site's rules decide as for any request: their redirect or fixed answer, and the connection closes.
+    if (admission.kind === 'redirect') {
+      const bytesSent = answerAndEnd(socket, admission.status, ['Location', admission.location, 'Content-Type', 'text/html; charset=UTF-8'], redirectBody(admission.location), false);
+      return finish({ req, site, tls, startMs, status: admission.status, subStatus: 0, outcome: 'rule_redirect', reason: '', bytesSent, logId: '', exchange: undefined, route: undefined, decision });
+    }
+    if (admission.kind === 'respond') {
+      const { status, headers, body } = customResponse(admission.action);
+      const bytesSent = answerAndEnd(socket, status, headers, body, false);
+      const rule = decision?.matched[decision.matched.length - 1]?.rule.name ?? '';
+      return finish({ req, site, tls, startMs, status, subStatus: admission.action.subStatus, outcome: 'rule_response', reason: `answered by rule '${rule}'`, bytesSent, logId: '', exchange: undefined, route: undefined, decision });
+    }
     const length = req.headers['content-length'];
     if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) {
-      eventLog.warn(`400 upgrade client ${clientAddressOf(req, true)} site ${site.name} ${req.method} ${req.url}: a WebSocket upgrade request carries a body`);
-      return refuse(socket, 400, 0);
+      return refuse(req, socket, startMs, admission, 400, 0, 'bad_request', 'a WebSocket upgrade request carries a body');
     }
+    const route = admission.route;
     const farm = route.farm;
-    const request = new IncomingRequestInfo(req);
-    const server = farm.affinity ? farm.affinity.decide(request, tls?.certificate?.thumbprintSha256).server : farm.pick(request);
-    if (!server) {
-      eventLog.warn(`502.4 upgrade ${req.url} site ${site.name}: no server available in farm ${farm.name}`);
-      return refuse(socket, 502, 4);
-    }
+    const { server, isNewAffinity } = pickServer(farm, new IncomingRequestInfo(req), tls);
+    if (!server) return refuse(req, socket, startMs, admission, 502, 4, 'no_server', `no server available in farm ${farm.name}`);
     const protocol = farm.config.protocol;
-    const headers = upstreamRequestHeaders(req.headers, route.strippedHeaders, protocol, {
-      clientAddress: clientAddressOf(req, protocol.includePortInXForwardedFor),
-      sslValue: tls?.sslValue,
-      certificateHeaders: tls ? route.certificateHeadersFor(tls) : [],
-      logId: randomUUID(),
-      signature: undefined,
-      isHttps: tls !== undefined,
-      serverHost: server.address,
-      isNewAffinity: false,
-      certificateKey: undefined,
-      originalUrl: admission.originalUrl,
-    });
+    const logId = randomUUID();
+    const headers = upstreamRequestHeaders(req.headers, route.strippedHeaders, protocol, addedHeaders(req, route, server, tls, logId, isNewAffinity, admission.originalUrl));
     // Connection and Upgrade are hop-by-hop, yet they are what asks the server to switch protocols.
     headers.push('Connection', 'Upgrade', 'Upgrade', 'websocket');
     server.onRequestStart();
-    const startMs = performance.now();
-    let bytesSent = 0;
-    let bytesReceived = 0;
-    let status = 0;
+    const timings = { sentMs: performance.now(), connectedMs: 0, firstByteMs: 0, endMs: 0 };
+    // The exchange as the access log, the metrics and the trace read it: bytes are the tunnel's, both ways.
+    const exchange: ExchangeOutcome = { status: 0, subStatus: 0, code: 'switched', bytes: 0, server, error: undefined, retriedFrom: undefined, retryCause: undefined, bytesReceived: 0, timings, upstreamHeaders: headers };
     let ended = false;
-    const end = (isConnectionError: boolean) => {
+    /** The tunnel (or the attempt) is over: the server's counters, then the access log, metrics and trace. */
+    const end = (code: OutcomeCode, error: Error | undefined, isConnectionError: boolean) => {
       if (ended) return;
       ended = true;
-      server.onRequestEnd({ status, responseTimeMs: performance.now() - startMs, bytesSent, bytesReceived, isConnectionError });
+      timings.endMs = performance.now();
+      exchange.code = code;
+      exchange.error = error;
+      server.onRequestEnd({ status: exchange.status, responseTimeMs: timings.endMs - timings.sentMs, bytesSent: exchange.bytesReceived, bytesReceived: exchange.bytes, isConnectionError });
+      let reason = '';
+      if (exchange.status === 502) reason = describeError(error);
+      else if (code === 'client_aborted') reason = `client gone: ${describeError(error)}`;
+      else if (error) reason = `response aborted: ${describeError(error)}`;
+      finish({ req, site, tls, startMs, status: exchange.status, subStatus: exchange.subStatus, outcome: code, reason, bytesSent: exchange.bytes, logId, exchange, route, decision });
     };
-    const fail = (reason: string, subStatus = 3) => {
-      eventLog.warn(`502.${subStatus} upgrade ${req.url} site ${site.name} farm ${farm.name} server ${server.address}: ${reason}`);
-      status = 502;
-      refuse(socket, 502, subStatus);
-      end(true);
+    const fail = (error: Error, code: OutcomeCode) => {
+      eventLog.warn(`502.3 outcome=${code} upgrade client ${clientAddressOf(req, true)} site ${site.name} farm ${farm.name} server ${server.address} ${req.method} ${req.url} X-ARR-LOG-ID ${logId}: ${describeError(error)}`);
+      exchange.status = 502;
+      exchange.subStatus = 3;
+      const answer = localAnswer(502, 3);
+      exchange.bytes = answerAndEnd(socket, 502, ['Content-Type', 'text/plain; charset=utf-8', 'Cache-Control', 'no-store'], answer.text, false);
+      end(code, error, true);
     };
     const upstream = httpRequest({ host: server.host, port: server.port, method: req.method, path: admission.url, headers, setHost: false, agent: false, timeout: protocol.timeoutMs });
+    upstream.once('socket', (s: Socket) => s.once('connect', () => (timings.connectedMs = performance.now())));
     const onClientGone = () => {
       upstream.destroy();
-      end(false);
+      end(exchange.status === 101 ? 'switched' : 'client_aborted', exchange.status === 101 ? undefined : new Error('the client closed the connection'), false);
     };
     socket.once('error', onClientGone);
     socket.once('close', onClientGone);
-    upstream.on('timeout', () => upstream.destroy(Object.assign(new Error(`the server did not answer within ${protocol.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    upstream.on('timeout', () => upstream.destroy(Object.assign(new Error(`the server did not answer within ${protocol.timeoutMs} ms`), { code: timings.connectedMs ? 'ERR_HEADERS_TIMEOUT' : 'ERR_CONNECT_TIMEOUT' })));
     upstream.on('error', (error: NodeJS.ErrnoException) => {
-      if (status === 0) fail(`${error.code ?? ''} ${error.message}`);
-      else socket.destroy();
-      end(true);
+      if (exchange.status === 0) fail(error, farmFailureOutcome(error.code, false));
+      else {
+        socket.destroy();
+        end(exchange.status === 101 ? 'switched' : 'response_aborted', error, true);
+      }
     });
     upstream.on('upgrade', (res: IncomingMessage, serverSocket: Socket, serverHead: Buffer) => {
+      timings.firstByteMs = performance.now();
       if (!isWebSocket(res.headers.upgrade)) {
         serverSocket.destroy();
-        return fail(`the server switched to '${res.headers.upgrade ?? ''}', not to the websocket the client asked for`);
+        return fail(new Error(`the server switched to '${res.headers.upgrade ?? ''}', not to the websocket the client asked for`), 'bad_response');
       }
-      status = 101;
+      exchange.status = 101;
       serverSocket.setTimeout(0);
+      tunnels.add(listener, socket);
       let answer = `HTTP/1.1 101 ${res.statusMessage || 'Switching Protocols'}\r\n`;
       for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) answer += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
       socket.write(`${answer}\r\n`);
-      if (serverHead.length > 0) socket.write(serverHead);
-      if (head.length > 0) serverSocket.write(head);
-      serverSocket.on('data', (chunk: Buffer) => (bytesReceived += chunk.length));
-      socket.on('data', (chunk: Buffer) => (bytesSent += chunk.length));
+      if (serverHead.length > 0) {
+        exchange.bytes += serverHead.length;
+        socket.write(serverHead);
+      }
+      if (head.length > 0) {
+        exchange.bytesReceived += head.length;
+        serverSocket.write(head);
+      }
+      serverSocket.on('data', (chunk: Buffer) => (exchange.bytes += chunk.length));
+      socket.on('data', (chunk: Buffer) => (exchange.bytesReceived += chunk.length));
       serverSocket.pipe(socket);
       socket.pipe(serverSocket);
       serverSocket.once('error', () => socket.destroy());
       serverSocket.once('close', () => {
         socket.end();
-        end(false);
+        end('switched', undefined, false);
       });
       socket.once('close', () => serverSocket.destroy());
     });
     upstream.on('response', (res: IncomingMessage) => {
       // The server did not switch: an ordinary answer, and the connection ends with it. Nothing the
       // client sent after its request head was read, so none of it reached the server.
-      status = res.statusCode ?? 0;
+      timings.firstByteMs = performance.now();
+      exchange.status = res.statusCode ?? 0;
       const out = clientResponseHeaders(res.rawHeaders);
-      let answer = `HTTP/1.1 ${status} ${res.statusMessage || STATUS_CODES[status] || ''}\r\n`;
+      let answer = `HTTP/1.1 ${exchange.status} ${res.statusMessage || STATUS_CODES[exchange.status] || ''}\r\n`;
       for (let i = 0; i + 1 < out.length; i += 2) answer += `${out[i]}: ${out[i + 1]}\r\n`;
       socket.write(`${answer}Connection: close\r\n\r\n`);
-      res.on('data', (chunk: Buffer) => (bytesReceived += chunk.length));
-      res.on('end', () => end(false));
+      res.on('data', (chunk: Buffer) => (exchange.bytes += chunk.length));
+      res.on('end', () => end('forwarded', undefined, false));
       res.on('aborted', () => socket.destroy());
       res.pipe(socket);
     });
@@ -180,13 +238,14 @@ export function createUpgradeHandler(listener: ListenerRuntime, eventLog: EventL
   }
 
   return function onUpgrade(req, socket, head) {
+    const startMs = performance.now();
     // Pipelined behind requests still being answered: those answers go out first.
     afterOwed(req.socket, () => {
       try {
-        upgrade(req, socket, head);
+        upgrade(req, socket, head, startMs);
       } catch (error) {
-        eventLog.error(`500 upgrade client ${clientAddressOf(req, true)} ${req.method} ${req.url}: unexpected error on the request path\n${(error as Error).stack ?? String(error)}`);
-        refuse(socket, 500, 0);
+        eventLog.error(`500 outcome=internal_error upgrade client ${clientAddressOf(req, true)} ${req.method} ${req.url}: unexpected error on the request path\n${(error as Error).stack ?? String(error)}`);
+        socket.end(closingAnswer(500, 0));
       }
     });
   };

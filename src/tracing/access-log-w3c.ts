@@ -6,6 +6,7 @@
  * `date` and `time` are UTC, when the request ended, to the second; `time-taken` is milliseconds.
  */
 import type { RequestRecord } from './request-record.js';
+import { OUTCOMES } from '../shared/outcome.js';
 
 /** IIS's default W3C fields, in IIS's order. */
 export const IIS_DEFAULT_FIELDS = ['date', 'time', 's-ip', 'cs-method', 'cs-uri-stem', 'cs-uri-query', 's-port', 'cs-username', 'c-ip', 'cs(User-Agent)', 'cs(Referer)', 'sc-status', 'sc-substatus', 'sc-win32-status', 'time-taken'] as const;
@@ -43,30 +44,11 @@ export function w3cAddress(ip: string): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : w3cField(ip);
 }
 
-/**
- * sc-win32-status as ARR logs it, from the record's reason: 64 (ERROR_NETNAME_DELETED) when the client
- * went away, the WinHTTP error of a failed forward (12002 timeout, 12007 name not resolved, 12029
- * cannot connect, 12030 connection aborted, 12031 connection reset), 0 otherwise.
- */
-export function win32StatusOf(reason: string): number {
-  if (reason === '') return 0;
-  if (reason.startsWith('client gone')) return 64;
-  const cause = reason.startsWith('response aborted: ') ? reason.slice(18) : reason;
-  const code = /^[A-Z][A-Z0-9_]*/.exec(cause)?.[0] ?? '';
-  if (code === '') return 0;
-  if (code === 'ETIMEDOUT' || code.endsWith('_TIMEOUT')) return 12002;
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 12007;
-  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 12029;
-  if (code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED' || code === 'ECONNABORTED') return 12030;
-  if (code === 'ECONNRESET' || code === 'EPIPE') return 12031;
-  return 0;
-}
-
 /** One W3C line (with its newline) for a finished request. */
 export function w3cLine(r: RequestRecord): string {
   const query = r.url.indexOf('?');
   const stem = query < 0 ? r.url : r.url.slice(0, query);
   const queryString = query < 0 ? '' : r.url.slice(query + 1);
   const timeTaken = Math.max(0, Math.round(r.timeTakenMs));
-  return `${w3cDateTime(r.startEpochMs + r.timeTakenMs)} ${w3cAddress(r.localIp)} ${w3cField(r.method)} ${w3cField(stem)} ${w3cField(queryString)} ${r.localPort} - ${w3cAddress(r.clientIp)} ${w3cField(r.userAgent)} ${w3cField(r.referer)} ${r.status} ${r.subStatus} ${win32StatusOf(r.reason)} ${timeTaken} ${w3cField(r.site)} ${r.clientPort} ${w3cField(r.logId)} ${w3cField(r.farm)} ${w3cField(r.server)} ${w3cField(r.thumbprint)}\n`;
+  return `${w3cDateTime(r.startEpochMs + r.timeTakenMs)} ${w3cAddress(r.localIp)} ${w3cField(r.method)} ${w3cField(stem)} ${w3cField(queryString)} ${r.localPort} - ${w3cAddress(r.clientIp)} ${w3cField(r.userAgent)} ${w3cField(r.referer)} ${r.status} ${r.subStatus} ${OUTCOMES[r.outcome].win32Status} ${timeTaken} ${w3cField(r.site)} ${r.clientPort} ${w3cField(r.logId)} ${w3cField(r.farm)} ${w3cField(r.server)} ${w3cField(r.thumbprint)}\n`;
 }

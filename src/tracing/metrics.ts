@@ -17,7 +17,7 @@
  *   farm_server_available{farm,server}                 1 when it may take new requests
  *   farm_server_healthy{farm,server}                   1 unless a health test marks it unhealthy
  *   farm_server_state{farm,server,state}               1 for its current state (available, drain, unavailable)
- *   rejections_total{site,status,substatus,reason}     answers Gatehouse gave itself: 400, 403.x, 502.x
+ *   rejections_total{site,status,substatus,reason}     answers Gatehouse gave itself: 400, 403.x, 502.x; reason = the outcome code
  *   tls_handshakes_total{site,type}                    completed handshakes, type full or resumed
  *   tls_handshake_failures_total{site,reason}          handshakes that failed
  *   client_certificates_seen                           distinct valid client certificates seen (bounded)
@@ -27,6 +27,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RequestObserver, RequestRecord } from './request-record.js';
+import { OUTCOMES } from '../shared/outcome.js';
 
 /** The ARR Monitoring counters the metrics read (FarmServer.counters has them). */
 export interface MetricsCounters {
@@ -199,7 +200,7 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
     });
     this.#rejections = new Counter({
       name: 'gatehouse_rejections_total',
-      help: 'Answers Gatehouse gave itself instead of a farm server\'s: 400 (unknown host name), 403.x (SSL and client certificate policy), 408, 413, 414 and 431 (request limits) and 502.x (no server, server failed), by reason.',
+      help: 'Answers Gatehouse gave itself instead of a farm server\'s: 400 (unknown host name), 403.x (SSL and client certificate policy), 408, 413, 414 and 431 (request limits) and 502.x (no server, server failed), by reason: the outcome code (see docs/outcomes.md).',
       labelNames: ['site', 'status', 'substatus', 'reason'] as const,
       registers,
     });
@@ -244,6 +245,14 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
       collect() {
         const soonest = metrics.expiringCertificates().soonestMs;
         this.set(soonest === undefined ? Infinity : Math.max(0, (soonest - metrics.#now()) / 1000));
+      },
+    });
+    new Gauge({
+      name: 'gatehouse_websocket_connections',
+      help: 'WebSocket connections open through Gatehouse (each is also one current request on its farm server).',
+      registers,
+      collect() {
+        this.set(metrics.openTunnels());
       },
     });
     this.#connectionsQueued = new Counter({
@@ -306,6 +315,9 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
     });
     this.registry = options.processMetrics === false ? own : Registry.merge([processRegistry(), own]);
   }
+
+  /** Open WebSocket tunnels (app.ts sets it). */
+  openTunnels: () => number = () => 0;
 
   /** The CRLs of the configured crlFiles (app.ts sets it), for their nextUpdate. */
   crlFiles: (() => Iterable<{ readonly file: string; readonly issuer: string; readonly nextUpdateMs: number | undefined }>) | undefined;
@@ -396,7 +408,7 @@ export class GatehouseMetrics implements RequestObserver, HandshakeObserver {
   }
 
   #countRejection(record: RequestRecord): void {
-    const reason = rejectionReason(record.status, record.subStatus, record.reason);
+    const reason = rejectionReason(record);
     if (reason === undefined) return;
     const key = `${record.site}\u0000${record.status}.${record.subStatus}\u0000${reason}`;
     let inc = this.#rejectionChildren.get(key);
@@ -459,68 +471,10 @@ function processRegistry(): Registry {
 // Bounded reasons
 
 /**
- * The `reason` label of an answer Gatehouse gave itself, from its status, sub-status and the one-line reason
- * the handler wrote; undefined when the answer is not Gatehouse's (a farm server's own 502, say). Always one
- * of a fixed list: the free text never becomes a label.
+ * The `reason` label of an answer Gatehouse gave itself: the request's outcome code when the catalogue
+ * counts it as a rejection and the status is an error (a response cut after a 200 began is not an answer
+ * Gatehouse gave); undefined otherwise. Always a catalogue code: the free text never becomes a label.
  */
-export function rejectionReason(status: number, subStatus: number, reason: string): string | undefined {
-  if (status === 400) return reason.includes('answers for host') ? 'unknown_host' : 'bad_request';
-  if (status === 505) return 'http_version';
-  if (status === 408) return 'request_timeout';
-  if (status === 413) return 'content_too_large';
-  if (status === 414) return subStatus === 15 ? 'query_string_too_long' : 'url_too_long';
-  if (status === 431) return 'headers_too_large';
-  if (status === 403) {
-    switch (subStatus) {
-      case 4:
-        return 'ssl_required';
-      case 7:
-        return 'certificate_required';
-      case 13:
-        return 'revoked';
-      case 16:
-        if (reason.includes('not issued by a trusted CA')) return 'untrusted';
-        if (reason.includes('revocation status unknown')) return 'revocation_unknown';
-        if (reason.includes('bad signature')) return 'bad_signature';
-        if (reason.includes('not valid for client authentication')) return 'wrong_usage';
-        return 'invalid';
-      case 17:
-        return reason.includes('not yet valid') ? 'not_yet_valid' : 'expired';
-      case 501:
-        return 'too_many_concurrent_requests';
-      case 502:
-        return 'too_many_requests';
-      default:
-        return 'forbidden';
-    }
-  }
-  if (status === 502) {
-    if (subStatus === 4) return 'no_server';
-    // A 502 a farm server sent itself has no reason: it was forwarded, not answered by Gatehouse.
-    if (reason === '') return undefined;
-    return badGatewayReason(reason);
-  }
-  return undefined;
-}
-
-const TIMEOUT_CODES = new Set(['ERR_CONNECT_TIMEOUT', 'ERR_HEADERS_TIMEOUT', 'ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT', 'ESOCKETTIMEDOUT']);
-const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_ABORTED']);
-const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
-
-/**
- * 502.3's reason label from the handler's text, which starts with the last failure's error code
- * (`ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9001[ after a retry (…)]`): connection_refused, timeout,
- * reset, unreachable or server_error.
- */
-export function badGatewayReason(reason: string): string {
-  const space = reason.indexOf(' ');
-  const code = space < 0 ? reason : reason.slice(0, space);
-  if (code === 'ECONNREFUSED') return 'connection_refused';
-  if (TIMEOUT_CODES.has(code)) return 'timeout';
-  if (RESET_CODES.has(code)) return 'reset';
-  if (UNREACHABLE_CODES.has(code)) return 'unreachable';
-  const lower = reason.toLowerCase();
-  if (lower.includes('timeout') || lower.includes('timed out')) return 'timeout';
-  if (lower.includes('other side closed') || lower.includes('socket hang up')) return 'reset';
-  return 'server_error';
+export function rejectionReason(record: Pick<RequestRecord, 'status' | 'outcome'>): string | undefined {
+  return record.status >= 400 && OUTCOMES[record.outcome].isRejection ? record.outcome : undefined;
 }

@@ -1,3 +1,5 @@
+import type { OutcomeCode } from '../shared/outcome.js';
+
 /**
  * One finished request, as the access log, the metrics and the tracer see it. Built once per request,
  * and only when one of them is on.
@@ -21,6 +23,8 @@ export interface RequestRecord {
   readonly referer: string;
   readonly status: number;
   readonly subStatus: number;
+  /** How the request ended, from the catalogue (shared/outcome.ts): what labels and log fields read. */
+  readonly outcome: OutcomeCode;
   /** Why Gatehouse answered itself (403.x, 502.x, 400), or why the response was cut; '' otherwise. */
   readonly reason: string;
   /** Response body bytes sent to the client. */

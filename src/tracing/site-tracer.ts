@@ -4,7 +4,7 @@
  * written. The first rule that matches keeps the trace (IIS).
  */
 import type { TracingRule, TracingSettings } from '../config/tracing-schema.js';
-import type { RequestEnd } from '../proxy/handler.js';
+import type { RequestEnd } from '../proxy/request-end.js';
 import type { EventLog } from './log.js';
 import type { RequestRecord } from './request-record.js';
 import { buildTrace } from './trace-builder.js';

@@ -3,7 +3,7 @@
  * state, the exchange's timings and the headers it sent): a request that no rule keeps pays nothing here.
  */
 import type { TracingSettings } from '../config/tracing-schema.js';
-import type { RequestEnd } from '../proxy/handler.js';
+import type { RequestEnd } from '../proxy/request-end.js';
 import type { RequestRecord } from './request-record.js';
 import type { Trace, TraceEvent } from './trace.js';
 
@@ -29,7 +29,7 @@ function headerPairs(list: readonly string[]): [string, string][] {
 }
 
 export function buildTrace(record: RequestRecord, end: RequestEnd, settings: TracingSettings, ruleIndex: number, failureReason: string): Trace {
-  const { req, tls, outcome, site, route, decision } = end;
+  const { req, tls, exchange: outcome, site, route, decision } = end;
   const list = new EventList(record.startEpochMs, end.startMs);
   const redact = (name: string, value: string) => (settings.redactHeaders.has(name.toLowerCase()) ? REDACTED : value);
 
@@ -90,7 +90,7 @@ export function buildTrace(record: RequestRecord, end: RequestEnd, settings: Tra
   const ruleAnswered = decision !== undefined && decision.action.type !== 'route';
   if (record.status !== 0 && !outcome && (!ruleAnswered || record.status >= 400)) {
     // Gatehouse answered itself: the door, requireSsl, a rule's custom response, no rule and no farm, no server.
-    list.add('MODULE_SET_RESPONSE_ERROR_STATUS', 0, { ModuleName: ruleAnswered ? 'RewriteModule' : 'Gatehouse', HttpStatus: record.status, HttpSubStatus: record.subStatus, Reason: record.reason });
+    list.add('MODULE_SET_RESPONSE_ERROR_STATUS', 0, { ModuleName: ruleAnswered ? 'RewriteModule' : 'Gatehouse', HttpStatus: record.status, HttpSubStatus: record.subStatus, Outcome: record.outcome, Reason: record.reason });
   }
   if (outcome && site && route) {
     const farm = route.farm;
@@ -119,7 +119,7 @@ export function buildTrace(record: RequestRecord, end: RequestEnd, settings: Tra
     if (outcome.error) {
       list.add('ARR_RESPONSE_ERROR', outcome.timings.endMs, { Server: outcome.server?.address ?? '', Error: describe(outcome.error), ResponseStarted: outcome.timings.firstByteMs > 0 });
     }
-    if (record.status === 502) list.add('MODULE_SET_RESPONSE_ERROR_STATUS', outcome.timings.endMs, { ModuleName: 'ApplicationRequestRouting', HttpStatus: 502, HttpSubStatus: record.subStatus, Reason: record.reason });
+    if (record.status === 502) list.add('MODULE_SET_RESPONSE_ERROR_STATUS', outcome.timings.endMs, { ModuleName: 'ApplicationRequestRouting', HttpStatus: 502, HttpSubStatus: record.subStatus, Outcome: record.outcome, Reason: record.reason });
     list.add('ARR_RESPONSE_ENTITY_END', outcome.timings.endMs, {
       BytesReceivedFromServer: outcome.bytes,
       BytesSentToServer: outcome.bytesReceived,
@@ -131,6 +131,7 @@ export function buildTrace(record: RequestRecord, end: RequestEnd, settings: Tra
   list.add('GENERAL_REQUEST_END', end.startMs + record.timeTakenMs, {
     HttpStatus: record.status,
     HttpSubStatus: record.subStatus,
+    Outcome: record.outcome,
     BytesSent: record.bytesSent,
     BytesReceived: record.bytesReceived,
     TimeTakenMs: round(record.timeTakenMs),
@@ -143,6 +144,7 @@ export function buildTrace(record: RequestRecord, end: RequestEnd, settings: Tra
     verb: record.method,
     statusCode: record.status,
     subStatusCode: record.subStatus,
+    outcome: record.outcome,
     timeTakenMs: round(record.timeTakenMs),
     failureReason,
     rule: ruleIndex,

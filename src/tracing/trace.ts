@@ -19,6 +19,8 @@ export interface Trace {
   readonly verb: string;
   readonly statusCode: number;
   readonly subStatusCode: number;
+  /** How the request ended (shared/outcome.ts). */
+  readonly outcome: string;
   readonly timeTakenMs: number;
   /** Which rule kept it and why (status code or time taken). */
   readonly failureReason: string;

@@ -67,7 +67,7 @@ describe('denyByConcurrentRequests', () => {
       for (const release of held.splice(0)) release();
       assert.equal((await second).status, 200);
       assert.equal((await fourth).status, 200);
-      assert.ok(gh.running.events.some((e) => /^warn 403\.501 client 127\.0\.0\.1:\d+ site app GET \/hold-3: client 127\.0\.0\.1 has 2 requests in flight/.test(e)), gh.running.events.join('\n'));
+      assert.ok(gh.running.events.some((e) => /^warn 403\.501 outcome=too_many_concurrent_requests client 127\.0\.0\.1:\d+ site app GET \/hold-3: client 127\.0\.0\.1 has 2 requests in flight/.test(e)), gh.running.events.join('\n'));
       await gh.stop();
     } finally {
       for (const release of held) release();

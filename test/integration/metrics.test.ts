@@ -251,7 +251,7 @@ describe('metrics of a running Gatehouse, scraped while traffic flows', () => {
     assert.equal(r('secure', '403', '16', 'untrusted'), rejected.r40316);
     assert.equal(r('secure', '403', '4', 'ssl_required'), rejected.r4034);
     assert.equal(r('nofarm', '502', '4', 'no_server'), rejected.r5024);
-    assert.equal(r('refused', '502', '3', 'connection_refused'), rejected.r5023);
+    assert.equal(r('refused', '502', '3', 'connect_refused'), rejected.r5023);
     const all = Object.values(rejected).reduce((x, y) => x + y, 0);
     assert.equal(text.value('gatehouse_rejections_total'), all, 'nothing else was counted as a rejection');
     assert.equal(text.find('gatehouse_rejections_total').length, 6);

@@ -347,7 +347,7 @@ export function assertRejected(result: { status: number; body: string }, subStat
   const lines = door.running.events.filter((e) => e.includes(` ${path}`));
   assert.equal(lines.length, 1, `one event-log line for ${path}: ${JSON.stringify(door.running.events)}`);
   const line = lines[0] as string;
-  assert.match(line, new RegExp(`^warn 403\\.${subStatus} client 127\\.0\\.0\\.[12]:\\d+ `), `names the status and the client: ${line}`);
+  assert.match(line, new RegExp(`^warn 403\\.${subStatus} outcome=[a-z_]+ client 127\\.0\\.0\\.[12]:\\d+ `), `names the status, the outcome code and the client: ${line}`);
   assert.match(line, expect.reason, `names the reason: ${line}`);
   if (expect.certFile) {
     const cn = firstCertificateOf(expect.certFile).subject.split('\n').find((rdn) => rdn.startsWith('CN=')) as string;

@@ -27,6 +27,7 @@ export function record(overrides: Partial<RequestRecord> = {}): RequestRecord {
     referer: 'https://app.example.test/home',
     status: 200,
     subStatus: 0,
+    outcome: 'forwarded',
     reason: '',
     bytesSent: 1234,
     bytesReceived: 0,

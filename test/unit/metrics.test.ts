@@ -14,9 +14,10 @@ import { AdminListenError, startAdminServer } from '../../src/admin/admin-server
 import { adminSchema, checkAdmin, isLoopbackAddress, normalizeAdmin } from '../../src/config/admin-schema.js';
 import type { Problem } from '../../src/config/problem.js';
 import { CERTIFICATE_REQUIRED, EXPIRED, NOT_YET_VALID, REVOKED, verdictForVerifyError } from '../../src/tls/verdict.js';
-import { badGatewayReason, GatehouseMetrics, rejectionReason, type MetricsCounters, type MetricsFarm } from '../../src/tracing/metrics.js';
+import { GatehouseMetrics, rejectionReason, type MetricsCounters, type MetricsFarm } from '../../src/tracing/metrics.js';
 import { handshakeFailureReason, observeTlsHandshakes } from '../../src/tracing/metrics-tls.js';
 import type { RequestRecord } from '../../src/tracing/request-record.js';
+import { farmFailureOutcome, OUTCOMES, OUTCOME_CODES } from '../../src/shared/outcome.js';
 import { parseExposition, type Exposition } from '../integration/metrics-exposition.js';
 
 const DAY = 86_400_000;
@@ -54,6 +55,7 @@ function record(fields: Partial<RequestRecord>): RequestRecord {
     referer: '',
     status: 200,
     subStatus: 0,
+    outcome: 'forwarded',
     reason: '',
     bytesSent: 10,
     bytesReceived: 0,
@@ -131,7 +133,7 @@ describe('response-time histogram', () => {
     metrics.requestEnded(record({ farm: 'web', server: 'a:1', timeTakenMs: 3 }));
     metrics.requestEnded(record({ farm: 'web', server: 'a:1', timeTakenMs: 200 }));
     metrics.requestEnded(record({ farm: 'web', server: 'b:1', timeTakenMs: 70_000 }));
-    metrics.requestEnded(record({ status: 403, subStatus: 7, reason: CERTIFICATE_REQUIRED.reason, timeTakenMs: 1 }));
+    metrics.requestEnded(record({ status: 403, subStatus: 7, outcome: 'certificate_required', reason: CERTIFICATE_REQUIRED.reason, timeTakenMs: 1 }));
     metrics.requestEnded(record({ farm: 'other', server: 'z:9', timeTakenMs: 1 })); // a farm the collector was not given
     const text = await scrapeOf(metrics);
     const a = { farm: 'web', server: 'a:1' };
@@ -148,54 +150,61 @@ describe('response-time histogram', () => {
 });
 
 describe('rejections', () => {
-  test('every door verdict and local answer maps to its short reason', () => {
-    assert.equal(rejectionReason(403, 7, CERTIFICATE_REQUIRED.reason), 'certificate_required');
-    assert.equal(rejectionReason(403, 13, REVOKED.reason), 'revoked');
-    assert.equal(rejectionReason(403, 17, EXPIRED.reason), 'expired');
-    assert.equal(rejectionReason(403, 17, NOT_YET_VALID.reason), 'not_yet_valid');
-    assert.equal(rejectionReason(403, 16, verdictForVerifyError('UNABLE_TO_GET_ISSUER_CERT_LOCALLY').reason), 'untrusted');
-    assert.equal(rejectionReason(403, 16, verdictForVerifyError('SELF_SIGNED_CERT_IN_CHAIN').reason), 'untrusted');
-    assert.equal(rejectionReason(403, 16, verdictForVerifyError('CERT_SIGNATURE_FAILURE').reason), 'bad_signature');
-    assert.equal(rejectionReason(403, 16, verdictForVerifyError('INVALID_PURPOSE').reason), 'wrong_usage');
-    assert.equal(rejectionReason(403, 16, verdictForVerifyError('SOMETHING_NEW').reason), 'invalid');
-    assert.equal(rejectionReason(403, 4, 'SSL required (request on an http binding)'), 'ssl_required');
-    assert.equal(rejectionReason(400, 0, "no site on 127.0.0.1:80 answers for host 'x'"), 'unknown_host');
-    assert.equal(rejectionReason(502, 4, 'no server available in farm web'), 'no_server');
-    assert.equal(rejectionReason(502, 3, 'ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9'), 'connection_refused');
-    assert.equal(rejectionReason(502, 3, ''), undefined, "a farm server's own 502 is not Gatehouse's answer");
-    assert.equal(rejectionReason(200, 0, ''), undefined);
-    assert.equal(rejectionReason(404, 0, ''), undefined);
+  test('every door verdict carries its outcome code, whatever its text says', () => {
+    assert.equal(CERTIFICATE_REQUIRED.outcome, 'certificate_required');
+    assert.equal(REVOKED.outcome, 'revoked');
+    assert.equal(EXPIRED.outcome, 'expired');
+    assert.equal(NOT_YET_VALID.outcome, 'not_yet_valid');
+    assert.equal(verdictForVerifyError('UNABLE_TO_GET_ISSUER_CERT_LOCALLY').outcome, 'untrusted');
+    assert.equal(verdictForVerifyError('SELF_SIGNED_CERT_IN_CHAIN').outcome, 'untrusted');
+    assert.equal(verdictForVerifyError('CERT_SIGNATURE_FAILURE').outcome, 'bad_signature');
+    assert.equal(verdictForVerifyError('INVALID_PURPOSE').outcome, 'wrong_usage');
+    assert.equal(verdictForVerifyError('SOMETHING_NEW').outcome, 'certificate_invalid');
   });
 
-  test('502.3 reasons come from the last error code, whatever the retry text says', () => {
-    assert.equal(badGatewayReason('ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9001'), 'connection_refused');
-    assert.equal(badGatewayReason('ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9002 after a retry (first server 127.0.0.1:9001: UND_ERR_HEADERS_TIMEOUT Headers Timeout Error)'), 'connection_refused');
-    assert.equal(badGatewayReason('UND_ERR_HEADERS_TIMEOUT Headers Timeout Error'), 'timeout');
-    assert.equal(badGatewayReason('UND_ERR_CONNECT_TIMEOUT Connect Timeout Error (attempted address: 10.0.0.1:80, timeout: 100ms)'), 'timeout');
-    assert.equal(badGatewayReason('ECONNRESET read ECONNRESET'), 'reset');
-    assert.equal(badGatewayReason('UND_ERR_SOCKET other side closed'), 'reset');
-    assert.equal(badGatewayReason('EHOSTUNREACH connect EHOSTUNREACH 10.0.0.1:80'), 'unreachable');
-    assert.equal(badGatewayReason('ENOTFOUND getaddrinfo ENOTFOUND backend.invalid'), 'unreachable');
-    assert.equal(badGatewayReason('other side closed'), 'reset');
-    assert.equal(badGatewayReason('something nobody expected, with a path /x?y="z"'), 'server_error');
-    assert.equal(badGatewayReason(''), 'server_error');
+  test('the reason label is the outcome code, only for answers Gatehouse gave itself', () => {
+    assert.equal(rejectionReason({ status: 403, outcome: 'ssl_required' }), 'ssl_required');
+    assert.equal(rejectionReason({ status: 502, outcome: 'connect_refused' }), 'connect_refused');
+    assert.equal(rejectionReason({ status: 502, outcome: 'forwarded' }), undefined, "a farm server's own 502 is not Gatehouse's answer");
+    assert.equal(rejectionReason({ status: 200, outcome: 'response_aborted' }), undefined, 'a response cut after it began is not an answer of Gatehouse');
+    assert.equal(rejectionReason({ status: 200, outcome: 'forwarded' }), undefined);
+    assert.equal(rejectionReason({ status: 302, outcome: 'rule_redirect' }), undefined);
+    assert.equal(rejectionReason({ status: 404, outcome: 'no_route' }), 'no_route');
+    for (const code of OUTCOME_CODES) assert.match(code, /^[a-z][a-z0-9_]{1,39}$/, 'a label value');
+  });
+
+  test("a farm failure's code comes from the error's code and whether the response had begun, never from text", () => {
+    assert.equal(farmFailureOutcome('ECONNREFUSED', false), 'connect_refused');
+    assert.equal(farmFailureOutcome('ERR_CONNECT_TIMEOUT', false), 'connect_timeout');
+    assert.equal(farmFailureOutcome('ERR_HEADERS_TIMEOUT', false), 'response_timeout');
+    assert.equal(farmFailureOutcome('ERR_BODY_TIMEOUT', true), 'response_timeout');
+    assert.equal(farmFailureOutcome('ERR_POOL_TIMEOUT', false), 'pool_timeout');
+    assert.equal(farmFailureOutcome('ECONNRESET', false), 'server_reset');
+    assert.equal(farmFailureOutcome('ECONNABORTED', false), 'server_reset');
+    assert.equal(farmFailureOutcome('ECONNRESET', true), 'response_aborted');
+    assert.equal(farmFailureOutcome('EHOSTUNREACH', false), 'server_unreachable');
+    assert.equal(farmFailureOutcome('ENOTFOUND', false), 'server_not_resolved');
+    assert.equal(farmFailureOutcome('HPE_INVALID_CONSTANT', false), 'bad_response');
+    assert.equal(farmFailureOutcome(undefined, false), 'bad_response');
+    assert.equal(OUTCOMES.connect_refused.win32Status, 12029);
+    assert.equal(OUTCOMES.client_aborted.win32Status, 64);
   });
 
   test('are counted by site, status, sub-status and reason; the free text never becomes a label', async () => {
     const metrics = new GatehouseMetrics(farmsOf({ name: 'web', servers: [server('a:1')] }), { processMetrics: false });
-    for (let i = 0; i < 3; i++) metrics.requestEnded(record({ status: 403, subStatus: 7, reason: CERTIFICATE_REQUIRED.reason }));
-    metrics.requestEnded(record({ status: 403, subStatus: 16, reason: verdictForVerifyError('UNABLE_TO_GET_ISSUER_CERT_LOCALLY').reason }));
-    metrics.requestEnded(record({ site: 'other', status: 403, subStatus: 7, reason: CERTIFICATE_REQUIRED.reason }));
-    metrics.requestEnded(record({ status: 502, subStatus: 4, reason: 'no server available in farm web' }));
-    for (let i = 0; i < 2; i++) metrics.requestEnded(record({ status: 502, subStatus: 3, reason: `weird failure number ${i}`, farm: 'web', server: 'a:1' }));
-    metrics.requestEnded(record({ status: 502, subStatus: 3, reason: '', farm: 'web', server: 'a:1' })); // the server's own 502
-    metrics.requestEnded(record({ site: '', status: 400, subStatus: 0, reason: "no site answers for host 'evil'", isHttps: false }));
+    for (let i = 0; i < 3; i++) metrics.requestEnded(record({ status: 403, subStatus: 7, outcome: 'certificate_required', reason: `worded differently each time ${i}` }));
+    metrics.requestEnded(record({ status: 403, subStatus: 16, outcome: 'untrusted', reason: verdictForVerifyError('UNABLE_TO_GET_ISSUER_CERT_LOCALLY').reason }));
+    metrics.requestEnded(record({ site: 'other', status: 403, subStatus: 7, outcome: 'certificate_required', reason: CERTIFICATE_REQUIRED.reason }));
+    metrics.requestEnded(record({ status: 502, subStatus: 4, outcome: 'no_server', reason: 'no server available in farm web' }));
+    for (let i = 0; i < 2; i++) metrics.requestEnded(record({ status: 502, subStatus: 3, outcome: 'bad_response', reason: `weird failure number ${i}`, farm: 'web', server: 'a:1' }));
+    metrics.requestEnded(record({ status: 502, subStatus: 3, outcome: 'forwarded', reason: '', farm: 'web', server: 'a:1' })); // the server's own 502
+    metrics.requestEnded(record({ site: '', status: 400, subStatus: 0, outcome: 'unknown_host', reason: "no site answers for host 'evil'", isHttps: false }));
     const text = await scrapeOf(metrics);
     assert.equal(text.value('gatehouse_rejections_total', { site: 'app', status: '403', substatus: '7', reason: 'certificate_required' }), 3);
     assert.equal(text.value('gatehouse_rejections_total', { site: 'other', status: '403', substatus: '7' }), 1);
     assert.equal(text.value('gatehouse_rejections_total', { site: 'app', status: '403', substatus: '16', reason: 'untrusted' }), 1);
     assert.equal(text.value('gatehouse_rejections_total', { site: 'app', status: '502', substatus: '4', reason: 'no_server' }), 1);
-    assert.equal(text.value('gatehouse_rejections_total', { site: 'app', status: '502', substatus: '3', reason: 'server_error' }), 2);
+    assert.equal(text.value('gatehouse_rejections_total', { site: 'app', status: '502', substatus: '3', reason: 'bad_response' }), 2);
     assert.equal(text.value('gatehouse_rejections_total', { site: '', status: '400', reason: 'unknown_host' }), 1);
     assert.equal(text.value('gatehouse_rejections_total'), 9);
     assert.equal(text.find('gatehouse_rejections_total').length, 6, 'six series');
@@ -206,7 +215,7 @@ describe('client certificates expiring', () => {
   test('counts the distinct certificates seen that expire within 30 days, not later ones, not expired or rejected ones', async () => {
     let now = NOW;
     const metrics = new GatehouseMetrics([], { processMetrics: false, now: () => now });
-    const seen = (thumbprint: string, notAfterMs: number, status = 200) => metrics.requestEnded(record({ thumbprint, certificateNotAfterMs: notAfterMs, status, subStatus: status === 403 ? 17 : 0, reason: status === 403 ? EXPIRED.reason : '' }));
+    const seen = (thumbprint: string, notAfterMs: number, status = 200) => metrics.requestEnded(record({ thumbprint, certificateNotAfterMs: notAfterMs, status, subStatus: status === 403 ? 17 : 0, outcome: status === 403 ? 'expired' : 'forwarded', reason: status === 403 ? EXPIRED.reason : '' }));
     seen('AA', NOW + 10 * DAY);
     seen('AA', NOW + 10 * DAY); // the same certificate again
     seen('BB', NOW + 300 * DAY);

@@ -78,7 +78,8 @@ export function runUntilSignal(gatehouse: Gatehouse, onStop?: () => Promise<void
         .stop()
         .then(() => onStop?.())
         .then(() => {
-          process.stderr.write('gatehouse: stopped\n');
+          // Forced: the drain timeout closed connections that were still busy (requests, HTTP/2 streams, WebSockets).
+          process.stderr.write(gatehouse.wasStopForced ? `gatehouse: stopped (forced: connections still open at drainTimeout ${gatehouse.config.drainTimeoutMs} ms were closed)\n` : 'gatehouse: stopped\n');
           resolve(0);
         });
     };

@@ -44,19 +44,33 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&quot;'));
 }
 
+/** IIS's "Object Moved" body of a redirect. */
+export function redirectBody(location: string): Buffer {
+  return Buffer.from(`<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>This document may be found <a HREF="${escapeHtml(location)}">here</a></body>`);
+}
+
 /** A redirect with IIS's "Object Moved" body. Returns the body length. */
 export function sendRedirect(req: IncomingMessage, res: ServerResponse, status: number, location: string): number {
-  const body = Buffer.from(`<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>This document may be found <a HREF="${escapeHtml(location)}">here</a></body>`);
+  const body = redirectBody(location);
   res.writeHead(status, { location, 'content-type': 'text/html; charset=UTF-8', 'content-length': body.length });
   res.end(req.method === 'HEAD' ? undefined : body);
   return body.length;
 }
 
+type RespondAction = Extract<RuleAction, { type: 'respond' }>;
+
 /**
- * A respond action: its body when it has one; otherwise IIS's error page for the status (400-599) or
- * an empty body. Returns the body length.
+ * A respond action's answer: its body when it has one; otherwise IIS's error page for the status
+ * (400-599) or an empty body. The headers carry no Content-Length (the writer adds it).
  */
-export function sendCustomResponse(req: IncomingMessage, res: ServerResponse, action: Extract<RuleAction, { type: 'respond' }>): number {
+export function customResponse(action: RespondAction): { status: number; headers: string[]; body: Buffer | undefined } {
+  if (action.body) return { status: action.status, headers: ['Content-Type', action.contentType], body: action.body };
+  if (action.status >= 400) return { status: action.status, headers: ['Content-Type', 'text/plain; charset=utf-8', 'Cache-Control', 'no-store'], body: localAnswer(action.status, action.subStatus).text };
+  return { status: action.status, headers: [], body: undefined };
+}
+
+/** A respond action (see customResponse). Returns the body length. */
+export function sendCustomResponse(req: IncomingMessage, res: ServerResponse, action: RespondAction): number {
   const body = action.body;
   if (body) {
     res.writeHead(action.status, { 'content-type': action.contentType, 'content-length': body.length });
