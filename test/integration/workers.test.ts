@@ -4,6 +4,7 @@
  * reaches (one ticket key); SIGTERM drains them all.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -89,6 +90,17 @@ after(async () => {
   await pki?.cleanup();
 });
 
+/** A sample's value in a Prometheus exposition (`+Inf` included), by its exact name and labels text. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1).replace('+Inf', 'Infinity'));
+}
+
+test('across workers a gauge with nothing to report stays +Inf: the soonest client-certificate expiry before any is seen is not 0', async () => {
+  const text = await (await fetch(adminUrl)).text();
+  assert.equal(sample(text, 'gatehouse_client_certificate_soonest_expiry_seconds'), Infinity, text.split('\n').filter((l) => l.includes('soonest')).join('\n'));
+});
+
 test('two workers: the listening line is printed once and requests are served', async () => {
   assert.equal(workerPids.length, 2);
   assert.equal(stdoutLines.filter((l) => l.startsWith('listening https://')).length, 1);
@@ -102,6 +114,10 @@ test('/metrics on the primary sums the workers: the requests counter equals the 
   assert.equal(Number(line.split(' ').pop()), 6, line);
   const histogram = text.split('\n').find((l) => l.startsWith('gatehouse_farm_server_response_time_seconds_count{'));
   assert.equal(Number(histogram?.split(' ').pop()), 6, histogram);
+  // Now a certificate was seen (by one worker or both): the soonest expiry is its days left, not +Inf or 0.
+  const soonest = sample(text, 'gatehouse_client_certificate_soonest_expiry_seconds') ?? 0;
+  const left = (Date.parse(new X509Certificate(readFileSync(pki.clients.valid.certFile)).validTo) - Date.now()) / 1000;
+  assert.ok(Math.abs(soonest - left) < 120, `soonest ${soonest} s, the certificate has ${left} s left`);
 });
 
 test('TLS sessions resume whichever worker the connection reaches (one ticket key)', async () => {
