@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EventLog } from '../tracing/log.js';
+import { closeAllConnections } from '../platform/connections.js';
 
 /** What the admin listener serves: a prom-client registry (GatehouseMetrics has one). */
 export interface MetricsSource {
@@ -89,7 +90,7 @@ export function startAdminServer(settings: { readonly address: string; readonly 
         close: () =>
           (closing ??= new Promise<void>((done) => {
             server.close(() => done());
-            server.closeAllConnections();
+            closeAllConnections(server);
           })),
       });
     });

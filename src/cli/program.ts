@@ -1,9 +1,13 @@
-/** The `gatehouse` command line: one sub-command per file in commands/. */
+/**
+ * The `gatehouse` command line: one sub-command per file in commands/. The commands that run Gatehouse
+ * (start, demo) are loaded when chosen: the request path refuses to load on a Node without what it needs
+ * (src/platform/), and `gatehouse doctor` must still run there to say so.
+ */
 import { Command } from 'commander';
 import { certCommand } from './commands/cert/index.js';
 import { CliError } from './cli-error.js';
-import { demoCommand, type DemoOptions } from './commands/demo.js';
-import { startCommand } from './commands/start.js';
+import type { DemoOptions } from './commands/demo.js';
+import { doctorCommand } from './commands/doctor.js';
 import { tracesCommand } from './commands/traces.js';
 import { validateCommand } from './commands/validate.js';
 
@@ -21,7 +25,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .command('start')
     .description('run Gatehouse in the foreground from a config file')
     .option('-c, --config <file>', 'config file (YAML or JSON)', 'gatehouse.yaml')
-    .action((options: { config: string }) => run(() => startCommand(options)));
+    .action((options: { config: string }) => run(async () => (await import('./commands/start.js')).startCommand(options)));
   program
     .command('validate')
     .description('check a config file and the files it names, without binding; prints ok or one line per problem')
@@ -33,7 +37,12 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--state <dir>', 'state folder for the demo certificates and config (reused on the next run)', '.gatehouse/demo')
     .option('--port <port>', 'https port', '8443')
     .option('--http-port <port>', 'http port (answers 403.4: SSL required)', '8080')
-    .action((options: DemoOptions) => run(() => demoCommand(options)));
+    .action((options: DemoOptions) => run(async () => (await import('./commands/demo.js')).demoCommand(options)));
+  program
+    .command('doctor')
+    .description("what this Node.js gives Gatehouse: each node internal it uses, probed by behaviour (fast path active, or which fallback and why), and whether HTTP/2 is safe; exits 0")
+    .option('--json', 'the report as JSON')
+    .action((options: { json?: boolean }) => run(() => doctorCommand(options)));
   program.addCommand(certCommand(run));
   program.addCommand(tracesCommand(run));
   return program;

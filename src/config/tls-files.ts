@@ -12,6 +12,7 @@ import * as x509 from '@peculiar/x509';
 import type { RevocationList, ServerCertificate, TrustedCa } from './model.js';
 import type { Problem } from './problem.js';
 import { pendingCrlOf, type PendingCrl, type RevocationCheck } from './crl.js';
+import { pfxLeafCertificate } from '../platform/certificates.js';
 
 x509.cryptoProvider.set(globalThis.crypto);
 
@@ -72,7 +73,7 @@ export async function loadServerCertificate(dir: string, declared: DeclaredCerti
     const options = passphrase.value === undefined ? { pfx: pfx.value } : { pfx: pfx.value, passphrase: passphrase.value };
     try {
       const context = createSecureContext(options);
-      const der = (context.context as { getCertificate(): Buffer | null }).getCertificate();
+      const der = await pfxLeafCertificate(context, options);
       if (!der) return { ok: false, problems: [{ path: pfxPath, message: `${resolve(dir, declared.pfxFile)} holds no certificate`, expected: 'a PKCS#12 file with a certificate and its private key' }] };
       const leaf = new X509Certificate(der);
       return { ok: true, value: { options, leaf, issuer: undefined, ocspStapling: declared.ocspStapling === true } };

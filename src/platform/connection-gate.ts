@@ -5,12 +5,49 @@
  * option on) and the server's connection listener is called only while fewer than the limit are open;
  * the others wait, accepted and unread, and go on in arrival order as connections close.
  *
- * Probed by behaviour on the first connection: the socket must arrive paused. If it does not (a Node that
- * dropped the property), the gate falls back to node's maxConnections (closed at once, counted the same).
- * On TLS listeners the gate waits after the handshake instead (see gateConnections).
+ * `pause-on-connect`: probed by behaviour once at start (probePauseOnConnect: a loopback connection to a
+ * server given the property must arrive paused) and again on each gated server's first connection. If it
+ * does not (a Node that dropped the property), or GATEHOUSE_PLATFORM_FALLBACKS lists pause-on-connect, the
+ * gate falls back to node's maxConnections (closed at once, counted the same). On TLS listeners the gate
+ * waits after the handshake instead and needs no internal (see gateConnections).
  */
-import type { Server } from 'node:net';
-import type { Socket } from 'node:net';
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { forcedReason, isForced } from './fallbacks.js';
+import { closeServer, listenLoopback, runProbe, within, type ProbeResult } from './probe-kit.js';
+
+/** Whether pauseOnConnect may be used: by the first connection until probePauseOnConnect ran. */
+let isPauseOnConnectActive = !isForced('pause-on-connect');
+
+async function check(): Promise<string> {
+  const server = createServer();
+  (server as Server & { pauseOnConnect?: boolean }).pauseOnConnect = true;
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const port = await listenLoopback(server);
+  const client = connect({ host: '127.0.0.1', port });
+  client.on('error', () => {});
+  try {
+    const [socket] = await within(accepted, 2_000, 'the connection');
+    const isPaused = socket.isPaused();
+    socket.destroy();
+    if (!isPaused) throw new Error('a connection to a server with pauseOnConnect set after creation arrived flowing');
+  } finally {
+    client.destroy();
+    await closeServer(server);
+  }
+  return 'a connection to a server given the property arrived paused';
+}
+
+let probing: Promise<ProbeResult> | undefined;
+
+/** The probe, once. */
+export function probePauseOnConnect(): Promise<ProbeResult> {
+  return (probing ??= runProbe(check).then((result) => {
+    const out = isForced('pause-on-connect') ? { isActive: false, reason: `${forcedReason('pause-on-connect')} (probe: ${result.reason})` } : result;
+    isPauseOnConnectActive = out.isActive;
+    return out;
+  }));
+}
 
 export interface ConnectionGateEvents {
   /** A connection found the limit reached: it waits (or, on the fallback, is closed). */
@@ -36,7 +73,8 @@ export function gateConnections(server: Server, maxOf: () => number, events: Con
   const [listener] = server.listeners(event) as ((this: Server, socket: Socket) => void)[];
   if (!listener) throw new Error(`the server has no ${event} listener to gate`);
   server.removeListener(event, listener);
-  if (!isTls) (server as Server & { pauseOnConnect?: boolean }).pauseOnConnect = true;
+  const canPause = isPauseOnConnectActive;
+  if (!isTls && canPause) (server as Server & { pauseOnConnect?: boolean }).pauseOnConnect = true;
   let open = 0;
   let isProbed = false;
   let isFallback = false;
@@ -62,7 +100,7 @@ export function gateConnections(server: Server, maxOf: () => number, events: Con
     }
     if (!isProbed) {
       isProbed = true;
-      isFallback = !isTls && !socket.isPaused();
+      isFallback = !isTls && (!canPause || !socket.isPaused());
       if (isFallback) server.maxConnections = maxOf();
     }
     if (isFallback) {

@@ -10,6 +10,7 @@
  * and one line says why. Once per process; forced with GATEHOUSE_PLATFORM_FALLBACKS=http2 (tests).
  */
 import { execFile } from 'node:child_process';
+import { forcedReason, isForced } from './fallbacks.js';
 
 /**
  * The frames that abort Node 22.23.5, as Gatehouse's fuzz found and shrank them (after the preface and an
@@ -55,13 +56,13 @@ export interface Http2Probe {
 }
 
 let probed: Promise<Http2Probe> | undefined;
-const forced = (process.env['GATEHOUSE_PLATFORM_FALLBACKS'] ?? '').split(',').map((name) => name.trim()).includes('http2');
+const forced = isForced('http2');
 
 /** Runs the probe with `nodePath` (tests pass a runtime to try); memoized for this process's own Node. */
 export function probeHttp2(nodePath: string = process.execPath): Promise<Http2Probe> {
   if (nodePath === process.execPath && probed) return probed;
   const result = forced && nodePath === process.execPath
-    ? Promise.resolve({ isSafe: false, reason: 'HTTP/2 is off: GATEHOUSE_PLATFORM_FALLBACKS lists http2' })
+    ? Promise.resolve({ isSafe: false, reason: `HTTP/2 is off: ${forcedReason('http2')}` })
     : new Promise<Http2Probe>((resolve) => {
         execFile(nodePath, ['-e', childScript(CRASH_FRAMES)], { timeout: 10_000 }, (error) => {
           const signal = (error as (Error & { signal?: string }) | null)?.signal;

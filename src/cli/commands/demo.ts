@@ -8,7 +8,7 @@ import { Gatehouse, ListenError } from '../../app.js';
 import { loadConfig } from '../../config/load.js';
 import { startDemoBackend } from '../../demo/demo-backend.js';
 import { ensureDemoPki } from '../../demo/demo-pki.js';
-import { runUntilSignal } from './start.js';
+import { probeBeforeStart, runUntilSignal } from './start.js';
 
 export interface DemoOptions {
   state: string;
@@ -49,7 +49,12 @@ accessLog: stdout
   await writeFile(configFile, yaml);
   let gatehouse: Gatehouse;
   try {
-    gatehouse = await Gatehouse.start((await loadConfig(configFile)).config);
+    const { config } = await loadConfig(configFile);
+    if (!(await probeBeforeStart(config, (line) => process.stderr.write(`${line}\n`)))) {
+      for (const b of backends) b.server.close();
+      return 1;
+    }
+    gatehouse = await Gatehouse.start(config);
   } catch (error) {
     for (const b of backends) b.server.close();
     if (error instanceof ListenError) {

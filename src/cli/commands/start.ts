@@ -1,6 +1,7 @@
 /**
  * `gatehouse start [-c FILE]`: runs in the foreground, one line per listening binding, graceful stop on
- * SIGTERM/SIGINT (a second signal stops at once).
+ * SIGTERM/SIGINT (a second signal stops at once). Node's internals are probed first (src/platform/):
+ * one line says which fallbacks are in use and why, when any is.
  */
 import { Gatehouse, ListenError } from '../../app.js';
 import { loadConfig } from '../../config/load.js';
@@ -8,12 +9,28 @@ import { ConfigError } from '../../config/problem.js';
 import { resolve } from 'node:path';
 import { runPrimary } from '../../cluster/primary.js';
 import { watchConfigFiles, type ConfigWatcher } from '../../config/watch.js';
+import { fallbackSummary, platformProblem, probePlatform } from '../../platform/probes.js';
+import type { Config } from '../../config/model.js';
+
+/** Probes node's internals before anything listens; logs the fallbacks in use. False: Gatehouse cannot run here. */
+export async function probeBeforeStart(config: Config, log: (line: string) => void): Promise<boolean> {
+  const platform = await probePlatform({ http2: config.sites.some((site) => site.bindings.some((binding) => binding.http2)) });
+  const problem = platformProblem(platform);
+  if (problem) {
+    log(`gatehouse: ${problem}`);
+    return false;
+  }
+  const summary = fallbackSummary(platform);
+  if (summary) log(`gatehouse: ${summary}`);
+  return true;
+}
 
 export async function startCommand(options: { config: string }): Promise<number> {
   let gatehouse: Gatehouse;
   try {
     const { config, warnings } = await loadConfig(options.config);
     for (const line of warnings) process.stderr.write(`${line}\n`);
+    if (!(await probeBeforeStart(config, (line) => process.stderr.write(`${line}\n`)))) return 1;
     if (config.workers > 1) {
       const code = await runPrimary(config, resolve(options.config));
       if (code === 0) process.stderr.write('gatehouse: stopped\n');

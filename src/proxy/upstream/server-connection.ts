@@ -10,7 +10,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { afterSocketRead, HTTPParser, pauseReads, readInto, resumeReads, type HttpParser } from '../../platform/http-parser.js';
+import { afterSocketRead, createResponseParser, pauseReads, readInto, resumeReads, type HttpParser } from '../../platform/http-parser.js';
 
 /** What an exchange hears from its connection (undici's raw handler shape, with string headers). */
 export interface ExchangeHandler {
@@ -144,21 +144,19 @@ export class ServerConnection {
   }
 
   #newParser(): HttpParser {
-    const parser = new HTTPParser();
-    parser.initialize(HTTPParser.RESPONSE, {}, this.#maxHeaderSize, 0);
-    // The first byte of a response while none is awaited (idle, or after this exchange's response ended,
-    // even in the same read): the server is out of step, and the connection is dropped after this read.
-    parser[HTTPParser.kOnMessageBegin] = () => {
-      if (!this.#handler || this.#isResponseDone) this.#isOutOfStep = true;
-    };
-    parser[HTTPParser.kOnHeaders] = (headers: string[]) => {
-      for (let i = 0; i < headers.length; i++) this.#headers.push(headers[i] as string);
-    };
-    parser[HTTPParser.kOnHeadersComplete] = (_major: number, _minor: number, headers: string[] | undefined, _method: unknown, _url: unknown, statusCode: number, _message: string, upgrade: boolean, shouldKeepAlive: boolean) =>
-      this.#onHeadersComplete(headers, statusCode, upgrade, shouldKeepAlive);
-    parser[HTTPParser.kOnBody] = (chunk: Buffer) => this.#onBody(chunk);
-    parser[HTTPParser.kOnMessageComplete] = () => this.#onMessageComplete();
-    return parser;
+    return createResponseParser(this.#maxHeaderSize, {
+      // The first byte of a response while none is awaited (idle, or after this exchange's response ended,
+      // even in the same read): the server is out of step, and the connection is dropped after this read.
+      onMessageBegin: () => {
+        if (!this.#handler || this.#isResponseDone) this.#isOutOfStep = true;
+      },
+      onHeaders: (headers: string[]) => {
+        for (let i = 0; i < headers.length; i++) this.#headers.push(headers[i] as string);
+      },
+      onHeadersComplete: (headers, statusCode, upgrade, shouldKeepAlive) => this.#onHeadersComplete(headers, statusCode, upgrade, shouldKeepAlive),
+      onBody: (chunk: Buffer) => this.#onBody(chunk),
+      onMessageComplete: () => this.#onMessageComplete(),
+    });
   }
 
   #write(): void {
