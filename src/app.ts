@@ -6,12 +6,13 @@
 import { Server as HttpServerClass, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { Config, Farm } from './config/model.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError } from './config/problem.js';
 import type { RequestObserver } from './tracing/request-record.js';
 import { FarmState } from './farm/farm-state.js';
+import type { FarmServer } from './farm/farm-server.js';
 import { createRequestHandler } from './proxy/handler.js';
 import { createUpgradeHandler } from './proxy/upgrade.js';
 import { Tunnels } from './proxy/tunnels.js';
@@ -20,7 +21,7 @@ import { localAnswer, sendLocalAnswer } from './proxy/local-response.js';
 import { isHttp2Request } from './proxy/admission.js';
 import { answerAndClose, continueInOrder } from './proxy/connection-state.js';
 import { ServerPool } from './proxy/upstream/server-pool.js';
-import { ListenerRuntime, type ListenerServer } from './proxy/listener.js';
+import { ListenerRuntime, type ListenerServer, type ListenerUpdate } from './proxy/listener.js';
 import { BindingRuntime, SiteRuntime } from './proxy/site-runtime.js';
 import { AccessLogs } from './tracing/access-log.js';
 import { RevocationService } from './tls/online/revocation-service.js';
@@ -52,12 +53,47 @@ export interface BoundListener {
   readonly sites: readonly string[];
 }
 
-/** Farms, sites and bindings built from one config; `reused` farms carry on from the previous config. */
+/** Farms, sites and bindings built from one config. */
 interface Runtime {
   readonly farms: Map<string, FarmState>;
   readonly sites: SiteRuntime[];
   /** Bindings per listening socket key. */
   readonly groups: Map<string, BindingRuntime[]>;
+  /** The farms built for this config (an unchanged farm is the running one, not built again). */
+  readonly built: FarmState[];
+  /** Connections made for servers a changed farm keeps whose connection settings changed: swapped in at commit. */
+  readonly swaps: (ServerConnections & { readonly server: FarmServer })[];
+}
+
+/** A server's keep-alive connections for proxied requests, and the undici pool of its URL tests. */
+interface ServerConnections {
+  readonly pool: ServerPool;
+  readonly dispatcher: Dispatcher;
+}
+
+/** A reload built and not yet in force: everything it made, to switch in at once (commit) or to close (discard). */
+interface PreparedReload {
+  readonly config: Config;
+  readonly runtime: Runtime;
+  /** The listeners that stay, each with its prepared change. */
+  readonly updates: [ListenerRuntime, ListenerUpdate][];
+  /** The listeners this config adds, already bound. */
+  readonly added: [string, ListenerRuntime][];
+  readonly accessLog: AccessLogs;
+  /** The Dynamic IP Restrictions of the new config: the running ones when their settings are unchanged. */
+  readonly dynamicIp: DynamicIpSecurity | undefined;
+}
+
+/** What a reload did, for the event log's readers and the admin API: the last one tried. */
+export interface ReloadResult {
+  /** When it was tried (epoch ms). */
+  readonly atMs: number;
+  /** The config file it read. */
+  readonly file: string;
+  /** True: the new config is in force. False: refused, the running config stays (nothing of the new one applied). */
+  readonly ok: boolean;
+  /** Why it was refused: the config's problems (FILE:LINE key.path: …) or what could not be applied; empty when ok. */
+  readonly problems: readonly string[];
 }
 
 /** A farm's config as a comparable string (Sets and Maps included, Buffers as hex). */
@@ -71,32 +107,70 @@ function fingerprintOf(farm: Farm): string {
   });
 }
 
-function newFarmState(farm: Farm, eventLog: EventLog): FarmState {
-  const state = new FarmState(farm, { eventLog });
-  for (const server of state.servers) {
-    server.pool = new ServerPool(server.host, server.port, {
+function connectionsFor(server: FarmServer, farm: Farm): ServerConnections {
+  return {
+    pool: new ServerPool(server.host, server.port, {
       timeoutMs: farm.protocol.timeoutMs,
       keepAliveMs: 30_000,
       maxResponseHeaderSize: farm.protocol.maxResponseHeaderSize,
       ...(farm.maxConnectionsPerServer !== undefined ? { maxConnections: farm.maxConnectionsPerServer } : {}),
-    });
+    }),
     // URL tests (health) go through undici, on connections of their own.
-    server.dispatcher = new Pool(server.origin, { connect: { timeout: farm.protocol.timeoutMs }, connections: 2, keepAliveTimeout: 10_000, pipelining: 1 });
+    dispatcher: new Pool(server.origin, { connect: { timeout: farm.protocol.timeoutMs }, connections: 2, keepAliveTimeout: 10_000, pipelining: 1 }),
+  };
+}
+
+/** Whether two configs of a farm make the same connections to its servers (connectionsFor). */
+function isSameConnections(a: Farm, b: Farm): boolean {
+  return a.protocol.timeoutMs === b.protocol.timeoutMs && a.protocol.maxResponseHeaderSize === b.protocol.maxResponseHeaderSize && a.maxConnectionsPerServer === b.maxConnectionsPerServer;
+}
+
+/**
+ * A farm's state for a config. A changed farm (`previous` of the same name) keeps the servers whose address
+ * stays, as the same objects (FarmState takeOver at commit), and their connections unless the settings
+ * connections are made with changed; those and new servers get connections of their own.
+ */
+function farmStateFor(farm: Farm, eventLog: EventLog, previous: FarmState | undefined, swaps: Runtime['swaps']): FarmState {
+  const state = new FarmState(farm, previous ? { eventLog, previous } : { eventLog });
+  const isSame = previous !== undefined && isSameConnections(previous.config, farm);
+  for (const server of state.servers) {
+    if (!state.keeps(server)) {
+      const connections = connectionsFor(server, farm);
+      server.pool = connections.pool;
+      server.dispatcher = connections.dispatcher;
+    } else if (!isSame) {
+      swaps.push({ server, ...connectionsFor(server, farm) });
+    }
   }
   return state;
 }
 
-function buildRuntime(config: Config, eventLog: EventLog, revocation: RevocationService, previous?: ReadonlyMap<string, FarmState>): Runtime {
+/**
+ * The runtime of a config. With `previous` (a reload), an unchanged farm is the running one, a changed one
+ * keeps its staying servers (farmStateFor), and a site keeps the client chains its connections showed.
+ * Changes nothing of `previous`.
+ */
+function buildRuntime(config: Config, eventLog: EventLog, revocation: RevocationService, previous?: { readonly farms: ReadonlyMap<string, FarmState>; readonly sites: readonly SiteRuntime[] }): Runtime {
   const farms = new Map<string, FarmState>();
+  const built: FarmState[] = [];
+  const swaps: Runtime['swaps'] = [];
   for (const farm of config.farms) {
-    const old = previous?.get(farm.name);
+    const old = previous?.farms.get(farm.name);
     // An unchanged farm keeps its state: health, counters, affinity memory and connection pools.
-    farms.set(farm.name, old && fingerprintOf(old.config) === fingerprintOf(farm) ? old : newFarmState(farm, eventLog));
+    if (old && fingerprintOf(old.config) === fingerprintOf(farm)) {
+      farms.set(farm.name, old);
+      continue;
+    }
+    const state = farmStateFor(farm, eventLog, old, swaps);
+    built.push(state);
+    farms.set(farm.name, state);
   }
   const sites: SiteRuntime[] = [];
   const groups = new Map<string, BindingRuntime[]>();
   for (const site of config.sites) {
     const runtime = new SiteRuntime(site, farms.get(site.farm.name) as FarmState, farms);
+    const chains = previous?.sites.find((old) => old.name === site.name)?.chains;
+    if (chains) runtime.chains = chains;
     if (site.tracing) runtime.tracer = new SiteTracer(site.tracing, eventLog);
     const online = revocation.checkerFor(site.ssl);
     if (online || !site.ssl.revocation.isEmpty) runtime.revocation = { online, get observer() { return revocation.observer; }, warn: (message) => eventLog.warn(message) };
@@ -109,7 +183,7 @@ function buildRuntime(config: Config, eventLog: EventLog, revocation: Revocation
       groups.set(key, [...(groups.get(key) ?? []), bindingRuntime]);
     }
   }
-  return { farms, sites, groups };
+  return { farms, sites, groups, built, swaps };
 }
 
 export class Gatehouse {
@@ -137,6 +211,7 @@ export class Gatehouse {
   #dynamicIp: DynamicIpSecurity | undefined;
   #stopping: Promise<void> | undefined;
   #reloading: Promise<boolean> | undefined;
+  #lastReload: ReloadResult | undefined;
 
   private constructor(config: Config, eventLog: EventLog, options: StartOptions) {
     this.#config = config;
@@ -225,10 +300,19 @@ export class Gatehouse {
   }
 
   /**
-   * Reloads the config file: the new config is loaded and checked first (an invalid one is refused and
-   * logged, and the old one keeps serving); then farms, sites, rules, certificates, CAs and CRLs change in
-   * place on the listening sockets, new sockets are bound and removed ones drained. Requests in flight
-   * finish on the config they started with. Resolves true when the new config is in force.
+   * Reloads the config file, all or nothing. The new config is loaded and checked; then everything it needs
+   * is built and bound (farms with their connections, TLS contexts for every https binding, new listening
+   * sockets) while the running config serves on; then it is switched in at once, in one synchronous step.
+   * Anything that fails before the switch (an invalid config, a certificate OpenSSL refuses, HTTP/2 turned
+   * on or off on a bound socket, a port in use) refuses the reload: what was built is closed, nothing of
+   * the new config was applied, the reason is logged once and kept in `lastReload`.
+   *
+   * Once switched: requests in flight finish on the config they started with; open connections take the
+   * new config with their next request, and stay open unless their binding's TLS material (certificate,
+   * TLS policy, client-certificate mode, trusted CAs, CRLs) changed since their handshake (then an HTTP/2
+   * connection gets a GOAWAY and an HTTP/1.1 one closes after its next response). A changed farm keeps the
+   * servers whose address stays, with their counters, health, slow start, state, affinity and connections.
+   * Removed sockets are drained. Resolves true when the new config is in force.
    */
   reload(file = this.#config.file): Promise<boolean> {
     const previous = this.#reloading ?? Promise.resolve(true);
@@ -237,65 +321,145 @@ export class Gatehouse {
     return next;
   }
 
+  /** The last reload tried (undefined before the first): when, which file, whether it is in force, and why not. */
+  get lastReload(): ReloadResult | undefined {
+    return this.#lastReload;
+  }
+
   async #reload(file: string): Promise<boolean> {
     if (this.#stopping) return false;
+    const atMs = Date.now();
     let config: Config;
     try {
       config = (await loadConfig(file)).config;
     } catch (error) {
       const lines = error instanceof ConfigError ? error.lines : [(error as Error).message];
-      this.#eventLog.error(`reload refused, the running config stays: ${file} is invalid\n${lines.join('\n')}`);
-      return false;
+      return this.#refuse(atMs, file, `${file} is invalid\n${lines.join('\n')}`, lines);
     }
-    let runtime: Runtime;
+    let prepared: PreparedReload;
     try {
-      runtime = buildRuntime(config, this.#eventLog, this.#revocation, this.#farms);
-      for (const [key, bindings] of runtime.groups) this.#listeners.get(key)?.update(bindings);
+      prepared = await this.#prepare(config);
     } catch (error) {
-      this.#eventLog.error(`reload refused, the running config stays: ${(error as Error).message}`);
-      return false;
+      const message = (error as Error).message;
+      return this.#refuse(atMs, file, message, [message]);
     }
-    const retiredFarms = [...this.#farms.values()].filter((farm) => ![...runtime.farms.values()].includes(farm));
+    this.#commit(prepared, file);
+    this.#lastReload = { atMs, file, ok: true, problems: [] };
+    return true;
+  }
+
+  #refuse(atMs: number, file: string, reason: string, problems: readonly string[]): false {
+    this.#eventLog.error(`reload refused, the running config stays: ${reason}`);
+    this.#lastReload = { atMs, file, ok: false, problems };
+    return false;
+  }
+
+  /**
+   * Builds everything a config needs next to the running one, which it does not change: farms (a changed
+   * one keeping its staying servers), sites, each staying listener's prepared update (TLS contexts), the
+   * access logs, and the new listeners, bound (they serve the new config's sites from then on). Throws
+   * having closed what it built.
+   */
+  async #prepare(config: Config): Promise<PreparedReload> {
+    const runtime = buildRuntime(config, this.#eventLog, this.#revocation, { farms: this.#farms, sites: this.#sites });
+    const added: [string, ListenerRuntime][] = [];
+    let accessLog: AccessLogs | undefined;
+    let dynamicIp = this.#dynamicIp;
+    try {
+      const updates: [ListenerRuntime, ListenerUpdate][] = [];
+      for (const [key, bindings] of runtime.groups) {
+        const listener = this.#listeners.get(key);
+        if (listener) updates.push([listener, listener.prepare(bindings)]);
+      }
+      accessLog = new AccessLogs(config.accessLog, config.sites, { eventLog: this.#eventLog });
+      if (JSON.stringify(config.dynamicIpSecurity) !== JSON.stringify(this.#dynamicIp?.settings)) {
+        dynamicIp = config.dynamicIpSecurity ? new DynamicIpSecurity(config.dynamicIpSecurity, cluster.isWorker ? config.workers : 1) : undefined;
+      }
+      // Last, as the only step that is seen from outside: a socket bound serves at once.
+      for (const [key, bindings] of runtime.groups) {
+        if (this.#listeners.has(key)) continue;
+        const listener = new ListenerRuntime(bindings);
+        added.push([key, listener]);
+        await this.#open(listener);
+      }
+      return { config, runtime, updates, added, accessLog, dynamicIp };
+    } catch (error) {
+      await this.#discard(runtime, added, accessLog, dynamicIp === this.#dynamicIp ? undefined : dynamicIp);
+      throw error;
+    }
+  }
+
+  /** A refused reload: closes what #prepare built (new sockets unbound, new pools and tracers closed). */
+  async #discard(runtime: Runtime, added: readonly [string, ListenerRuntime][], accessLog: AccessLogs | undefined, dynamicIp: DynamicIpSecurity | undefined): Promise<void> {
+    for (const farm of runtime.built) {
+      // Its kept servers are the running farm's: untouched; its health tests never started.
+      for (const server of farm.servers) {
+        if (farm.keeps(server)) continue;
+        void server.pool?.destroy();
+        void server.dispatcher?.destroy();
+      }
+      farm.close();
+    }
+    for (const { pool, dispatcher } of runtime.swaps) {
+      void pool.destroy();
+      void dispatcher.destroy();
+    }
+    for (const site of runtime.sites) void site.tracer?.close();
+    void accessLog?.close();
+    dynamicIp?.close();
+    await Promise.all(added.map(([, listener]) => unbind(listener)));
+  }
+
+  /** Switches a prepared reload in, in one synchronous step (nothing here can fail). */
+  #commit(prepared: PreparedReload, file: string): void {
+    const { config, runtime } = prepared;
+    for (const [listener, update] of prepared.updates) listener.commit(update);
+    for (const [key, listener] of prepared.added) this.#listeners.set(key, listener);
+    const removed = [...this.#listeners.entries()].filter(([key]) => !runtime.groups.has(key));
+    const before = this.#farms;
     const retiredSites = this.#sites;
     const retiredLog = this.#deps.accessLog;
-    const removed = [...this.#listeners.entries()].filter(([key]) => !runtime.groups.has(key));
     this.#config = config;
     this.#farms = runtime.farms;
     this.#sites = runtime.sites;
-    this.#deps.accessLog = new AccessLogs(config.accessLog, config.sites, { eventLog: this.#eventLog });
-    if (JSON.stringify(config.dynamicIpSecurity) !== JSON.stringify(this.#dynamicIp?.settings)) {
+    this.#deps.accessLog = prepared.accessLog;
+    if (prepared.dynamicIp !== this.#dynamicIp) {
       this.#dynamicIp?.close();
-      this.#dynamicIp = config.dynamicIpSecurity ? new DynamicIpSecurity(config.dynamicIpSecurity, cluster.isWorker ? config.workers : 1) : undefined;
+      this.#dynamicIp = prepared.dynamicIp;
     }
     this.metrics?.replaceFarms(runtime.farms);
-    for (const [key, bindings] of runtime.groups) {
-      if (this.#listeners.has(key)) continue;
-      const listener = new ListenerRuntime(bindings);
-      this.#listeners.set(key, listener);
-      try {
-        await this.#open(listener);
-      } catch (error) {
-        this.#listeners.delete(key);
-        this.#eventLog.error(`reload: ${(error as Error).message}`);
-      }
+    // A changed farm takes its staying servers over (settings, hooks, health tests), then their new connections.
+    for (const farm of runtime.built) farm.takeOver();
+    for (const { server, pool, dispatcher } of runtime.swaps) {
+      const old = { pool: server.pool, dispatcher: server.dispatcher };
+      server.pool = pool;
+      server.dispatcher = dispatcher;
+      void old.pool?.close();
+      void old.dispatcher?.close();
     }
-    for (const [key, listener] of removed) {
-      this.#listeners.delete(key);
-      void drain(listener, config.drainTimeoutMs, this.#tunnels, this.#eventLog);
-    }
-    for (const farm of runtime.farms.values()) if (!retiredFarms.includes(farm)) farm.start();
-    // What the old config used goes once its requests are done: pools close after their last request.
-    for (const farm of retiredFarms) {
-      farm.close();
-      for (const server of farm.servers) {
+    // What the old config used and the new one does not goes once its requests are done: pools close
+    // after their last request. A replaced farm was closed by its successor's takeOver.
+    let replaced = 0;
+    for (const [name, old] of before) {
+      const now = runtime.farms.get(name);
+      if (now === old) continue;
+      if (now) replaced++;
+      else old.close();
+      const kept = new Set(now?.servers);
+      for (const server of old.servers) {
+        if (kept.has(server)) continue;
         void server.pool?.close();
         void server.dispatcher?.close();
       }
     }
+    for (const farm of runtime.farms.values()) farm.start();
+    for (const [key, listener] of removed) {
+      this.#listeners.delete(key);
+      void drain(listener, config.drainTimeoutMs, this.#tunnels, this.#eventLog);
+    }
     void retiredLog.close();
     for (const site of retiredSites) void site.tracer?.close();
-    this.#eventLog.info(`config reloaded from ${file}: ${config.sites.length} sites, ${config.farms.length} farms${retiredFarms.length ? `, ${retiredFarms.length} farms replaced` : ''}`);
-    return true;
+    this.#eventLog.info(`config reloaded from ${file}: ${config.sites.length} sites, ${config.farms.length} farms${replaced ? `, ${replaced} farms changed` : ''}`);
   }
 
   /** Every listening socket with its real port. */
@@ -331,6 +495,18 @@ export class Gatehouse {
     this.#revocation.close();
     this.#dynamicIp?.close();
   }
+}
+
+/** Closes a listener a refused reload bound: the socket is released, any connection it took is closed. */
+async function unbind(listener: ListenerRuntime): Promise<void> {
+  const server = listener.server as HttpServer | undefined; // an http2 server with HTTP/1.1 has the same connection methods
+  if (!server?.listening) return;
+  const closed = once(server, 'close');
+  server.close();
+  listener.closeWaiting();
+  HttpServerClass.prototype.closeAllConnections.call(server);
+  listener.destroySessions();
+  await closed;
 }
 
 function listen(server: ListenerServer, listener: ListenerRuntime): Promise<void> {

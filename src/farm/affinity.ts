@@ -67,6 +67,20 @@ export class FarmAffinity {
     return { server: chosen, isNew: true };
   }
 
+  /**
+   * A reload replaced the farm: the keys `previous` remembered keep their server when this farm kept it
+   * (servers are the same objects; cookie values are the servers' addresses, so cookies need nothing).
+   * Keys of another kind (a changed `by` or server variable) are not carried.
+   */
+  inherit(previous: FarmAffinity | undefined): void {
+    if (!previous || previous.policy.by !== this.policy.by || previous.policy.hashServerVariable !== this.policy.hashServerVariable) return;
+    const servers = new Set(this.#farm.servers);
+    const own = [...this.#remembered];
+    this.#remembered.clear();
+    for (const [key, server] of previous.#remembered) if (servers.has(server)) this.#remembered.set(key, server);
+    for (const [key, server] of own) this.#remember(key, server);
+  }
+
   /** Re-pins a key after a retry moved the request to another server. */
   repin(request: RequestInfo, certificateThumbprint256: string | undefined, server: FarmServer): void {
     if (this.policy.by === 'cookie') return;

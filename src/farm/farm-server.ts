@@ -59,13 +59,16 @@ function defaultFailureStatuses(): Uint8Array {
 }
 
 export class FarmServer {
-  readonly config: ServerConfig;
+  /** The server's config; a reload that keeps the server (same address) replaces it (adopt). */
+  config: ServerConfig;
+  /** Its identity: a reload keeps a server whose address stays in its farm, with its counters and health. */
   readonly address: string;
   readonly host: string;
   readonly port: number;
-  readonly weight: number;
-  /** `server/@enabled`: false takes nothing, ever (not even URL tests). */
-  readonly isEnabled: boolean;
+  /** Changed only by a reload (adopt). */
+  weight: number;
+  /** `server/@enabled`: false takes nothing, ever (not even URL tests). Changed only by a reload (adopt). */
+  isEnabled: boolean;
   /** `http://host:port`, the origin requests are sent to. */
   readonly origin: string;
   readonly counters: ServerCounters = { totalRequests: 0, currentRequests: 0, failedRequests: 0, bytesSent: 0, bytesReceived: 0, responseTimeTotalMs: 0 };
@@ -89,13 +92,13 @@ export class FarmServer {
   #state: ServerState;
   #isHealthy = true;
   readonly #clock: Clock;
-  readonly #hooks: FarmServerHooks | undefined;
-  readonly #failureStatuses: Uint8Array;
+  #hooks: FarmServerHooks | undefined;
+  #failureStatuses: Uint8Array;
   readonly #requests = new SlidingWindow(RATE_WINDOW_MS);
-  readonly #responseTimes: SlidingWindow;
+  #responseTimes: SlidingWindow;
   /** Response times with failures counted as failurePenaltyMs: what leastResponseTime compares. */
-  readonly #scoredTimes: SlidingWindow;
-  readonly #failurePenaltyMs: number;
+  #scoredTimes: SlidingWindow;
+  #failurePenaltyMs: number;
   #countingSinceMs: number;
 
   constructor(config: ServerConfig, options: FarmServerOptions = {}) {
@@ -114,6 +117,28 @@ export class FarmServer {
     this.#failurePenaltyMs = options.failurePenaltyMs ?? 30_000;
     this.#countingSinceMs = this.#clock.now();
     this.origin = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+    this.refreshSelectable();
+  }
+
+  /**
+   * A reload kept this server (same address) in its farm, whose new FarmState calls this when the reload
+   * is committed: the new config's weight and enabled flag, and the new farm's hooks, failure statuses,
+   * failure penalty and response-time window apply. Counters, health, slow start, the requests/s window
+   * and the availability state stay (the farm applies a state the new config changes). The response-time
+   * averages stay too unless leastResponseTimePeriod changed (they restart then).
+   */
+  adopt(config: ServerConfig, options: FarmServerOptions): void {
+    this.config = config;
+    this.weight = config.weight;
+    this.isEnabled = config.enabled;
+    this.#hooks = options.hooks;
+    this.#failureStatuses = options.failureStatuses ?? defaultFailureStatuses();
+    this.#failurePenaltyMs = options.failurePenaltyMs ?? 30_000;
+    const windowMs = options.responseTimeWindowMs ?? 5000;
+    if (windowMs !== this.#responseTimes.windowMs) {
+      this.#responseTimes = new SlidingWindow(windowMs);
+      this.#scoredTimes = new SlidingWindow(windowMs);
+    }
     this.refreshSelectable();
   }
 

@@ -8,13 +8,13 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { HealthCheckPolicy } from '../config/farm-model.js';
-import type { Farm } from '../config/model.js';
+import type { Farm, ServerConfig } from '../config/model.js';
 import { eventLog as defaultEventLog, type EventLog } from '../tracing/log.js';
 import { FarmAffinity } from './affinity.js';
 import type { Balancer } from './balancers/balancer.js';
 import { BALANCERS } from './balancers/index.js';
 import { systemClock, systemRandom, type Clock, type Random, type TimerHandle } from './clock.js';
-import { FarmServer, type FarmServerHooks, type ServerCounters, type ServerState } from './farm-server.js';
+import { FarmServer, type FarmServerHooks, type FarmServerOptions, type ServerCounters, type ServerState } from './farm-server.js';
 import { LiveTrafficCount } from './health/live-traffic.js';
 import { createUndiciProbe } from './health/probe.js';
 import { UrlTest, type HealthProbe, type UrlTestResult } from './health/url-test.js';
@@ -28,6 +28,12 @@ export interface FarmStateOptions {
   readonly random?: Random;
   /** Sends URL tests; undici through each server's dispatcher by default. */
   readonly probe?: HealthProbe;
+  /**
+   * The farm of the same name in the config in force, when a reload changes it: the servers whose
+   * address stays are the same FarmServer objects (their counters, health, slow start, state, pools and
+   * affinity carry on). Nothing of `previous` changes until takeOver() (the reload's commit).
+   */
+  readonly previous?: FarmState;
 }
 
 /** What marked a server healthy or unhealthy. */
@@ -86,9 +92,11 @@ const MAX_RETRY_DELAY_MS = 5 * 60_000;
 
 /** Per server: the live-traffic count and the retry after a back-off. */
 class ServerHealth {
-  readonly count: LiveTrafficCount;
+  count: LiveTrafficCount;
   nextRetryDelayMs: number;
   retryTimer: TimerHandle | undefined;
+  /** When the armed retry fires (clock ms), so a reload can carry it over. */
+  retryAtMs = 0;
   /** Back after a retry: the first failure before a success marks it unhealthy again. */
   isOnProbation = false;
   constructor(policy: HealthCheckPolicy) {
@@ -123,6 +131,9 @@ export class FarmState {
   readonly #health = new Map<FarmServer, ServerHealth>();
   readonly #listeners: ((change: HealthChange) => void)[] = [];
   readonly #probePools = new Map<FarmServer, Pool>();
+  readonly #serverOptions: FarmServerOptions;
+  /** The farm this one replaces, until takeOver(). */
+  #previous: FarmState | undefined;
   #urlTest: UrlTest | undefined;
   #isStarted = false;
   #isClosed = false;
@@ -142,11 +153,65 @@ export class FarmState {
       onStateChange: (server, previous) => this.#onStateChange(server, previous),
     };
     const serverOptions = { clock: this.#clock, responseTimeWindowMs: config.policies.loadBalancing.leastResponseTimePeriodMs, failurePenaltyMs: config.protocol.timeoutMs, failureStatuses, hooks };
-    this.servers = config.servers.map((server) => new FarmServer(server, serverOptions));
+    this.#serverOptions = serverOptions;
+    const previous = options.previous;
+    this.#previous = previous;
+    const kept = new Map(previous?.servers.map((server) => [server.address, server]));
+    this.servers = config.servers.map((server) => kept.get(server.address) ?? new FarmServer(server, serverOptions));
     for (const server of this.servers) this.#health.set(server, new ServerHealth(this.#policy));
     this.balancer = BALANCERS[config.policies.loadBalancing.algorithm]({ servers: this.servers, clock: this.#clock, random: options.random ?? systemRandom }, config.policies.loadBalancing);
     this.affinity = config.policies.affinity ? new FarmAffinity(this, config.policies.affinity) : undefined;
-    this.#refresh(false);
+    // Kept servers still answer to the farm in force: they are refreshed by takeOver().
+    this.#refresh(false, previous ? this.servers.filter((server) => !kept.has(server.address)) : this.servers);
+  }
+
+  /** Whether `server` is one of `previous`'s that this farm keeps; false once takeOver() ran. */
+  keeps(server: FarmServer): boolean {
+    return this.#previous?.servers.includes(server) ?? false;
+  }
+
+  /**
+   * The reload that built this farm is committed: it replaces `previous` (options.previous). The servers
+   * it keeps take this config's settings (weight, enabled) and answer to this farm from now on, with their
+   * counters, health, slow start and availability state (a state applies only when the config changed
+   * it: a server an administrator drained stays drained), live-traffic counts (while their settings are
+   * unchanged) and pending retries; client affinity stays; the previous farm's URL test and retries stop
+   * (this farm's start() runs its own). The previous farm's servers that this one dropped still answer to
+   * it (closed) while their requests finish. Cannot throw; does nothing without a previous farm.
+   */
+  takeOver(): void {
+    const previous = this.#previous;
+    if (!previous) return;
+    this.#previous = undefined;
+    const now = this.#clock.now();
+    const policy = this.#policy;
+    const before = previous.#policy;
+    const isSameCount = before.maxLiveTrafficFailures === policy.maxLiveTrafficFailures && before.liveTrafficFailurePeriodMs === policy.liveTrafficFailurePeriodMs;
+    // Read the pending retries before close() clears them.
+    const retries = new Map<FarmServer, number>();
+    for (const [server, health] of previous.#health) if (health.retryTimer !== undefined) retries.set(server, health.retryAtMs);
+    previous.close();
+    this.#flags.isEnabled = previous.config.enabled === this.config.enabled ? previous.#flags.isEnabled : this.config.enabled;
+    const stateChanges: [FarmServer, ServerConfig['state']][] = [];
+    for (const [index, server] of this.servers.entries()) {
+      const old = previous.#health.get(server);
+      if (!old) continue; // a server this reload added
+      const config = this.config.servers[index] as ServerConfig;
+      if (config.state !== server.config.state) stateChanges.push([server, config.state]);
+      server.adopt(config, this.#serverOptions);
+      const health = this.#health.get(server) as ServerHealth;
+      if (isSameCount) health.count = old.count;
+      health.isOnProbation = old.isOnProbation;
+      health.nextRetryDelayMs = before.liveTrafficRecoveryDelayMs === policy.liveTrafficRecoveryDelayMs ? old.nextRetryDelayMs : policy.liveTrafficRecoveryDelayMs;
+      if (server.isHealthy || policy.url !== undefined) continue; // healthy, or the URL test decides
+      // Unhealthy without a URL test: a pending retry keeps its time; one the URL test was deciding gets a retry.
+      const at = retries.get(server);
+      if (at !== undefined) this.#armRetry(server, health, Math.max(0, at - now));
+      else if (before.url !== undefined) this.#scheduleRetry(server, health);
+    }
+    this.affinity?.inherit(previous.affinity);
+    this.#refresh(true);
+    for (const [server, state] of stateChanges) server.state = state;
   }
 
   /** The server for a new request, or undefined when none is selectable (502.4). */
@@ -334,9 +399,16 @@ export class FarmState {
 
   #scheduleRetry(server: FarmServer, health: ServerHealth): void {
     if (this.#isClosed) return;
-    this.#clearRetry(health);
     const delay = health.nextRetryDelayMs;
     health.nextRetryDelayMs = Math.min(delay * 2, Math.max(MAX_RETRY_DELAY_MS, this.#policy.liveTrafficRecoveryDelayMs));
+    this.#armRetry(server, health, delay);
+  }
+
+  /** Marks the server healthy again (on probation) after `delay` ms. */
+  #armRetry(server: FarmServer, health: ServerHealth, delay: number): void {
+    if (this.#isClosed) return;
+    this.#clearRetry(health);
+    health.retryAtMs = this.#clock.now() + delay;
     health.retryTimer = this.#clock.setTimeout(() => {
       health.retryTimer = undefined;
       if (this.#isClosed) return;
@@ -372,8 +444,8 @@ export class FarmState {
     return healthy;
   }
 
-  /** Recomputes minServers' mode and every server's isSelectable; logs a change of mode. */
-  #refresh(isLogged: boolean): void {
+  /** Recomputes minServers' mode and every server's isSelectable (or those given); logs a change of mode. */
+  #refresh(isLogged: boolean, servers: readonly FarmServer[] = this.servers): void {
     const minServers = this.#policy.minServers;
     const healthy = this.#healthyCount();
     const isIgnoringHealth = minServers > 0 && healthy < minServers;
@@ -385,7 +457,7 @@ export class FarmState {
         this.#eventLog.info(`farm ${this.name}: ${healthy} servers healthy and available (minServers ${minServers}): unhealthy servers get no new requests again`);
       }
     }
-    for (const server of this.servers) server.refreshSelectable();
+    for (const server of servers) server.refreshSelectable();
   }
 
   #dispatcherOf(server: FarmServer): Dispatcher {

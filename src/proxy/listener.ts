@@ -6,7 +6,7 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createSecureServer as createHttp2Server, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
-import type { SecureContext, SecureContextOptions, TLSSocket } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { secureContextFor, secureContextOptions } from '../tls/secure-context.js';
 import { allowPartialTrustChainOnDefault, renewTicketsOnResumption, setClientCertificateRequest, useSniCallback } from '../platform/tls-internals.js';
 import type { BindingRuntime } from './site-runtime.js';
@@ -18,8 +18,11 @@ import { gateConnections, type ConnectionGate } from '../platform/connection-gat
 import type { Server as NetServer } from 'node:net';
 import { revocationGate } from '../tls/online/revocation-service.js';
 
-/** HTTP/2 settings we send: a bound on concurrent streams per connection, as nginx (128) and Envoy have. */
-const HTTP2_SETTINGS = { maxConcurrentStreams: 128 } as const;
+/**
+ * HTTP/2 settings we send: a bound on concurrent streams per connection, as nginx (128) and Envoy have, and
+ * extended CONNECT (RFC 8441) for WebSockets over HTTP/2.
+ */
+const HTTP2_SETTINGS = { maxConcurrentStreams: 128, enableConnectProtocol: true } as const;
 /** An HTTP/2 connection with no frames for this long is closed (GOAWAY), like an idle HTTP/1.1 keep-alive connection. */
 
 /** The node server of a listener: http, https (HTTP/1.1 only), or https with HTTP/2 (and HTTP/1.1 by ALPN). */
@@ -29,6 +32,46 @@ export type ListenerServer = HttpServer | HttpsServer | Http2SecureServer;
 export function hostNameOf(authority: string): string {
   const end = authority.startsWith('[') ? authority.indexOf(']') + 1 : authority.lastIndexOf(':');
   return end > 0 ? authority.slice(0, end) : authority;
+}
+
+/** The listener generation a TLS socket's handshake finished under (stamped on 'secureConnection'). */
+const kHandshakeGeneration = Symbol('gatehouse.handshakeGeneration');
+
+function handshakeGenerationOf(socket: TLSSocket): number {
+  return (socket as TLSSocket & { [kHandshakeGeneration]?: number })[kHandshakeGeneration] ?? 0;
+}
+
+/** Bindings by the host names they answer: exact, `*.` wildcard suffixes, and the one without a name. */
+interface BindingIndex {
+  readonly byName: Map<string, BindingRuntime>;
+  readonly wildcards: [suffix: string, binding: BindingRuntime][];
+  readonly fallback: BindingRuntime | undefined;
+}
+
+function indexOf(bindings: readonly BindingRuntime[]): BindingIndex {
+  const byName = new Map<string, BindingRuntime>();
+  const wildcards: [string, BindingRuntime][] = [];
+  let fallback: BindingRuntime | undefined;
+  for (const binding of bindings) {
+    const name = binding.config.hostName;
+    if (name === undefined) fallback = binding;
+    else if (name.startsWith('*.')) wildcards.push([name.slice(1), binding]);
+    else byName.set(name, binding);
+  }
+  return { byName, wildcards, fallback };
+}
+
+/**
+ * A listener's part of a config reload, built by prepare() (where every failure happens) and applied by
+ * commit() (which cannot fail). Discarding it undoes nothing: prepare changed nothing in force.
+ */
+export interface ListenerUpdate {
+  readonly bindings: readonly BindingRuntime[];
+  readonly index: BindingIndex;
+  readonly contexts: Map<BindingRuntime, SecureContext>;
+  /** https: the server's new default context options, when the default binding's TLS changed. */
+  readonly defaultOptions: SecureContextOptions | undefined;
+  readonly generation: number;
 }
 
 export class ListenerRuntime {
@@ -41,7 +84,11 @@ export class ListenerRuntime {
   readonly #sessions = new Set<ServerHttp2Session>();
   /** The bindings on this socket; replaced by update() on a config reload. */
   bindings: readonly BindingRuntime[];
-  /** Bumped by each update(): connections made before it take the new bindings on their next request. */
+  /**
+   * Bumped by each reload (commit): connections made before it take the new bindings on their next
+   * request, carrying on (TlsConnection.carry) unless their binding's TLS material changed since their
+   * handshake (BindingRuntime.tlsSince).
+   */
   generation = 0;
   #byName = new Map<string, BindingRuntime>();
   #wildcards: [suffix: string, binding: BindingRuntime][] = [];
@@ -59,66 +106,96 @@ export class ListenerRuntime {
     // A Node whose HTTP/2 a client can crash offers HTTP/1.1 only (platform/http2-probe.ts).
     this.isHttp2 = this.isHttps && first.config.http2 && isHttp2Safe();
     this.bindings = bindings;
-    this.#index(bindings);
+    this.#useIndex(indexOf(bindings));
   }
 
-  #index(bindings: readonly BindingRuntime[]): void {
-    const byName = new Map<string, BindingRuntime>();
-    const wildcards: [string, BindingRuntime][] = [];
-    let fallback: BindingRuntime | undefined;
-    for (const binding of bindings) {
-      const name = binding.config.hostName;
-      if (name === undefined) fallback = binding;
-      else if (name.startsWith('*.')) wildcards.push([name.slice(1), binding]);
-      else byName.set(name, binding);
-    }
-    this.#byName = byName;
-    this.#wildcards = wildcards;
-    this.#fallback = fallback;
+  #useIndex(index: BindingIndex): void {
+    this.#byName = index.byName;
+    this.#wildcards = index.wildcards;
+    this.#fallback = index.fallback;
   }
 
   /**
-   * A config reload: the same socket now serves these bindings (new sites, farms, certificates, CAs,
-   * CRLs). New handshakes use the new TLS contexts at once; requests in flight finish as they started.
+   * A config reload, first step: builds what this socket needs to serve `bindings` (the binding index, a
+   * TLS context per binding, the default context) and changes nothing. Throws when the reload cannot be
+   * applied here: HTTP/2 turned on or off (ALPN is fixed when the socket is created), a certificate or
+   * TLS policy OpenSSL refuses. A binding whose TLS material (BindingRuntime.tlsKey) is unchanged keeps
+   * its context and its tlsSince: its open connections carry on after commit().
    */
-  update(bindings: readonly BindingRuntime[]): void {
+  prepare(bindings: readonly BindingRuntime[]): ListenerUpdate {
     const http2 = bindings[0]?.config.http2 === true && this.isHttps && isHttp2Safe();
     if (http2 !== this.isHttp2) {
       const port = (this.server?.address() as { port?: number } | null)?.port ?? this.port;
       throw new Error(`turning HTTP/2 ${http2 ? 'on' : 'off'} for ${this.address}:${port} needs a restart (ALPN is fixed when the socket is created)`);
     }
+    const index = indexOf(bindings);
+    const generation = this.generation + 1;
+    const contexts = new Map<BindingRuntime, SecureContext>();
+    if (!this.isHttps) return { bindings, index, contexts, defaultOptions: undefined, generation };
+    const isShared = bindings.length > 1;
+    const wasShared = this.bindings.length > 1;
+    const before = new Map(this.bindings.map((binding) => [binding.config.hostName, binding]));
+    for (const binding of bindings) {
+      const old = before.get(binding.config.hostName);
+      const isSame = old !== undefined && old.tlsKey === binding.tlsKey;
+      binding.tlsSince = isSame ? old.tlsSince : generation;
+      // The context also holds the site's name (session id context) and whether tickets are on (a shared port).
+      const kept = isSame && isShared === wasShared && old.site.name === binding.site.name ? this.#contexts.get(old) : undefined;
+      contexts.set(binding, kept ?? contextOf(binding, isShared));
+    }
+    const defaultBinding = index.fallback ?? (bindings[0] as BindingRuntime);
+    const oldDefault = this.#fallback ?? (this.bindings[0] as BindingRuntime);
+    const isDefaultSame = oldDefault.config.hostName === defaultBinding.config.hostName && oldDefault.tlsKey === defaultBinding.tlsKey && oldDefault.site.name === defaultBinding.site.name && isShared === wasShared;
+    let defaultOptions: SecureContextOptions | undefined;
+    if (!isDefaultSame) {
+      defaultOptions = { ...secureContextOptions(defaultBinding.config, defaultBinding.site.config, isShared), ...(this.#ticketKeys ? { ticketKeys: this.#ticketKeys } : {}) };
+      // What commit's setSecureContext builds from the same options: OpenSSL refuses them here or not at all.
+      contextOf(defaultBinding, isShared, defaultOptions);
+    }
+    return { bindings, index, contexts, defaultOptions, generation };
+  }
+
+  /**
+   * A config reload, second step: the socket serves the prepared bindings (new sites, farms, rules,
+   * certificates, CAs, CRLs) from now on. New handshakes use the new TLS contexts; requests in flight
+   * finish as they started; open connections take the new config with their next request. An HTTP/2
+   * connection whose binding's TLS material changed since its handshake gets a GOAWAY (its streams
+   * finish, the client makes a new handshake); an HTTP/1.1 one closes after its next response
+   * (TlsConnection.isFromEarlierConfig). Any other connection stays open. Cannot fail.
+   */
+  commit(update: ListenerUpdate): void {
+    this.bindings = update.bindings;
+    this.#useIndex(update.index);
+    this.#contexts = update.contexts;
+    this.generation = update.generation;
+    const server = this.server;
+    if (!server) return;
     if (this.isHttps) {
-      // Build everything first: a bad certificate throws here, before anything changed.
-      const contexts = new Map(bindings.map((b) => [b, secureContextFor(b.config, b.site.config, bindings.length > 1)] as const));
-      this.bindings = bindings;
-      this.#index(bindings);
-      this.#contexts = contexts;
-      const server = this.server as HttpsServer | undefined;
-      // HTTP/2 connections made before: a GOAWAY lets their streams finish and sends the client to a new handshake.
-      for (const session of this.#sessions) session.close();
-      if (server) {
-        const defaultBinding = this.#fallback ?? (bindings[0] as BindingRuntime);
-        const defaultOptions = secureContextOptions(defaultBinding.config, defaultBinding.site.config, bindings.length > 1);
-        server.setSecureContext({ ...defaultOptions, ...(this.#ticketKeys ? { ticketKeys: this.#ticketKeys } : {}) });
-        allowPartialTrustChainOnDefault(server, defaultOptions);
+      const https = server as HttpsServer;
+      const defaultOptions = update.defaultOptions;
+      if (defaultOptions) {
+        https.setSecureContext(defaultOptions);
+        allowPartialTrustChainOnDefault(https, defaultOptions);
         // A shared port has tickets off (secureContextOptions): nothing to renew there.
-        if (bindings.length === 1 && bindings[0]?.config.tls.sessionResumption) renewTicketsOnResumption(server);
-        (server as HttpsServer & { requestCert?: boolean }).requestCert = defaultBinding.site.config.ssl.clientCertificates !== 'ignore';
-        useSniCallback(server, this.#needsSniCallback ? this.#sniCallback : undefined);
-        this.#holdForRevocation();
-        this.#stapleOcsp();
+        if (this.bindings.length === 1 && this.bindings[0]?.config.tls.sessionResumption) renewTicketsOnResumption(https);
+        const defaultBinding = this.#fallback ?? (this.bindings[0] as BindingRuntime);
+        (https as HttpsServer & { requestCert?: boolean }).requestCert = defaultBinding.site.config.ssl.clientCertificates !== 'ignore';
       }
-    } else {
-      this.bindings = bindings;
-      this.#index(bindings);
+      useSniCallback(https, this.#needsSniCallback ? this.#sniCallback : undefined);
+      this.#holdForRevocation();
+      this.#stapleOcsp();
+      for (const session of this.#sessions) {
+        const socket = session.socket as TLSSocket | undefined;
+        if (!socket) continue;
+        const binding = this.bindings.length === 1 ? this.bindings[0] : this.bindingFor(socket.servername);
+        // GOAWAY: the streams open finish, new ones go to a new connection and its handshake.
+        if (!binding || handshakeGenerationOf(socket) < binding.tlsSince) session.close();
+      }
     }
-    if (this.server) {
-      // The limits of the new config (the check interval stays the one the socket started with).
-      const { keepAliveTimeout, headersTimeout, maxHeaderSize } = this.#connectionSettings();
-      Object.assign(this.server, { keepAliveTimeout, headersTimeout, maxHeaderSize });
-      this.#limitConnections();
-    }
-    this.generation++;
+    // The limits of the new config (the check interval stays the one the socket started with).
+    const { keepAliveTimeout, headersTimeout, maxHeaderSize } = this.#connectionSettings();
+    Object.assign(server, { keepAliveTimeout, headersTimeout, maxHeaderSize });
+    this.#limitConnections();
   }
 
   /** Whether the handshake must look at the SNI name: several bindings, or one that answers for one name only. */
@@ -165,14 +242,28 @@ export class ListenerRuntime {
     return named !== undefined && named !== this.#fallback && named.site !== binding.site;
   }
 
-  /** https: the connection state of a socket, made on its first request. Undefined when no binding answers. */
+  /**
+   * https: the connection state of a socket, made on its first request and again on its first request
+   * after a reload. Undefined when no binding answers.
+   */
   tlsConnection(socket: TLSSocket): TlsConnection | undefined {
     const known = TlsConnection.of(socket);
     if (known && known.generation === this.generation) return known;
+    return this.#connectionOf(socket, known);
+  }
+
+  #connectionOf(socket: TLSSocket, known: TlsConnection | undefined): TlsConnection | undefined {
     // A listener with one binding disables nothing, so a resumed TLS 1.2 session (which may report no
     // server name) can only be that binding's; with several bindings resumption is off (see createServer).
     const binding = this.bindings.length === 1 ? this.bindings[0] : this.bindingFor(socket.servername);
-    return binding ? TlsConnection.attach(socket, new TlsConnection(socket, binding, this.generation, known !== undefined)) : undefined;
+    if (!binding) return undefined;
+    const handshake = known?.handshakeGeneration ?? handshakeGenerationOf(socket);
+    // A reload changed the TLS material this connection's handshake met: evaluated again, closed after its response.
+    const isFromEarlierConfig = handshake < binding.tlsSince;
+    // Unchanged material: the verdict holds (unless the new site reads the client's chain and the old did not).
+    const isCarried = known !== undefined && !isFromEarlierConfig && (known.binding.site.needsClientChain || !binding.site.needsClientChain);
+    const connection = isCarried ? known.carry(binding, this.generation) : new TlsConnection(socket, binding, this.generation, isFromEarlierConfig, handshake);
+    return TlsConnection.attach(socket, connection);
   }
 
   /** HTTP/2: asks every open connection to finish its streams and close (GOAWAY). */
@@ -244,13 +335,16 @@ export class ListenerRuntime {
    */
   #stapleOcsp(): void {
     const server = this.server as HttpsServer | undefined;
-    if (!server || this.#isStapling || !this.bindings.some((binding) => binding.staple)) return;
-    this.#isStapling = true;
-    server.on('OCSPRequest', (certificate: Buffer, issuer: Buffer | null, callback: (error: Error | null, response?: Buffer) => void) => {
-      const staple = this.bindings.find((binding) => binding.staple?.isFor(certificate))?.staple;
-      if (staple) staple.answer(issuer, callback);
-      else callback(null);
-    });
+    if (!server || !this.bindings.some((binding) => binding.staple)) return;
+    if (!this.#isStapling) {
+      this.#isStapling = true;
+      server.on('OCSPRequest', (certificate: Buffer, issuer: Buffer | null, callback: (error: Error | null, response?: Buffer) => void) => {
+        const staple = this.bindings.find((binding) => binding.staple?.isFor(certificate))?.staple;
+        if (staple) staple.answer(issuer, callback);
+        else callback(null);
+      });
+    }
+    // Fetch the answers now (a reload's new bindings too), not on the first handshake that asks.
     for (const binding of this.bindings) binding.staple?.start();
   }
 
@@ -293,7 +387,7 @@ export class ListenerRuntime {
       this.#limitConnections();
       return this.server;
     }
-    for (const binding of this.bindings) this.#contexts.set(binding, secureContextFor(binding.config, binding.site.config, this.bindings.length > 1));
+    for (const binding of this.bindings) this.#contexts.set(binding, contextOf(binding, this.bindings.length > 1));
     const defaultBinding = this.#fallback ?? (this.bindings[0] as BindingRuntime);
     // Clients without SNI get the default binding, so its site decides whether the handshake asks for a
     // certificate; the SNI callback sets it for the binding a name selects.
@@ -337,12 +431,24 @@ export class ListenerRuntime {
     this.#holdForRevocation();
     this.#stapleOcsp();
     this.#limitConnections();
-    // A client without SNI when no binding answers for it: end the connection after the handshake.
     this.server.on('secureConnection', (socket: TLSSocket) => {
+      // The TLS material this handshake met is that of this generation's bindings (tlsConnection, commit).
+      (socket as TLSSocket & { [kHandshakeGeneration]?: number })[kHandshakeGeneration] = this.generation;
+      // A client without SNI when no binding answers for it: end the connection after the handshake.
       if (this.#fallback) return;
       if (this.bindings.length === 1 && socket.isSessionReused()) return; // see tlsConnection
       if (!this.bindingFor(socket.servername)) socket.destroy();
     });
     return this.server;
+  }
+}
+
+/** A binding's TLS context; OpenSSL's refusal names the binding. `options`: other options to try instead. */
+function contextOf(binding: BindingRuntime, isShared: boolean, options?: SecureContextOptions): SecureContext {
+  try {
+    return options ? createSecureContext(options) : secureContextFor(binding.config, binding.site.config, isShared);
+  } catch (error) {
+    const name = binding.config.hostName === undefined ? '' : ` (host name ${binding.config.hostName})`;
+    throw new Error(`binding ${binding.config.address}:${binding.config.port}${name} of site ${binding.site.name}: its TLS context cannot be made: ${(error as Error).message}`, { cause: error });
   }
 }

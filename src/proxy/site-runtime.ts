@@ -2,6 +2,7 @@
  * Sites and bindings at run time: the config objects plus what the request path needs precomputed
  * (each farm's state and the headers to strip for it, the X-ARR-SSL server fields).
  */
+import { createHash, X509Certificate, type Hash } from 'node:crypto';
 import type { Binding, Farm, Site } from '../config/model.js';
 import type { Rule } from '../config/rules-schema.js';
 import type { FarmState } from '../farm/farm-state.js';
@@ -58,8 +59,8 @@ export class SiteRuntime {
   readonly rules: readonly Rule[];
   /** Failed request tracing for this site; undefined when the site has no tracing rules. */
   tracer: SiteTracer | undefined;
-  /** Client chains seen on full handshakes, for resumed sessions that lack them. */
-  readonly chains = new ChainCache();
+  /** Client chains seen on full handshakes, for resumed sessions that lack them (app.ts hands a site's on across reloads). */
+  chains = new ChainCache();
   /**
    * Whether anything reads the chain a client sends (a forwarded format that carries it, a trace); a CRL
    * makes the door read it too. Otherwise a connection reads only the leaf (tls/client-certificate.ts).
@@ -108,6 +109,19 @@ export class SiteRuntime {
     this.#defaultRoute = defaultName === undefined ? undefined : this.#routes.get(defaultName);
   }
 
+  #tlsKey: string | undefined;
+
+  /**
+   * What the TLS connections of the site's bindings depend on from the site: the client-certificate mode,
+   * the trusted CAs, the CRLs and the online revocation settings, as one digest (made on first use: a
+   * reload compares them). Equal digests: a connection's certificate verdict still holds.
+   */
+  get tlsKey(): string {
+    if (this.#tlsKey !== undefined) return this.#tlsKey;
+    const ssl = this.config.ssl;
+    return (this.#tlsKey = digestOf([ssl.clientCertificates, ssl.trustedCa?.pem, ssl.revocation.check, ssl.revocation.byIssuerFingerprint, ssl.revocation.byIssuerSubject, ssl.revocation.pending, ssl.onlineRevocation]));
+  }
+
   /** Where requests no rule answers go; undefined when the site has no farm of its own (404). */
   get defaultRoute(): FarmRoute | undefined {
     return this.#defaultRoute;
@@ -136,6 +150,13 @@ export class BindingRuntime {
   readonly url: string;
   /** `certificate.ocspStapling`: the staple handed to handshakes that ask (set by app.ts). */
   staple: OcspStaple | undefined;
+  /**
+   * The listener generation since which this binding's TLS material (tlsKey) is what it is now: a
+   * connection whose handshake is older met other material and closes after its response (HTTP/1.1) or
+   * gets a GOAWAY (HTTP/2) at the reload; a younger one carries on. Set by the listener (prepare).
+   */
+  tlsSince = 0;
+  #tlsKey: string | undefined;
 
   constructor(config: Binding, site: SiteRuntime) {
     this.config = config;
@@ -149,9 +170,57 @@ export class BindingRuntime {
     this.url = `${config.protocol}://${host}:${config.port}`;
   }
 
+  /**
+   * What a TLS connection of this binding depends on: its certificate and key, its TLS policy and its
+   * site's tlsKey (client-certificate mode, trusted CAs, CRLs, online revocation), as one digest made on
+   * first use. HTTP/2 on the port is not in it: a reload cannot change it (listener.ts).
+   */
+  get tlsKey(): string {
+    return (this.#tlsKey ??= digestOf([this.config.certificate?.options, this.config.tls, this.site.tlsKey]));
+  }
+
   /** X-ARR-SSL for a connection using `cipherBits`. */
   sslHeaderValue(cipherBits: number): string {
     return `${this.sslServerKeyBits}|${cipherBits}|${this.sslServerIssuer}|${this.sslServerSubject}`;
+  }
+}
+
+/** A SHA-256 digest of config values (plain objects, arrays, Maps, Sets, Buffers, certificates): equal values, equal digests. */
+export function digestOf(value: unknown): string {
+  const hash = createHash('sha256');
+  feed(hash, value);
+  return hash.digest('hex');
+}
+
+function feed(hash: Hash, value: unknown): void {
+  if (value === null || value === undefined) {
+    hash.update(value === null ? 'n;' : 'u;');
+  } else if (typeof value !== 'object') {
+    const text = String(value);
+    hash.update(`${typeof value}${text.length}:${text};`);
+  } else if (value instanceof Uint8Array) {
+    hash.update(`b${value.length}:`);
+    hash.update(value);
+  } else if (value instanceof X509Certificate) {
+    hash.update(`x:${value.fingerprint256};`);
+  } else if (value instanceof Map) {
+    hash.update('M');
+    for (const [key, item] of value) {
+      feed(hash, key);
+      feed(hash, item);
+    }
+    hash.update('m');
+  } else if (value instanceof Set || Array.isArray(value)) {
+    hash.update('[');
+    for (const item of value as Iterable<unknown>) feed(hash, item);
+    hash.update(']');
+  } else {
+    hash.update('{');
+    for (const [key, item] of Object.entries(value)) {
+      hash.update(`${key.length}:${key}=`);
+      feed(hash, item);
+    }
+    hash.update('}');
   }
 }
 

@@ -26,14 +26,34 @@ export class TlsConnection {
 
   /** The listener generation it was made under (a config reload makes a new one). */
   readonly generation: number;
-  /** Made again after a config reload: the connection should close after this response, so the
-   * client's next handshake uses the new certificates and trust. */
+  /** The listener generation its TLS handshake was made under. */
+  readonly handshakeGeneration: number;
+  /**
+   * A config reload changed the TLS material its handshake met (the binding's certificate, TLS policy, the
+   * site's client-certificate mode, trusted CAs, CRLs): the connection should close after this response,
+   * so the client's next handshake uses the new certificates and trust. A reload that changed none of
+   * them leaves it false: the connection carries on with the new config (see `carry`).
+   */
   readonly isFromEarlierConfig: boolean;
 
-  constructor(socket: TLSSocket, binding: BindingRuntime, generation = 0, isFromEarlierConfig = false) {
+  /** `source`: the socket, whose certificate is evaluated; or the connection carried on by `carry`. */
+  constructor(source: TLSSocket | TlsConnection, binding: BindingRuntime, generation = 0, isFromEarlierConfig = false, handshakeGeneration = generation) {
     this.binding = binding;
     this.generation = generation;
+    this.handshakeGeneration = handshakeGeneration;
     this.isFromEarlierConfig = isFromEarlierConfig;
+    if (source instanceof TlsConnection) {
+      this.certificate = source.certificate;
+      this.verdict = source.verdict;
+      this.isResumed = source.isResumed;
+      this.sslValue = source.sslValue;
+      this.protocol = source.protocol;
+      this.cipher = source.cipher;
+      this.serverName = source.serverName;
+      this.alpn = source.alpn;
+      return;
+    }
+    const socket = source;
     const site = binding.site;
     const { certificate, verdict } = evaluateClientCertificate(socket, site.config.ssl, site.chains, site.needsClientChain, site.revocation);
     this.certificate = certificate;
@@ -45,6 +65,15 @@ export class TlsConnection {
     this.cipher = cipher?.standardName ?? cipher?.name ?? '';
     this.serverName = typeof socket.servername === 'string' ? socket.servername : '';
     this.alpn = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : '';
+  }
+
+  /**
+   * The same connection under a reloaded config whose TLS material is this connection's (equal tlsKey):
+   * the certificate and its verdict still hold, the binding (and so its site, farms and rules) is the new
+   * one. The forwarded certificate headers are made again (the farm's format may have changed).
+   */
+  carry(binding: BindingRuntime, generation: number): TlsConnection {
+    return new TlsConnection(this, binding, generation, false, this.handshakeGeneration);
   }
 
   /** Flat [name, value, …] certificate headers for the site's farm; empty without an accepted certificate. */
