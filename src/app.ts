@@ -151,9 +151,35 @@ function farmStateFor(farm: Farm, eventLog: EventLog, previous: FarmState | unde
  * Changes nothing of `previous`.
  */
 function buildRuntime(config: Config, eventLog: EventLog, revocation: RevocationService, previous?: { readonly farms: ReadonlyMap<string, FarmState>; readonly sites: readonly SiteRuntime[] }): Runtime {
-  const farms = new Map<string, FarmState>();
-  const built: FarmState[] = [];
-  const swaps: Runtime['swaps'] = [];
+  const runtime: Runtime = { farms: new Map(), sites: [], groups: new Map(), built: [], swaps: [] };
+  try {
+    return buildInto(runtime, config, eventLog, revocation, previous);
+  } catch (error) {
+    closeBuilt(runtime); // nothing of it is in force yet
+    throw error;
+  }
+}
+
+/** What a refused reload built and the running config does not use: new servers' connections, swaps, tracers. */
+function closeBuilt(runtime: Pick<Runtime, 'built' | 'swaps' | 'sites'>): void {
+  for (const farm of runtime.built) {
+    // Its kept servers are the running farm's: untouched; its health tests never started.
+    for (const server of farm.servers) {
+      if (farm.keeps(server)) continue;
+      void server.pool?.destroy();
+      void server.dispatcher?.destroy();
+    }
+    farm.close();
+  }
+  for (const { pool, dispatcher } of runtime.swaps) {
+    void pool.destroy();
+    void dispatcher.destroy();
+  }
+  for (const site of runtime.sites) void site.tracer?.close();
+}
+
+function buildInto(runtime: Runtime, config: Config, eventLog: EventLog, revocation: RevocationService, previous: Parameters<typeof buildRuntime>[3]): Runtime {
+  const { farms, sites, groups, built, swaps } = runtime;
   for (const farm of config.farms) {
     const old = previous?.farms.get(farm.name);
     // An unchanged farm keeps its state: health, counters, affinity memory and connection pools.
@@ -165,8 +191,6 @@ function buildRuntime(config: Config, eventLog: EventLog, revocation: Revocation
     built.push(state);
     farms.set(farm.name, state);
   }
-  const sites: SiteRuntime[] = [];
-  const groups = new Map<string, BindingRuntime[]>();
   for (const site of config.sites) {
     const runtime = new SiteRuntime(site, farms.get(site.farm.name) as FarmState, farms);
     const chains = previous?.sites.find((old) => old.name === site.name)?.chains;
@@ -183,7 +207,7 @@ function buildRuntime(config: Config, eventLog: EventLog, revocation: Revocation
       groups.set(key, [...(groups.get(key) ?? []), bindingRuntime]);
     }
   }
-  return { farms, sites, groups, built, swaps };
+  return runtime;
 }
 
 export class Gatehouse {
@@ -391,20 +415,7 @@ export class Gatehouse {
 
   /** A refused reload: closes what #prepare built (new sockets unbound, new pools and tracers closed). */
   async #discard(runtime: Runtime, added: readonly [string, ListenerRuntime][], accessLog: AccessLogs | undefined, dynamicIp: DynamicIpSecurity | undefined): Promise<void> {
-    for (const farm of runtime.built) {
-      // Its kept servers are the running farm's: untouched; its health tests never started.
-      for (const server of farm.servers) {
-        if (farm.keeps(server)) continue;
-        void server.pool?.destroy();
-        void server.dispatcher?.destroy();
-      }
-      farm.close();
-    }
-    for (const { pool, dispatcher } of runtime.swaps) {
-      void pool.destroy();
-      void dispatcher.destroy();
-    }
-    for (const site of runtime.sites) void site.tracer?.close();
+    closeBuilt(runtime);
     void accessLog?.close();
     dynamicIp?.close();
     await Promise.all(added.map(([, listener]) => unbind(listener)));
