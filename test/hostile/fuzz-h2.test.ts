@@ -18,8 +18,9 @@
  * Reproduce: the seed and numRuns of each property are constants below and are printed on failure.
  * `endOnFailure` stops at the first failing input (no shrinking); GATEHOUSE_FUZZ_SHRINK=1 shrinks it;
  * GATEHOUSE_FUZZ_SURVEY=1 runs every input and lists each kind of failure with its smallest input.
+ * On a node whose HTTP/2 Gatehouse turns off (support/http2.ts), each test asserts that fallback instead.
  */
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import fc from 'fast-check';
 import {
   adminSpelling,
@@ -44,6 +45,7 @@ import {
   type FuzzStats,
   type Header,
 } from './fuzz-support.js';
+import { assertHttp2Fallback, offersHttp2 } from '../support/http2.js';
 
 /** The seed of this file; property k uses SEED + k. */
 const SEED = 20_250_710;
@@ -532,8 +534,20 @@ async function fuzz(t: { diagnostic(message: string): void }, name: string, offs
   await fuzzing.property(t, name, offset, numRuns, arbitrary, checkInput);
 }
 
+/**
+ * A test of the fuzz target's HTTP/2 door; on a node where Gatehouse turned HTTP/2 off (support/http2.ts),
+ * the door is not there to fuzz: the test asserts that fallback on the child's https binding instead.
+ */
+function fuzzTest(name: string, fn: (t: TestContext) => Promise<void>): void {
+  test(name, (t) =>
+    offersHttp2
+      ? fn(t)
+      : assertHttp2Fallback(t, { port: fuzzing.gatehouse.httpsPort, ca: fuzzing.gatehouse.pki?.root.certPem ?? '', servername: 'localhost', log: () => fuzzing.gatehouse.current?.output ?? '' }),
+  );
+}
+
 describe('fuzz: HTTP/2 on the https binding of a gatehouse child process', () => {
-  test('requests: pseudo-headers, field names and values, :path spellings, forged headers', async (t) => {
+  fuzzTest('requests: pseudo-headers, field names and values, :path spellings, forged headers', async (t) => {
     await fuzz(
       t,
       'requests',
@@ -543,7 +557,7 @@ describe('fuzz: HTTP/2 on the https binding of a gatehouse child process', () =>
     );
   });
 
-  test('sequences: CONTINUATION, DATA against content-length, RST_STREAM after HEADERS, flow control, PRIORITY, SETTINGS, connection errors', async (t) => {
+  fuzzTest('sequences: CONTINUATION, DATA against content-length, RST_STREAM after HEADERS, flow control, PRIORITY, SETTINGS, connection errors', async (t) => {
     const step = fc.oneof(
       { weight: 5, arbitrary: requests({ headers: fc.array(fc.oneof(h2Header, fc.constantFrom<Header>(['content-length', '3'], ['content-length', '0'])), { maxLength: 3 }), pieces: fc.integer({ min: 1, max: 4 }) }).map((request): Step => ({ kind: 'request', request })) },
       { weight: 3, arbitrary: controlSteps },
@@ -552,12 +566,12 @@ describe('fuzz: HTTP/2 on the https binding of a gatehouse child process', () =>
     await fuzz(t, 'sequences', 2, NUM_RUNS.sequences, fc.record({ steps: fc.array(step, { minLength: 1, maxLength: 6 }), truncate: fc.constant(null) }));
   });
 
-  test('chaos: random frame types, flags, stream ids and payloads; truncated frames', async (t) => {
+  fuzzTest('chaos: random frame types, flags, stream ids and payloads; truncated frames', async (t) => {
     const step = fc.oneof({ weight: 3, arbitrary: goodRequest.map((request): Step => ({ kind: 'request', request })) }, { weight: 2, arbitrary: chaosStep }, { weight: 1, arbitrary: controlSteps });
     await fuzz(t, 'chaos', 3, NUM_RUNS.chaos, fc.record({ steps: fc.array(step, { minLength: 1, maxLength: 5 }), truncate: fc.option(fc.nat(999), { freq: 3 }) }));
   });
 
-  test('afterwards: the process is alive and a plain HTTP/2 GET still gets the backend', async () => {
+  fuzzTest('afterwards: the process is alive and a plain HTTP/2 GET still gets the backend', async () => {
     await fuzzing.assertSurvived();
   });
 });

@@ -2,15 +2,19 @@
  * HTTP/2 floods (issue 12): rapid reset (CVE-2023-44487), CONTINUATION floods (CVE-2024-27316 family),
  * SETTINGS floods and header lists over the limit, each from a raw HTTP/2 client. The abusive connection is
  * cut (rapid reset: GOAWAY ENHANCE_YOUR_CALM), nothing of it reaches the backend, the event log names it,
- * and a second client's requests keep being answered meanwhile.
+ * and a second client's requests keep being answered meanwhile. (On a node whose HTTP/2 Gatehouse turns
+ * off, each test asserts that fallback instead: support/http2.ts.)
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, type TestContext } from 'node:test';
 import { once } from 'node:events';
 import { MAX_CONTROL_FRAMES } from '../../src/proxy/http2-guard.js';
-import { H2, h2Frame, h2Request, hostileSuite, hpackLiteralBlock, within, type RawH2 } from './support.js';
+import { H2, h2Frame, h2Request, hostileSuite, hpackLiteralBlock, http2Test, within, type RawH2 } from './support.js';
 
 const suite = hostileSuite({ gatehouse: { bindings: ['https'], limits: { maxRequestHeadersBytes: 4096 } } });
+
+/** Every test here speaks HTTP/2: on a node where Gatehouse turned it off, each asserts that fallback instead. */
+const h2test = (name: string, fn: (t: TestContext) => Promise<void>): void => http2Test(name, () => suite.gh, fn);
 
 const ENHANCE_YOUR_CALM = 0xb;
 
@@ -37,7 +41,7 @@ async function closedWithin(h2: RawH2, ms = 5000): Promise<boolean> {
 }
 
 describe('floods: the abusive connection is cut, the others served', () => {
-  test('rapid reset: 3000 streams opened and reset at once → GOAWAY ENHANCE_YOUR_CALM; nothing forwarded; a second client keeps getting 200', async () => {
+  h2test('rapid reset: 3000 streams opened and reset at once → GOAWAY ENHANCE_YOUR_CALM; nothing forwarded; a second client keeps getting 200', async () => {
     const mark = suite.backend.mark();
     const good = await suite.gh.h2();
     const asking = keepAsking(good);
@@ -60,7 +64,7 @@ describe('floods: the abusive connection is cut, the others served', () => {
     assert.ok(suite.gh.running.events.some((e) => /^warn HTTP\/2 connection from 127\.0\.0\.1:\d+ closed \(rapid_reset\)/.test(e)), suite.gh.running.events.join('\n'));
   });
 
-  test('CONTINUATION flood: a header block that never ends → the connection is closed, nothing forwarded, logged', async () => {
+  h2test('CONTINUATION flood: a header block that never ends → the connection is closed, nothing forwarded, logged', async () => {
     const mark = suite.backend.mark();
     const bad = await suite.gh.h2();
     const frames = [h2Frame(H2.HEADERS, 0, 1, hpackLiteralBlock(h2Request('/continuation', suite.gh.authority)))];
@@ -74,7 +78,7 @@ describe('floods: the abusive connection is cut, the others served', () => {
     assert.ok(suite.gh.running.events.some((e) => /closed \(protocol_flood\): .*CONTINUATION/.test(e)), suite.gh.running.events.join('\n'));
   });
 
-  test('a SETTINGS burst: 100,000 frames in one write → the connection is closed (node ends it before a GOAWAY can leave) and logged; others served', async () => {
+  h2test('a SETTINGS burst: 100,000 frames in one write → the connection is closed (node ends it before a GOAWAY can leave) and logged; others served', async () => {
     const bad = await suite.gh.h2();
     const settings = h2Frame(H2.SETTINGS, 0, 0, Buffer.from([0, 3, 0, 0, 0, 100]));
     bad.write(Buffer.concat(Array.from({ length: 100_000 }, () => settings)));
@@ -89,7 +93,7 @@ describe('floods: the abusive connection is cut, the others served', () => {
     ['SETTINGS', h2Frame(H2.SETTINGS, 0, 0, Buffer.from([0, 3, 0, 0, 0, 100]))],
     ['PING', h2Frame(H2.PING, 0, 0, Buffer.alloc(8))],
   ] as const) {
-    test(`a sustained ${kind} flood (50 frames a write) → GOAWAY ENHANCE_YOUR_CALM past ${MAX_CONTROL_FRAMES} in 10 s, logged; others served`, async () => {
+    h2test(`a sustained ${kind} flood (50 frames a write) → GOAWAY ENHANCE_YOUR_CALM past ${MAX_CONTROL_FRAMES} in 10 s, logged; others served`, async () => {
       const bad = await suite.gh.h2();
       const burst = Buffer.concat(Array.from({ length: 50 }, () => frame));
       for (let i = 0; i < 40 && !bad.closed; i++) {
@@ -106,7 +110,7 @@ describe('floods: the abusive connection is cut, the others served', () => {
     });
   }
 
-  test('a header list over the limit (an HPACK bomb\'s result): refused, nothing forwarded; the connection serves on or is closed, never the request', async () => {
+  h2test('a header list over the limit (an HPACK bomb\'s result): refused, nothing forwarded; the connection serves on or is closed, never the request', async () => {
     const mark = suite.backend.mark();
     const h2 = await suite.gh.h2();
     const fields = [...h2Request('/bomb', suite.gh.authority), ...Array.from({ length: 40 }, (_, i) => [`x-bomb-${i}`, 'b'.repeat(400)] as [string, string])];

@@ -3,11 +3,12 @@
  * (node:http2's client refuses to send most of these). A malformed request is refused (a 400 or a stream
  * reset, PROTOCOL_ERROR) and must never become an HTTP/1.1 request at the backend: no uppercase or
  * connection-specific header, no `te` other than trailers, no CR/LF/NUL smuggled into the HTTP/1.1 head
- * through a name, a value or a pseudo-header, no body past its content-length.
+ * through a name, a value or a pseudo-header, no body past its content-length. On a node whose HTTP/2
+ * Gatehouse turns off (support/http2.ts), each test asserts that fallback instead.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { describe, type TestContext } from 'node:test';
 import {
   describeStream,
   h2Frame,
@@ -15,6 +16,7 @@ import {
   H2,
   headerValues,
   hostileSuite,
+  http2Test,
   isRefusedStream,
   show,
   type H2StreamResult,
@@ -23,6 +25,9 @@ import {
 } from './support.js';
 
 const suite = hostileSuite({ gatehouse: { bindings: ['https'] } });
+
+/** Every test here speaks HTTP/2: on a node where Gatehouse turned it off, each asserts that fallback instead. */
+const h2test = (name: string, fn: (t: TestContext) => Promise<void>): void => http2Test(name, () => suite.gh, fn);
 
 /** A fresh connection per test: a refusal may end the whole connection (GOAWAY). */
 async function client(t: { after(fn: () => unknown): void }): Promise<RawH2> {
@@ -58,7 +63,7 @@ type RefusedRequest = [string, (p: string, authority: string) => [string, string
 /** One test per case, each on its own connection: the request is refused and nothing is forwarded. */
 function testRefusedRequests(cases: readonly RefusedRequest[]): void {
   for (const [name, fields] of cases) {
-    test(name, async (t) => {
+    h2test(name, async (t) => {
       const c = await client(t);
       const mark = suite.backend.mark();
       const result = await c.request(fields(path(), suite.gh.authority));
@@ -95,7 +100,7 @@ describe('malformed HTTP/2 header fields: refused, nothing forwarded', () => {
     ['an empty name', ['', 'forged']],
   ];
   for (const [name, field] of injections) {
-    test(`${name}: refused, or forwarded without the field; nothing injected`, async (t) => {
+    h2test(`${name}: refused, or forwarded without the field; nothing injected`, async (t) => {
       const c = await client(t);
       const mark = suite.backend.mark();
       const p = path();
@@ -115,7 +120,7 @@ describe('malformed HTTP/2 header fields: refused, nothing forwarded', () => {
     });
   }
 
-  test('te: trailers is allowed and not forwarded (hop-by-hop)', async (t) => {
+  h2test('te: trailers is allowed and not forwarded (hop-by-hop)', async (t) => {
     const c = await client(t);
     const mark = suite.backend.mark();
     const result = await c.request(h2Request('/te-trailers', suite.gh.authority, 'GET', [['te', 'trailers']]));
@@ -145,14 +150,14 @@ describe('pseudo-header tricks: refused, nothing forwarded', () => {
   ];
   testRefusedRequests(cases);
 
-  test('an :authority with userinfo (RFC 9113 §8.3.1): refused, nothing forwarded', async (t) => {
+  h2test('an :authority with userinfo (RFC 9113 §8.3.1): refused, nothing forwarded', async (t) => {
     const c = await client(t);
     const mark = suite.backend.mark();
     const result = await c.request(h2Request(path(), `user:pass@${suite.gh.authority}`));
     await assertRefusedAndNothingForwarded(result, mark, 'userinfo in :authority');
   });
 
-  test('host and :authority that differ: the backend receives one Host, the :authority', async (t) => {
+  h2test('host and :authority that differ: the backend receives one Host, the :authority', async (t) => {
     const c = await client(t);
     const mark = suite.backend.mark();
     const result = await c.request(h2Request('/two-hosts', suite.gh.authority, 'GET', [['host', 'evil.example']]));
@@ -163,7 +168,7 @@ describe('pseudo-header tricks: refused, nothing forwarded', () => {
     assert.ok(!suite.backend.since(mark).text.includes('evil.example'), suite.backend.since(mark).text);
   });
 
-  test('HEADERS on an even (server-initiated) stream id: a connection error, nothing forwarded', async (t) => {
+  h2test('HEADERS on an even (server-initiated) stream id: a connection error, nothing forwarded', async (t) => {
     const c = await client(t);
     const mark = suite.backend.mark();
     c.write(h2Frame(H2.HEADERS, H2.END_HEADERS | H2.END_STREAM, 2, Buffer.alloc(0)));
@@ -180,7 +185,7 @@ describe('content-length that does not match the DATA frames', () => {
     ['content-length: 0 with DATA', 0, ['smuggled']],
     ['content-length on a request without DATA', 5, []],
   ] as const) {
-    test(`${name}: refused, no byte past the length reaches the backend, and the next request is not desynchronised`, async (t) => {
+    h2test(`${name}: refused, no byte past the length reaches the backend, and the next request is not desynchronised`, async (t) => {
       const c = await client(t);
       const tag = randomUUID();
       const mark = suite.backend.mark();

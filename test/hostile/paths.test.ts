@@ -5,13 +5,14 @@
  * denied or refused with 400, and never reaches the backend.
  */
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { after, describe, test, type TestContext } from 'node:test';
 import {
   describeExchange,
   describeStream,
   h2Request,
   headerValues,
   hostileSuite,
+  http2Test,
   rawExchange,
   request,
   show,
@@ -25,6 +26,9 @@ let h2: RawH2;
 // closed before Gatehouse stops.
 after(() => h2?.close());
 const suite = hostileSuite({ gatehouse: { denyAdmin: true } });
+
+/** A test over HTTP/2: on a node where Gatehouse turned HTTP/2 off, it asserts that fallback instead. */
+const h2test = (name: string, fn: (t: TestContext) => Promise<void>): void => http2Test(name, () => suite.gh, fn);
 
 /** One HTTP/2 connection for the file, reopened when a refusal took it down. */
 async function h2Client(): Promise<RawH2> {
@@ -186,7 +190,7 @@ function assertH2Refused(result: H2StreamResult, what: string): void {
 
 describe('HTTP/2 :path', () => {
   for (const [name, target] of REFUSED) {
-    test(`refused with 400: ${name} (${target})`, async () => {
+    h2test(`refused with 400: ${name} (${target})`, async () => {
       const client = await h2Client();
       const mark = suite.backend.mark();
       const result = await client.request(h2Request(target, suite.gh.authority));
@@ -203,7 +207,7 @@ describe('HTTP/2 :path', () => {
     ['* with GET', '*', 'GET'],
     ['empty', '', 'GET'],
   ] as const) {
-    test(`refused: a :path with ${name} (${JSON.stringify(path)})`, async () => {
+    h2test(`refused: a :path with ${name} (${JSON.stringify(path)})`, async () => {
       const client = await h2Client();
       const mark = suite.backend.mark();
       const result = await client.request(h2Request(path, suite.gh.authority, method));
@@ -213,7 +217,7 @@ describe('HTTP/2 :path', () => {
     });
   }
 
-  test('OPTIONS * is allowed', async () => {
+  h2test('OPTIONS * is allowed', async () => {
     const client = await h2Client();
     const mark = suite.backend.mark();
     const result = await client.request(h2Request('*', suite.gh.authority, 'OPTIONS'));
@@ -223,7 +227,7 @@ describe('HTTP/2 :path', () => {
   });
 
   for (const [target, expected] of NORMALISED) {
-    test(expected === undefined ? `denied by the /admin/* rule: ${target}` : `normalised: ${target} → ${expected}`, async () => {
+    h2test(expected === undefined ? `denied by the /admin/* rule: ${target}` : `normalised: ${target} → ${expected}`, async () => {
       const client = await h2Client();
       const mark = suite.backend.mark();
       const result = await client.request(h2Request(target, suite.gh.authority));

@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { BIN, RunningCli } from '../integration/cli-helpers.js';
+import { assertHttp2Fallback } from '../support/http2.js';
 import {
   assertLocal,
   assertRefusedAfter,
@@ -19,7 +20,9 @@ import {
   h2Request,
   hostileConfig,
   hostileSuite,
+  http2Test,
   isRefusedStream,
+  offersHttp2,
   rawExchange,
   RawConnection,
   RawH2,
@@ -31,6 +34,9 @@ import {
 
 /** gh: both bindings, the default spec. */
 const suite = hostileSuite({ gatehouse: {} });
+
+/** A test over HTTP/2: on a node where Gatehouse turned HTTP/2 off, it asserts that fallback instead. */
+const h2test = (name: string, fn: (t: TestContext) => Promise<void>): void => http2Test(name, () => suite.gh, fn);
 
 const HOST = 'Host: localhost';
 
@@ -117,7 +123,7 @@ describe('CONNECT', () => {
     });
   }
 
-  test('CONNECT over HTTP/2: refused (405 or a stream reset), nothing forwarded, the process survives', async (t) => {
+  h2test('CONNECT over HTTP/2: refused (405 or a stream reset), nothing forwarded, the process survives', async (t) => {
     const client = await suite.gh.h2();
     t.after(() => client.close());
     const mark = suite.backend.mark();
@@ -133,7 +139,7 @@ describe('CONNECT', () => {
     assert.equal((await fresh.request(h2Request('/after-connect', suite.gh.authority))).status, 200);
   });
 
-  test('CONNECT over HTTP/2 with DATA after it: nothing forwarded, the process survives', async (t) => {
+  h2test('CONNECT over HTTP/2 with DATA after it: nothing forwarded, the process survives', async (t) => {
     const client = await suite.gh.h2();
     t.after(() => client.close());
     const mark = suite.backend.mark();
@@ -173,7 +179,7 @@ describe('other abuse leaves Gatehouse serving', () => {
     assert.ok(suite.backend.requests.some((r) => r.target === '/alive' && r.connection !== carrying.id));
   });
 
-  test('an HTTP/2 rapid-reset burst (HEADERS + RST_STREAM x 300): the process survives and serves', async (t) => {
+  h2test('an HTTP/2 rapid-reset burst (HEADERS + RST_STREAM x 300): the process survives and serves', async (t) => {
     const client = await suite.gh.h2();
     t.after(() => client.close());
     let last = 0;
@@ -218,7 +224,7 @@ describe('an unexpected exception while handling a request', () => {
     });
   }
 
-  test('HTTP/2: 500, the process serves on', async (t) => {
+  h2test('HTTP/2: 500, the process serves on', async (t) => {
     injectFailure(t);
     const client = await suite.gh.h2();
     t.after(() => client.close());
@@ -253,10 +259,12 @@ describe('gatehouse start as a child process', () => {
         if (!(exchange instanceof Error)) assert.ok(exchange.responses.length > 0, `an answer to ${JSON.stringify(bytes.slice(0, 30))} over ${name}: ${describeExchange(exchange)}`);
       }
     }
-    const h2 = await RawH2.open(https, { ca: suite.pki.root.certPem });
-    t.after(() => h2.close());
-    await h2.request([[':method', 'CONNECT'], [':authority', '127.0.0.1:22']], undefined, 1_500);
-    assert.ok(!child.hasExited, `gatehouse exited after an HTTP/2 CONNECT\n${child.stderr}`);
+    if (offersHttp2) {
+      const h2 = await RawH2.open(https, { ca: suite.pki.root.certPem });
+      t.after(() => h2.close());
+      await h2.request([[':method', 'CONNECT'], [':authority', '127.0.0.1:22']], undefined, 1_500);
+      assert.ok(!child.hasExited, `gatehouse exited after an HTTP/2 CONNECT\n${child.stderr}`);
+    } else await assertHttp2Fallback(t, { port: https, ca: suite.pki.root.certPem, log: () => child.stderr });
     for (const [name, target] of targets) {
       const exchange = await within(rawExchange(target, request('GET /child-alive HTTP/1.1', [HOST]), { responses: 1 }), 5_000, 'a normal request');
       assert.equal(exchange.responses[0]?.status, 200, `${name}: the child still answers: ${describeExchange(exchange)}\n${child.stderr}`);

@@ -5,6 +5,7 @@
  * `X-ARR-ClientCert` alike. The backend receives only Gatehouse's own values. Over HTTP/1.1 (http and
  * https bindings) and HTTP/2, with and without a client certificate; X-Forwarded-For (dash) is appended to,
  * its underscore spelling removed; X-Original-URL is on every proxied request and a client's copy replaced.
+ * (The HTTP/2 tests assert Gatehouse's HTTP/1.1-only fallback on a node whose HTTP/2 it turns off.)
  */
 import assert from 'node:assert/strict';
 import { randomUUID, X509Certificate } from 'node:crypto';
@@ -19,6 +20,7 @@ import {
   h2Request,
   headerValues,
   hostileSuite,
+  http2Test,
   rawExchange,
   request,
   show,
@@ -207,7 +209,7 @@ describe('HTTP/1.1: every spelling of every protected header is removed', () => 
 
 describe('HTTP/2: every (lower-case) spelling of every protected header is removed', () => {
   for (const withCert of [false, true]) {
-    test(withCert ? 'with a client certificate' : 'without a client certificate', async (t) => {
+    http2Test(withCert ? 'with a client certificate' : 'without a client certificate', () => suite.gh, async (t) => {
       const client = await suite.gh.h2(withCert ? { clientCert: suite.pki.clients.valid } : {});
       t.after(() => client.close());
       for (const forged of batches(forgedFields(true))) {
@@ -223,7 +225,7 @@ describe('HTTP/2: every (lower-case) spelling of every protected header is remov
     });
   }
 
-  test('forged headers in HTTP/2 trailers never reach the backend', async (t) => {
+  http2Test('forged headers in HTTP/2 trailers never reach the backend', () => suite.gh, async (t) => {
     const client = await suite.gh.h2();
     t.after(() => client.close());
     const mark = suite.backend.mark();
@@ -257,7 +259,7 @@ describe('X-Original-URL is on every proxied request; a client copy is always re
       }
     });
 
-    test(`${name}, HTTP/2`, async (t) => {
+    http2Test(`${name}, HTTP/2`, instance, async (t) => {
       const client = await instance().h2();
       t.after(() => client.close());
       const mark = suite.backend.mark();

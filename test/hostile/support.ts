@@ -19,10 +19,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
+import { assertHttp2Fallback, offersHttp2 } from '../support/http2.js';
 import { createTestPki, type ClientFiles, type TestPki } from '../support/test-pki.js';
+
+export { offersHttp2 } from '../support/http2.js';
 
 /** Default bound of every wait in this suite. */
 export const WAIT_MS = 4_000;
@@ -1164,6 +1167,11 @@ export interface Hostile {
   readonly ca: string;
   /** Opens a raw HTTP/2 connection to the https binding. */
   h2(options?: Omit<RawTlsOptions, 'ca'>): Promise<RawH2>;
+  /**
+   * Where this node's HTTP/2 is off (`offersHttp2` false): asserts the documented fallback on the https
+   * binding instead of HTTP/2 (ALPN http/1.1, no h2, the warning in the event log; support/http2.ts).
+   */
+  http2Fallback(t: TestContext, options?: Omit<RawTlsOptions, 'ca' | 'alpn'>): Promise<void>;
   /** `127.0.0.1:<https port>` */
   readonly authority: string;
   stop(): Promise<void>;
@@ -1187,6 +1195,7 @@ export async function launchHostile(pki: TestPki, dir: string, spec: HostileSpec
     httpsWith,
     ca,
     h2: (options = {}) => RawH2.open(httpsPort, { ca, ...options }),
+    http2Fallback: (t, options = {}) => assertHttp2Fallback(t, { port: httpsPort, ca, ...options, log: () => running.events }),
     authority: `127.0.0.1:${httpsPort}`,
     stop: () => running.stop(),
   };
@@ -1282,6 +1291,14 @@ export function hostileSuite(options: HostileSuiteOptions = {}): HostileSuite {
   });
 
   return suite;
+}
+
+/**
+ * A test of HTTP/2 on the https binding of `gh()`: `fn` where this node offers HTTP/2; where Gatehouse
+ * turned it off (the crash probe), the documented fallback on that binding instead, never a skip.
+ */
+export function http2Test(name: string, gh: () => Hostile, fn: (t: TestContext) => Promise<void>): void {
+  test(name, (t) => (offersHttp2 ? fn(t) : gh().http2Fallback(t)));
 }
 
 /**

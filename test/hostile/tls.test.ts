@@ -4,13 +4,15 @@
  * certificates that are untrusted, expired or missing on a `require` site (403.16 / 403.17 / 403.7, over
  * HTTP/1.1, HTTP/2 and upgrades, with forged certificate headers along), and requireSsl (403.4) that a
  * forged X-Forwarded-Proto cannot talk around. The backend receives nothing of any refused request.
- * Most of this holds today; the suite keeps it so.
+ * Most of this holds today; the suite keeps it so. On a node whose HTTP/2 Gatehouse turns off, the HTTP/2
+ * tests assert that fallback instead (support/http2.ts).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../support/door.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
+import { assertHttp2Fallback } from '../support/http2.js';
 import {
   assertLocal,
   describeExchange,
@@ -18,7 +20,9 @@ import {
   h2Request,
   headerValues,
   hostileSuite,
+  http2Test,
   isRefusedStream,
+  offersHttp2,
   rawExchange,
   RawConnection,
   RawH2,
@@ -66,7 +70,7 @@ describe('protocol mismatches on a port', () => {
     await assertNothingForwarded(mark, 'TLS to http');
   });
 
-  test('HTTP/1.1 bytes on a connection that negotiated h2: a connection error, nothing forwarded', async () => {
+  http2Test('HTTP/1.1 bytes on a connection that negotiated h2: a connection error, nothing forwarded', () => gh, async () => {
     const mark = suite.backend.mark();
     const exchange = await rawExchange(gh.httpsWith({ alpn: ['h2'] }), request('GET /h1-on-h2 HTTP/1.1', ['Host: localhost']));
     assert.ok(!exchange.data.toString('latin1').includes('HTTP/1.1 200'), describeExchange(exchange));
@@ -134,6 +138,7 @@ describe('a port shared by two sites (SNI)', () => {
   });
 
   test('SNI of one site, :authority of the other (HTTP/2): 421, nothing forwarded', async (t) => {
+    if (!offersHttp2) return assertHttp2Fallback(t, { port, ca: suite.pki.root.certPem, servername: APP, log: () => running.events });
     const client = await RawH2.open(port, { ca: suite.pki.root.certPem, servername: APP });
     t.after(() => client.close());
     const mark = suite.backend.mark();
@@ -205,6 +210,7 @@ describe('client certificates on a require site', () => {
 
     test(`${name} (HTTP/2): ${status}, nothing forwarded`, async (t) => {
       const certificate = files();
+      if (!offersHttp2) return gh.http2Fallback(t, certificate ? { clientCert: certificate } : {});
       const client2 = await gh.h2(certificate ? { clientCert: certificate } : {});
       t.after(() => client2.close());
       const mark = suite.backend.mark();
@@ -288,7 +294,7 @@ describe('requireSsl', () => {
     await assertNothingForwarded(mark, '403.4 upgrade');
   });
 
-  test('HTTP/2 on the https binding still works (control)', async (t) => {
+  http2Test('HTTP/2 on the https binding still works (control)', () => gh, async (t) => {
     const client = await gh.h2();
     t.after(() => client.close());
     const result = await client.request(h2Request('/ssl-ok', gh.authority));

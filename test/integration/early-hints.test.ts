@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { connect as http2Connect } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { after, before, test } from 'node:test';
+import { assertHttp2Fallback, offersHttp2 } from '../support/http2.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { launch, makeTempDir, startRawBackend, type RawBackend, type RunningGatehouse } from './forwarding-helpers.js';
 
@@ -69,7 +70,8 @@ test('HTTP/1.0: no 1xx, only the final response', async () => {
   assert.doesNotMatch(text, /103/);
 });
 
-test('HTTP/2: a 103 HEADERS frame with the links, then :status 200', async () => {
+test('HTTP/2: a 103 HEADERS frame with the links, then :status 200', async (t) => {
+  if (!offersHttp2) return assertHttp2Fallback(t, { port: running.port('app', 'https'), ca: pki.root.certPem, log: () => running.events });
   const session = http2Connect(running.url('app', 'https'), { ca: pki.root.certPem });
   try {
     const stream = session.request({ ':path': '/page' });
