@@ -4,8 +4,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { PROBLEM_LINE, REPO, linesOf, lineOf, literal, occupyPort, runCli, tempDir, validate, writeText, type CliResult } from './cli-helpers.js';
 
@@ -14,6 +15,17 @@ before(async () => {
   pki = await createTestPki();
 });
 after(() => pki?.cleanup());
+
+/**
+ * The npx to run, with the node under test: the one installed beside it (a Node.js distribution), or for a
+ * node that comes alone (the npm registry's node-linux-* binaries .ci/run installs) the first on PATH.
+ */
+function npxCommand(): string[] {
+  const beside = join(dirname(process.execPath), 'npx');
+  const npx = existsSync(beside) ? beside : (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'npx')).find((path) => existsSync(path));
+  assert.ok(npx, `no npx beside ${process.execPath} nor on PATH`);
+  return [process.execPath, npx];
+}
 
 const FARMS = `farms:
   - name: web
@@ -130,21 +142,22 @@ describe('gatehouse validate: valid files', () => {
   test('npx gatehouse validate works from the repository root', async (t) => {
     const dir = await tempDir(t);
     const file = await writeText(dir, 'gatehouse.yaml', validConfig(pki));
-    const npx = join(process.execPath, '..', 'npx');
+    const npx = npxCommand();
     // --no: never download anything; the bin must come from this repository. npx installs the repository
     // into its cache as a `file:` dependency the first time (as on a fresh machine: an empty cache of its
     // own here), and an install runs the package's `prepare` (the build) in this very checkout, rewriting
     // dist/ under the test files running beside this one. Scripts off: the bin is what `npm ci` built.
     const cache = await tempDir(t, 'gatehouse-npx-cache-');
-    const env = { ...process.env, npm_config_cache: cache, npm_config_ignore_scripts: 'true', npm_config_update_notifier: 'false' };
+    // The node under test first on PATH: the gatehouse bin (#!/usr/bin/env node) that npx starts runs on it.
+    const env = { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, npm_config_cache: cache, npm_config_ignore_scripts: 'true', npm_config_update_notifier: 'false' };
     const built = join(REPO, 'dist', 'src', 'main.js');
     const builtAt = (await stat(built)).mtimeMs;
-    const ok = await runCli(['--no', 'gatehouse', 'validate', '-c', file], { cwd: REPO, command: [npx], timeoutMs: 60_000, env });
+    const ok = await runCli(['--no', 'gatehouse', 'validate', '-c', file], { cwd: REPO, command: npx, timeoutMs: 60_000, env });
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.equal(ok.stdout, 'ok\n');
 
     const bad = await writeText(dir, 'bad.yaml', `sites: []\n${FARMS}`);
-    const failed = await runCli(['--no', 'gatehouse', 'validate', '-c', bad], { cwd: REPO, command: [npx], timeoutMs: 60_000, env });
+    const failed = await runCli(['--no', 'gatehouse', 'validate', '-c', bad], { cwd: REPO, command: npx, timeoutMs: 60_000, env });
     assertFailedWith(failed, [{ line: 1, path: 'sites' }], bad);
     assert.equal((await stat(built)).mtimeMs, builtAt, 'npx did not rebuild dist/ under the running tests');
   });
