@@ -2,7 +2,8 @@
  * `npm test`: runs every compiled `*.test.js` of the project and of packages/forwarded-cert with node's
  * test runner. The files are listed one by one: node 20 takes a folder for `--test`, node 22 and 24 take
  * glob patterns and read a folder as a file, so a list is what every supported node runs the same way.
- * Extra arguments (e.g. `-- --test-name-pattern=upgrade`) go to node before the files.
+ * Extra arguments (e.g. `-- --test-name-pattern=upgrade`) go to node before the files. The tests run on the
+ * node that runs this script (`process.execPath`, also what the tests spawn), named first and last in the output.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -26,5 +27,9 @@ if (files.length === 0) {
   process.stderr.write(`no *.test.js files under ${folders.join(', ')}: run npm run build first\n`);
   process.exit(1);
 }
+const node = `node ${process.version} (${process.execPath})`;
+process.stdout.write(`${files.length} test files on ${node}\n`);
 const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...process.argv.slice(2), ...files], { cwd: root, stdio: 'inherit' });
-process.exit(result.status ?? 1);
+const status = result.status ?? 1;
+process.stdout.write(`tests on ${node}: ${status === 0 ? 'passed' : `failed (exit ${result.status ?? result.signal ?? result.error?.message})`}\n`);
+process.exit(status);
