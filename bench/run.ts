@@ -8,7 +8,8 @@
  * be built: bench/mtls-load.ts). Scenarios and peers are interleaved over ROUNDS rounds (peer order
  * rotated each round); tables show medians. Proxy CPU per request = the proxy's process CPU time
  * (utime+stime of its processes, from /proc) / requests served. Writes the tables to stdout,
- * docs/benchmarks.md and docs/benchmarks.svg. Bounded: every load has a duration and a timeout, the
+ * docs/benchmarks.md and docs/benchmarks.svg, each naming the Node version (every Node process of the run
+ * is started with the node that runs this script: `/path/to/node dist/bench/run.js` benchmarks that one). Bounded: every load has a duration and a timeout, the
  * rounds stop early when the time budget (BENCH_BUDGET_SECONDS, default 540, plus the build) would be exceeded.
  */
 import { spawnSync } from 'node:child_process';
@@ -197,6 +198,9 @@ function fmtNum(value: number): string {
 }
 
 async function main(): Promise<void> {
+  // Every Node process of the run (Gatehouse, the Node peer and floor, the backends, the idle-connection and
+  // mTLS load helpers) is started with process.execPath: the node that runs this script, named in the output.
+  log(`node ${process.version} (${process.execPath}), ${process.arch}, ${cpus().length} CPUs`);
   ensureDebianPackages([
     { pkg: 'wrk', present: () => have('wrk') },
     { pkg: 'nginx', present: () => have('nginx') || existsSync('/usr/sbin/nginx') },
@@ -605,7 +609,7 @@ async function main(): Promise<void> {
       '',
       ...(notes.length ? ['## Notes from this run', '', ...notes.map((n) => `- ${n}`), ''] : []),
     ].join('\n');
-    process.stdout.write(`\n${report}\n`);
+    process.stdout.write(`\n# Benchmarks on Node ${process.version} (${process.execPath})\n\n${report}\n`);
 
     const chartScenarios: ChartScenario[] = scenarios.map((s) => ({ title: s.title, rows: (allRows.get(s.key) ?? []).map((r) => ({ peer: r.peer, rps: r.rps, p99Ms: r.p99 })) }));
     const date = new Date().toISOString().slice(0, 10);
@@ -667,7 +671,7 @@ the ratios, measured side by side in one run, more than the absolute numbers.
 - **Ratios.** "× nginx" and "× direct" divide each figure by nginx's and by the direct path's in the
   same scenario (or the scenario named above the table).
 
-## Results (${date}, Node ${process.version}, ${cpus().length} CPUs, run took ${Math.round(elapsed())} s of which ${Math.round(setupStart)} s installing)
+## Results (${date}, Node ${process.version} ${process.arch}, ${cpus().length} CPUs, run took ${Math.round(elapsed())} s of which ${Math.round(setupStart)} s installing)
 
 Load average (1, 5, 15 min) at the start: ${loadAtStart}; at the end: ${loadAverage()}. Anything else running on the
 machine shares the two CPUs with the peers: the "CPU 0 / CPU 1 busy" column counts it too.
