@@ -209,6 +209,8 @@ export class ListenerRuntime {
     return function (this: TLSSocket, servername: string, callback: (error: Error | null, context?: SecureContext) => void): void {
       const binding = listener.bindingFor(servername);
       if (!binding) return callback(new Error(`no binding for host name ${servername}`));
+      // The context is chosen now: so is the TLS material this handshake meets (see 'secureConnection').
+      (this as TLSSocket & { [kHandshakeGeneration]?: number })[kHandshakeGeneration] = listener.generation;
       setClientCertificateRequest(this, binding.site.config.ssl.clientCertificates !== 'ignore');
       callback(null, listener.#contexts.get(binding));
     };
@@ -432,8 +434,9 @@ export class ListenerRuntime {
     this.#stapleOcsp();
     this.#limitConnections();
     this.server.on('secureConnection', (socket: TLSSocket) => {
-      // The TLS material this handshake met is that of this generation's bindings (tlsConnection, commit).
-      (socket as TLSSocket & { [kHandshakeGeneration]?: number })[kHandshakeGeneration] = this.generation;
+      // The TLS material this handshake met is that of this generation's bindings (tlsConnection, commit),
+      // unless the SNI callback chose the context under an earlier one.
+      (socket as TLSSocket & { [kHandshakeGeneration]?: number })[kHandshakeGeneration] ??= this.generation;
       // A client without SNI when no binding answers for it: end the connection after the handshake.
       if (this.#fallback) return;
       if (this.bindings.length === 1 && socket.isSessionReused()) return; // see tlsConnection

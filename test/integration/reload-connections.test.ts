@@ -19,7 +19,9 @@ import { connect as connectHttp2, constants, type ClientHttp2Session } from 'nod
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, test } from 'node:test';
 import { echoHandler, startBackend, type Backend } from '../support/backends.js';
-import { connectTls, requestOver } from '../support/door.js';
+import { connectTls, freePort, requestOver } from '../support/door.js';
+import { issueServer } from '../../src/pki/index.js';
+import { join } from 'node:path';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 
@@ -220,6 +222,49 @@ test('HTTP/1.1 over TLS: a keep-alive connection survives a farm-only reload (it
   await reload(running, configOf(pki.otherServer, [[b, 100]]));
   assert.deepEqual(await server('/after-certificate-reload'), { server: 'b', connection: 'close' }, 'served, then closed: the next handshake meets the new certificate');
   await closed;
+});
+
+test('a port shared by two sites: a reload that replaces one binding\'s certificate closes that binding\'s connections only', async (t) => {
+  const backend = await startBackend('shared');
+  t.after(() => backend.close());
+  const port = await freePort();
+  const renewed = await issueServer({ ca: pki.root, dnsNames: ['other.example.test'], keyType: 'rsa-2048' });
+  const renewedFiles = { certFile: join(pki.dir, 'renewed-other.pem'), keyFile: join(pki.dir, 'renewed-other.key') };
+  await writeFile(renewedFiles.certFile, renewed.certPem);
+  await writeFile(renewedFiles.keyFile, renewed.keyPem, { mode: 0o600 });
+  const configWith = (other: Certificate) =>
+    JSON.stringify({
+      accessLog: 'off',
+      drainTimeout: 1,
+      sites: [
+        { name: 'main', farm: 'web', bindings: [{ protocol: 'https', address: '127.0.0.1', port, certificate: { certFile: pki.server.certFile, keyFile: pki.server.keyFile } }] },
+        { name: 'other', farm: 'web', bindings: [{ protocol: 'https', address: '127.0.0.1', port, hostName: 'other.example.test', certificate: { certFile: other.certFile, keyFile: other.keyFile } }] },
+      ],
+      farms: [{ name: 'web', servers: [{ address: backend.address }] }],
+    });
+  const running = await startGatehouse(configWith(pki.otherServer), pki.dir);
+  t.after(() => running.stop());
+  const open = async (servername: string) => {
+    const connection = await connectTls({ host: '127.0.0.1', port, servername, ca: readFileSync(pki.caFile) });
+    t.after(() => connection.close());
+    return { socket: connection.socket, closed: once(connection.socket, 'close') };
+  };
+  const main = await open('localhost');
+  const other = await open('other.example.test');
+  const connectionHeader = async (socket: typeof main.socket, host: string) => {
+    const reply = await requestOver(socket, { path: '/shared', host });
+    assert.equal(reply.status, 200, reply.body);
+    return reply.headers.connection;
+  };
+  assert.equal(await connectionHeader(main.socket, 'localhost'), 'keep-alive');
+  assert.equal(await connectionHeader(other.socket, 'other.example.test'), 'keep-alive');
+
+  await reload(running, configWith(renewedFiles));
+  assert.equal(await connectionHeader(main.socket, 'localhost'), 'keep-alive', 'the other binding\'s connection stays');
+  assert.equal(await connectionHeader(other.socket, 'other.example.test'), 'close', 'the renewed binding\'s connection closes after its response');
+  await other.closed;
+  assert.equal(await connectionHeader(main.socket, 'localhost'), 'keep-alive');
+  assert.equal(main.socket.destroyed, false);
 });
 
 test('HTTP/2: streams a busy client loses to the GOAWAY of a certificate reload (measured; each one refused, never processed)', async (t) => {
