@@ -3,7 +3,7 @@
  * Gatehouse.start binds every listener (or none: a failure closes those already bound) and
  * Gatehouse.stop drains: no new connections, in-flight requests finish within drainTimeout.
  */
-import { Server as HttpServerClass, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
@@ -17,7 +17,6 @@ import { createRequestHandler } from './proxy/handler.js';
 import { createUpgradeHandler } from './proxy/upgrade.js';
 import { Tunnels } from './proxy/tunnels.js';
 import { createClientErrorHandler } from './proxy/client-error.js';
-import { localAnswer, sendLocalAnswer } from './proxy/local-response.js';
 import { isHttp2Request } from './proxy/admission.js';
 import { answerAndClose, continueInOrder } from './proxy/connection-state.js';
 import { ServerPool } from './proxy/upstream/server-pool.js';
@@ -26,7 +25,8 @@ import { BindingRuntime, SiteRuntime } from './proxy/site-runtime.js';
 import { AccessLogs } from './tracing/access-log.js';
 import { RevocationService } from './tls/online/revocation-service.js';
 import { DynamicIpSecurity } from './proxy/dynamic-ip-security.js';
-import { ensureHttp2Probed } from './platform/http2-probe.js';
+import { probePlatform, platformProblem } from './platform/probes.js';
+import { closeAllConnections, trackConnections } from './platform/connections.js';
 import cluster from 'node:cluster';
 import { SiteTracer } from './tracing/site-tracer.js';
 import { startAdminServer, type AdminServer } from './admin/admin-server.js';
@@ -225,7 +225,7 @@ export class Gatehouse {
 
   /** Open WebSocket tunnels: closed when a drain times out, counted by the metrics. */
   readonly #tunnels = new Tunnels();
-  readonly #deps: { accessLog: AccessLogs; eventLog: EventLog; observers: RequestObserver[]; dynamicIp: () => DynamicIpSecurity | undefined };
+  readonly #deps: { accessLog: AccessLogs; eventLog: EventLog; observers: RequestObserver[]; dynamicIp: () => DynamicIpSecurity | undefined; tunnels: Tunnels };
   #sites: SiteRuntime[];
   readonly #eventLog: EventLog;
   readonly #options: StartOptions;
@@ -254,7 +254,7 @@ export class Gatehouse {
       this.metrics.openTunnels = () => this.#tunnels.count;
     }
     this.#dynamicIp = config.dynamicIpSecurity ? new DynamicIpSecurity(config.dynamicIpSecurity, cluster.isWorker ? config.workers : 1) : undefined;
-    this.#deps = { accessLog: new AccessLogs(config.accessLog, config.sites, { eventLog }), eventLog, observers: this.metrics ? [this.metrics] : [], dynamicIp: () => this.#dynamicIp };
+    this.#deps = { accessLog: new AccessLogs(config.accessLog, config.sites, { eventLog }), eventLog, observers: this.metrics ? [this.metrics] : [], dynamicIp: () => this.#dynamicIp, tunnels: this.#tunnels };
   }
 
   /** The config in force (a reload replaces it). */
@@ -277,10 +277,12 @@ export class Gatehouse {
 
   /** Binds every listener. Rejects (having closed what was bound) when one cannot be bound. */
   static async start(config: Config, options: StartOptions = {}): Promise<Gatehouse> {
-    if (config.sites.some((site) => site.bindings.some((binding) => binding.http2))) {
-      const probe = await ensureHttp2Probed();
-      if (!probe.isSafe) (options.eventLog ?? defaultEventLog).warn(probe.reason);
-    }
+    // Node's internals are probed by behaviour once per process (platform/probes.ts); a fallback is used where one fails.
+    const platform = await probePlatform({ http2: config.sites.some((site) => site.bindings.some((binding) => binding.http2)) });
+    const problem = platformProblem(platform);
+    if (problem) throw new Error(problem);
+    const http2 = platform.checks.find((check) => check.name === 'http2');
+    if (http2?.status === 'fallback') (options.eventLog ?? defaultEventLog).warn(http2.reason);
     const gatehouse = new Gatehouse(config, options.eventLog ?? defaultEventLog, options);
     try {
       for (const listener of gatehouse.#listeners.values()) await gatehouse.#open(listener);
@@ -307,11 +309,13 @@ export class Gatehouse {
       this.metrics?.http2ConnectionClosed(kind);
     };
     const server = listener.createServer(onRequest, this.#options.ticketKeys ?? this.#config.sessionTicketKey);
+    trackConnections(server); // only when closeAllConnections is on its fallback
     server.on('clientError', createClientErrorHandler(this.#eventLog, this.#deps));
     // CONNECT is never proxied (node would close the connection without a word). Over HTTP/2 node's
     // compatibility API hands over a request and a response, over HTTP/1.1 a request and its socket.
     server.on('connect', (req: IncomingMessage, socketOrResponse: Socket | ServerResponse) => {
-      if (isHttp2Request(req)) sendLocalAnswer(req, socketOrResponse as ServerResponse, localAnswer(405, 0));
+      // HTTP/2's goes through admission like any request: a WebSocket (RFC 8441) is tunnelled, any other CONNECT is 405.
+      if (isHttp2Request(req)) onRequest(req, socketOrResponse as ServerResponse);
       else answerAndClose(socketOrResponse as Socket, 405);
     });
     // Expect: 100-continue: the 100 only for a request that is going to a server (a refused one gets its
@@ -336,7 +340,7 @@ export class Gatehouse {
    * TLS policy, client-certificate mode, trusted CAs, CRLs) changed since their handshake (then an HTTP/2
    * connection gets a GOAWAY and an HTTP/1.1 one closes after its next response). A changed farm keeps the
    * servers whose address stays, with their counters, health, slow start, state, affinity and connections.
-   * Removed sockets are drained. Resolves true when the new config is in force.
+   * Removed sockets are drained. Resolves true when the new config is in force (and the access logs it retired have written what they held).
    */
   reload(file = this.#config.file): Promise<boolean> {
     const previous = this.#reloading ?? Promise.resolve(true);
@@ -367,8 +371,10 @@ export class Gatehouse {
       const message = (error as Error).message;
       return this.#refuse(atMs, file, message, [message]);
     }
-    this.#commit(prepared, file);
+    const retired = this.#commit(prepared, file);
     this.#lastReload = { atMs, file, ok: true, problems: [] };
+    // The new config is in force; the old access logs write what they hold before reload() resolves.
+    await retired;
     return true;
   }
 
@@ -421,8 +427,11 @@ export class Gatehouse {
     await Promise.all(added.map(([, listener]) => unbind(listener)));
   }
 
-  /** Switches a prepared reload in, in one synchronous step (nothing here can fail). */
-  #commit(prepared: PreparedReload, file: string): void {
+  /**
+   * Switches a prepared reload in, in one synchronous step (nothing here can fail). Returns when the
+   * retired access logs have written what they held.
+   */
+  #commit(prepared: PreparedReload, file: string): Promise<void> {
     const { config, runtime } = prepared;
     for (const [listener, update] of prepared.updates) listener.commit(update);
     for (const [key, listener] of prepared.added) this.#listeners.set(key, listener);
@@ -468,9 +477,10 @@ export class Gatehouse {
       this.#listeners.delete(key);
       void drain(listener, config.drainTimeoutMs, this.#tunnels, this.#eventLog);
     }
-    void retiredLog.close();
+    const retired = retiredLog.close();
     for (const site of retiredSites) void site.tracer?.close();
     this.#eventLog.info(`config reloaded from ${file}: ${config.sites.length} sites, ${config.farms.length} farms${replaced ? `, ${replaced} farms changed` : ''}`);
+    return retired;
   }
 
   /** Every listening socket with its real port. */
@@ -515,7 +525,7 @@ async function unbind(listener: ListenerRuntime): Promise<void> {
   const closed = once(server, 'close');
   server.close();
   listener.closeWaiting();
-  HttpServerClass.prototype.closeAllConnections.call(server);
+  closeAllConnections(server);
   listener.destroySessions();
   await closed;
 }
@@ -568,7 +578,7 @@ async function drain(listener: ListenerRuntime, drainTimeoutMs: number, tunnels:
     eventLog?.warn(`drain timeout (${drainTimeoutMs} ms) reached on ${listener.address}:${listener.port}: forcing the remaining connections closed${websockets > 0 ? ` (${websockets} WebSocket)` : ''}`);
     forced = true;
     // An http2 server has no closeAllConnections of its own; node:http's works on its HTTP/1.1 connections.
-    HttpServerClass.prototype.closeAllConnections.call(server);
+    closeAllConnections(server);
     listener.destroySessions();
     // Upgraded connections are no longer node's HTTP connections: they are closed here.
     tunnels.closeAll(listener);

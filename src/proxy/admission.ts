@@ -115,10 +115,12 @@ export function admit(listener: ListenerRuntime, req: IncomingMessage, isHttp2: 
   }
   const site = binding.site;
 
-  // HTTP/1.1 CONNECT never gets here (app.ts answers it); HTTP/2's does (RFC 9113 §8.5).
-  if (req.method === 'CONNECT') return refuse(405, 0, 'method_not_allowed', 'CONNECT is not proxied', site, tls);
+  // HTTP/1.1 CONNECT never gets here (app.ts answers it); HTTP/2's does (RFC 9113 §8.5). Only the extended
+  // CONNECT of a WebSocket (RFC 8441) is tunnelled; it names a path like a GET.
+  const isWebSocketConnect = req.method === 'CONNECT' && isHttp2 && req.headers[':protocol'] === 'websocket';
+  if (req.method === 'CONNECT' && !isWebSocketConnect) return refuse(405, 0, 'method_not_allowed', req.headers[':protocol'] === undefined ? 'CONNECT is not proxied' : `CONNECT for protocol '${String(req.headers[':protocol'])}' is not proxied (only websocket)`, site, tls);
   const target = req.url as string;
-  const url = judgeTarget(target, req.method);
+  const url = judgeTarget(target, isWebSocketConnect ? 'GET' : req.method);
   if (typeof url !== 'string') return refuse(400, 0, 'bad_request', `${url.refused}: ${JSON.stringify(target ?? '')}`, site, tls, !isHttp2);
   const authority = url === target ? undefined : authorityOf(target);
   if (authority !== undefined) {

@@ -63,7 +63,7 @@ function outcomeFor(code: string | undefined): OutcomeCode {
 }
 
 export function createClientErrorHandler(eventLog: EventLog, deps: ClientErrorDeps = {}): (error: NodeJS.ErrnoException & { reason?: string; rawPacket?: Buffer }, socket: Socket) => void {
-  const { accessLog, observers = [] } = deps;
+  const { observers = [] } = deps;
   return (error, socket) => {
     if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
@@ -75,6 +75,8 @@ export function createClientErrorHandler(eventLog: EventLog, deps: ClientErrorDe
     if (answerAndClose(socket, status)) {
       const why = status === 408 ? `the request head did not arrive within headersTimeout (${error.code ?? 'timeout'})` : `the request is not valid HTTP/1.1 (${error.code ?? 'error'}: ${reason})`;
       eventLog.warn(`${status} outcome=${outcome} client ${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0} on ${socket.localAddress ?? ''}:${socket.localPort ?? 0}: ${why}; closing the connection`);
+      // Read at each refusal: a reload replaces the access logs (and closes the old ones).
+      const accessLog = deps.accessLog;
       const logged = accessLog?.enabledFor('') === true;
       if (!logged && observers.length === 0) return;
       const record = recordOf(socket, status, outcome, why, error.rawPacket);

@@ -27,12 +27,16 @@ import type { AddedHeaders } from './request-headers.js';
 import type { FarmServer } from '../farm/farm-server.js';
 import type { OutcomeCode } from '../shared/outcome.js';
 import type { TlsConnection } from './tls-connection.js';
+import type { Tunnels } from './tunnels.js';
+import { tunnelHttp2WebSocket } from './websocket-h2.js';
 import { signForwardedIdentity } from '@gatehouse/forwarded-cert';
 
 export interface HandlerDeps extends RequestEndDeps {
   readonly eventLog: EventLog;
   /** Dynamic IP Restrictions in force (a reload may change them); undefined: none. */
   readonly dynamicIp?: () => DynamicIpSecurity | undefined;
+  /** Open WebSocket tunnels (for the drain); without it HTTP/2 WebSockets are not tunnelled. */
+  readonly tunnels?: Tunnels;
 }
 
 /** One request on its way: what every answer needs to know of it. */
@@ -146,39 +150,32 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
     if (!server) return reject(ctx, 502, 4, 'no_server', `no server available in farm ${farm.name}`);
     const protocol = farm.config.protocol;
     const logId = protocol.logGuidName || deps.accessLog.enabledFor(site.name) || protocol.signatureSecret ? randomUUID() : '';
-    const exchange = new ProxyExchange(
-      req,
-      res,
-      route,
-      server,
-      request,
-      addedHeaders(req, route, server, tls, logId, isNewAffinity, admission.originalUrl),
-      (outcome: ExchangeOutcome) => {
-        let reason = '';
-        if (outcome.status === 502) {
-          const retry = outcome.retriedFrom ? ` after a retry (first server ${outcome.retriedFrom.address}: ${describeError(outcome.retryCause)})` : '';
-          reason = `${describeError(outcome.error)}${retry}`;
-          eventLog.warn(`502.3 outcome=${outcome.code} client ${clientAddressOf(req, true)} site ${site.name} farm ${farm.name} server ${outcome.server?.address ?? '-'} ${req.method} ${req.url} X-ARR-LOG-ID ${logId}: ${reason}`);
-          if (!res.headersSent && !res.destroyed) outcome.bytes = sendLocalAnswer(req, res, localAnswer(502, 3));
-        } else if ((outcome.status === 413 || outcome.status === 408) && outcome.error) {
-          reason = outcome.error.message;
-          eventLog.warn(`${outcome.status}.${outcome.subStatus} outcome=${outcome.code} client ${clientAddressOf(req, true)} site ${site.name} ${req.method} ${req.url}: ${reason}`);
-          if (!res.headersSent && !res.destroyed) {
-            if (!isHttp2) closeAfter(req, res); // the rest of the body is never read
-            outcome.bytes = sendLocalAnswer(req, res, localAnswer(outcome.status, outcome.subStatus));
-          }
-        } else if (outcome.error && outcome.code !== 'client_aborted') {
-          reason = `response aborted: ${describeError(outcome.error)}`;
-          eventLog.warn(`response aborted: outcome=${outcome.code} client ${clientAddressOf(req, true)} site ${site.name} farm ${farm.name} server ${outcome.server?.address ?? '-'} ${req.method} ${req.url} X-ARR-LOG-ID ${logId}: ${describeError(outcome.error)}`);
-        } else if (outcome.error) {
-          reason = `client gone: ${describeError(outcome.error)}`;
+    const onDone = (outcome: ExchangeOutcome): void => {
+      let reason = '';
+      if (outcome.status === 502) {
+        const retry = outcome.retriedFrom ? ` after a retry (first server ${outcome.retriedFrom.address}: ${describeError(outcome.retryCause)})` : '';
+        reason = `${describeError(outcome.error)}${retry}`;
+        eventLog.warn(`502.3 outcome=${outcome.code} client ${clientAddressOf(req, true)} site ${site.name} farm ${farm.name} server ${outcome.server?.address ?? '-'} ${req.method} ${req.url} X-ARR-LOG-ID ${logId}: ${reason}`);
+        if (!res.headersSent && !res.destroyed) outcome.bytes = sendLocalAnswer(req, res, localAnswer(502, 3));
+      } else if ((outcome.status === 413 || outcome.status === 408) && outcome.error) {
+        reason = outcome.error.message;
+        eventLog.warn(`${outcome.status}.${outcome.subStatus} outcome=${outcome.code} client ${clientAddressOf(req, true)} site ${site.name} ${req.method} ${req.url}: ${reason}`);
+        if (!res.headersSent && !res.destroyed) {
+          if (!isHttp2) closeAfter(req, res); // the rest of the body is never read
+          outcome.bytes = sendLocalAnswer(req, res, localAnswer(outcome.status, outcome.subStatus));
         }
-        finish({ req, site, tls, startMs: ctx.startMs, status: outcome.status, subStatus: outcome.subStatus, outcome: outcome.code, reason, bytesSent: outcome.bytes, logId, exchange: outcome, route, decision });
-      },
-      admission.url,
-      site.bodyLimits,
-    );
-    exchange.start();
+      } else if (outcome.error && outcome.code !== 'client_aborted') {
+        reason = `response aborted: ${describeError(outcome.error)}`;
+        eventLog.warn(`response aborted: outcome=${outcome.code} client ${clientAddressOf(req, true)} site ${site.name} farm ${farm.name} server ${outcome.server?.address ?? '-'} ${req.method} ${req.url} X-ARR-LOG-ID ${logId}: ${describeError(outcome.error)}`);
+      } else if (outcome.error) {
+        reason = `client gone: ${describeError(outcome.error)}`;
+      }
+      finish({ req, site, tls, startMs: ctx.startMs, status: outcome.status, subStatus: outcome.subStatus, outcome: outcome.code, reason, bytesSent: outcome.bytes, logId, exchange: outcome, route, decision });
+    };
+    const added = addedHeaders(req, route, server, tls, logId, isNewAffinity, admission.originalUrl);
+    // HTTP/2's extended CONNECT (RFC 8441): a WebSocket, tunnelled to the server as an HTTP/1.1 upgrade.
+    if (isHttp2 && req.method === 'CONNECT' && deps.tunnels) return tunnelHttp2WebSocket(req, res, route, server, added, admission.url, deps.tunnels, listener, onDone);
+    new ProxyExchange(req, res, route, server, request, added, onDone, admission.url, site.bodyLimits).start();
   }
 }
 

@@ -8,7 +8,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { createSecureServer as createHttp2Server, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
 import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { secureContextFor, secureContextOptions } from '../tls/secure-context.js';
-import { allowPartialTrustChainOnDefault, renewTicketsOnResumption, setClientCertificateRequest, useSniCallback } from '../platform/tls-internals.js';
+import { allowPartialTrustChainOnDefault, renewTicketsOnResumption, serverRequestsCertificates, setClientCertificateRequest, useSniCallback } from '../platform/tls-internals.js';
 import type { BindingRuntime } from './site-runtime.js';
 import { TlsConnection } from './tls-connection.js';
 import type { Limits } from '../config/limits-schema.js';
@@ -179,7 +179,7 @@ export class ListenerRuntime {
         // A shared port has tickets off (secureContextOptions): nothing to renew there.
         if (this.bindings.length === 1 && this.bindings[0]?.config.tls.sessionResumption) renewTicketsOnResumption(https);
         const defaultBinding = this.#fallback ?? (this.bindings[0] as BindingRuntime);
-        (https as HttpsServer & { requestCert?: boolean }).requestCert = defaultBinding.site.config.ssl.clientCertificates !== 'ignore';
+        (https as HttpsServer & { requestCert?: boolean }).requestCert = serverRequestsCertificates(defaultBinding.site.config.ssl.clientCertificates !== 'ignore', this.bindings.some((b) => b.site.config.ssl.clientCertificates !== 'ignore'));
       }
       useSniCallback(https, this.#needsSniCallback ? this.#sniCallback : undefined);
       this.#holdForRevocation();
@@ -393,7 +393,8 @@ export class ListenerRuntime {
     const defaultBinding = this.#fallback ?? (this.bindings[0] as BindingRuntime);
     // Clients without SNI get the default binding, so its site decides whether the handshake asks for a
     // certificate; the SNI callback sets it for the binding a name selects.
-    const requestCert = defaultBinding.site.config.ssl.clientCertificates !== 'ignore';
+    // (On the request-cert fallback the server asks whenever any binding asks: platform/tls-internals.ts.)
+    const requestCert = serverRequestsCertificates(defaultBinding.site.config.ssl.clientCertificates !== 'ignore', this.bindings.some((b) => b.site.config.ssl.clientCertificates !== 'ignore'));
     const defaultOptions = secureContextOptions(defaultBinding.config, defaultBinding.site.config, this.bindings.length > 1);
     const options = {
       ...common,

@@ -141,7 +141,8 @@ describe('pseudo-header tricks: refused, nothing forwarded', () => {
     ['an unknown pseudo-header (:foo)', (p, a) => [...h2Request(p, a), [':foo', 'bar']]],
     ['a response pseudo-header (:status) in a request', (p, a) => [...h2Request(p, a), [':status', '200']]],
     ['an uppercase pseudo-header (:PATH)', (p, a) => [[':method', 'GET'], [':scheme', 'https'], [':authority', a], [':PATH', p]]],
-    [':protocol without extended CONNECT', (p, a) => [...h2Request(p, a, 'CONNECT'), [':protocol', 'websocket']]],
+    // Extended CONNECT (RFC 8441) is offered for WebSockets; :protocol on any other method is malformed.
+    [':protocol on a GET (only an extended CONNECT carries it)', (p, a) => [...h2Request(p, a, 'GET'), [':protocol', 'websocket']]],
     ['a :method with a space (request-line injection)', (p, a) => [[':method', `GET ${p} HTTP/1.1\r\nx-arr-clientcert: forged\r\n\r\nGET`], [':scheme', 'https'], [':authority', a], [':path', p]]],
     ['a :path with a space (request-line injection)', (p, a) => h2Request(`${p} HTTP/1.1\r\nX-ARR-ClientCert: forged\r\nX:`, a)],
     ['a :path with a bare space', (p, a) => h2Request(`${p} x`, a)],

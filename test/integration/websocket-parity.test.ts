@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -15,7 +15,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
+import { connect as http2Connect, type ClientHttp2Session, type IncomingHttpHeaders as Http2Headers } from 'node:http2';
 import { verifyForwardedIdentity } from '@gatehouse/forwarded-cert';
+import { ensureHttp2Probed } from '../../src/platform/http2-probe.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type ClientFiles, type TestPki } from '../support/test-pki.js';
 import { freePort, startCli, within, writeText } from './cli-helpers.js';
@@ -28,13 +30,19 @@ let backend: Server;
 let backendPort: number;
 /** Upgrade requests the backend received, by path. */
 const received = new Map<string, IncomingHttpHeaders>();
+/** The backend's upgraded sockets (node's server no longer tracks them): closed at the end. */
+const upgradedAtBackend = new Set<Socket>();
 
 before(async () => {
   pki = await createTestPki();
   backend = createServer((req, res) => res.end(`plain ${req.url}`));
   backend.on('upgrade', (req, socket: Socket) => {
     received.set(req.url ?? '', req.headers);
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    upgradedAtBackend.add(socket);
+    socket.once('close', () => upgradedAtBackend.delete(socket));
+    // A real WebSocket server's answer: Sec-WebSocket-Accept from the key (RFC 6455 §4.2.2).
+    const accept = createHash('sha1').update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
     socket.on('data', (chunk: Buffer) => socket.write(chunk.toString().toUpperCase()));
     socket.on('error', () => {});
   });
@@ -43,6 +51,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const socket of upgradedAtBackend) socket.destroy();
   backend?.closeAllConnections();
   await new Promise<void>((resolve) => backend.close(() => resolve()));
   await pki?.cleanup();
@@ -247,6 +256,98 @@ farms:
     answer.socket.destroy();
     const text = await scrape();
     assert.ok((text.value('gatehouse_rejections_total', { site: 'strict', status: '403', substatus: '7', reason: 'certificate_required' }) ?? 0) >= 1);
+  });
+});
+
+describe('WebSocket over HTTP/2 (RFC 8441 extended CONNECT)', () => {
+  let running: RunningGatehouse;
+  let port: number;
+
+  before(async () => {
+    port = await freePort();
+    running = await startGatehouse(
+      `accessLog: off
+sites:
+  - name: strict
+    bindings: [{ protocol: https, address: 127.0.0.1, port: ${port}, hostName: app.example.test, certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} } }]
+    ssl: { clientCertificates: require, trustedCaFile: ${pki.caFile} }
+    farm: web
+  - name: open
+    bindings: [{ protocol: https, address: 127.0.0.1, port: ${port}, hostName: other.example.test, certificate: { certFile: ${pki.otherServer.certFile}, keyFile: ${pki.otherServer.keyFile} } }]
+    ssl: { clientCertificates: ignore }
+    farm: web
+farms: [{ name: web, servers: [{ address: 127.0.0.1:${backendPort} }] }]
+`,
+      pki.dir,
+    );
+  });
+
+  after(async () => {
+    await running?.stop();
+  });
+
+  /** An HTTP/2 session to the port with an SNI name (and a client certificate), once the server's SETTINGS arrived. */
+  async function session(servername: string, client?: ClientFiles): Promise<{ session: ClientHttp2Session; enableConnectProtocol: boolean | undefined }> {
+    const s = http2Connect(`https://127.0.0.1:${port}`, {
+      servername,
+      ca: readFileSync(pki.caFile),
+      checkServerIdentity: () => undefined,
+      ...(client ? { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) } : {}),
+    });
+    s.on('error', () => {});
+    const [settings] = (await within(once(s, 'remoteSettings'), 10_000, 'the server SETTINGS')) as [{ enableConnectProtocol?: boolean }];
+    return { session: s, enableConnectProtocol: settings.enableConnectProtocol };
+  }
+
+  function connectWebSocket(s: ClientHttp2Session, authority: string, path: string) {
+    const stream = s.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'https', ':authority': authority, ':path': path, 'sec-websocket-version': '13', 'x-arr-clientcert': 'spoofed' });
+    return { stream, response: within(once(stream, 'response') as Promise<[Http2Headers]>, 10_000, `the answer to CONNECT ${path}`).then(([headers]) => headers) };
+  }
+
+  test('where node\'s HTTP/2 is safe, the SETTINGS offer extended CONNECT and a WebSocket stream is tunnelled with the ARR headers; elsewhere ALPN offers HTTP/1.1 only', async () => {
+    const probe = await ensureHttp2Probed();
+    if (!probe.isSafe) {
+      // This Node's HTTP/2 can be crashed by a client (platform/http2-probe.ts): HTTP/2 is off, and
+      // WebSockets go over HTTP/1.1 (tested above). What must hold: no h2 is negotiated at all.
+      const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'other.example.test', ALPNProtocols: ['h2', 'http/1.1'], ca: readFileSync(pki.caFile), checkServerIdentity: () => undefined });
+      await within(once(socket, 'secureConnect'), 10_000, 'the handshake');
+      assert.equal(socket.alpnProtocol, 'http/1.1');
+      socket.destroy();
+      return;
+    }
+    const { session: s, enableConnectProtocol } = await session('app.example.test', pki.clients.valid);
+    assert.equal(enableConnectProtocol, true, 'SETTINGS_ENABLE_CONNECT_PROTOCOL = 1');
+    const { stream, response } = connectWebSocket(s, `app.example.test:${port}`, '/h2/chat');
+    const headers = await response;
+    assert.equal(headers[':status'], 200);
+    assert.equal(headers['sec-websocket-accept'], undefined, 'the HTTP/1.1 handshake stays between Gatehouse and the server');
+    const seen = received.get('/h2/chat');
+    assert.ok(seen, 'reached the server as an HTTP/1.1 upgrade');
+    assert.equal(seen.upgrade, 'websocket');
+    assert.match(String(seen['sec-websocket-key']), /^[A-Za-z0-9+/]{22}==$/, 'Gatehouse made the key');
+    assert.equal(seen['x-arr-clientcert'], new X509Certificate(readFileSync(pki.clients.valid.certFile)).raw.toString('base64'));
+    const echoed = within(once(stream, 'data') as Promise<[Buffer]>, 5_000, 'the echo');
+    stream.write('over h2');
+    assert.equal((await echoed)[0].toString(), 'OVER H2');
+    stream.close();
+    s.close();
+  });
+
+  test('over HTTP/2, a WebSocket CONNECT with the open site\'s SNI and the strict site\'s authority gets 421; another :protocol gets 405', async (t) => {
+    const probe = await ensureHttp2Probed();
+    t.diagnostic(`http2 safe on node ${process.version}: ${probe.isSafe}`);
+    if (!probe.isSafe) {
+      assert.equal(running.gatehouse.listeners[0]?.isHttp2, false, 'HTTP/2 off on this Node');
+      return;
+    }
+    const { session: s } = await session('other.example.test');
+    const misdirected = connectWebSocket(s, `app.example.test:${port}`, '/h2/misdirected');
+    assert.equal((await misdirected.response)[':status'], 421);
+    assert.equal(received.has('/h2/misdirected'), false);
+    const other = s.request({ ':method': 'CONNECT', ':protocol': 'not-websocket', ':scheme': 'https', ':authority': `other.example.test:${port}`, ':path': '/h2/other' });
+    const [answer] = (await within(once(other, 'response'), 5_000, 'the 405')) as [Http2Headers];
+    assert.equal(answer[':status'], 405);
+    s.close();
   });
 });
 
