@@ -198,8 +198,9 @@ describe('gatehouse validate: certificates and keys', () => {
       // Exercise the permission-denied path as an unprivileged user when we can switch to one.
       if (process.getuid?.() === 0) {
         const nobody = { uid: 65534, gid: 65534 };
-        // Only when the unprivileged user can load Gatehouse at all (the checkout may be private to root).
-        const probe = await runCli(['--help'], { cwd: dir, ...nobody });
+        // Only when the unprivileged user can load Gatehouse at all (the checkout, or the node binary itself,
+        // may be private to root: then the spawn fails with EACCES).
+        const probe = await runCli(['--help'], { cwd: dir, ...nobody }).catch((error: Error): CliResult => ({ code: null, signal: null, stdout: '', stderr: error.message }));
         if (probe.code === 0) expectDenied(await validate(dir, 'gatehouse.yaml', nobody));
         else t.diagnostic(`running as root; uid 65534 cannot run the CLI here, so only the root case was checked (${probe.stderr.split('\n')[0]})`);
       }
