@@ -29,7 +29,8 @@ import { probePlatform, platformProblem } from './platform/probes.js';
 import { closeAllConnections, trackConnections } from './platform/connections.js';
 import cluster from 'node:cluster';
 import { SiteTracer } from './tracing/site-tracer.js';
-import { startAdminServer, type AdminServer } from './admin/admin-server.js';
+import type { AdminServer } from './admin/admin-server.js';
+import { startAdminListener } from './admin/start.js';
 import { GatehouseMetrics } from './tracing/metrics.js';
 import { observeTlsHandshakes } from './tracing/metrics-tls.js';
 import { eventLog as defaultEventLog, type EventLog } from './tracing/log.js';
@@ -288,7 +289,9 @@ export class Gatehouse {
       for (const listener of gatehouse.#listeners.values()) await gatehouse.#open(listener);
       // In a worker the primary serves /metrics, aggregated over the workers.
       if (config.admin && gatehouse.metrics && !options.collectMetrics) {
-        gatehouse.#admin = await startAdminServer(config.admin, gatehouse.metrics, { eventLog: gatehouse.#eventLog }).catch((error: Error) => {
+        // The admin API reads and changes this Gatehouse's farms in force (a reload replaces them; servers that stay keep their state).
+        const source = { config: () => gatehouse.config, farms: () => gatehouse.farms, lastReload: () => gatehouse.lastReload, startedAtMs: Date.now(), workers: 1 };
+        gatehouse.#admin = await startAdminListener(config.admin, gatehouse.metrics, source, gatehouse.#eventLog).catch((error: Error) => {
           throw new ListenError(error.message, { cause: error });
         });
       }

@@ -1,12 +1,17 @@
 /**
- * The admin listener: a plain http server that answers `GET /metrics` (and HEAD) with the Prometheus text
- * exposition, 404 on any other path and 405 on any other method. It binds where the `admin` key says
- * (127.0.0.1 by default) and only when that key is present: app.ts starts it, and closes it on stop.
+ * The admin listener: `GET /metrics` (and HEAD) with the Prometheus text exposition, the admin API under
+ * `/api/` when one is given (api.ts: authenticated, problem+json), 404 on any other path and 405 on any
+ * other method of /metrics. Plain http, or https with `admin.certificate` (asking for admin badges when
+ * `admin.trustedCaFile` is set). It binds where the `admin` key says (127.0.0.1 by default) and only when
+ * that key is present: app.ts (or the cluster's primary) starts it, and closes it on stop.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { EventLog } from '../tracing/log.js';
 import { closeAllConnections } from '../platform/connections.js';
+import type { AdminSettings } from '../config/admin-schema.js';
+import type { AdminApi } from './api.js';
 
 /** What the admin listener serves: a prom-client registry (GatehouseMetrics has one). */
 export interface MetricsSource {
@@ -14,7 +19,7 @@ export interface MetricsSource {
 }
 
 export interface AdminServer {
-  /** `http://127.0.0.1:9100`, with the real port. */
+  /** `http://127.0.0.1:9100` (https with a certificate), with the real port. */
   readonly url: string;
   readonly address: string;
   readonly port: number;
@@ -39,14 +44,24 @@ function answer(res: ServerResponse, status: number, text: string, headers: Reco
   res.end(body);
 }
 
+export interface AdminServerOptions {
+  readonly eventLog?: EventLog;
+  /** The admin API under /api/ (api.ts); without it only /metrics answers. */
+  readonly api?: AdminApi;
+  /** `authenticated`: /metrics needs a user too (the api's authentication). */
+  readonly metrics?: 'open' | 'authenticated';
+}
+
 /** The request handler alone (tests may mount it on a server of their own). */
-export function adminRequestHandler(metrics: MetricsSource, eventLog?: EventLog): (req: IncomingMessage, res: ServerResponse) => void {
+export function adminRequestHandler(metrics: MetricsSource, eventLog?: EventLog, options: Omit<AdminServerOptions, 'eventLog'> = {}): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    req.resume(); // no body is read: drain any the client sent
     const url = req.url ?? '/';
     const queryAt = url.indexOf('?');
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
-    if (path !== '/metrics') return answer(res, 404, 'Not Found: the admin listener serves GET /metrics');
+    if (options.api && (path === '/api' || path.startsWith('/api/'))) return options.api.handle(req, res);
+    req.resume(); // no body is read: drain any the client sent
+    if (path !== '/metrics') return answer(res, 404, `Not Found: the admin listener serves GET /metrics${options.api ? ' and the admin API under /api/v1' : ''}`);
+    if (options.metrics === 'authenticated' && options.api && !options.api.authenticateOrAnswer(req, res)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, `Method Not Allowed: /metrics answers ${ALLOWED}`, { allow: ALLOWED });
     metrics.registry.metrics().then(
       (text) => {
@@ -67,9 +82,14 @@ export function adminRequestHandler(metrics: MetricsSource, eventLog?: EventLog)
  * Binds the admin listener. Rejects with AdminListenError (nothing left listening) when the address and
  * port cannot be bound.
  */
-export function startAdminServer(settings: { readonly address: string; readonly port: number }, metrics: MetricsSource, options: { readonly eventLog?: EventLog } = {}): Promise<AdminServer> {
+export function startAdminServer(settings: Pick<AdminSettings, 'address' | 'port' | 'certificate' | 'trustedCa'>, metrics: MetricsSource, options: AdminServerOptions = {}): Promise<AdminServer> {
   const address = settings.address.replace(/^\[(.*)\]$/, '$1');
-  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 }, adminRequestHandler(metrics, options.eventLog));
+  const handler = adminRequestHandler(metrics, options.eventLog, { ...(options.api ? { api: options.api } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) });
+  const timeouts = { keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 };
+  const certificate = settings.certificate;
+  // Badges are asked for, not required: a token user (or an open /metrics) needs none; api.ts decides.
+  const tls = certificate ? { ...certificate.options, ...(settings.trustedCa ? { ca: settings.trustedCa.pem, requestCert: true, rejectUnauthorized: false } : {}), minVersion: 'TLSv1.2' as const } : undefined;
+  const server: Server = tls ? createHttpsServer({ ...tls, ...timeouts }, handler) : createServer(timeouts, handler);
   server.on('clientError', (_error, socket) => socket.destroy());
   let closing: Promise<void> | undefined;
   return new Promise((resolve, reject) => {
@@ -83,7 +103,7 @@ export function startAdminServer(settings: { readonly address: string; readonly 
       const port = (server.address() as AddressInfo).port;
       const host = address.includes(':') ? `[${address}]` : address;
       resolve({
-        url: `http://${host}:${port}`,
+        url: `${tls ? 'https' : 'http'}://${host}:${port}`,
         address,
         port,
         server,

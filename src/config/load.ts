@@ -9,7 +9,7 @@ import { parseDuration } from './duration.js';
 import { normalizeFarmPolicies } from './farm-model.js';
 import { normalizeTracing } from './tracing-schema.js';
 import { normalizeRules } from './rules-schema.js';
-import { checkAdmin, normalizeAdmin } from './admin-schema.js';
+import { adminFiles, checkAdmin, loadAdmin } from './admin-schema.js';
 import { accessLogConflicts, normalizeAccessLogSettings } from './access-log-schema.js';
 import type { AccessLogSettings, Binding, Config, Farm, OnlineRevocationSettings, RevocationCacheSettings, RevocationList, ServerCertificate, Site, TrustedCa } from './model.js';
 import { ConfigError, formatProblem, type Problem } from './problem.js';
@@ -85,6 +85,7 @@ function filesOf(declared: DeclaredConfig, file: string, dir: string): string[] 
     names.push(site.ssl.trustedCaFile, ...(typeof site.ssl.crlFile === 'string' ? [site.ssl.crlFile] : (site.ssl.crlFile ?? [])));
   }
   for (const farm of declared.farms) names.push(farm.protocol.signatureSecretFile);
+  names.push(...adminFiles(declared.admin));
   return [...new Set([file, ...names.filter((n): n is string => n !== undefined).map((n) => resolve(dir, n))])];
 }
 
@@ -156,6 +157,7 @@ async function normalize(declared: DeclaredConfig, file: string, dir: string, pr
   if (problems.length) return undefined;
   checkSharedPortKeyTypes(sites, problems);
   checkAdmin(declared.admin, sites.flatMap((site) => site.bindings), problems, warnings);
+  const admin = await loadAdmin(declared.admin, file, problems);
   if (problems.length) return undefined;
   let sessionTicketKey: Buffer | undefined;
   if (declared.sessionTicketKeyFile !== undefined) {
@@ -167,7 +169,7 @@ async function normalize(declared: DeclaredConfig, file: string, dir: string, pr
     }
   }
   const workers = declared.workers === 'auto' ? Math.max(1, availableParallelism()) : declared.workers;
-  return deepFreeze({ file, files: filesOf(declared, file, dir), sites, farms: [...farms.values()], drainTimeoutMs: parseDuration(declared.drainTimeout) as number, accessLog, admin: normalizeAdmin(declared.admin), workers, sessionTicketKey, dynamicIpSecurity: normalizeDynamicIpSecurity(declared.dynamicIpSecurity) });
+  return deepFreeze({ file, files: filesOf(declared, file, dir), sites, farms: [...farms.values()], drainTimeoutMs: parseDuration(declared.drainTimeout) as number, accessLog, admin, workers, sessionTicketKey, dynamicIpSecurity: normalizeDynamicIpSecurity(declared.dynamicIpSecurity) });
 }
 
 function normalizeFarm(farm: DeclaredFarm, signatureSecret: Buffer | undefined): Farm {

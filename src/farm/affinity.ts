@@ -81,6 +81,17 @@ export class FarmAffinity {
     for (const [key, server] of own) this.#remember(key, server);
   }
 
+  /**
+   * Clients remembered per server (certificate or server-variable affinity; read by the admin API, never
+   * on the request path). Undefined for cookie affinity: a cookie is kept by the client, not here.
+   */
+  clientCounts(): Map<FarmServer, number> | undefined {
+    if (this.policy.by === 'cookie') return undefined;
+    const counts = new Map<FarmServer, number>();
+    for (const server of this.#remembered.values()) counts.set(server, (counts.get(server) ?? 0) + 1);
+    return counts;
+  }
+
   /** Re-pins a key after a retry moved the request to another server. */
   repin(request: RequestInfo, certificateThumbprint256: string | undefined, server: FarmServer): void {
     if (this.policy.by === 'cookie') return;
