@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { certCommand } from './commands/cert/index.js';
+import { adminCommand } from './commands/admin.js';
 import { CliError } from './cli-error.js';
 import type { DemoOptions } from './commands/demo.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -45,5 +46,6 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .action((options: { json?: boolean }) => run(() => doctorCommand(options)));
   program.addCommand(certCommand(run));
   program.addCommand(tracesCommand(run));
+  program.addCommand(adminCommand(run));
   return program;
 }

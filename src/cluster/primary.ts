@@ -9,7 +9,9 @@ import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/model.js';
 import { WORKER_ENV, type ToPrimary, type ToWorker } from './messages.js';
-import { startAdminServer, type AdminServer } from '../admin/admin-server.js';
+import type { AdminServer } from '../admin/admin-server.js';
+import { startAdminListener } from '../admin/start.js';
+import type { ReloadSummary } from '../admin/context.js';
 import { clusterMetricsSource } from './metrics.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/problem.js';
@@ -20,22 +22,25 @@ const QUICK_DEATH_MS = 2_000;
 const MAX_QUICK_DEATHS = 5;
 
 export async function runPrimary(config: Config, configFile: string): Promise<number> {
-  // The admin listener lives here, so /metrics covers every worker.
+  // The admin listener lives here, so /metrics covers every worker. The admin API answers /status here;
+  // the farms live in the workers, which this slice cannot yet all reach: farm reads and writes say so (503).
   let admin: AdminServer | undefined;
+  const current: { config: Config; lastReload: ReloadSummary | undefined } = { config, lastReload: undefined };
   if (config.admin) {
     try {
-      admin = await startAdminServer(config.admin, clusterMetricsSource());
+      const clusterReason = `with workers: ${config.workers} each worker process holds its own farms, and this version of the admin API cannot yet read them all or apply a change to every worker (a change applied to one worker would leave the others serving the old state); with workers: 1 the farms are served here`;
+      admin = await startAdminListener(config.admin, clusterMetricsSource(), { config: () => current.config, farms: () => undefined, lastReload: () => current.lastReload, startedAtMs: Date.now(), workers: config.workers, clusterReason });
     } catch (error) {
       process.stderr.write(`gatehouse: ${(error as Error).message}\n`);
       return 1;
     }
   }
-  const code = await runWorkers(config, configFile, admin?.url);
+  const code = await runWorkers(config, configFile, admin?.url, current);
   await admin?.close();
   return code;
 }
 
-function runWorkers(config: Config, configFile: string, adminUrl: string | undefined): Promise<number> {
+function runWorkers(config: Config, configFile: string, adminUrl: string | undefined, current?: { config: Config; lastReload: ReloadSummary | undefined }): Promise<number> {
   const ticketKeyHex = (config.sessionTicketKey ?? randomBytes(48)).toString('hex');
   const start: ToWorker = { type: 'start', configFile, ticketKeyHex };
   // Structured clone on the IPC channel, not JSON: a worker's metrics keep +Inf (a gauge with nothing to
@@ -146,6 +151,7 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
     const reload = () => {
       void loadConfig(configFile).then(
         ({ config: next }) => {
+          if (current) Object.assign(current, { config: next, lastReload: { atMs: Date.now(), file: configFile, ok: true, problems: [] } });
           files = next.files;
           rewatch();
           for (const worker of workers()) worker.send({ type: 'reload' } satisfies ToWorker);
@@ -153,6 +159,7 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
         },
         (error: unknown) => {
           const lines = error instanceof ConfigError ? error.lines : [(error as Error).message];
+          if (current) current.lastReload = { atMs: Date.now(), file: configFile, ok: false, problems: lines };
           process.stderr.write(`gatehouse: reload refused, the running config stays: ${configFile} is invalid\n${lines.join('\n')}\n`);
         },
       );
