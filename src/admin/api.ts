@@ -26,8 +26,9 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
   return error.issues.map((issue) => {
     const field = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[') || '(body)';
     if (issue.code === 'unrecognized_keys') return { field: issue.keys.join(', '), message: `unknown field${issue.keys.length > 1 ? 's' : ''} (expected only the fields of the schema)` };
-    if (issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined) return { field, message: `required (expected ${issue.expected})` };
-    if (issue.code === 'invalid_value') return { field, message: `expected one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}` };
+    const isMissing = (issue as { input?: unknown }).input === undefined;
+    if (issue.code === 'invalid_type' && isMissing) return { field, message: `required (expected ${issue.expected})` };
+    if (issue.code === 'invalid_value') return { field, message: `${isMissing ? 'required: ' : ''}expected one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}` };
     return { field, message: issue.message };
   });
 }
@@ -63,7 +64,7 @@ async function parseBody(req: IncomingMessage, schema: z.ZodType): Promise<unkno
   } catch (error) {
     throw new ApiProblem(400, 'invalid_json', 'Bad Request', `the body is not JSON: ${(error as Error).message}`);
   }
-  const parsed = schema.safeParse(value);
+  const parsed = schema.safeParse(value, { reportInput: true });
   if (!parsed.success) {
     const errors = fieldErrors(parsed.error);
     throw new ApiProblem(422, 'invalid_body', 'Unprocessable Content', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
@@ -73,7 +74,7 @@ async function parseBody(req: IncomingMessage, schema: z.ZodType): Promise<unkno
 
 function parseQuery(search: string, schema: z.ZodObject | undefined): Record<string, unknown> {
   if (!schema) return {};
-  const parsed = schema.safeParse(Object.fromEntries(new URLSearchParams(search)));
+  const parsed = schema.safeParse(Object.fromEntries(new URLSearchParams(search)), { reportInput: true });
   if (!parsed.success) {
     const errors = fieldErrors(parsed.error);
     throw new ApiProblem(422, 'invalid_body', 'Unprocessable Content', `query: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, errors);
@@ -117,12 +118,16 @@ export function createAdminApi(ctx: AdminContext): AdminApi {
   const serve = (route: Route): Handler => (req, res, rawParams) => {
     void (async () => {
       const principal = authenticate(req, users());
-      requireRole(principal, route.role);
       const params = Object.fromEntries(Object.entries(rawParams).map(([k, v]) => [k, v ?? '']));
       const search = (req.url ?? '').includes('?') ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1) : '';
-      if (route.needsFarms && !ctx.farms()) {
+      try {
+        requireRole(principal, route.role);
+        if (route.needsFarms && !ctx.farms()) throw new ApiProblem(503, 'cluster_unsupported', 'Service Unavailable', ctx.clusterReason ?? 'the farms are not held by this process');
+      } catch (error) {
         req.resume();
-        throw new ApiProblem(503, 'cluster_unsupported', 'Service Unavailable', ctx.clusterReason ?? 'the farms are not held by this process');
+        // A write refused to a signed-in user is audited (who tried what); reads are not.
+        if (route.operation && error instanceof ApiProblem) await ctx.audit.append({ id: AuditLog.newId(), phase: 'result', who: auditIdentity(principal), action: route.operationId, target: params, result: 'failed', reason: `${error.status} ${error.code}: ${error.message}` }).catch(() => {});
+        throw error;
       }
       if (!route.operation) {
         req.resume();
