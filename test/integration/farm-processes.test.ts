@@ -97,7 +97,8 @@ farms:
     backends.b.child.kill('SIGKILL');
     await backends.b.exited;
     // Whichever sees it first: the URL test, or live traffic (each refused connection counts; the request is retried elsewhere).
-    await gatehouse.waitFor('stderr', new RegExp(`farm web server 127\\.0\\.0\\.1:${backends.b.port} marked unhealthy: (URL test: connection error: ECONNREFUSED|live traffic: \\d+ failures .*connection error)`));
+    // A URL test in flight when the process dies sees its connection reset rather than refused.
+    await gatehouse.waitFor('stderr', new RegExp(`farm web server 127\\.0\\.0\\.1:${backends.b.port} marked unhealthy: (URL test: connection error: (ECONNREFUSED|ECONNRESET)|live traffic: \\d+ failures .*connection error)`));
     const afterKill = answers.length;
     await waitUntil('requests after the kill', () => answers.length > afterKill + 20);
     assert.equal(servedBy('b', afterKill), 0, 'an unhealthy server gets no requests');
