@@ -86,3 +86,10 @@ export function applyOperation(farms: ReadonlyMap<string, FarmState>, operation:
     }
   }
 }
+
+/** An operation that arrived as JSON (from a store, another instance): checked, or an Error naming the field. */
+export function operationFromJson(value: unknown): FarmOperation {
+  const parsed = farmOperationSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new Error(`not a farm operation: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(operation)'}: ${issue.message}`).join('; ')}`);
+}
