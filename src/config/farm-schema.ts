@@ -1,13 +1,13 @@
 /**
  * The farm policies' part of the config schema: load balancing and health tests (ARR's
  * `applicationRequestRouting/loadBalancing` and `healthCheck`), in ARR's names with ARR's defaults.
- * The algorithm names come from the balancer registry (src/farm/balancers/index.ts), so a new
- * algorithm file is a new accepted value and an unknown one is an error listing the known ones.
+ * The algorithm names come from shared/algorithms.ts, the list the farm's algorithm table
+ * (src/farm/balancers/index.ts) implements, so an unknown name is an error listing the known ones.
  */
 import { z } from 'zod';
-import { ALGORITHM_NAMES } from '../farm/balancers/index.js';
+import { ALGORITHM_NAMES } from '../shared/algorithms.js';
+import { parseStatusCodes, STATUS_CODES_EXPECTED } from '../shared/status-codes.js';
 import { DURATION_EXPECTED, durationSchema, parseDuration } from './duration.js';
-import { parseStatusCodes, STATUS_CODES_EXPECTED } from './farm-model.js';
 
 export const LOAD_BALANCING_ALGORITHMS = ALGORITHM_NAMES;
 

@@ -1,10 +1,10 @@
 /**
  * Status code lists as IIS writes them in tracing rules: `403.16,500-599`, `404`, `400-`. A code with a
  * sub-status (`403.16`) matches only that sub-status; everything else is the farm's status-code list
- * (config/farm-model.ts parseStatusCodes), so the two cannot disagree on ranges. Parsed once, matched per
+ * (shared/status-codes.ts parseStatusCodes), so the two cannot disagree on ranges. Parsed once, matched per
  * request without allocating.
  */
-import { matchesStatus, parseStatusCodes as parseStatusRanges } from '../config/farm-model.js';
+import { matchesStatus, parseStatusCodes as parseStatusRanges } from '../shared/status-codes.js';
 
 export type StatusCodeMatcher = (status: number, subStatus: number) => boolean;
 

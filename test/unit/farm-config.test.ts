@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
-import { HEALTH_CHECK_DEFAULTS, matchesStatus, normalizeFarmPolicies, normalizeHealthCheck, parseStatusCodes } from '../../src/config/farm-model.js';
+import { HEALTH_CHECK_DEFAULTS, normalizeFarmPolicies, normalizeHealthCheck } from '../../src/config/farm-model.js';
+import { matchesStatus, parseStatusCodes } from '../../src/shared/status-codes.js';
 import { farmPolicyKeys, healthCheckSchema, loadBalancingSchema } from '../../src/config/farm-schema.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/problem.js';

@@ -1,8 +1,9 @@
 /**
- * The algorithms by the name users write in `farms[].loadBalancing.algorithm`: the one table the
- * config schema's enum is derived from (so an unknown name is a config error listing these) and the
- * farm builds its balancer from. One file per algorithm.
+ * The algorithms by the name users write in `farms[].loadBalancing.algorithm`: the table the farm builds
+ * its balancer from, one factory per name of shared/algorithms.ts (the names the config schema accepts)
+ * and no other. One file per algorithm.
  */
+import { ALGORITHM_NAMES, type AlgorithmName } from '../../shared/algorithms.js';
 import type { BalancerFactory } from './balancer.js';
 import { createLeastRequests } from './least-requests.js';
 import { createLeastResponseTime } from './least-response-time.js';
@@ -22,9 +23,6 @@ export const BALANCERS = {
   serverVariableHash: createServerVariableHash,
   queryStringHash: createQueryStringHash,
   powerOfTwoChoices: createPowerOfTwoChoices,
-} as const satisfies Record<string, BalancerFactory>;
+} as const satisfies Record<AlgorithmName, BalancerFactory>;
 
-export type AlgorithmName = keyof typeof BALANCERS;
-
-/** Every algorithm name, the default (weightedRoundRobin) first. */
-export const ALGORITHM_NAMES = Object.keys(BALANCERS) as [AlgorithmName, ...AlgorithmName[]];
+export { ALGORITHM_NAMES, type AlgorithmName };

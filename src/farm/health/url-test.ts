@@ -7,7 +7,7 @@
  * close() clears them (idempotent) and aborts tests in flight.
  */
 import type { HealthCheckPolicy } from '../../config/farm-model.js';
-import { matchesStatus } from '../../config/farm-model.js';
+import { matchesStatus } from '../../shared/status-codes.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { FarmServer } from '../farm-server.js';
 
