@@ -11,8 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Problem } from './problem.js';
-import type { ServerCertificate, TrustedCa } from './model.js';
-import { loadServerCertificate, loadTrustedCa } from './tls-files.js';
+import { loadServerCertificate, loadTrustedCa, type ServerCertificate, type TrustedCa } from './tls-files.js';
 
 export const DEFAULT_ADMIN_ADDRESS = '127.0.0.1';
 

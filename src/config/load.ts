@@ -8,7 +8,6 @@ import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Docume
 import { parseDuration } from './duration.js';
 import { normalizeFarmPolicies } from './farm-model.js';
 import { normalizeTracing } from './tracing-schema.js';
-import { normalizeRules } from './rules-schema.js';
 import { adminFiles, checkAdmin, loadAdmin } from './admin-schema.js';
 import { accessLogConflicts, normalizeAccessLogSettings } from './access-log-schema.js';
 import type { AccessLogSettings, Binding, Config, Farm, OnlineRevocationSettings, RevocationCacheSettings, RevocationList, ServerCertificate, Site, TrustedCa } from './model.js';
@@ -19,6 +18,7 @@ import { checkReferences, parseServerAddress, type PartialConfig } from './refer
 import { loadRevocationList, loadSecret, loadServerCertificate, loadTicketKey, loadTrustedCa } from './tls-files.js';
 import { availableParallelism } from 'node:os';
 import { checkTlsPolicy, DEFAULT_TLS_POLICY } from './tls-policy.js';
+import { compileRules } from '../proxy/rules/compile-rules.js';
 import { normalizeDynamicIpSecurity, normalizeLimits, type DeclaredLimits } from './limits-schema.js';
 
 export interface LoadResult {
@@ -236,7 +236,7 @@ async function normalizeSite(site: DeclaredSite, index: number, dir: string, far
   }
   const defaultFarm = site.farm === undefined ? undefined : farms.get(site.farm);
   if (site.farm !== undefined && !defaultFarm) return undefined; // reported by checkReferences
-  const rules = normalizeRules(site.rules ?? [], farms, defaultFarm);
+  const rules = compileRules(site.rules ?? [], farms, defaultFarm);
   if (!rules) return undefined; // reported by checkReferences
   const firstRoute = rules.find((rule) => rule.action.type === 'route')?.action;
   const farm = defaultFarm ?? (firstRoute?.type === 'route' ? firstRoute.farm : undefined) ?? farms.values().next().value;

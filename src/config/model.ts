@@ -3,18 +3,17 @@
  * applied, durations are milliseconds, paths are absolute, files are read and checked, references
  * between objects are resolved. Frozen: a reload builds a new one.
  */
-import type { X509Certificate } from 'node:crypto';
 import type { ClientCertFormat, ClientCertificateMode } from './schema.js';
 import type { FarmPolicies } from './farm-model.js';
 import type { TracingSettings } from './tracing-schema.js';
 import type { AdminSettings } from './admin-schema.js';
 import type { AccessLogSettings } from './access-log-schema.js';
-import type { Rule } from './rules-schema.js';
-import type { PendingCrl, RevocationCheck } from './crl.js';
+import type { PathMatcher, Template, Wildcard } from '../proxy/rules/compile.js';
+import type { RevocationList, ServerCertificate, TrustedCa } from './tls-files.js';
 import type { DynamicIpSettings, Limits } from './limits-schema.js';
 import type { TlsPolicy } from './tls-policy.js';
 
-export type { AccessLogSettings };
+export type { AccessLogSettings, RevocationList, ServerCertificate, TrustedCa };
 
 export interface Config {
   /** Absolute path of the file it came from. */
@@ -61,6 +60,44 @@ export interface Site {
   readonly accessLog: AccessLogSettings;
 }
 
+/** A routing rule's conditions, compiled (proxy/rules/compile.ts's matchers). */
+export interface RuleMatch {
+  /** Tested on the Host header without its port. */
+  readonly host: Wildcard | undefined;
+  /** Wildcard (`path`) or RegExp (`pathPattern`); undefined: every path, `{R:0}` the whole path. */
+  readonly path: PathMatcher | undefined;
+  /** Lower-case header names with their value wildcards. */
+  readonly headers: readonly { readonly name: string; readonly value: Wildcard }[];
+  readonly clientCertificate: CertificateCondition | undefined;
+}
+
+export interface CertificateCondition {
+  readonly present: boolean | undefined;
+  readonly subject: Wildcard | undefined;
+  readonly issuer: Wildcard | undefined;
+  /** Upper-case SHA-1 hex. */
+  readonly thumbprint: string | undefined;
+  /** Lower-case SHA-256 hex. */
+  readonly thumbprintSha256: string | undefined;
+}
+
+export type RedirectStatus = 301 | 302 | 307 | 308;
+
+export type RuleAction =
+  | { readonly type: 'route'; readonly farm: Farm; readonly rewrite: Template | undefined; readonly appendQueryString: boolean }
+  | { readonly type: 'redirect'; readonly status: RedirectStatus; readonly url: Template; readonly appendQueryString: boolean }
+  | { readonly type: 'respond'; readonly status: number; readonly subStatus: number; readonly body: Buffer | undefined; readonly contentType: string };
+
+/** A routing rule of a site, as loaded: conditions and templates compiled, farms resolved (proxy/rules/compile-rules.ts). */
+export interface Rule {
+  readonly name: string;
+  /** Position in the site's `rules`. */
+  readonly index: number;
+  readonly match: RuleMatch;
+  readonly action: RuleAction;
+  readonly stopProcessing: boolean;
+}
+
 export interface Binding {
   readonly siteName: string;
   readonly protocol: 'http' | 'https';
@@ -74,18 +111,6 @@ export interface Binding {
   readonly http2: boolean;
   /** https: versions, ciphers, groups, resumption (the default policy when the binding sets none). */
   readonly tls: TlsPolicy;
-}
-
-/** A server certificate, read and checked against its key. */
-export interface ServerCertificate {
-  /** What tls.createSecureContext takes: cert+key or pfx (+passphrase). */
-  readonly options: { readonly cert?: Buffer; readonly key?: Buffer; readonly pfx?: Buffer; readonly passphrase?: string };
-  /** The leaf certificate (for X-ARR-SSL and logs). */
-  readonly leaf: X509Certificate;
-  /** Its issuer, when the certificate file holds the chain (OCSP stapling asks about leaf + issuer). */
-  readonly issuer: X509Certificate | undefined;
-  /** `ocspStapling`: staple the responder's answer about the leaf to handshakes that ask. */
-  readonly ocspStapling: boolean;
 }
 
 export interface SslSettings {
@@ -111,29 +136,6 @@ export interface RevocationCacheSettings {
 export interface OnlineRevocationSettings extends RevocationCacheSettings {
   readonly cachedOnly: boolean;
   readonly whenUnknown: 'deny' | 'allow';
-}
-
-export interface TrustedCa {
-  readonly pem: Buffer;
-  readonly certs: readonly X509Certificate[];
-}
-
-/** Revoked serial numbers per issuing CA, from the configured CRLs, and which certificates are checked. */
-export interface RevocationList {
-  /** `chain` (the leaf and every CA above it), `leaf`, or `off`. */
-  readonly check: RevocationCheck;
-  /** CRLs signed by a CA that is not a trust anchor: verified against that CA when a client's chain shows it. */
-  readonly pending: readonly PendingCrl[];
-  /** CA fingerprint256 → revoked serials (upper-case hex, no leading zeros). */
-  readonly byIssuerFingerprint: ReadonlyMap<string, ReadonlySet<string>>;
-  /** CA subject (Node's X509Certificate.subject) → revoked serials; used when the chain is not available. */
-  readonly byIssuerSubject: ReadonlyMap<string, ReadonlySet<string>>;
-  /** CA fingerprint256 or subject → the CRL files it signed (for log lines: which file revoked). */
-  readonly filesByIssuer: ReadonlyMap<string, readonly string[]>;
-  /** Each CRL read from the files, with its nextUpdate (for the staleness metric). */
-  readonly crls: readonly { readonly file: string; readonly issuer: string; readonly nextUpdateMs: number | undefined }[];
-  /** No CRL, or `check: off`: the door reads no chain for revocation. */
-  readonly isEmpty: boolean;
 }
 
 export interface Farm {

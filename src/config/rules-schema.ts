@@ -1,13 +1,12 @@
 /**
  * A site's routing rules (IIS URL Rewrite's model, simplified): an ordered list of match conditions
  * (host, path, headers, client certificate) each with an action (route to a farm, redirect, respond).
- * The schema, the semantic checks (farm references, regular expressions, `{R:n}` captures) and the
- * normalized, compiled form the request path uses.
+ * The schema and the semantic checks (farm references, regular expressions, `{R:n}` captures). What a
+ * rule is once loaded is in model.ts (Rule); proxy/rules/compile-rules.ts compiles a site's rules into it.
  */
 import { z } from 'zod';
-import type { Farm } from './model.js';
 import type { Problem } from './problem.js';
-import { compilePattern, normalizeThumbprint, parseTemplate, Wildcard, type PathMatcher, type Template } from '../proxy/rules/compile.js';
+import { compilePath, normalizeThumbprint, parseTemplate } from '../proxy/rules/compile.js';
 
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'an HTTP header name (token characters)');
 
@@ -89,46 +88,8 @@ export const rulesSchema = z
 
 export type DeclaredRule = z.output<typeof ruleSchema>;
 
-// ---------------------------------------------------------------------------------------------
-// The normalized form
-
-export interface RuleMatch {
-  /** Tested on the Host header without its port. */
-  readonly host: Wildcard | undefined;
-  /** Wildcard (`path`) or RegExp (`pathPattern`); undefined: every path, `{R:0}` the whole path. */
-  readonly path: PathMatcher | undefined;
-  /** Lower-case header names with their value wildcards. */
-  readonly headers: readonly { readonly name: string; readonly value: Wildcard }[];
-  readonly clientCertificate: CertificateCondition | undefined;
-}
-
-export interface CertificateCondition {
-  readonly present: boolean | undefined;
-  readonly subject: Wildcard | undefined;
-  readonly issuer: Wildcard | undefined;
-  /** Upper-case SHA-1 hex. */
-  readonly thumbprint: string | undefined;
-  /** Lower-case SHA-256 hex. */
-  readonly thumbprintSha256: string | undefined;
-}
-
-export type RedirectStatus = 301 | 302 | 307 | 308;
-
-export type RuleAction =
-  | { readonly type: 'route'; readonly farm: Farm; readonly rewrite: Template | undefined; readonly appendQueryString: boolean }
-  | { readonly type: 'redirect'; readonly status: RedirectStatus; readonly url: Template; readonly appendQueryString: boolean }
-  | { readonly type: 'respond'; readonly status: number; readonly subStatus: number; readonly body: Buffer | undefined; readonly contentType: string };
-
-export interface Rule {
-  readonly name: string;
-  /** Position in the site's `rules`. */
-  readonly index: number;
-  readonly match: RuleMatch;
-  readonly action: RuleAction;
-  readonly stopProcessing: boolean;
-}
-
-const REDIRECT_STATUSES: readonly number[] = [301, 302, 307, 308];
+/** The statuses a redirect action may have (RedirectStatus, model.ts). */
+export const REDIRECT_STATUSES: readonly number[] = [301, 302, 307, 308];
 const KEYS_OF: Record<DeclaredRule['action']['type'], readonly string[]> = {
   route: ['type', 'farm', 'rewrite', 'appendQueryString'],
   redirect: ['type', 'url', 'status', 'appendQueryString'],
@@ -142,20 +103,6 @@ export interface RuleSiteContext {
   readonly farmNames: readonly string[];
   readonly clientCertificates: 'ignore' | 'accept' | 'require';
   readonly hasHttps: boolean;
-}
-
-/** Captures the path condition makes (beyond {R:0}), or the problem with it. */
-function pathOf(match: DeclaredRule['match']): { matcher: PathMatcher | undefined; captures: number } | { error: string; key: 'path' | 'pathPattern' } {
-  if (match.pathPattern !== undefined) {
-    const compiled = compilePattern(match.pathPattern, match.ignoreCase);
-    if ('error' in compiled) return { error: compiled.error, key: 'pathPattern' };
-    return { matcher: compiled.regex, captures: compiled.groups };
-  }
-  if (match.path !== undefined) {
-    const wildcard = new Wildcard(match.path, match.ignoreCase);
-    return { matcher: wildcard, captures: wildcard.stars };
-  }
-  return { matcher: undefined, captures: 0 };
 }
 
 /** The semantic checks of a site's rules; `at` is the site's path. */
@@ -175,7 +122,7 @@ export function checkRules(rules: readonly DeclaredRule[], site: RuleSiteContext
     if (match.path !== undefined && match.pathPattern !== undefined) {
       problems.push({ path: [...here, 'match', 'pathPattern'], message: 'both path and pathPattern are given', expected: 'either a wildcard in path or a regular expression in pathPattern' });
     }
-    const path = pathOf(match);
+    const path = compilePath(match);
     if ('error' in path) problems.push({ path: [...here, 'match', path.key], message: `not a valid regular expression: ${path.error}`, expected: 'an ECMAScript regular expression' });
     const cert = match.clientCertificate;
     if (cert?.thumbprint !== undefined && !normalizeThumbprint(cert.thumbprint)) {
@@ -233,69 +180,4 @@ export function checkRules(rules: readonly DeclaredRule[], site: RuleSiteContext
     const isCatchAll = match.host === undefined && match.path === undefined && match.pathPattern === undefined && match.headers === undefined && match.clientCertificate === undefined;
     if (isCatchAll && rule.stopProcessing) catchAll = r;
   }
-}
-
-/**
- * The compiled rules of a site, for a config checkRules found valid: farms resolved (an action without
- * `farm` routes to `siteFarm`), patterns and templates compiled. Undefined if anything is still wrong.
- */
-export function normalizeRules(rules: readonly DeclaredRule[], farms: ReadonlyMap<string, Farm>, siteFarm: Farm | undefined): Rule[] | undefined {
-  const out: Rule[] = [];
-  for (const [index, rule] of rules.entries()) {
-    const { match, action } = rule;
-    const path = pathOf(match);
-    if ('error' in path) return undefined;
-    const cert = match.clientCertificate;
-    const thumbprint = cert?.thumbprint === undefined ? undefined : normalizeThumbprint(cert.thumbprint);
-    if (cert?.thumbprint !== undefined && !thumbprint) return undefined;
-    const normalizedMatch: RuleMatch = {
-      host: match.host === undefined ? undefined : new Wildcard(match.host),
-      path: path.matcher,
-      headers: Object.entries(match.headers ?? {}).map(([name, value]) => ({ name: name.toLowerCase(), value: new Wildcard(value) })),
-      clientCertificate:
-        cert === undefined
-          ? undefined
-          : {
-              present: cert.present,
-              subject: cert.subject === undefined ? undefined : new Wildcard(cert.subject),
-              issuer: cert.issuer === undefined ? undefined : new Wildcard(cert.issuer),
-              thumbprint: thumbprint && 'sha1' in thumbprint ? thumbprint.sha1 : undefined,
-              thumbprintSha256: thumbprint && 'sha256' in thumbprint ? thumbprint.sha256 : undefined,
-            },
-    };
-    const template = (source: string | undefined): Template | undefined => {
-      if (source === undefined) return undefined;
-      const parsed = parseTemplate(source, path.captures);
-      return 'error' in parsed ? undefined : parsed;
-    };
-    let normalizedAction: RuleAction;
-    switch (action.type) {
-      case 'route': {
-        const farm = action.farm === undefined ? siteFarm : farms.get(action.farm);
-        const rewrite = template(action.rewrite);
-        if (!farm || (action.rewrite !== undefined && !rewrite)) return undefined;
-        normalizedAction = { type: 'route', farm, rewrite, appendQueryString: action.appendQueryString ?? true };
-        break;
-      }
-      case 'redirect': {
-        const url = template(action.url);
-        const status = action.status ?? 302;
-        if (!url || !REDIRECT_STATUSES.includes(status)) return undefined;
-        normalizedAction = { type: 'redirect', status: status as RedirectStatus, url, appendQueryString: action.appendQueryString ?? true };
-        break;
-      }
-      case 'respond':
-        if (action.status === undefined) return undefined;
-        normalizedAction = {
-          type: 'respond',
-          status: action.status,
-          subStatus: action.subStatus ?? 0,
-          body: action.body === undefined ? undefined : Buffer.from(action.body, 'utf8'),
-          contentType: action.contentType ?? 'text/plain; charset=utf-8',
-        };
-        break;
-    }
-    out.push({ name: rule.name, index, match: normalizedMatch, action: normalizedAction, stopProcessing: rule.stopProcessing });
-  }
-  return out;
 }

@@ -9,7 +9,6 @@ import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import 'reflect-metadata'; // @peculiar/x509 needs the Reflect metadata API (tsyringe)
 import * as x509 from '@peculiar/x509';
-import type { RevocationList, ServerCertificate, TrustedCa } from './model.js';
 import type { Problem } from './problem.js';
 import { pendingCrlOf, type PendingCrl, type RevocationCheck } from './crl.js';
 import { pfxLeafCertificate } from '../platform/certificates.js';
@@ -18,6 +17,41 @@ x509.cryptoProvider.set(globalThis.crypto);
 
 type Path = readonly (string | number)[];
 export type Result<T> = { ok: true; value: T } | { ok: false; problems: Problem[] };
+
+/** A server certificate, read and checked against its key. */
+export interface ServerCertificate {
+  /** What tls.createSecureContext takes: cert+key or pfx (+passphrase). */
+  readonly options: { readonly cert?: Buffer; readonly key?: Buffer; readonly pfx?: Buffer; readonly passphrase?: string };
+  /** The leaf certificate (for X-ARR-SSL and logs). */
+  readonly leaf: X509Certificate;
+  /** Its issuer, when the certificate file holds the chain (OCSP stapling asks about leaf + issuer). */
+  readonly issuer: X509Certificate | undefined;
+  /** `ocspStapling`: staple the responder's answer about the leaf to handshakes that ask. */
+  readonly ocspStapling: boolean;
+}
+
+export interface TrustedCa {
+  readonly pem: Buffer;
+  readonly certs: readonly X509Certificate[];
+}
+
+/** Revoked serial numbers per issuing CA, from the configured CRLs, and which certificates are checked. */
+export interface RevocationList {
+  /** `chain` (the leaf and every CA above it), `leaf`, or `off`. */
+  readonly check: RevocationCheck;
+  /** CRLs signed by a CA that is not a trust anchor: verified against that CA when a client's chain shows it. */
+  readonly pending: readonly PendingCrl[];
+  /** CA fingerprint256 → revoked serials (upper-case hex, no leading zeros). */
+  readonly byIssuerFingerprint: ReadonlyMap<string, ReadonlySet<string>>;
+  /** CA subject (Node's X509Certificate.subject) → revoked serials; used when the chain is not available. */
+  readonly byIssuerSubject: ReadonlyMap<string, ReadonlySet<string>>;
+  /** CA fingerprint256 or subject → the CRL files it signed (for log lines: which file revoked). */
+  readonly filesByIssuer: ReadonlyMap<string, readonly string[]>;
+  /** Each CRL read from the files, with its nextUpdate (for the staleness metric). */
+  readonly crls: readonly { readonly file: string; readonly issuer: string; readonly nextUpdateMs: number | undefined }[];
+  /** No CRL, or `check: off`: the door reads no chain for revocation. */
+  readonly isEmpty: boolean;
+}
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 

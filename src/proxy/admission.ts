@@ -15,7 +15,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
-import type { RuleAction } from '../config/rules-schema.js';
+import type { RuleAction } from '../config/model.js';
 import type { OutcomeCode } from '../shared/outcome.js';
 import { hostNameOf, type ListenerRuntime } from './listener.js';
 import { addressWithPort } from './request-info.js';

@@ -3,8 +3,7 @@
  * (each farm's state and the headers to strip for it, the X-ARR-SSL server fields).
  */
 import { createHash, X509Certificate, type Hash } from 'node:crypto';
-import type { Binding, Farm, Site } from '../config/model.js';
-import type { Rule } from '../config/rules-schema.js';
+import type { Binding, Farm, Rule, Site } from '../config/model.js';
 import type { FarmState } from '../farm/farm-state.js';
 import { windowsDn } from '../tls/distinguished-name.js';
 import { forwardedCertificateHeaders } from './forwarded-certificate.js';

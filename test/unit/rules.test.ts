@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/problem.js';
-import type { Rule } from '../../src/config/rules-schema.js';
+import type { Rule } from '../../src/config/model.js';
 import { compilePattern, encodeUrlText, parseTemplate, Wildcard, type Template } from '../../src/proxy/rules/compile.js';
 import { evaluateRules, matchPath, type RuleRequest } from '../../src/proxy/rules/match.js';
 import { rewrittenUrl, withQueryOf } from '../../src/proxy/rules/action.js';

@@ -3,10 +3,18 @@
  * answer redirects and custom responses. Route actions are carried out by the handler and forward.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RuleAction } from '../../config/rules-schema.js';
+import type { RuleAction } from '../../config/model.js';
+import type { ClientCertificate } from '../../tls/client-certificate.js';
 import { localAnswer, sendLocalAnswer } from '../local-response.js';
 import { encodeUrlText, type Template } from './compile.js';
-import type { RuleRequest } from './match.js';
+
+/** What the rules see of a request. */
+export interface RuleRequest {
+  readonly req: IncomingMessage;
+  /** The connection's accepted client certificate. */
+  readonly certificate: ClientCertificate | undefined;
+  readonly isHttps: boolean;
+}
 
 /** A template with captures (percent-encoded where a URL needs it) and server variables filled in. */
 export function expandTemplate(template: Template, captures: readonly (string | undefined)[], request: RuleRequest): string {

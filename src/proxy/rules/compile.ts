@@ -1,7 +1,8 @@
 /**
  * What a rule is compiled into, once, when the config loads: wildcards become Wildcard matchers,
  * regular expressions become RegExp objects, and `{R:1}`-style templates become lists of parts.
- * Nothing here runs per request; match.ts and action.ts use the results.
+ * Nothing here runs per request; match.ts and action.ts use the results. It imports nothing: the config's
+ * checks (config/rules-schema.ts) use the same parsers, and compile-rules.ts builds a site's rules with them.
  *
  * Wildcards are matched by a linear-time algorithm rather than translated to a regular expression: a
  * pattern with several `*` compiled to `(.*)` groups backtracks polynomially on a long path that almost
@@ -133,6 +134,27 @@ export function compilePattern(source: string, ignoreCase: boolean): { regex: Re
   } catch (error) {
     return { error: (error as Error).message };
   }
+}
+
+/** A rule's path condition as declared: a wildcard (`path`) or a regular expression (`pathPattern`). */
+export interface PathCondition {
+  readonly path?: string | undefined;
+  readonly pathPattern?: string | undefined;
+  readonly ignoreCase: boolean;
+}
+
+/** A path condition compiled, with the captures it makes (beyond {R:0}); or the problem with it. */
+export function compilePath(match: PathCondition): { matcher: PathMatcher | undefined; captures: number } | { error: string; key: 'path' | 'pathPattern' } {
+  if (match.pathPattern !== undefined) {
+    const compiled = compilePattern(match.pathPattern, match.ignoreCase);
+    if ('error' in compiled) return { error: compiled.error, key: 'pathPattern' };
+    return { matcher: compiled.regex, captures: compiled.groups };
+  }
+  if (match.path !== undefined) {
+    const wildcard = new Wildcard(match.path, match.ignoreCase);
+    return { matcher: wildcard, captures: wildcard.stars };
+  }
+  return { matcher: undefined, captures: 0 };
 }
 
 const SAFE_URL_CHAR = /[^A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]/;

@@ -4,11 +4,12 @@
  * headers, certificate names) and the path last, and a rule that does not match allocates nothing.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Farm } from '../../config/model.js';
-import type { CertificateCondition, Rule, RuleAction, RuleMatch } from '../../config/rules-schema.js';
+import type { CertificateCondition, Farm, Rule, RuleAction, RuleMatch } from '../../config/model.js';
 import type { ClientCertificate } from '../../tls/client-certificate.js';
-import { redirectLocation, rewrittenUrl } from './action.js';
+import { redirectLocation, rewrittenUrl, type RuleRequest } from './action.js';
 import { removeSegments } from '../request-target.js';
+
+export type { RuleRequest };
 
 /** A rule that matched, and the URL it made (rewrite: the URL sent on; redirect: the Location; respond: ''). */
 export interface MatchedRule {
@@ -28,14 +29,6 @@ export interface RuleDecision {
   readonly url: string;
   /** route: whether a rewrite changed the URL (the server then gets X-Original-URL). */
   readonly isRewritten: boolean;
-}
-
-/** What the rules see of a request. */
-export interface RuleRequest {
-  readonly req: IncomingMessage;
-  /** The connection's accepted client certificate. */
-  readonly certificate: ClientCertificate | undefined;
-  readonly isHttps: boolean;
 }
 
 /** Runs the rules; undefined when none matched (the site's farm, or 404, then). */
