@@ -11,7 +11,7 @@ import type { ExchangeHandler } from './upstream/server-connection.js';
 import type { FarmServer } from '../farm/farm-server.js';
 import type { RequestInfo } from '../farm/request-info.js';
 import { clientResponseHeaders, reverseRewriteHost, upstreamRequestHeaders, type AddedHeaders } from './request-headers.js';
-import type { FarmRoute } from './site-runtime.js';
+import type { BodyLimits, FarmRoute } from './site-runtime.js';
 import { onBrokenBody } from './connection-state.js';
 import { farmFailureOutcome, type OutcomeCode } from '../shared/outcome.js';
 
@@ -56,12 +56,6 @@ export interface ExchangeTimings {
 }
 
 export type ExchangeDone = (outcome: ExchangeOutcome) => void;
-
-/** A site's limits on a request body as it streams. */
-export interface BodyLimits {
-  readonly maxBodyBytes: number;
-  readonly bodyTimeoutMs: number;
-}
 
 const NO_BODY_LIMITS: BodyLimits = { maxBodyBytes: Number.POSITIVE_INFINITY, bodyTimeoutMs: 0 };
 

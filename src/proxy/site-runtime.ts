@@ -9,13 +9,26 @@ import { windowsDn } from '../tls/distinguished-name.js';
 import { forwardedCertificateHeaders } from './forwarded-certificate.js';
 import { strippedRequestHeaders } from './request-headers.js';
 import { ChainCache } from '../tls/chain-cache.js';
-import type { TlsConnection } from './tls-connection.js';
-import type { DoorRevocation } from '../tls/client-certificate.js';
+import type { ClientCertificate, DoorRevocation } from '../tls/client-certificate.js';
 import type { OcspStaple } from '../tls/online/ocsp-stapling.js';
-import type { BodyLimits } from './forward.js';
+import type { Verdict } from '../tls/verdict.js';
 import type { SiteTracer } from '../tracing/site-tracer.js';
 
 const NO_HEADERS: readonly string[] = Object.freeze([]);
+
+/** A site's limits on a request body as it streams. */
+export interface BodyLimits {
+  readonly maxBodyBytes: number;
+  readonly bodyTimeoutMs: number;
+}
+
+/** What a route reads of a TLS connection (tls-connection.ts's TlsConnection, which knows its binding). */
+export interface ConnectionCertificate {
+  readonly certificate: ClientCertificate | undefined;
+  readonly verdict: Verdict;
+  /** The certificate headers for the site's primary farm, made once per connection. */
+  readonly certificateHeaders: readonly string[];
+}
 
 /** A farm as a destination of one site: its state, and the request headers never forwarded to it. */
 export class FarmRoute {
@@ -25,7 +38,7 @@ export class FarmRoute {
   /** Whether its certificate headers are those the TLS connection makes for the site's primary farm. */
   readonly #sharesCertificateHeaders: boolean;
   /** Certificate headers per connection, when they differ from the primary farm's. */
-  readonly #certificateHeaders = new WeakMap<TlsConnection, readonly string[]>();
+  readonly #certificateHeaders = new WeakMap<ConnectionCertificate, readonly string[]>();
 
   constructor(farm: FarmState, primary: FarmState) {
     this.farm = farm;
@@ -36,7 +49,7 @@ export class FarmRoute {
   }
 
   /** The certificate headers this farm gets for a connection (made once per connection). */
-  certificateHeadersFor(tls: TlsConnection): readonly string[] {
+  certificateHeadersFor(tls: ConnectionCertificate): readonly string[] {
     if (this.#sharesCertificateHeaders) return tls.certificateHeaders;
     const certificate = tls.certificate;
     if (!certificate || tls.verdict.subStatus !== 0) return NO_HEADERS;
@@ -227,13 +240,4 @@ function curveBits(curve: string | undefined): number | undefined {
   if (!curve) return undefined;
   const match = /(\d{3})/.exec(curve);
   return match ? Number(match[1]) : curve === 'ed25519' ? 256 : undefined;
-}
-
-/** Symmetric key bits of a negotiated cipher, from its standard name. */
-export function cipherKeyBits(standardName: string | undefined): number {
-  if (!standardName) return 0;
-  if (/CHACHA20|AES_256|AES256/.test(standardName)) return 256;
-  if (/AES_128|AES128/.test(standardName)) return 128;
-  if (/3DES|DES_EDE/.test(standardName)) return 168;
-  return 0;
 }

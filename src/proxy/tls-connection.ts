@@ -7,7 +7,7 @@ import type { TLSSocket } from 'node:tls';
 import { evaluateClientCertificate, type ClientCertificate } from '../tls/client-certificate.js';
 import type { Verdict } from '../tls/verdict.js';
 import { forwardedCertificateHeaders } from './forwarded-certificate.js';
-import { cipherKeyBits, type BindingRuntime } from './site-runtime.js';
+import type { BindingRuntime } from './site-runtime.js';
 
 const kConnection = Symbol('gatehouse.tlsConnection');
 
@@ -91,4 +91,13 @@ export class TlsConnection {
     (socket as TLSSocket & { [kConnection]?: TlsConnection })[kConnection] = connection;
     return connection;
   }
+}
+
+/** Symmetric key bits of a negotiated cipher, from its standard name. */
+export function cipherKeyBits(standardName: string | undefined): number {
+  if (!standardName) return 0;
+  if (/CHACHA20|AES_256|AES256/.test(standardName)) return 256;
+  if (/AES_128|AES128/.test(standardName)) return 128;
+  if (/3DES|DES_EDE/.test(standardName)) return 168;
+  return 0;
 }

@@ -4,10 +4,9 @@
  * written. The first rule that matches keeps the trace (IIS).
  */
 import type { TracingRule, TracingSettings } from '../config/tracing-schema.js';
-import type { RequestEnd } from '../proxy/request-end.js';
 import type { EventLog } from './log.js';
 import type { RequestRecord } from './request-record.js';
-import { buildTrace } from './trace-builder.js';
+import { buildTrace, type TracedRequest } from './trace-builder.js';
 import { TraceWriter } from './trace-writer.js';
 
 export class SiteTracer {
@@ -19,7 +18,7 @@ export class SiteTracer {
     this.writer = new TraceWriter(settings, eventLog);
   }
 
-  consider(record: RequestRecord, end: RequestEnd): void {
+  consider(record: RequestRecord, end: TracedRequest): void {
     const rules = this.settings.rules;
     for (let i = 0; i < rules.length; i++) {
       const why = ruleMatches(rules[i] as TracingRule, record, end.tls?.certificate?.issuer ?? '');

@@ -2,10 +2,66 @@
  * Builds a request's trace after it finished, from what the request path kept anyway (the connection
  * state, the exchange's timings and the headers it sent): a request that no rule keeps pays nothing here.
  */
+import type { IncomingMessage } from 'node:http';
+import type { Rule, RuleAction, Site } from '../config/model.js';
 import type { TracingSettings } from '../config/tracing-schema.js';
-import type { RequestEnd } from '../proxy/request-end.js';
+import type { ClientCertificate } from '../tls/client-certificate.js';
+import type { Verdict } from '../tls/verdict.js';
 import type { RequestRecord } from './request-record.js';
 import type { Trace, TraceEvent } from './trace.js';
+
+/**
+ * What a trace reads of a finished request. The request path's RequestEnd (proxy/request-end.ts) is one:
+ * tracing/ names the fields it reads rather than the request path's types, so it imports nothing of proxy/.
+ */
+export interface TracedRequest {
+  readonly req: IncomingMessage;
+  /** performance.now() when the request started. */
+  readonly startMs: number;
+  readonly site: { readonly name: string; readonly hasRules: boolean; readonly config: Site } | undefined;
+  readonly tls: TracedConnection | undefined;
+  /** Where the request was sent; undefined when Gatehouse answered it itself. */
+  readonly route: TracedRoute | undefined;
+  /** What the site's rules decided; undefined when the site has none or none matched. */
+  readonly decision: { readonly matched: readonly { readonly rule: Rule; readonly url: string }[]; readonly action: RuleAction } | undefined;
+  /** The exchange with a farm server; undefined when Gatehouse answered the request itself. */
+  readonly exchange: TracedExchange | undefined;
+}
+
+/** What a trace reads of a TLS connection. */
+export interface TracedConnection {
+  readonly protocol: string;
+  readonly cipher: string;
+  readonly serverName: string;
+  readonly alpn: string;
+  readonly isResumed: boolean;
+  readonly certificate: ClientCertificate | undefined;
+  readonly verdict: Verdict;
+}
+
+/** What a trace reads of the farm a request was sent to. */
+export interface TracedRoute {
+  readonly farm: { readonly name: string; readonly balancer: { readonly name: string } };
+  /** Lower-case request header names never forwarded to the farm. */
+  readonly strippedHeaders: ReadonlySet<string>;
+}
+
+/** What a trace reads of the exchange with a server. */
+export interface TracedExchange {
+  readonly status: number;
+  /** Response body bytes sent to the client. */
+  readonly bytes: number;
+  /** Request body bytes read from the client. */
+  readonly bytesReceived: number;
+  readonly server: { readonly address: string } | undefined;
+  readonly retriedFrom: { readonly address: string } | undefined;
+  readonly retryCause: Error | undefined;
+  readonly error: Error | undefined;
+  /** performance.now() marks of the last attempt. */
+  readonly timings: { readonly sentMs: number; readonly connectedMs: number; readonly firstByteMs: number; readonly endMs: number };
+  /** The headers sent to the server (flat name, value list) on the last attempt. */
+  readonly upstreamHeaders: readonly string[];
+}
 
 const REDACTED = '[redacted]';
 
@@ -28,7 +84,7 @@ function headerPairs(list: readonly string[]): [string, string][] {
   return out;
 }
 
-export function buildTrace(record: RequestRecord, end: RequestEnd, settings: TracingSettings, ruleIndex: number, failureReason: string): Trace {
+export function buildTrace(record: RequestRecord, end: TracedRequest, settings: TracingSettings, ruleIndex: number, failureReason: string): Trace {
   const { req, tls, exchange: outcome, site, route, decision } = end;
   const list = new EventList(record.startEpochMs, end.startMs);
   const redact = (name: string, value: string) => (settings.redactHeaders.has(name.toLowerCase()) ? REDACTED : value);
