@@ -29,7 +29,9 @@ if (files.length === 0) {
 }
 const node = `node ${process.version} (${process.execPath})`;
 process.stdout.write(`${files.length} test files on ${node}\n`);
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...process.argv.slice(2), ...files], { cwd: root, stdio: 'inherit' });
+// No test may hang the suite: each test is bounded (--test-timeout), and a file whose tests are done exits
+// even if something it opened is still referenced (--test-force-exit), so CI never waits for its cap.
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-force-exit', ...process.argv.slice(2), ...files], { cwd: root, stdio: 'inherit' });
 const status = result.status ?? 1;
 process.stdout.write(`tests on ${node}: ${status === 0 ? 'passed' : `failed (exit ${result.status ?? result.signal ?? result.error?.message})`}\n`);
 process.exit(status);

@@ -6,13 +6,13 @@
 import { type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
-import { Pool, type Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import type { Config, Farm } from './config/model.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError } from './config/problem.js';
 import type { RequestObserver } from './tracing/request-record.js';
 import { FarmState } from './farm/farm-state.js';
-import type { FarmServer } from './farm/farm-server.js';
+import type { FarmServer, ServerConnections } from './farm/farm-server.js';
 import { createRequestHandler } from './proxy/handler.js';
 import { createUpgradeHandler } from './proxy/upgrade.js';
 import { Tunnels } from './proxy/tunnels.js';
@@ -66,12 +66,6 @@ interface Runtime {
   readonly swaps: (ServerConnections & { readonly server: FarmServer })[];
 }
 
-/** A server's keep-alive connections for proxied requests, and the undici pool of its URL tests. */
-interface ServerConnections {
-  readonly pool: ServerPool;
-  readonly dispatcher: Dispatcher;
-}
-
 /** A reload built and not yet in force: everything it made, to switch in at once (commit) or to close (discard). */
 interface PreparedReload {
   readonly config: Config;
@@ -108,6 +102,7 @@ function fingerprintOf(farm: Farm): string {
   });
 }
 
+/** A server's connections for a farm's config: the connection factory app.ts gives each farm (FarmState's `connect`). */
 function connectionsFor(server: FarmServer, farm: Farm): ServerConnections {
   return {
     pool: new ServerPool(server.host, server.port, {
@@ -127,21 +122,16 @@ function isSameConnections(a: Farm, b: Farm): boolean {
 }
 
 /**
- * A farm's state for a config. A changed farm (`previous` of the same name) keeps the servers whose address
- * stays, as the same objects (FarmState takeOver at commit), and their connections unless the settings
- * connections are made with changed; those and new servers get connections of their own.
+ * A farm's state for a config, its servers connected by connectionsFor. A changed farm (`previous` of the
+ * same name) keeps the servers whose address stays, as the same objects (FarmState takeOver at commit),
+ * and their connections unless the settings connections are made with changed: those get new ones, swapped
+ * in at commit. New servers get connections of their own (from the farm).
  */
 function farmStateFor(farm: Farm, eventLog: EventLog, previous: FarmState | undefined, swaps: Runtime['swaps']): FarmState {
-  const state = new FarmState(farm, previous ? { eventLog, previous } : { eventLog });
-  const isSame = previous !== undefined && isSameConnections(previous.config, farm);
-  for (const server of state.servers) {
-    if (!state.keeps(server)) {
-      const connections = connectionsFor(server, farm);
-      server.pool = connections.pool;
-      server.dispatcher = connections.dispatcher;
-    } else if (!isSame) {
-      swaps.push({ server, ...connectionsFor(server, farm) });
-    }
+  const connect = (server: FarmServer): ServerConnections => connectionsFor(server, farm);
+  const state = new FarmState(farm, previous ? { eventLog, previous, connect } : { eventLog, connect });
+  if (previous !== undefined && !isSameConnections(previous.config, farm)) {
+    for (const server of state.servers) if (state.keeps(server)) swaps.push({ server, ...connect(server) });
   }
   return state;
 }

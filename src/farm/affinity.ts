@@ -13,7 +13,6 @@ import type { AffinityPolicy } from '../config/farm-model.js';
 import { Rendezvous } from './balancers/rendezvous.js';
 import { serverVariableReader } from './balancers/server-variable-hash.js';
 import type { FarmServer } from './farm-server.js';
-import type { FarmState } from './farm-state.js';
 import type { RequestInfo } from './request-info.js';
 
 /** Keys remembered per farm (certificate or variable affinity); oldest forgotten first. */
@@ -25,16 +24,25 @@ export interface AffinityDecision {
   readonly isNew: boolean;
 }
 
+/** What affinity asks of its farm (FarmState, which builds it). */
+export interface AffinityFarm {
+  readonly servers: readonly FarmServer[];
+  /** The algorithm's choice for a new request. */
+  pick(request: RequestInfo): FarmServer | undefined;
+  /** Whether a client pinned to `server` may keep going to it. */
+  canKeepAffinity(server: FarmServer): boolean;
+}
+
 export class FarmAffinity {
   readonly policy: AffinityPolicy;
-  readonly #farm: FarmState;
+  readonly #farm: AffinityFarm;
   readonly #byCookieValue = new Map<string, FarmServer>();
   readonly #cookieValues = new Map<FarmServer, string>();
   readonly #remembered = new Map<string, FarmServer>();
   readonly #rendezvous: Rendezvous;
   readonly #readKey: ((request: RequestInfo) => string | undefined) | undefined;
 
-  constructor(farm: FarmState, policy: AffinityPolicy) {
+  constructor(farm: AffinityFarm, policy: AffinityPolicy) {
     this.#farm = farm;
     this.policy = policy;
     for (const server of farm.servers) {

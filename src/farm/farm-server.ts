@@ -4,8 +4,8 @@
  * http.Server. Its farm (FarmState) keeps `isSelectable` current and decides health; the server counts.
  */
 import type { Dispatcher } from 'undici';
-import type { ServerPool } from '../proxy/upstream/server-pool.js';
 import type { ServerConfig } from '../config/model.js';
+import type { ConnectionPool } from '../shared/exchange.js';
 import { systemClock, type Clock } from './clock.js';
 import type { ExchangeReport } from './request-info.js';
 import { SlidingWindow } from './sliding-window.js';
@@ -28,6 +28,18 @@ export interface ServerCounters {
   /** Sum of the response times of the ended requests, ms (with totalRequests - currentRequests: the mean). */
   responseTimeTotalMs: number;
 }
+
+/** A server's connections: keep-alive connections for proxied requests, and the undici pool of its URL tests. */
+export interface ServerConnections {
+  readonly pool: ConnectionPool;
+  readonly dispatcher: Dispatcher;
+}
+
+/**
+ * Makes a server's connections. The farm is given one (FarmStateOptions.connect) by whoever builds it:
+ * app.ts, with proxy/upstream/'s pools and the farm's connection settings.
+ */
+export type ConnectionFactory = (server: FarmServer) => ServerConnections;
 
 /** What the farm hears from its servers. */
 export interface FarmServerHooks {
@@ -72,10 +84,10 @@ export class FarmServer {
   /** `http://host:port`, the origin requests are sent to. */
   readonly origin: string;
   readonly counters: ServerCounters = { totalRequests: 0, currentRequests: 0, failedRequests: 0, bytesSent: 0, bytesReceived: 0, responseTimeTotalMs: 0 };
-  /** undici pool for URL tests; set by the proxy when the farm is built. */
+  /** undici pool for URL tests; made by the farm's connection factory (a reload may replace it). */
   dispatcher: Dispatcher | undefined;
-  /** Keep-alive connections that carry the proxied requests; set by the proxy when the farm is built. */
-  pool: ServerPool | undefined;
+  /** Keep-alive connections that carry the proxied requests; made by the farm's connection factory (a reload may replace them). */
+  pool: ConnectionPool | undefined;
   /**
    * Whether pick() may give this server a new request: enabled, `available`, its farm enabled, and
    * healthy (or its farm ignoring health under minServers). Kept current by the farm.

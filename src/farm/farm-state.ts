@@ -14,7 +14,7 @@ import { FarmAffinity } from './affinity.js';
 import type { Balancer } from './balancers/balancer.js';
 import { BALANCERS } from './balancers/index.js';
 import { systemClock, systemRandom, type Clock, type Random, type TimerHandle } from './clock.js';
-import { FarmServer, type FarmServerHooks, type FarmServerOptions, type ServerCounters, type ServerState } from './farm-server.js';
+import { FarmServer, type ConnectionFactory, type FarmServerHooks, type FarmServerOptions, type ServerCounters, type ServerState } from './farm-server.js';
 import { LiveTrafficCount } from './health/live-traffic.js';
 import { createUndiciProbe } from './health/probe.js';
 import { UrlTest, type HealthProbe, type UrlTestResult } from './health/url-test.js';
@@ -28,6 +28,11 @@ export interface FarmStateOptions {
   readonly random?: Random;
   /** Sends URL tests; undici through each server's dispatcher by default. */
   readonly probe?: HealthProbe;
+  /**
+   * Makes the connections of each server this farm adds (a server kept from `previous` keeps its own).
+   * Without it servers have none: URL tests then go through small pools of the farm's own.
+   */
+  readonly connect?: ConnectionFactory;
   /**
    * The farm of the same name in the config in force, when a reload changes it: the servers whose
    * address stays are the same FarmServer objects (their counters, health, slow start, state, pools and
@@ -163,6 +168,15 @@ export class FarmState {
     this.affinity = config.policies.affinity ? new FarmAffinity(this, config.policies.affinity) : undefined;
     // Kept servers still answer to the farm in force: they are refreshed by takeOver().
     this.#refresh(false, previous ? this.servers.filter((server) => !kept.has(server.address)) : this.servers);
+    const connect = options.connect;
+    if (connect) {
+      for (const server of this.servers) {
+        if (kept.has(server.address)) continue;
+        const connections = connect(server);
+        server.pool = connections.pool;
+        server.dispatcher = connections.dispatcher;
+      }
+    }
   }
 
   /** Whether `server` is one of `previous`'s that this farm keeps; false once takeOver() ran. */

@@ -1,5 +1,5 @@
 /**
- * Whether this Node's HTTP/2 survives a known remote crash. Node 22.23.5's http2 aborts the whole process
+ * Whether this Node's HTTP/2 survives a known remote crash. Node 22.23.5's (and 22.23.3's) http2 aborts the whole process
  * (`Assertion failed: onread->IsFunction()` in StreamBase::CallJSOnreadMethod) on a few hundred bytes any
  * client can send: a request whose DATA exceeds its content-length, then a HEADERS with padding and an
  * empty DATA on a new stream. It happens in any node:http2 server, with or without a handler; Gatehouse's

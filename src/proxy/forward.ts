@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import type { ExchangeHandler } from './upstream/server-connection.js';
+import type { ExchangeHandler } from '../shared/exchange.js';
 import type { FarmServer } from '../farm/farm-server.js';
 import type { RequestInfo } from '../farm/request-info.js';
 import { clientResponseHeaders, reverseRewriteHost, upstreamRequestHeaders, type AddedHeaders } from './request-headers.js';

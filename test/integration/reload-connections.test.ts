@@ -24,6 +24,7 @@ import { issueServer } from '../../src/pki/index.js';
 import { join } from 'node:path';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { assertHttp2Fallback, offersHttp2 } from '../support/http2.js';
 
 let pki: TestPki;
 
@@ -45,6 +46,11 @@ function configOf(certificate: Certificate, servers: readonly [Backend, number][
     sites: [{ name: 'tls', farm: 'web', bindings: [{ protocol: 'https', address: '127.0.0.1', port: 0, certificate: { certFile: certificate.certFile, keyFile: certificate.keyFile } }] }],
     farms: [{ name: 'web', servers: servers.map(([backend, weight]) => ({ address: backend.address, weight })) }],
   });
+}
+
+/** Where this node's HTTP/2 is off (test/support/http2.ts): the HTTP/2 tests assert the fallback instead. */
+function http2Fallback(t: { diagnostic(message: string): void }, running: RunningGatehouse): Promise<void> {
+  return assertHttp2Fallback(t, { port: running.port('tls'), ca: readFileSync(pki.caFile), log: () => running.events });
 }
 
 async function reload(running: RunningGatehouse, text: string): Promise<void> {
@@ -149,6 +155,7 @@ test('HTTP/2: a weights-only reload under load refuses no stream, sends no GOAWA
   t.after(() => Promise.all([a.close(), b.close()]));
   const running = await startGatehouse(configOf(pki.server, [[a, 100], [b, 100]]), pki.dir);
   t.after(() => running.stop());
+  if (!offersHttp2) return http2Fallback(t, running);
   let sessions = 0;
   running.gatehouse.listeners[0]?.server?.on('session', () => sessions++);
   const client = await h2Session(t, running);
@@ -186,6 +193,7 @@ test('HTTP/2: a reload that replaces the binding\'s certificate sends the sessio
   t.after(() => slow.close());
   const running = await startGatehouse(configOf(pki.server, [[slow, 100]]), pki.dir);
   t.after(() => running.stop());
+  if (!offersHttp2) return http2Fallback(t, running);
   const client = await h2Session(t, running);
   const goaway = once(client, 'goaway') as Promise<[number]>;
   const inFlight = h2Get(client, '/hold');
@@ -273,6 +281,7 @@ test('HTTP/2: streams a busy client loses to the GOAWAY of a certificate reload 
   const certificates = [pki.server, pki.otherServer];
   const running = await startGatehouse(configOf(certificates[0] as Certificate, [[backend, 100]]), pki.dir);
   t.after(() => running.stop());
+  if (!offersHttp2) return http2Fallback(t, running);
   const reloads = 5;
   const workers = 32;
   const refusedPerReload: number[] = [];

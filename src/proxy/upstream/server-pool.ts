@@ -4,7 +4,8 @@
  * farm sets maxConnectionsPerServer: then a request waits for a connection, at most the protocol timeout),
  * and a graceful close for a retired farm (idle connections now, busy ones after their exchange).
  */
-import { ServerConnection, UpstreamError, type ConnectionOwner, type ExchangeHandler, type OutgoingRequest } from './server-connection.js';
+import type { ConnectionPool, ExchangeHandler, OutgoingRequest } from '../../shared/exchange.js';
+import { ServerConnection, UpstreamError, type ConnectionOwner } from './server-connection.js';
 
 export interface ServerPoolOptions {
   /** Connect, response headers, gaps in the response body, and idle keep-alive (ARR's protocol timeout). */
@@ -23,7 +24,7 @@ interface Waiting {
   readonly timer: NodeJS.Timeout;
 }
 
-export class ServerPool implements ConnectionOwner {
+export class ServerPool implements ConnectionOwner, ConnectionPool {
   readonly host: string;
   readonly port: number;
   readonly #options: ServerPoolOptions;
