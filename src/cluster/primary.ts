@@ -5,6 +5,7 @@
  * All workers share one TLS session ticket key (from sessionTicketKeyFile, or made here), so a client
  * resumes its session whichever worker it reaches.
  */
+import { probePlatform, workerPlatformEnv } from '../platform/probes.js';
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/model.js';
@@ -35,12 +36,14 @@ export async function runPrimary(config: Config, configFile: string): Promise<nu
       return 1;
     }
   }
-  const code = await runWorkers(config, configFile, admin?.url, current);
+  // The probes ran in this process before it forked (start.ts; memoized): workers take its verdicts.
+  const platformEnv = workerPlatformEnv(await probePlatform({ http2: config.sites.some((site) => site.bindings.some((binding) => binding.http2)) }));
+  const code = await runWorkers(config, configFile, admin?.url, current, platformEnv);
   await admin?.close();
   return code;
 }
 
-function runWorkers(config: Config, configFile: string, adminUrl: string | undefined, current?: { config: Config; lastReload: ReloadSummary | undefined }): Promise<number> {
+function runWorkers(config: Config, configFile: string, adminUrl: string | undefined, current?: { config: Config; lastReload: ReloadSummary | undefined }, platformEnv: Record<string, string> = {}): Promise<number> {
   const ticketKeyHex = (config.sessionTicketKey ?? randomBytes(48)).toString('hex');
   const start: ToWorker = { type: 'start', configFile, ticketKeyHex };
   // Structured clone on the IPC channel, not JSON: a worker's metrics keep +Inf (a gauge with nothing to
@@ -61,7 +64,7 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
       resolve(code);
     };
     const fork = () => {
-      const worker = cluster.fork({ [WORKER_ENV]: '1' });
+      const worker = cluster.fork({ [WORKER_ENV]: '1', ...platformEnv });
       startedAt.set(worker, Date.now());
       worker.on('message', (message: ToPrimary) => onMessage(worker, message));
       return worker;

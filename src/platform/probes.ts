@@ -4,7 +4,7 @@
  * fast path from its result, before anything listens. `gatehouse doctor` prints the report;
  * `gatehouse start` logs fallbackSummary's line when one is in use.
  */
-import { FALLBACKS_ENV, unknownFallbackNames, type FallbackName } from './fallbacks.js';
+import { FALLBACK_NAMES, FALLBACKS_ENV, forcedReason, isForced, unknownFallbackNames, type FallbackName } from './fallbacks.js';
 import { parserProbe, probeSocketReads } from './llhttp.js';
 import { probeTlsInternals } from './tls-internals.js';
 import { probeGetCertificate } from './certificates.js';
@@ -122,15 +122,40 @@ let probed: Promise<Record<string, ProbeResult>> | undefined;
 let http2Result: ProbeResult | undefined;
 
 /**
+ * Set by a cluster primary for its workers (with the fallbacks its probes chose forced by name): the same
+ * node binary on the same machine, so a worker takes the primary's verdicts instead of probing again.
+ */
+export const PROBED_ENV = 'GATEHOUSE_PLATFORM_PROBED';
+const isProbedByPrimary = process.env[PROBED_ENV] === '1';
+
+/** The environment a primary gives its workers: every fallback its probes chose (or were forced) by name. */
+export function workerPlatformEnv(platform: PlatformReport): Record<string, string> {
+  const names = new Set(platform.checks.filter((check) => check.status === 'fallback').map((check) => check.name as string));
+  for (const name of FALLBACK_NAMES) if (isForced(name)) names.add(name);
+  return { [FALLBACKS_ENV]: [...names].join(','), [PROBED_ENV]: '1' };
+}
+
+/** A worker's results: the primary's verdicts, carried by the environment. */
+function fromPrimary(): Record<string, ProbeResult> {
+  const results: Record<string, ProbeResult> = { parser: parserProbe };
+  for (const name of FALLBACK_NAMES) {
+    if (name === 'http2') continue;
+    results[name] = isForced(name) ? { isActive: false, reason: `${forcedReason(name)} (the primary's verdict)` } : { isActive: true, reason: "the primary process's probe passed" };
+  }
+  return results;
+}
+
+/**
  * Runs every probe once and sets each fast path (memoized). `http2`: also run the HTTP/2 crash probe (a
  * child process; start runs it only when a binding offers HTTP/2, doctor always).
  */
 export async function probePlatform(options: { http2?: boolean } = {}): Promise<PlatformReport> {
-  probed ??= (async () => {
+  probed ??= isProbedByPrimary ? Promise.resolve(fromPrimary()) : (async () => {
     const [reads, tls, getCertificate, closeAll, pause] = await Promise.all([probeSocketReads(), probeTlsInternals(), probeGetCertificate(), probeCloseAllConnections(), probePauseOnConnect()]);
     return { parser: parserProbe, ...reads, ...tls, 'get-certificate': getCertificate, 'close-all-connections': closeAll, 'pause-on-connect': pause };
   })();
   const results = await probed;
+  if (options.http2 && !http2Result && isProbedByPrimary && !isForced('http2')) http2Result = { isActive: true, reason: "the primary process's probe passed" };
   if (options.http2 && !http2Result) {
     const http2 = await ensureHttp2Probed();
     http2Result = http2.isSafe ? { isActive: true, reason: 'the known crashing input did not crash an HTTP/2 server in a child process' } : { isActive: false, reason: http2.reason };

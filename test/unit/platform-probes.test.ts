@@ -203,3 +203,21 @@ test('fallbackSummary: one line naming each fallback and why; platformProblem na
   assert.equal(platformProblem(report([check('parser', 'unavailable', 'no parser here')])), 'no parser here');
   assert.equal(platformProblem(report([check('consume', 'fallback', 'x')])), undefined);
 });
+
+describe('cluster workers take the primary\'s verdicts', () => {
+  test('the environment a primary gives its workers names its fallbacks; a worker with it probes nothing and ends up on the same fast paths', async () => {
+    const { workerPlatformEnv, PROBED_ENV } = await import('../../src/platform/probes.js');
+    const primary = await probeInChild("const own = Object.getOwnPropertySymbols; Object.getOwnPropertySymbols = (o) => own(o).filter((s) => s.description !== 'snicallback');");
+    assert.equal(primary.statuses['sni-slot'], 'fallback', primary.reasons['sni-slot']);
+    // What runPrimary passes to cluster.fork, from such a report.
+    const checks = Object.entries(primary.statuses).map(([name, status]) => ({ name, status })) as unknown as PlatformCheck[];
+    const env = workerPlatformEnv({ node: process.version, platform: '', openssl: '', checks, unknownFallbacks: [] });
+    assert.equal(env[PROBED_ENV], '1');
+    assert.deepEqual(env['GATEHOUSE_PLATFORM_FALLBACKS']?.split(','), ['sni-slot']);
+    // The worker: nothing broken in it, yet it follows the primary (and runs no probe: every reason is the primary's).
+    const worker = await probeInChild('', env);
+    assertOnly(worker, ['sni-slot']);
+    assert.match(worker.reasons['sni-slot'] ?? '', /the primary's verdict/);
+    for (const name of probeNames.filter((n) => n !== 'sni-slot')) assert.equal(worker.reasons[name], "the primary process's probe passed", name);
+  });
+});
