@@ -94,8 +94,12 @@ function peer(name: string, child: ChildProcess, urls: Partial<Record<ListenerNa
   };
 }
 
-export async function startGatehouse(root: string, files: PeerFiles): Promise<Peer> {
-  const config = join(files.dir, 'gatehouse.yaml');
+/**
+ * Gatehouse as a peer. `nodePath`: the node that runs it (another LTS side by side in the same run); its
+ * peer is then named `name`.
+ */
+export async function startGatehouse(root: string, files: PeerFiles, nodePath = process.execPath, name = GATEHOUSE_NAME): Promise<Peer> {
+  const config = join(files.dir, name === GATEHOUSE_NAME ? 'gatehouse.yaml' : `gatehouse-${name.replace(/[^\w.-]+/g, '_')}.yaml`);
   const rsa = `certificate: { certFile: ${files.rsa.certFile}, keyFile: ${files.rsa.keyFile} }`;
   const ecdsa = `certificate: { certFile: ${files.ecdsa.certFile}, keyFile: ${files.ecdsa.keyFile} }`;
   await writeFile(
@@ -134,7 +138,7 @@ ${
 ${files.backendPorts.map((port) => `      - address: 127.0.0.1:${port}`).join('\n')}
 `,
   );
-  const child = startProcess(0, ...launch(files, GATEHOUSE_NAME, process.execPath, [join(root, 'bin/gatehouse.js'), 'start', '-c', config]));
+  const child = startProcess(0, ...launch(files, name, nodePath, [join(root, 'bin/gatehouse.js'), 'start', '-c', config]));
   const urls: Partial<Record<ListenerName, string>> = {};
   const names: Record<string, ListenerName> = { plain: 'http', traced: 'traced', mtls: 'mtls', 'mtls-ecdsa': 'mtls-ecdsa', 'mtls-ecdsa-online': 'mtls-ecdsa-online' };
   const lines = await waitForLine(child, files.onlineRevocation ? /\(site mtls-ecdsa-online\)/ : /\(site mtls-ecdsa\)/, startupMs(files));
@@ -145,7 +149,7 @@ ${files.backendPorts.map((port) => `      - address: 127.0.0.1:${port}`).join('\
   }
   // Drain stdout so that the pipe never fills.
   child.stdout?.resume();
-  return peer(GATEHOUSE_NAME, child, urls);
+  return peer(name, child, urls);
 }
 
 export async function startNodePeer(dist: string, files: PeerFiles, floor = false): Promise<Peer> {

@@ -45,7 +45,16 @@ const dist = join(root, 'dist');
 const DIRECT = 'direct (backend, no proxy)';
 const CEILING = 'ceiling: nginx `return 200`, no backend';
 const TRACED = 'Gatehouse, tracing on (no rule matches)';
-const PEER_ORDER = [DIRECT, CEILING, NODE_FLOOR_NAME, GATEHOUSE_NAME, TRACED, NGINX_NAME, `${NGINX_NAME} (escaped PEM)`, HAPROXY_NAME, NODE_NAME];
+/**
+ * BENCH_GATEHOUSE_NODES: other node binaries (comma-separated) that each run a second Gatehouse peer in the
+ * same run, named `Gatehouse on node vX` (Node 20 and 24 side by side: the same load, the same rounds).
+ */
+const OTHER_NODES = (process.env.BENCH_GATEHOUSE_NODES ?? '')
+  .split(',')
+  .map((path) => path.trim())
+  .filter((path) => path !== '')
+  .map((path) => ({ path, name: `${GATEHOUSE_NAME} on node ${spawnSync(path, ['-v'], { encoding: 'utf8' }).stdout.trim() || path}` }));
+const PEER_ORDER = [DIRECT, CEILING, NODE_FLOOR_NAME, GATEHOUSE_NAME, ...OTHER_NODES.map((node) => node.name), TRACED, NGINX_NAME, `${NGINX_NAME} (escaped PEM)`, HAPROXY_NAME, NODE_NAME];
 const notes: string[] = [];
 
 const elapsed = () => (Date.now() - T0) / 1000;
@@ -246,6 +255,7 @@ async function main(): Promise<void> {
       }
     };
     await tryStart(GATEHOUSE_NAME, true, () => startGatehouse(root, files));
+    for (const node of OTHER_NODES) await tryStart(node.name, true, () => startGatehouse(root, files, node.path, node.name));
     const withNjs = njsAvailable();
     if (!withNjs) notes.push(`nginx: njs (${NJS_MODULE}, Debian libnginx-mod-http-js) is missing, so nginx forwards $ssl_client_escaped_cert (URL-encoded PEM) instead of base64 DER.`);
     await tryStart(NGINX_NAME, have('nginx'), () => startNginx(files, withNjs));
