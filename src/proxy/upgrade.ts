@@ -17,7 +17,7 @@ import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { admit } from './admission.js';
 import { addedHeaders, describeError, pickServer, type HandlerDeps } from './handler.js';
-import type { ExchangeOutcome } from './forward.js';
+import { startTunnelExchange } from './tunnel-exchange.js';
 import { requestFinisher } from './request-end.js';
 import { customResponse, redirectBody } from './rules/action.js';
 import type { RuleDecision } from './rules/match.js';
@@ -146,25 +146,17 @@ export function createUpgradeHandler(listener: ListenerRuntime, deps: HandlerDep
     const headers = upstreamRequestHeaders(req.headers, route.strippedHeaders, protocol, addedHeaders(req, route, server, tls, logId, isNewAffinity, admission.originalUrl));
     // Connection and Upgrade are hop-by-hop, yet they are what asks the server to switch protocols.
     headers.push('Connection', 'Upgrade', 'Upgrade', 'websocket');
-    server.onRequestStart();
-    const timings = { sentMs: performance.now(), connectedMs: 0, firstByteMs: 0, endMs: 0 };
-    // The exchange as the access log, the metrics and the trace read it: bytes are the tunnel's, both ways.
-    const exchange: ExchangeOutcome = { status: 0, subStatus: 0, code: 'switched', bytes: 0, server, error: undefined, retriedFrom: undefined, retryCause: undefined, bytesReceived: 0, timings, upstreamHeaders: headers };
-    let ended = false;
-    /** The tunnel (or the attempt) is over: the server's counters, then the access log, metrics and trace. */
-    const end = (code: OutcomeCode, error: Error | undefined, isConnectionError: boolean) => {
-      if (ended) return;
-      ended = true;
-      timings.endMs = performance.now();
-      exchange.code = code;
-      exchange.error = error;
-      server.onRequestEnd({ status: exchange.status, responseTimeMs: timings.endMs - timings.sentMs, bytesSent: exchange.bytesReceived, bytesReceived: exchange.bytes, isConnectionError });
+    const upstream = httpRequest({ host: server.host, port: server.port, method: req.method, path: admission.url, headers, setHost: false, agent: false, timeout: protocol.timeoutMs });
+    // The access log, metrics and trace hear of the tunnel when it closes (or of the attempt when it fails).
+    const { exchange, end } = startTunnelExchange(server, headers, upstream, () => {
+      const { error, code } = exchange;
       let reason = '';
       if (exchange.status === 502) reason = describeError(error);
       else if (code === 'client_aborted') reason = `client gone: ${describeError(error)}`;
       else if (error) reason = `response aborted: ${describeError(error)}`;
       finish({ req, site, tls, startMs, status: exchange.status, subStatus: exchange.subStatus, outcome: code, reason, bytesSent: exchange.bytes, logId, exchange, route, decision });
-    };
+    });
+    const timings = exchange.timings;
     const fail = (error: Error, code: OutcomeCode) => {
       eventLog.warn(`502.3 outcome=${code} upgrade client ${clientAddressOf(req, true)} site ${site.name} farm ${farm.name} server ${server.address} ${req.method} ${req.url} X-ARR-LOG-ID ${logId}: ${describeError(error)}`);
       exchange.status = 502;
@@ -173,8 +165,6 @@ export function createUpgradeHandler(listener: ListenerRuntime, deps: HandlerDep
       exchange.bytes = answerAndEnd(socket, 502, ['Content-Type', 'text/plain; charset=utf-8', 'Cache-Control', 'no-store'], answer.text, false);
       end(code, error, true);
     };
-    const upstream = httpRequest({ host: server.host, port: server.port, method: req.method, path: admission.url, headers, setHost: false, agent: false, timeout: protocol.timeoutMs });
-    upstream.once('socket', (s: Socket) => s.once('connect', () => (timings.connectedMs = performance.now())));
     const onClientGone = () => {
       upstream.destroy();
       end(exchange.status === 101 ? 'switched' : 'client_aborted', exchange.status === 101 ? undefined : new Error('the client closed the connection'), false);

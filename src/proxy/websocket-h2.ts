@@ -13,7 +13,8 @@ import type { Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { FarmServer } from '../farm/farm-server.js';
 import { farmFailureOutcome, type OutcomeCode } from '../shared/outcome.js';
-import type { ExchangeDone, ExchangeOutcome } from './forward.js';
+import type { ExchangeDone } from './forward.js';
+import { startTunnelExchange } from './tunnel-exchange.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type AddedHeaders } from './request-headers.js';
 import type { FarmRoute } from './site-runtime.js';
 import type { Tunnels } from './tunnels.js';
@@ -34,26 +35,18 @@ export function tunnelHttp2WebSocket(req: IncomingMessage, res: ServerResponse, 
   const headers = upstreamRequestHeaders(req.headers, route.strippedHeaders, protocol, added);
   headers.push('Connection', 'Upgrade', 'Upgrade', 'websocket', 'Sec-WebSocket-Key', key);
   if (req.headers['sec-websocket-version'] === undefined) headers.push('Sec-WebSocket-Version', '13');
-  server.onRequestStart();
-  const timings = { sentMs: performance.now(), connectedMs: 0, firstByteMs: 0, endMs: 0 };
-  const exchange: ExchangeOutcome = { status: 0, subStatus: 0, code: 'switched', bytes: 0, server, error: undefined, retriedFrom: undefined, retryCause: undefined, bytesReceived: 0, timings, upstreamHeaders: headers };
-  let ended = false;
+  const upstream = httpRequest({ host: server.host, port: server.port, method: 'GET', path: url, headers, setHost: false, agent: false, timeout: protocol.timeoutMs });
+  const { exchange, end: endTunnel } = startTunnelExchange(server, headers, upstream, done);
+  const timings = exchange.timings;
   const end = (code: OutcomeCode, error: Error | undefined, isConnectionError: boolean) => {
-    if (ended) return;
-    ended = true;
-    timings.endMs = performance.now();
-    exchange.code = code;
-    exchange.error = error;
+    // Failed before any answer: a 502.3 for the handler to send and log.
     if (code !== 'switched' && code !== 'forwarded' && code !== 'client_aborted' && exchange.status === 0) {
       exchange.status = 502;
       exchange.subStatus = 3;
     }
-    server.onRequestEnd({ status: exchange.status, responseTimeMs: timings.endMs - timings.sentMs, bytesSent: exchange.bytesReceived, bytesReceived: exchange.bytes, isConnectionError });
-    done(exchange);
+    endTunnel(code, error, isConnectionError);
   };
   const stream = (req as unknown as Http2ServerRequest).stream;
-  const upstream = httpRequest({ host: server.host, port: server.port, method: 'GET', path: url, headers, setHost: false, agent: false, timeout: protocol.timeoutMs });
-  upstream.once('socket', (s: Socket) => s.once('connect', () => (timings.connectedMs = performance.now())));
   const onClientGone = () => {
     upstream.destroy();
     end(exchange.status === 200 ? 'switched' : 'client_aborted', exchange.status === 200 ? undefined : new Error('the client closed the stream'), false);
