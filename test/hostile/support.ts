@@ -15,15 +15,13 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { assertHttp2Fallback, offersHttp2 } from '../support/http2.js';
 import { createTestPki, type ClientFiles, type TestPki } from '../support/test-pki.js';
+import { makeTempDir, type TempDir } from '../support/temp.js';
 
 export { offersHttp2 } from '../support/http2.js';
 
@@ -38,11 +36,6 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   } finally {
     clearTimeout(timer);
   }
-}
-
-export async function makeTempDir(prefix = 'gatehouse-hostile-'): Promise<{ dir: string; remove: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** A printable view of bytes for assertion messages. */
@@ -1238,7 +1231,7 @@ export interface HostileSuite {
  */
 export function hostileSuite(options: HostileSuiteOptions = {}): HostileSuite {
   let pki: TestPki | undefined;
-  let tmp: { dir: string; remove: () => Promise<void> } | undefined;
+  let tmp: TempDir | undefined;
   let backend: RecordingBackend | undefined;
   let gh: Hostile | undefined;
   const running = new Set<Hostile>();
@@ -1277,7 +1270,7 @@ export function hostileSuite(options: HostileSuiteOptions = {}): HostileSuite {
 
   before(async () => {
     pki = await createTestPki();
-    tmp = await makeTempDir();
+    tmp = await makeTempDir('gatehouse-hostile-');
     backend = await startRecordingBackend(options.backend);
     if (options.gatehouse) gh = await suite.launch(options.gatehouse);
     await options.setup?.(suite);

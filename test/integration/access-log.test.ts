@@ -18,7 +18,8 @@ import { eventLog } from '../../src/tracing/log.js';
 import { echoHandler, startBackend, type Backend, type Handler } from '../support/backends.js';
 import { startGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { echoOf, FARM, gatehouseConfig, makeTempDir, rawValues, send, SITE, type ClientReply, type GatehouseSpec, type SendOptions } from './forwarding-helpers.js';
+import { echoOf, FARM, gatehouseConfig, rawValues, send, SITE, type ClientReply, type GatehouseSpec, type SendOptions } from './forwarding-helpers.js';
+import { makeTempDir } from '../support/temp.js';
 
 let pki: TestPki;
 let tmp: { dir: string; remove: () => Promise<void> };

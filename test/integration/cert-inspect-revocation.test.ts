@@ -4,14 +4,15 @@
  * certificates name (a real OpenSSL responder on 127.0.0.1). Run as a real child process.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createCa, createCrl, issueClient, type Issued } from '../../src/pki/index.js';
 import { startResponders, type Responders } from '../support/revocation-responders.js';
 import { runCli } from './cli-helpers.js';
+import { makeTempDir, type TempDir } from '../support/temp.js';
 
+let tmp: TempDir | undefined;
 let dir: string;
 let responders: Responders;
 let root: Issued;
@@ -19,7 +20,8 @@ let issuing: Issued;
 const files: Record<string, string> = {};
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gatehouse-inspect-revocation-'));
+  tmp = await makeTempDir('gatehouse-inspect-revocation-');
+  dir = tmp.dir;
   responders = await startResponders();
   root = await createCa({ commonName: 'Inspect Root' });
   issuing = await createCa({ commonName: 'Inspect Issuing CA', issuer: root, pathLength: 0 });
@@ -44,7 +46,7 @@ before(async () => {
 
 after(async () => {
   await responders?.close();
-  await rm(dir, { recursive: true, force: true });
+  await tmp?.remove();
 });
 
 const inspect = (...args: string[]) => runCli(['cert', 'inspect', ...args], { cwd: dir });

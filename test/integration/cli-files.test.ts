@@ -8,7 +8,8 @@ import { chmod, copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCrl } from '../../src/pki/index.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { PROBLEM_LINE, canRead, linesOf, lineOf, literal, runCli, tempDir, validate, writeText, type CliResult } from './cli-helpers.js';
+import { PROBLEM_LINE, canRead, linesOf, lineOf, literal, runCli, validate, writeText, type CliResult } from './cli-helpers.js';
+import { tempDir } from '../support/temp.js';
 
 let pki: TestPki;
 before(async () => {

@@ -4,10 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -17,9 +16,8 @@ import { startBackend, type Backend } from '../support/backends.js';
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BIN = join(REPO, 'bin', 'gatehouse.js');
 
-export interface TestContextLike {
-  after(fn: () => unknown): void;
-}
+export type { TestContextLike } from '../support/temp.js';
+import type { TestContextLike } from '../support/temp.js';
 
 export interface CliResult {
   code: number | null;
@@ -39,13 +37,6 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A temp folder removed after the test. */
-export async function tempDir(t: TestContextLike, prefix = 'gatehouse-cli-'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 /** Writes `text` to `dir/rel` (creating folders); returns the absolute path. */

@@ -9,7 +9,8 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBackend } from '../support/backends.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { PROBLEM_LINE, assertRefused, freePort, get, holdingBackend, linesOf, occupyPort, silentBackend, startCli, tempDir, waitUntilRefused, within, writeText } from './cli-helpers.js';
+import { PROBLEM_LINE, assertRefused, freePort, get, holdingBackend, linesOf, occupyPort, silentBackend, startCli, waitUntilRefused, within, writeText } from './cli-helpers.js';
+import { tempDir } from '../support/temp.js';
 
 let pki: TestPki;
 before(async () => {

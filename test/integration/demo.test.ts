@@ -7,8 +7,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RunningCli, freePort, tempDir } from './cli-helpers.js';
+import { RunningCli, freePort } from './cli-helpers.js';
 import { assertMode0600, certificatesIn, curlIn, leafOfPem, openssl } from './e2e-helpers.js';
+import { tempDir } from '../support/temp.js';
 
 const READY = /^Ctrl-C stops everything\.$/m;
 

@@ -8,7 +8,8 @@ import { connect as netConnect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { assertHttp2Fallback, offersHttp2 } from '../support/http2.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { launch, makeTempDir, startRawBackend, type RawBackend, type RunningGatehouse } from './forwarding-helpers.js';
+import { launch, startRawBackend, type RawBackend, type RunningGatehouse } from './forwarding-helpers.js';
+import { makeTempDir } from '../support/temp.js';
 
 let pki: TestPki;
 let backend: RawBackend;

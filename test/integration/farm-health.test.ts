@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { echoHandler, startBackend, type Backend } from '../support/backends.js';
-import { makeTempDir } from './forwarding-helpers.js';
 import { answeredBy, get, startFarm, tally, waitForHealth } from './farm-health-support.js';
+import { makeTempDir } from '../support/temp.js';
 
 let tmp: { dir: string; remove: () => Promise<void> };
 before(async () => {

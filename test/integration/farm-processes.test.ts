@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { startCli, tempDir, writeText, type TestContextLike } from './cli-helpers.js';
+import { startCli, writeText, type TestContextLike } from './cli-helpers.js';
 import { send } from './forwarding-helpers.js';
+import { tempDir } from '../support/temp.js';
 
 const BACKEND = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'support', 'backend-process.js');
 

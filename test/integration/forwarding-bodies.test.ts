@@ -14,7 +14,8 @@ import { pipeline } from 'node:stream/promises';
 import { W3C_FIELDS } from '../../src/tracing/access-log-w3c.js';
 import { echoHandler, startBackend, type Backend, type Handler } from '../support/backends.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { deterministicBytes, echoOf, FARM, launch, makeTempDir, MB, rawValues, send, SITE, startRawBackend, type GatehouseSpec, type RawBackend, type SendOptions } from './forwarding-helpers.js';
+import { deterministicBytes, echoOf, FARM, launch, MB, rawValues, send, SITE, startRawBackend, type GatehouseSpec, type RawBackend, type SendOptions } from './forwarding-helpers.js';
+import { makeTempDir } from '../support/temp.js';
 
 let pki: TestPki;
 let tmp: { dir: string; remove: () => Promise<void> };

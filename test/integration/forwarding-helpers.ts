@@ -5,12 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { EchoReply } from '../support/backends.js';
@@ -82,11 +79,6 @@ export async function launch(t: Cleanup, pki: TestPki, dir: string, spec: Gateho
   const running = await startGatehouse(gatehouseConfig(pki, spec), dir);
   t.after(() => running.stop());
   return running;
-}
-
-export async function makeTempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 // ---------------------------------------------------------------------------------------------

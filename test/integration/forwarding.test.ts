@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { startBackend, type EchoReply } from '../support/backends.js';
 import { createTestPki, type ClientFiles, type TestPki } from '../support/test-pki.js';
-import { derOfPem, echoOf, GUID, launch, makeTempDir, rawValues, send, SITE, type GatehouseSpec, type SendOptions } from './forwarding-helpers.js';
+import { derOfPem, echoOf, GUID, launch, rawValues, send, SITE, type GatehouseSpec, type SendOptions } from './forwarding-helpers.js';
+import { makeTempDir } from '../support/temp.js';
 
 let pki: TestPki;
 let tmp: { dir: string; remove: () => Promise<void> };

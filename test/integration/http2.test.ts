@@ -21,7 +21,8 @@ import { configText, freePort, httpBinding, httpsBinding } from '../support/door
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { assertHttp2Fallback, offersHttp2, type Http2Door } from '../support/http2.js';
 import { createTestPki, type ClientFiles, type TestPki } from '../support/test-pki.js';
-import { deterministicBytes, gatehouseConfig, launch, makeTempDir, MB, startRawBackend } from './forwarding-helpers.js';
+import { deterministicBytes, gatehouseConfig, launch, MB, startRawBackend } from './forwarding-helpers.js';
+import { makeTempDir } from '../support/temp.js';
 
 let pki: TestPki;
 let tmp: { dir: string; remove: () => Promise<void> };

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { tempDir } from '../support/temp.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -50,11 +51,9 @@ const isKnownHttp2Crash = process.versions.node === '22.23.5';
 
 test('HTTP/2 crash probe: a runtime that aborts on the known input is detected; this one is judged as it is', async (t) => {
   const { probeHttp2 } = await import('../../src/platform/http2-probe.js');
-  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
+  const { writeFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
-  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-probe-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'gatehouse-probe-');
   // A "runtime" that dies as Node 22.23.5 does on the input (SIGABRT), and one that runs it with this Node.
   const aborting = join(dir, 'aborting-node');
   await writeFile(aborting, '#!/bin/sh\nkill -ABRT $$\n', { mode: 0o755 });

@@ -10,7 +10,8 @@ import { describe, test } from 'node:test';
 import { DEFAULT_ACCESS_LOG_SETTINGS, type AccessLogSettings } from '../../src/config/access-log-schema.js';
 import { AccessLog, AccessLogs, DROP_REPORT_INTERVAL_MS } from '../../src/tracing/access-log.js';
 import { w3cLine } from '../../src/tracing/access-log-w3c.js';
-import { capturedEvents, ManualSink, recordAt, T0, tempDir } from './access-log-fixtures.js';
+import { capturedEvents, ManualSink, recordAt, T0 } from './access-log-fixtures.js';
+import { tempDir } from '../support/temp.js';
 
 const FOLDER: AccessLogSettings = { ...DEFAULT_ACCESS_LOG_SETTINGS, kind: 'folder', rollover: 'daily' };
 const FILE_SETTINGS: AccessLogSettings = { ...DEFAULT_ACCESS_LOG_SETTINGS, kind: 'file', path: '/unused' };

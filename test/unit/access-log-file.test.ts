@@ -13,7 +13,8 @@ import { iisFileName } from '../../src/tracing/access-log-file.js';
 import { StreamSink } from '../../src/tracing/access-log-sink.js';
 import { AccessLog } from '../../src/tracing/access-log.js';
 import { w3cHeader } from '../../src/tracing/access-log-w3c.js';
-import { capturedEvents, DAY, recordAt, T0, tempDir } from './access-log-fixtures.js';
+import { capturedEvents, DAY, recordAt, T0 } from './access-log-fixtures.js';
+import { tempDir } from '../support/temp.js';
 
 function folder(path: string, more: Partial<AccessLogSettings> = {}): AccessLogSettings {
   return { ...DEFAULT_ACCESS_LOG_SETTINGS, kind: 'folder', path, rollover: 'daily', ...more };

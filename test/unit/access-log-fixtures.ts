@@ -1,7 +1,4 @@
 /** Shared by the access-log unit tests: a request record, a captured event log, a temp folder, a controllable sink. */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AccessLogSink } from '../../src/tracing/access-log-sink.js';
 import type { EventLog } from '../../src/tracing/log.js';
 import type { RequestRecord } from '../../src/tracing/request-record.js';
@@ -54,12 +51,6 @@ export interface CapturedEvents extends EventLog {
 export function capturedEvents(): CapturedEvents {
   const lines: string[] = [];
   return { lines, info: (m) => lines.push(`info ${m}`), warn: (m) => lines.push(`warn ${m}`), error: (m) => lines.push(`error ${m}`) };
-}
-
-export async function tempDir(t: { after(fn: () => unknown): void }, prefix = 'gatehouse-access-log-'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 /** A sink whose writes complete only when the test says so. */

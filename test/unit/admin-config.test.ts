@@ -3,8 +3,7 @@
  * make, each naming its key; a non-loopback address without a certificate is a problem.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.js';
@@ -12,20 +11,23 @@ import { ConfigError } from '../../src/config/problem.js';
 import { normalizeSubject, tokenDigest } from '../../src/config/admin-schema.js';
 import { operationFromJson } from '../../src/admin/operations.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { makeTempDir, type TempDir } from '../support/temp.js';
 
 let pki: TestPki;
+let tmp: TempDir | undefined;
 let dir: string;
 
 before(async () => {
   pki = await createTestPki();
-  dir = await mkdtemp(join(tmpdir(), 'gatehouse-admin-config-'));
+  tmp = await makeTempDir('gatehouse-admin-config-');
+  dir = tmp.dir;
   await writeFile(join(dir, 'ci.token'), `${'a'.repeat(43)}\n`, { mode: 0o600 });
   await writeFile(join(dir, 'short.token'), 'abc\n', { mode: 0o600 });
 });
 
 after(async () => {
   await pki?.cleanup();
-  await rm(dir, { recursive: true, force: true });
+  await tmp?.remove();
 });
 
 const base = `sites:

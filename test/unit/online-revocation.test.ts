@@ -6,15 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DetailedPeerCertificate } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { createCa, issueClient, type Issued } from '../../src/pki/index.js';
 import { OnlineRevocation } from '../../src/tls/online/online-revocation.js';
 import { RevocationCache } from '../../src/tls/online/revocation-cache.js';
+import { makeTempDir, type TempDir } from '../support/temp.js';
 
+let tmp: TempDir | undefined;
 let dir: string;
 let root: Issued;
 let issuing: Issued;
@@ -40,7 +40,8 @@ const der = (issued: Issued) => new X509Certificate(issued.certPem).raw;
 const checker = (anchors: Issued[], check: 'chain' | 'leaf' = 'chain') => new OnlineRevocation({ cachedOnly: false, whenUnknown: 'deny' }, cache, check, anchors.map(der), () => false);
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gatehouse-online-unit-'));
+  tmp = await makeTempDir('gatehouse-online-unit-');
+  dir = tmp.dir;
   root = await createCa({ commonName: 'Unit Root' });
   issuing = await createCa({ commonName: 'Unit Issuing', issuer: root, pathLength: 0, ocspUrls: ['http://127.0.0.1:9/root-ocsp'] });
   leaf = await issueClient({ ca: issuing, commonName: 'Unit Leaf', crlUrls: ['http://127.0.0.1:9/issuing.crl'] });
@@ -49,7 +50,7 @@ before(async () => {
 
 after(async () => {
   cache.close();
-  await rm(dir, { recursive: true, force: true });
+  await tmp?.remove();
 });
 
 test('chain: the leaf and the issuing CA, each with its own sources; the root is not checked', () => {

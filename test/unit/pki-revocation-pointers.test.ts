@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import {
@@ -22,6 +21,7 @@ import {
   issueServer,
   type Issued,
 } from '../../src/pki/index.js';
+import { tempDir } from '../support/temp.js';
 
 const DAY = 86_400_000;
 const CRL_A = 'http://pki.example.test/intermediate.crl';
@@ -48,12 +48,6 @@ async function opensslOk(cwd: string, ...args: string[]): Promise<string> {
   const r = await openssl(cwd, ...args);
   assert.equal(r.code, 0, `openssl ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
-}
-
-async function tmpDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gatehouse-pki-rev-'));
-  t.after(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 /** Writes `issued`'s certificate (and key) as NAME.pem (NAME.key) in dir; returns the certificate file. */
@@ -84,7 +78,7 @@ function criticality(issued: Issued): { cdp: boolean | undefined; aia: boolean |
 
 describe('pki: crlUrls / ocspUrls', () => {
   test('issueServer under an intermediate that has its own pointers: both certificates carry exactly the URLs given, non-critical, and the chain verifies', async (t) => {
-    const dir = await tmpDir(t);
+    const dir = await tempDir(t, 'gatehouse-pki-rev-');
     const root = await createCa({ commonName: 'Pointers Root' });
     const intermediate = await createCa({ commonName: 'Pointers Intermediate', issuer: root, crlUrls: ['http://pki.example.test/root.crl'], ocspUrls: ['http://ocsp.example.test/root'] });
     const server = await issueServer({ ca: intermediate, dnsNames: ['app.example.test'], crlUrls: [CRL_A, CRL_B], ocspUrls: [OCSP_A, OCSP_B] });
@@ -114,7 +108,7 @@ describe('pki: crlUrls / ocspUrls', () => {
   });
 
   test('createSelfSignedServer with crlUrls only: a cRLDistributionPoints extension and no authorityInfoAccess', async (t) => {
-    const dir = await tmpDir(t);
+    const dir = await tempDir(t, 'gatehouse-pki-rev-');
     const self = await createSelfSignedServer({ dnsNames: ['self.example.test'], crlUrls: [CRL_A] });
     assert.equal(self.cert.infoAccess, undefined);
     const file = await write(dir, 'self', self);
@@ -125,7 +119,7 @@ describe('pki: crlUrls / ocspUrls', () => {
   });
 
   test('issueClient with ocspUrls only (RSA): authorityInfoAccess OCSP and no cRLDistributionPoints; the client profile is unchanged', async (t) => {
-    const dir = await tmpDir(t);
+    const dir = await tempDir(t, 'gatehouse-pki-rev-');
     const ca = await createCa({ commonName: 'Client Pointers CA' });
     const client = await issueClient({ ca, commonName: 'Carol', email: 'carol@example.test', keyType: 'rsa-2048', ocspUrls: [OCSP_B] });
     assert.equal(client.cert.infoAccess, `OCSP - URI:${OCSP_B}`);
@@ -198,7 +192,7 @@ describe('pki: crlUrls / ocspUrls', () => {
 
 describe('pki: issueOcspResponder', () => {
   test('EKU OCSPSigning only, digitalSignature, CA:FALSE, id-pkix-ocsp-nocheck (NULL, non-critical), issued by the CA, 30 days by default', async (t) => {
-    const dir = await tmpDir(t);
+    const dir = await tempDir(t, 'gatehouse-pki-rev-');
     const ca = await createCa({ commonName: 'OCSP Test CA' });
     const before = Date.now();
     const responder = await issueOcspResponder({ ca, commonName: 'OCSP Test CA Responder' });
@@ -236,7 +230,7 @@ describe('pki: issueOcspResponder', () => {
   });
 
   test('openssl ocsp accepts its responses as the CA\'s delegated responder; a certificate without OCSPSigning is refused', async (t) => {
-    const dir = await tmpDir(t);
+    const dir = await tempDir(t, 'gatehouse-pki-rev-');
     const root = await createCa({ commonName: 'OCSP Root' });
     const ca = await createCa({ commonName: 'OCSP Intermediate', issuer: root });
     const revoked = await issueServer({ ca, dnsNames: ['revoked.example.test'], ocspUrls: [OCSP_A] });

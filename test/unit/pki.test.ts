@@ -4,9 +4,9 @@ import { execFile } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
+import { tempDir } from '../support/temp.js';
 import {
   createCa,
   createCrl,
@@ -35,12 +35,6 @@ function openssl(args: string[]): Promise<RunResult> {
       resolve({ code, stdout, stderr });
     });
   });
-}
-
-async function tmpDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gatehouse-pki-'));
-  t.after(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 async function writeFiles(dir: string, files: Record<string, string | Buffer>): Promise<Record<string, string>> {
@@ -151,7 +145,7 @@ test('root CA: extensions, serial format, key and chain', async (t) => {
   assert.equal(nodeSerial.length, 32, 'Node prints all 16 serial bytes');
   assert.ok(Number.parseInt(nodeSerial.slice(0, 2), 16) < 0x80, 'positive, no 0x00 padding byte');
 
-  const dir = await tmpDir(t);
+  const dir = await tempDir(t, 'gatehouse-pki-');
   const f = await writeFiles(dir, { 'ca.pem': root.certPem });
   const text = (await openssl(['x509', '-in', f['ca.pem']!, '-noout', '-text'])).stdout;
   assert.match(text, /X509v3 Basic Constraints: critical\n\s+CA:TRUE\n/);
@@ -164,7 +158,7 @@ test('root CA: extensions, serial format, key and chain', async (t) => {
 });
 
 test('server and client certificates verify with openssl and carry the right extensions', async (t) => {
-  const dir = await tmpDir(t);
+  const dir = await tempDir(t, 'gatehouse-pki-');
   const { root, server, client } = await fixtures;
   assert.deepEqual(server.chainPem, [root.certPem]);
 
@@ -201,7 +195,7 @@ test('server and client certificates verify with openssl and carry the right ext
 });
 
 test('RSA keys: RSA CA issues an RSA server cert (keyEncipherment) that openssl accepts', async (t) => {
-  const dir = await tmpDir(t);
+  const dir = await tempDir(t, 'gatehouse-pki-');
   const ca = await createCa({ commonName: 'RSA Root', keyType: 'rsa-3072' });
   const server = await issueServer({ ca, dnsNames: ['rsa.test'], keyType: 'rsa-2048', days: 30 });
   assert.equal(createPrivateKey(server.keyPem).asymmetricKeyDetails?.modulusLength, 2048);
@@ -223,7 +217,7 @@ test('mTLS handshake: client cert from the trusted CA is authorized', async (t) 
 });
 
 test('mTLS handshake: expired client cert gives CERT_HAS_EXPIRED', async (t) => {
-  const dir = await tmpDir(t);
+  const dir = await tempDir(t, 'gatehouse-pki-');
   const { root, server } = await fixtures;
   const now = Date.now();
   const expired = await issueClient({ ca: root, commonName: 'old', notBefore: new Date(now - 10 * DAY), notAfter: new Date(now - DAY) });
@@ -236,7 +230,7 @@ test('mTLS handshake: expired client cert gives CERT_HAS_EXPIRED', async (t) => 
 });
 
 test('mTLS handshake: client cert from another CA is untrusted', async (t) => {
-  const dir = await tmpDir(t);
+  const dir = await tempDir(t, 'gatehouse-pki-');
   const { root, server } = await fixtures;
   const other = await createCa({ commonName: 'Gatehouse Test Root', organization: 'Gatehouse' }); // same name, different key
   const stranger = await issueClient({ ca: other, commonName: 'mallory' });
@@ -256,7 +250,7 @@ test('mTLS handshake: client cert from another CA is untrusted', async (t) => {
 });
 
 test('mTLS handshake: client cert with EKU serverAuth only gives INVALID_PURPOSE', async (t) => {
-  const dir = await tmpDir(t);
+  const dir = await tempDir(t, 'gatehouse-pki-');
   const { root, server } = await fixtures;
   const wrong = await issueClient({ ca: root, commonName: 'wrong-eku', extendedKeyUsage: 'serverAuth' });
   const r = await mtls(t, { cert: server, trust: root.certPem }, { cert: wrong.certPem, key: wrong.keyPem, trust: root.certPem });
@@ -277,7 +271,7 @@ test('mTLS handshake: client cert with EKU serverAuth only gives INVALID_PURPOSE
 });
 
 test('chain root → intermediate → client: authorized when the client sends the intermediate', async (t) => {
-  const dir = await tmpDir(t);
+  const dir = await tempDir(t, 'gatehouse-pki-');
   const { root, server } = await fixtures;
   const inter = await createCa({ commonName: 'Gatehouse Issuing CA', issuer: root, pathLength: 0, keyType: 'rsa-2048' });
   assert.deepEqual(inter.chainPem, [root.certPem]);
@@ -311,7 +305,7 @@ test('chain root → intermediate → client: authorized when the client sends t
 });
 
 test('CRL: openssl lists the revoked serial; verify and Node TLS report revocation', async (t) => {
-  const dir = await tmpDir(t);
+  const dir = await tempDir(t, 'gatehouse-pki-');
   const { root, server, client } = await fixtures;
   const revoked = await issueClient({ ca: root, commonName: 'revoked' });
   const thisUpdate = new Date(Date.now() - 60_000);
@@ -347,7 +341,7 @@ test('CRL: openssl lists the revoked serial; verify and Node TLS report revocati
 });
 
 test('PFX: Node TLS and openssl pkcs12 read it (EC and RSA keys, with chain)', async (t) => {
-  const dir = await tmpDir(t);
+  const dir = await tempDir(t, 'gatehouse-pki-');
   const { root } = await fixtures;
   const inter = await createCa({ commonName: 'PFX Issuing CA', issuer: root });
   const ecLeaf = await issueServer({ ca: inter, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
@@ -390,7 +384,7 @@ test('PFX: Node TLS and openssl pkcs12 read it (EC and RSA keys, with chain)', a
 });
 
 test('self-signed server certificate works as its own trust anchor', async (t) => {
-  const dir = await tmpDir(t);
+  const dir = await tempDir(t, 'gatehouse-pki-');
   const self = await createSelfSignedServer({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], keyType: 'rsa-2048' });
   assert.deepEqual(self.chainPem, []);
   assert.equal(self.cert.subject, self.cert.issuer);
@@ -404,7 +398,7 @@ test('self-signed server certificate works as its own trust anchor', async (t) =
 });
 
 test('writeIssued: modes, contents, no overwrite without force, no temp files left', async (t) => {
-  const dir = await tmpDir(t);
+  const dir = await tempDir(t, 'gatehouse-pki-');
   const { root, client } = await fixtures;
   const inter = await createCa({ commonName: 'Write CA', issuer: root });
   const leaf = await issueClient({ ca: inter, commonName: 'dave' });
