@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { describe, type TestContext } from 'node:test';
 import { once } from 'node:events';
 import { MAX_CONTROL_FRAMES } from '../../src/proxy/http2-guard.js';
-import { H2, h2Frame, h2Request, hostileSuite, hpackLiteralBlock, http2Test, within, type RawH2 } from './support.js';
+import { H2, h2Frame, h2Request, hostileSuite, hpackLiteralBlock, http2Test, type RawH2 } from './support.js';
+import { within } from '../support/within.js';
 
 const suite = hostileSuite({ gatehouse: { bindings: ['https'], limits: { maxRequestHeadersBytes: 4096 } } });
 

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/problem.js';
-import { describeExchange, describeStream, h2Request, hostileSuite, offersHttp2, RawConnection, rawExchange, rawReply, request, startRecordingBackend, within, type Hostile } from './support.js';
+import { describeExchange, describeStream, h2Request, hostileSuite, offersHttp2, RawConnection, rawExchange, rawReply, request, startRecordingBackend, type Hostile } from './support.js';
+import { within } from '../support/within.js';
 
 const suite = hostileSuite({
   gatehouse: {

@@ -10,27 +10,10 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { BIN, RunningCli } from '../integration/cli-helpers.js';
 import { assertHttp2Fallback } from '../support/http2.js';
-import {
-  assertLocal,
-  assertRefusedAfter,
-  describeExchange,
-  describeStream,
-  h2Request,
-  hostileConfig,
-  hostileSuite,
-  http2Test,
-  isRefusedStream,
-  offersHttp2,
-  rawExchange,
-  RawConnection,
-  RawH2,
-  request,
-  show,
-  within,
-  type RawTarget,
-} from './support.js';
+import { assertLocal, assertRefusedAfter, describeExchange, describeStream, h2Request, hostileConfig, hostileSuite, http2Test, isRefusedStream, offersHttp2, rawExchange, RawConnection, RawH2, request, show, type RawTarget } from './support.js';
+import { BIN, RunningCli } from '../support/gatehouse.js';
+import { within } from '../support/within.js';
 
 /** gh: both bindings, the default spec. */
 const suite = hostileSuite({ gatehouse: {} });

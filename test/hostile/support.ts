@@ -22,21 +22,12 @@ import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { assertHttp2Fallback, offersHttp2 } from '../support/http2.js';
 import { createTestPki, type ClientFiles, type TestPki } from '../support/test-pki.js';
 import { makeTempDir, type TempDir } from '../support/temp.js';
+import { within } from '../support/within.js';
 
 export { offersHttp2 } from '../support/http2.js';
 
 /** Default bound of every wait in this suite. */
 export const WAIT_MS = 4_000;
-
-/** Rejects when `promise` has not settled within `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A printable view of bytes for assertion messages. */
 export function show(bytes: Buffer | string, max = 1500): string {

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { startBackend, type Backend } from '../support/backends.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { within } from './cli-helpers.js';
+import { within } from '../support/within.js';
 
 let pki: TestPki;
 let backend: Backend;

@@ -14,7 +14,7 @@ import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { createCa as createCaPki, issueOcspResponder } from '../../src/pki/index.js';
 import { startBackend } from '../support/backends.js';
-import { startCli, within, writeText } from './cli-helpers.js';
+import { writeText } from './cli-helpers.js';
 import {
   assertMode0600,
   certificatesIn,
@@ -31,6 +31,8 @@ import {
   valueOf,
 } from './e2e-helpers.js';
 import { tempDir } from '../support/temp.js';
+import { startCli } from '../support/gatehouse.js';
+import { within } from '../support/within.js';
 
 const DAY = 86_400_000;
 const SHORT_HOST = hostname().split('.')[0] as string;

@@ -10,8 +10,10 @@ import { after, before, test } from 'node:test';
 import { PLATFORM_INTERNALS, type PlatformReport } from '../../src/platform/probes.js';
 import { startBackend } from '../support/backends.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { BIN, REPO, runCli, within, writeText } from './cli-helpers.js';
+import { runCli, writeText } from './cli-helpers.js';
 import { tempDir } from '../support/temp.js';
+import { BIN, REPO } from '../support/gatehouse.js';
+import { within } from '../support/within.js';
 
 /** The Node release whose HTTP/2 the crash probe turns off (platform/http2-probe.ts). */
 const isKnownHttp2Crash = process.versions.node === '22.23.5';

@@ -3,40 +3,25 @@
  * output lines and exit with bounded timeouts, write config files into temp folders.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { startBackend, type Backend } from '../support/backends.js';
+import { BIN, REPO } from '../support/gatehouse.js';
+import { within } from '../support/within.js';
 
-/** The repository root (this file runs from dist/test/integration). */
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const BIN = join(REPO, 'bin', 'gatehouse.js');
-
-export type { TestContextLike } from '../support/temp.js';
 import type { TestContextLike } from '../support/temp.js';
+
+export type { TestContextLike };
 
 export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
-}
-
-/** Rejects with `what` when `promise` does not settle within `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Writes `text` to `dir/rel` (creating folders); returns the absolute path. */
@@ -104,81 +89,6 @@ export function runCli(
 /** `gatehouse validate -c FILE` (or without -c when `config` is undefined). */
 export function validate(cwd: string, config?: string, extra: { uid?: number; gid?: number } = {}): Promise<CliResult> {
   return runCli(config === undefined ? ['validate'] : ['validate', '-c', config], { cwd, ...extra });
-}
-
-/** A running `gatehouse start`, killed after the test if still running. */
-export class RunningCli {
-  readonly child: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  #waiters = new Set<() => void>();
-
-  constructor(t: TestContextLike, args: readonly string[], cwd: string) {
-    this.child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stdout += chunk;
-      this.#wake();
-    });
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr += chunk;
-      this.#wake();
-    });
-    this.exited = new Promise((resolvePromise) => {
-      this.child.on('close', (code, signal) => {
-        this.#exit = { code, signal };
-        resolvePromise(this.#exit);
-        this.#wake();
-      });
-    });
-    t.after(async () => {
-      if (this.#exit) return;
-      this.child.kill('SIGKILL');
-      await within(this.exited, 10_000, 'killed gatehouse to exit');
-    });
-  }
-
-  get hasExited(): boolean {
-    return this.#exit !== undefined;
-  }
-
-  #wake(): void {
-    for (const waiter of [...this.#waiters]) waiter();
-  }
-
-  /** Waits until `stream` matches `pattern`; fails when the process exits first or on timeout. */
-  waitFor(stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
-    return new Promise((resolvePromise, reject) => {
-      const check = () => {
-        const match = this[stream].match(pattern);
-        if (match) return done(() => resolvePromise(match));
-        if (this.#exit) return done(() => reject(new Error(`gatehouse exited (${JSON.stringify(this.#exit)}) before ${stream} matched ${pattern}\n${this.#describe()}`)));
-      };
-      const timer = setTimeout(() => done(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${stream} to match ${pattern}\n${this.#describe()}`))), timeoutMs);
-      const done = (settle: () => void) => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-        settle();
-      };
-      this.#waiters.add(check);
-      check();
-    });
-  }
-
-  /** Waits for the exit (bounded). */
-  waitExit(timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    return within(this.exited, timeoutMs, `gatehouse to exit\n${this.#describe()}`);
-  }
-
-  #describe(): string {
-    return `--- stdout ---\n${this.stdout}--- stderr ---\n${this.stderr}`;
-  }
-}
-
-/** Starts `gatehouse start -c config` in `cwd`. */
-export function startCli(t: TestContextLike, cwd: string, config?: string): RunningCli {
-  return new RunningCli(t, config === undefined ? ['start'] : ['start', '-c', config], cwd);
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */

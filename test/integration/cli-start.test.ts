@@ -9,8 +9,10 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBackend } from '../support/backends.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { PROBLEM_LINE, assertRefused, freePort, get, holdingBackend, linesOf, occupyPort, silentBackend, startCli, waitUntilRefused, within, writeText } from './cli-helpers.js';
+import { PROBLEM_LINE, assertRefused, freePort, get, holdingBackend, linesOf, occupyPort, silentBackend, waitUntilRefused, writeText } from './cli-helpers.js';
 import { tempDir } from '../support/temp.js';
+import { startCli } from '../support/gatehouse.js';
+import { within } from '../support/within.js';
 
 let pki: TestPki;
 before(async () => {

@@ -8,8 +8,9 @@ import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { PROBLEM_LINE, REPO, linesOf, lineOf, literal, occupyPort, runCli, validate, writeText, type CliResult } from './cli-helpers.js';
+import { PROBLEM_LINE, linesOf, lineOf, literal, occupyPort, runCli, validate, writeText, type CliResult } from './cli-helpers.js';
 import { tempDir } from '../support/temp.js';
+import { REPO } from '../support/gatehouse.js';
 
 let pki: TestPki;
 before(async () => {

@@ -7,9 +7,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RunningCli, freePort } from './cli-helpers.js';
+import { freePort } from './cli-helpers.js';
 import { assertMode0600, certificatesIn, curlIn, leafOfPem, openssl } from './e2e-helpers.js';
 import { tempDir } from '../support/temp.js';
+import { RunningCli } from '../support/gatehouse.js';
 
 const READY = /^Ctrl-C stops everything\.$/m;
 

@@ -13,7 +13,7 @@ import { startBackend, type Backend } from '../support/backends.js';
 import { curl } from '../support/clients.js';
 import { startResponders, type Responders } from '../support/revocation-responders.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { startCli } from './cli-helpers.js';
+import { startCli } from '../support/gatehouse.js';
 
 let pki: TestPki;
 let backend: Backend;

@@ -9,7 +9,8 @@ import { X509Certificate } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { runCli, within, type CliResult } from './cli-helpers.js';
+import { runCli, type CliResult } from './cli-helpers.js';
+import { within } from '../support/within.js';
 
 /** `gatehouse ARGS…` in `cwd` (bounded: runCli's 20 s by default). */
 export function gatehouse(cwd: string, ...args: string[]): Promise<CliResult> {

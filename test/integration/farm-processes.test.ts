@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { startCli, writeText, type TestContextLike } from './cli-helpers.js';
+import { writeText, type TestContextLike } from './cli-helpers.js';
 import { send } from './forwarding-helpers.js';
 import { tempDir } from '../support/temp.js';
+import { startCli } from '../support/gatehouse.js';
 
 const BACKEND = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'support', 'backend-process.js');
 

@@ -17,9 +17,10 @@ import { after, before, test } from 'node:test';
 import { createCrl, issueServer } from '../../src/pki/index.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { freePort } from '../support/door.js';
-import { startGatehouse } from '../support/gatehouse.js';
+import { BIN, startGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { BIN, waitForLine, within } from './cli-helpers.js';
+import { waitForLine } from './cli-helpers.js';
+import { within } from '../support/within.js';
 
 let pki: TestPki;
 const backends: Backend[] = [];

@@ -13,11 +13,10 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { refusedAddress, startBackend, type Backend } from '../support/backends.js';
 import { curl, run } from '../support/clients.js';
-import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
+import { BIN, type RunningGatehouse, startGatehouse } from '../support/gatehouse.js';
 import { assertHttp2Fallback, offersHttp2 } from '../support/http2.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import type { Trace } from '../../src/tracing/trace.js';
-import { BIN } from './cli-helpers.js';
 
 let pki: TestPki;
 let backend: Backend;

@@ -18,10 +18,11 @@ import { after, before, describe, test } from 'node:test';
 import { connect as http2Connect, type ClientHttp2Session, type IncomingHttpHeaders as Http2Headers } from 'node:http2';
 import { verifyForwardedIdentity } from '@gatehouse/forwarded-cert';
 import { ensureHttp2Probed } from '../../src/platform/http2-probe.js';
-import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
+import { type RunningGatehouse, startCli, startGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type ClientFiles, type TestPki } from '../support/test-pki.js';
-import { freePort, startCli, within, writeText } from './cli-helpers.js';
+import { freePort, writeText } from './cli-helpers.js';
 import { parseExposition } from './metrics-exposition.js';
+import { within } from '../support/within.js';
 
 const SECRET = 'a-shared-secret-of-at-least-32-bytes-for-signing';
 

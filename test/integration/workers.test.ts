@@ -16,7 +16,9 @@ import { after, before, test } from 'node:test';
 import { createInterface } from 'node:readline';
 import { startBackend, type Backend } from '../support/backends.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { BIN, waitForLine, within } from './cli-helpers.js';
+import { waitForLine } from './cli-helpers.js';
+import { BIN } from '../support/gatehouse.js';
+import { within } from '../support/within.js';
 
 let pki: TestPki;
 let backend: Backend;
