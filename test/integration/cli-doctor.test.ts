@@ -5,15 +5,13 @@
  * fallbacks in use.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { PLATFORM_INTERNALS, type PlatformReport } from '../../src/platform/probes.js';
 import { startBackend } from '../support/backends.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { runCli, writeText } from './cli-helpers.js';
 import { tempDir } from '../support/temp.js';
-import { BIN, REPO } from '../support/gatehouse.js';
-import { within } from '../support/within.js';
+import { REPO, RunningCli } from '../support/gatehouse.js';
 
 /** The Node release whose HTTP/2 the crash probe turns off (platform/http2-probe.ts). */
 const isKnownHttp2Crash = process.versions.node === '22.23.5';
@@ -88,28 +86,14 @@ test('gatehouse doctor --json: the same report, parsed', async () => {
 
 /** Runs `gatehouse start -c file` until it listens, then stops it with SIGTERM; resolves with its stderr. */
 async function startAndStop(dir: string, config: string, fallbacks?: string): Promise<{ stdout: string; stderr: string; code: number | null }> {
-  const child = spawn(process.execPath, [BIN, 'start', '-c', config], { cwd: dir, env: env(fallbacks), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const gatehouse = new RunningCli(undefined, ['start', '-c', config], dir, { env: env(fallbacks) });
   try {
-    await within(
-      new Promise<void>((resolve, reject) => {
-        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-          stdout += chunk;
-          if (/^listening https:/m.test(stdout)) resolve();
-        });
-        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-        void exited.then(() => reject(new Error(`gatehouse start exited before listening\n${stdout}\n${stderr}`)));
-      }),
-      30_000,
-      'gatehouse start to listen',
-    );
-    child.kill('SIGTERM');
-    const code = await within(exited, 15_000, 'gatehouse start to stop');
-    return { stdout, stderr, code };
+    await gatehouse.waitFor('stdout', /^listening https:/m, 30_000);
+    gatehouse.child.kill('SIGTERM');
+    const { code } = await gatehouse.waitExit(15_000);
+    return { stdout: gatehouse.stdout, stderr: gatehouse.stderr, code };
   } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await gatehouse.kill();
   }
 }
 

@@ -234,20 +234,3 @@ export async function canRead(file: string): Promise<boolean> {
     return false;
   }
 }
-
-/**
- * The first line (from index `from`) of a child's collected output that matches; rejects naming `what`
- * after `ms`. The lines are pushed by a readline listener; this checks after each turn of the event loop.
- */
-export function waitForLine(lines: readonly string[], pattern: RegExp, what: string, from = 0, ms = 15_000): Promise<string> {
-  const deadline = Date.now() + ms;
-  return new Promise<string>((resolve, reject) => {
-    const check = () => {
-      const found = lines.slice(from).find((l) => pattern.test(l));
-      if (found !== undefined) resolve(found);
-      else if (Date.now() > deadline) reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-      else setImmediate(check);
-    };
-    check();
-  });
-}

@@ -4,13 +4,10 @@
  * in a config file; a plain keep-alive-free client; and waiting for a health change (bounded).
  */
 import { request as httpRequest } from 'node:http';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Gatehouse } from '../../src/app.js';
-import { loadConfigText } from '../../src/config/load.js';
+import type { Gatehouse } from '../../src/app.js';
 import type { FarmServer } from '../../src/farm/farm-server.js';
 import type { FarmState, HealthChange } from '../../src/farm/farm-state.js';
-import type { EventLog } from '../../src/tracing/log.js';
+import { startGatehouse } from '../support/gatehouse.js';
 
 export interface Cleanup {
   after(fn: () => unknown): void;
@@ -41,16 +38,12 @@ export async function startFarm(t: Cleanup, dir: string, spec: FarmSpec): Promis
   if (spec.loadBalancing) farm['loadBalancing'] = spec.loadBalancing;
   if (spec.healthCheck) farm['healthCheck'] = spec.healthCheck;
   const yaml = JSON.stringify({ accessLog: 'off', sites: [{ name: 'app', bindings: [{ protocol: 'http', address: '127.0.0.1', port: 0 }], farm: 'web' }], farms: [farm] }, null, 2);
-  const file = join(dir, `farm-${process.pid}-${Math.random().toString(36).slice(2)}.yaml`);
-  await writeFile(file, yaml);
-  const { config } = await loadConfigText(yaml, file, dir);
-  const events: string[] = [];
-  const eventLog: EventLog = { info: (m) => events.push(`info ${m}`), warn: (m) => events.push(`warn ${m}`), error: (m) => events.push(`error ${m}`) };
-  const gatehouse = await Gatehouse.start(config, { eventLog });
-  t.after(() => gatehouse.stop(1000));
+  const running = await startGatehouse(yaml, dir);
+  t.after(() => running.stop());
+  const { gatehouse, events } = running;
   const state = gatehouse.farms.get('web');
   if (!state) throw new Error('farm web is not running');
-  const base = gatehouse.bound[0]?.url ?? '';
+  const base = running.bound[0]?.url ?? '';
   const changes: HealthChange[] = [];
   state.onHealthChange((change) => changes.push(change));
   return {

@@ -4,23 +4,19 @@
  * certificate and a CRL replaced on disk are used by new handshakes without a restart (file watch).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { X509Certificate } from 'node:crypto';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { createCrl, issueServer } from '../../src/pki/index.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { freePort } from '../support/door.js';
-import { BIN, startGatehouse } from '../support/gatehouse.js';
+import { startCli, startGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { waitForLine } from './cli-helpers.js';
-import { within } from '../support/within.js';
 
 let pki: TestPki;
 const backends: Backend[] = [];
@@ -142,15 +138,8 @@ sites:
 farms: [{ name: web, servers: [{ address: ${a.address} }] }]
 `,
   );
-  const child = spawn(process.execPath, [BIN, 'start', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  const out: string[] = [];
-  const err: string[] = [];
-  createInterface({ input: child.stdout }).on('line', (l) => out.push(l));
-  createInterface({ input: child.stderr }).on('line', (l) => err.push(l));
-  const port = Number(/:(\d+) /.exec(await waitForLine(out, /^listening https:/, 'listening'))?.[1]);
+  const gatehouse = startCli(t, process.cwd(), config);
+  const port = Number(/:(\d+) /.exec(await gatehouse.waitForLine('stdout', /^listening https:/))?.[1]);
   const peerFingerprint = () =>
     new Promise<string>((resolve, reject) => {
       const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: readFileSync(pki.caFile), cert: readFileSync(pki.clients.valid.certFile), key: readFileSync(pki.clients.valid.keyFile) }, () => {
@@ -173,23 +162,22 @@ farms: [{ name: web, servers: [{ address: ${a.address} }] }]
 
   // Rotate: a new server certificate and a CRL revoking Rita, each written to a temp file and renamed in.
   const renewed = await issueServer({ ca: pki.root, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], keyType: 'rsa-2048' });
-  const before = err.length;
+  const before = gatehouse.lines('stderr').length;
   await writeFile(`${keyFile}.new`, renewed.keyPem, { mode: 0o600 });
   await writeFile(`${certFile}.new`, renewed.certPem);
   await writeFile(`${crlFile}.new`, (await createCrl({ ca: pki.root, revoked: [{ serialNumber: pki.clients.revoked.issued.serialNumber }] })).pem);
   await rename(`${keyFile}.new`, keyFile);
   await rename(`${certFile}.new`, certFile);
   await rename(`${crlFile}.new`, crlFile);
-  await waitForLine(err, /config reloaded from/, 'the reload', before);
+  await gatehouse.waitForLine('stderr', /config reloaded from/, before);
   assert.equal(await peerFingerprint(), new X509Certificate(renewed.certPem).fingerprint256, 'new handshakes present the new certificate');
   assert.equal(await status(pki.clients.revoked), 403, 'the new CRL is in force');
   assert.equal(await status(pki.clients.valid), 200);
 
   // SIGHUP reloads too.
-  const beforeHup = err.length;
-  child.kill('SIGHUP');
-  await waitForLine(err, /config reloaded from/, 'the SIGHUP reload', beforeHup);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  assert.equal(await within(exited, 10_000, 'exit'), 0);
+  const beforeHup = gatehouse.lines('stderr').length;
+  gatehouse.child.kill('SIGHUP');
+  await gatehouse.waitForLine('stderr', /config reloaded from/, beforeHup);
+  gatehouse.child.kill('SIGTERM');
+  assert.equal((await gatehouse.waitExit(10_000)).code, 0);
 });

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -13,21 +12,17 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, test } from 'node:test';
-import { createInterface } from 'node:readline';
 import { startBackend, type Backend } from '../support/backends.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { waitForLine } from './cli-helpers.js';
-import { BIN } from '../support/gatehouse.js';
+import { RunningCli } from '../support/gatehouse.js';
 import { within } from '../support/within.js';
 
 let pki: TestPki;
 let backend: Backend;
-let child: ChildProcess;
+let gatehouse: RunningCli;
 let port = 0;
 let adminUrl = '';
 let workerPids: number[] = [];
-const stderrLines: string[] = [];
-const stdoutLines: string[] = [];
 /** Requests the backend holds until released. */
 const held: (() => void)[] = [];
 let heldArrived: (() => void) | undefined;
@@ -75,19 +70,17 @@ sites:
 farms: [{ name: web, servers: [{ address: ${backend.address} }] }]
 `,
   );
-  child = spawn(process.execPath, [BIN, 'start', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => stdoutLines.push(l));
-  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (l) => stderrLines.push(l));
-  const listening = await waitForLine(stdoutLines, /^listening https:\/\/127\.0\.0\.1:\d+ \(site secure\)$/, 'the listening line');
-  adminUrl = (await waitForLine(stdoutLines, /^listening http:\/\/127\.0\.0\.1:\d+\/metrics \(admin\)$/, 'the admin line')).split(' ')[1] as string;
+  gatehouse = new RunningCli(undefined, ['start', '-c', config]);
+  const listening = await gatehouse.waitForLine('stdout', /^listening https:\/\/127\.0\.0\.1:\d+ \(site secure\)$/);
+  adminUrl = (await gatehouse.waitForLine('stdout', /^listening http:\/\/127\.0\.0\.1:\d+\/metrics \(admin\)$/)).split(' ')[1] as string;
   port = Number(/:(\d+) /.exec(listening)?.[1]);
-  const pids = await waitForLine(stderrLines, /^gatehouse: 2 workers \(pids \d+, \d+\)$/, 'the workers line');
+  const pids = await gatehouse.waitForLine('stderr', /^gatehouse: 2 workers \(pids \d+, \d+\)$/);
   workerPids = (pids.match(/\d+/g) ?? []).slice(1).map(Number);
 });
 
 after(async () => {
   for (const release of held) release();
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+  await gatehouse?.kill();
   await backend?.close();
   await pki?.cleanup();
 });
@@ -105,7 +98,7 @@ test('across workers a gauge with nothing to report stays +Inf: the soonest clie
 
 test('two workers: the listening line is printed once and requests are served', async () => {
   assert.equal(workerPids.length, 2);
-  assert.equal(stdoutLines.filter((l) => l.startsWith('listening https://')).length, 1);
+  assert.equal(gatehouse.lines('stdout').filter((l) => l.startsWith('listening https://')).length, 1);
   for (let i = 0; i < 6; i++) assert.deepEqual(await get(`/r${i}`), { status: 200, body: `ok /r${i}` });
 });
 
@@ -160,8 +153,8 @@ test('a worker that dies is replaced, and a request in flight on the other worke
   assert.ok(workerPids.includes(owner), `connection owner ${owner} among workers ${workerPids.join(', ')}: ${ss}`);
   const victim = workerPids.find((pid) => pid !== owner) as number;
   process.kill(victim, 'SIGKILL');
-  await waitForLine(stderrLines, new RegExp(`^gatehouse: worker ${victim} stopped \\(SIGKILL\\); starting a new one$`), 'the replacement message');
-  const replaced = await waitForLine(stderrLines, /^gatehouse: worker \d+ replaced a worker that stopped and is serving$/, 'the new worker serving');
+  await gatehouse.waitForLine('stderr', new RegExp(`^gatehouse: worker ${victim} stopped \\(SIGKILL\\); starting a new one$`));
+  const replaced = await gatehouse.waitForLine('stderr', /^gatehouse: worker \d+ replaced a worker that stopped and is serving$/);
   workerPids = [...workerPids.filter((pid) => pid !== victim), Number(/worker (\d+)/.exec(replaced)?.[1])];
   for (const release of held.splice(0)) release();
   assert.deepEqual(await slow, { status: 200, body: 'slow done' });
@@ -169,9 +162,8 @@ test('a worker that dies is replaced, and a request in flight on the other worke
 });
 
 test('SIGTERM drains every worker and the primary exits 0', async () => {
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  assert.equal(await within(exited, 15_000, 'the primary exiting'), 0);
+  gatehouse.child.kill('SIGTERM');
+  assert.equal((await gatehouse.waitExit(15_000)).code, 0);
   for (const pid of workerPids) {
     assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} is gone`);
   }
