@@ -2,7 +2,7 @@
  * The farm policies' part of the config schema: load balancing and health tests (ARR's
  * `applicationRequestRouting/loadBalancing` and `healthCheck`), in ARR's names with ARR's defaults.
  * The algorithm names come from shared/algorithms.ts, the list the farm's algorithm table
- * (src/farm/balancers/index.ts) implements, so an unknown name is an error listing the known ones.
+ * (src/farm/algorithms/index.ts) implements, so an unknown name is an error listing the known ones.
  */
 import { z } from 'zod';
 import { ALGORITHM_NAMES } from '../shared/algorithms.js';

@@ -10,8 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { AffinityPolicy } from '../config/farm-model.js';
-import { Rendezvous } from './balancers/rendezvous.js';
-import { serverVariableReader } from './balancers/server-variable-hash.js';
+import { Rendezvous } from './algorithms/rendezvous.js';
+import { serverVariableReader } from './algorithms/server-variable-hash.js';
 import type { FarmServer } from './farm-server.js';
 import type { RequestInfo } from './request-info.js';
 

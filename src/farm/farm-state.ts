@@ -11,8 +11,8 @@ import type { HealthCheckPolicy } from '../config/farm-model.js';
 import type { Farm, ServerConfig } from '../config/model.js';
 import { eventLog as defaultEventLog, type EventLog } from '../tracing/log.js';
 import { FarmAffinity } from './affinity.js';
-import type { Balancer } from './balancers/balancer.js';
-import { BALANCERS } from './balancers/index.js';
+import type { Algorithm } from './algorithms/algorithm.js';
+import { ALGORITHMS } from './algorithms/index.js';
 import { systemClock, systemRandom, type Clock, type Random, type TimerHandle } from './clock.js';
 import { FarmServer, type ConnectionFactory, type FarmServerHooks, type FarmServerOptions, type ServerCounters, type ServerState } from './farm-server.js';
 import { LiveTrafficCount } from './health/live-traffic.js';
@@ -125,7 +125,7 @@ export class FarmState {
   readonly name: string;
   readonly config: Farm;
   readonly servers: readonly FarmServer[];
-  readonly balancer: Balancer;
+  readonly algorithm: Algorithm;
   /** Client affinity; undefined when the farm has none. */
   readonly affinity: FarmAffinity | undefined;
   readonly #policy: HealthCheckPolicy;
@@ -164,7 +164,7 @@ export class FarmState {
     const kept = new Map(previous?.servers.map((server) => [server.address, server]));
     this.servers = config.servers.map((server) => kept.get(server.address) ?? new FarmServer(server, serverOptions));
     for (const server of this.servers) this.#health.set(server, new ServerHealth(this.#policy));
-    this.balancer = BALANCERS[config.policies.loadBalancing.algorithm]({ servers: this.servers, clock: this.#clock, random: options.random ?? systemRandom }, config.policies.loadBalancing);
+    this.algorithm = ALGORITHMS[config.policies.loadBalancing.algorithm]({ servers: this.servers, clock: this.#clock, random: options.random ?? systemRandom }, config.policies.loadBalancing);
     this.affinity = config.policies.affinity ? new FarmAffinity(this, config.policies.affinity) : undefined;
     // Kept servers still answer to the farm in force: they are refreshed by takeOver().
     this.#refresh(false, previous ? this.servers.filter((server) => !kept.has(server.address)) : this.servers);
@@ -231,7 +231,7 @@ export class FarmState {
   /** The server for a new request, or undefined when none is selectable (502.4). */
   pick(request: RequestInfo, exclude?: FarmServer): FarmServer | undefined {
     if (!this.#flags.isEnabled) return undefined;
-    return this.balancer.pick(request, exclude);
+    return this.algorithm.pick(request, exclude);
   }
 
   /**
@@ -352,7 +352,7 @@ export class FarmState {
     return {
       name: this.name,
       enabled: this.#flags.isEnabled,
-      algorithm: this.balancer.name,
+      algorithm: this.algorithm.name,
       minServers: this.#policy.minServers,
       healthyServers: this.#healthyCount(),
       isIgnoringHealth: this.#flags.isIgnoringHealth,

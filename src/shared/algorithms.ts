@@ -1,7 +1,7 @@
 /**
  * The algorithm names users write in `farms[].loadBalancing.algorithm`. The config schema's enum is made
  * from this list (an unknown name is a config error listing these), and the farm's algorithm table
- * (src/farm/balancers/index.ts) must have one factory per name and no other: the compiler checks it.
+ * (src/farm/algorithms/index.ts) must have one factory per name and no other: the compiler checks it.
  *
  * A leaf module: it imports nothing, so config/ and farm/ share the names without importing each other.
  */

@@ -41,7 +41,7 @@ export interface TracedConnection {
 
 /** What a trace reads of the farm a request was sent to. */
 export interface TracedRoute {
-  readonly farm: { readonly name: string; readonly balancer: { readonly name: string } };
+  readonly farm: { readonly name: string; readonly algorithm: { readonly name: string } };
   /** Lower-case request header names never forwarded to the farm. */
   readonly strippedHeaders: ReadonlySet<string>;
 }
@@ -152,10 +152,10 @@ export function buildTrace(record: RequestRecord, end: TracedRequest, settings: 
     const farm = route.farm;
     if (!decision) list.add('URL_REWRITE_RULE_MATCHED', 0, { Rule: site.hasRules ? `site ${site.name} → farm ${farm.name} (no rule matched)` : `site ${site.name} → farm ${farm.name}`, Action: 'Route to farm' });
     if (outcome.retriedFrom) {
-      list.add('ARR_REQUEST_ROUTED', 0, { WebFarm: farm.name, Server: outcome.retriedFrom.address, Algorithm: farm.balancer.name, RoutingReason: 'LoadBalancing' });
+      list.add('ARR_REQUEST_ROUTED', 0, { WebFarm: farm.name, Server: outcome.retriedFrom.address, Algorithm: farm.algorithm.name, RoutingReason: 'LoadBalancing' });
       list.add('ARR_REQUEST_RETRY', 0, { FailedServer: outcome.retriedFrom.address, Cause: describe(outcome.retryCause), NextServer: outcome.server?.address ?? '' });
     }
-    list.add('ARR_REQUEST_ROUTED', outcome.timings.sentMs, { WebFarm: farm.name, Server: outcome.server?.address ?? '', Algorithm: farm.balancer.name, RoutingReason: outcome.retriedFrom ? 'Retry' : 'LoadBalancing' });
+    list.add('ARR_REQUEST_ROUTED', outcome.timings.sentMs, { WebFarm: farm.name, Server: outcome.server?.address ?? '', Algorithm: farm.algorithm.name, RoutingReason: outcome.retriedFrom ? 'Retry' : 'LoadBalancing' });
     // What Gatehouse set or removed: compare the client's headers with those sent to the server.
     const sent = headerPairs(outcome.upstreamHeaders);
     const incomingByName = new Map<string, string[]>();

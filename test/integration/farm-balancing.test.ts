@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { ALGORITHM_NAMES } from '../../src/farm/balancers/index.js';
+import { ALGORITHM_NAMES } from '../../src/farm/algorithms/index.js';
 import { echoHandler, startBackend, type Backend, type Handler } from '../support/backends.js';
 import { answeredBy, get, startFarm, tally, type FarmSpec } from './farm-health-support.js';
 import { makeTempDir } from '../support/temp.js';

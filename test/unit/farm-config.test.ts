@@ -8,7 +8,7 @@ import { farmPolicyKeys, healthCheckSchema, loadBalancingSchema } from '../../sr
 import { loadConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/problem.js';
 import { schemaProblems } from '../../src/config/schema-problems.js';
-import { ALGORITHM_NAMES } from '../../src/farm/balancers/index.js';
+import { ALGORITHM_NAMES } from '../../src/farm/algorithms/index.js';
 
 function configText(farmKeys: Record<string, unknown>): string {
   return JSON.stringify({

@@ -5,7 +5,7 @@
  * at every server's load, and without herding onto one idle server.
  */
 import type { FarmServer } from '../farm-server.js';
-import type { BalancerFactory } from './balancer.js';
+import type { AlgorithmFactory } from './algorithm.js';
 import { candidateWeights } from './smooth-weighted.js';
 
 /** Index drawn among weights > 0 in proportion to them, skipping `skip`; `total` is their sum. */
@@ -22,7 +22,7 @@ function draw(weights: Float64Array, total: number, skip: number, chance: number
   return last; // rounding at the very end
 }
 
-export const createPowerOfTwoChoices: BalancerFactory = ({ servers, clock, random }) => {
+export const createPowerOfTwoChoices: AlgorithmFactory = ({ servers, clock, random }) => {
   const weights = new Float64Array(servers.length);
   return {
     name: 'powerOfTwoChoices',

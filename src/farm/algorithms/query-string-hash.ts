@@ -4,8 +4,8 @@
  * any letter case and the first occurrence counts; values are percent-decoded (`+` is a space). A
  * request with none of the names has no key.
  */
-import type { BalancerFactory } from './balancer.js';
-import { createHashBalancer, type KeyOf } from './hash-balancer.js';
+import type { AlgorithmFactory } from './algorithm.js';
+import { createHashAlgorithm, type KeyOf } from './hash-algorithm.js';
 
 /** Whether url[start, start+name.length) equals `name` (lower case) in any ASCII letter case. */
 function isNameAt(url: string, start: number, end: number, name: string): boolean {
@@ -59,7 +59,7 @@ export function queryStringReader(names: readonly string[]): KeyOf {
   };
 }
 
-export const createQueryStringHash: BalancerFactory = (context, policy) => {
+export const createQueryStringHash: AlgorithmFactory = (context, policy) => {
   if (policy.queryStringNames.length === 0) throw new Error('queryStringHash needs queryStringNames');
-  return createHashBalancer('queryStringHash', context, queryStringReader(policy.queryStringNames));
+  return createHashAlgorithm('queryStringHash', context, queryStringReader(policy.queryStringNames));
 };

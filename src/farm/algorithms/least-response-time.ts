@@ -9,13 +9,13 @@
  * the weights.
  */
 import type { FarmServer } from '../farm-server.js';
-import type { BalancerFactory } from './balancer.js';
+import type { AlgorithmFactory } from './algorithm.js';
 import { candidateWeights, SmoothWeighted } from './smooth-weighted.js';
 
 /** Added to every average: differences well under a millisecond are noise, not speed. */
 const NOISE_MS = 1;
 
-export const createLeastResponseTime: BalancerFactory = ({ servers, clock }) => {
+export const createLeastResponseTime: AlgorithmFactory = ({ servers, clock }) => {
   const weights = new Float64Array(servers.length);
   const averages = new Float64Array(servers.length);
   const shares = new Float64Array(servers.length);

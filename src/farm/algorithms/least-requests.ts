@@ -4,10 +4,10 @@
  * by smooth weighted round robin, so an idle farm still spreads by weight.
  */
 import type { FarmServer } from '../farm-server.js';
-import type { BalancerFactory } from './balancer.js';
+import type { AlgorithmFactory } from './algorithm.js';
 import { candidateWeights, SmoothWeighted } from './smooth-weighted.js';
 
-export const createLeastRequests: BalancerFactory = ({ servers, clock }) => {
+export const createLeastRequests: AlgorithmFactory = ({ servers, clock }) => {
   const weights = new Float64Array(servers.length);
   const ratios = new Float64Array(servers.length);
   const ties = new Float64Array(servers.length);

@@ -4,14 +4,14 @@
  * so requests without the header or query value are spread rather than all sent to one server.
  */
 import type { RequestInfo } from '../request-info.js';
-import type { Balancer, BalancerContext } from './balancer.js';
+import type { Algorithm, AlgorithmContext } from './algorithm.js';
 import { Rendezvous } from './rendezvous.js';
 import { candidateWeights, SmoothWeighted } from './smooth-weighted.js';
 
 /** The request's key; undefined or '' when it has none. */
 export type KeyOf = (request: RequestInfo) => string | undefined;
 
-export function createHashBalancer(name: string, { servers, clock }: BalancerContext, keyOf: KeyOf): Balancer {
+export function createHashAlgorithm(name: string, { servers, clock }: AlgorithmContext, keyOf: KeyOf): Algorithm {
   const rendezvous = new Rendezvous(servers);
   const weights = new Float64Array(servers.length);
   const rotation = new SmoothWeighted(servers.length);

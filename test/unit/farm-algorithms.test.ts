@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { normalizeLoadBalancing } from '../../src/config/farm-model.js';
 import { loadBalancingSchema } from '../../src/config/farm-schema.js';
-import { Rendezvous } from '../../src/farm/balancers/rendezvous.js';
-import { queryStringReader } from '../../src/farm/balancers/query-string-hash.js';
-import { serverVariableReader } from '../../src/farm/balancers/server-variable-hash.js';
+import { Rendezvous } from '../../src/farm/algorithms/rendezvous.js';
+import { queryStringReader } from '../../src/farm/algorithms/query-string-hash.js';
+import { serverVariableReader } from '../../src/farm/algorithms/server-variable-hash.js';
 import { FarmServer } from '../../src/farm/farm-server.js';
 import { counts, exchange, report, requestOf, testFarm } from './farm-fixtures.js';
 

@@ -4,8 +4,8 @@
  * HTTP_HOST, or HTTP_<HEADER>, the request header whose name is <HEADER> with `_` read as `-`.
  */
 import type { RequestInfo } from '../request-info.js';
-import type { BalancerFactory } from './balancer.js';
-import { createHashBalancer, type KeyOf } from './hash-balancer.js';
+import type { AlgorithmFactory } from './algorithm.js';
+import { createHashAlgorithm, type KeyOf } from './hash-algorithm.js';
 
 /** The reader of a server variable (upper case, as normalized). */
 export function serverVariableReader(variable: string): KeyOf {
@@ -34,7 +34,7 @@ export function serverVariableReader(variable: string): KeyOf {
   }
 }
 
-export const createServerVariableHash: BalancerFactory = (context, policy) => {
+export const createServerVariableHash: AlgorithmFactory = (context, policy) => {
   if (policy.hashServerVariable === undefined) throw new Error('serverVariableHash needs hashServerVariable');
-  return createHashBalancer('serverVariableHash', context, serverVariableReader(policy.hashServerVariable));
+  return createHashAlgorithm('serverVariableHash', context, serverVariableReader(policy.hashServerVariable));
 };

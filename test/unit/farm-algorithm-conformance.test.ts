@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ALGORITHM_NAMES } from '../../src/farm/balancers/index.js';
+import { ALGORITHM_NAMES } from '../../src/farm/algorithms/index.js';
 import { counts, exchange, requestOf, testFarm, type FarmSpec, type ServerSpec } from './farm-fixtures.js';
 
 /** The keys each algorithm needs to run. */

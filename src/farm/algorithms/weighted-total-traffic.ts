@@ -6,14 +6,14 @@
  * not swallow every request until it has caught up.
  */
 import type { FarmServer } from '../farm-server.js';
-import type { BalancerFactory } from './balancer.js';
+import type { AlgorithmFactory } from './algorithm.js';
 import { SmoothWeighted } from './smooth-weighted.js';
 
 function trafficOf(server: FarmServer): number {
   return server.counters.bytesSent + server.counters.bytesReceived;
 }
 
-export const createWeightedTotalTraffic: BalancerFactory = ({ servers, clock }) => {
+export const createWeightedTotalTraffic: AlgorithmFactory = ({ servers, clock }) => {
   const size = servers.length;
   const weights = new Float64Array(size);
   const scores = new Float64Array(size);
