@@ -18,8 +18,9 @@ import { eventLog } from '../../src/tracing/log.js';
 import { echoHandler, startBackend, type Backend, type Handler } from '../support/backends.js';
 import { startGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { echoOf, FARM, gatehouseConfig, rawValues, send, SITE, type ClientReply, type GatehouseSpec, type SendOptions } from './forwarding-helpers.js';
+import { FARM, gatehouseConfig, SITE, type GatehouseSpec } from './forwarding-helpers.js';
 import { makeTempDir } from '../support/temp.js';
+import { echoOf, rawValues, send, type ClientReply, type SendOptions } from '../support/clients.js';
 
 let pki: TestPki;
 let tmp: { dir: string; remove: () => Promise<void> };

@@ -3,10 +3,10 @@
  * of node:http backends on 127.0.0.1 (port 0), with one http site and one farm whose keys are written as
  * in a config file; a plain keep-alive-free client; and waiting for a health change (bounded).
  */
-import { request as httpRequest } from 'node:http';
 import type { Gatehouse } from '../../src/app.js';
 import type { FarmServer } from '../../src/farm/farm-server.js';
 import type { FarmState, HealthChange } from '../../src/farm/farm-state.js';
+import { send } from '../support/clients.js';
 import { startGatehouse } from '../support/gatehouse.js';
 
 export interface Cleanup {
@@ -87,26 +87,10 @@ export interface Reply {
   error: Error | undefined;
 }
 
-/** One GET (or other method) on a fresh connection; never rejects. */
-export function get(url: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<Reply> {
-  return new Promise((resolve) => {
-    const req = httpRequest(url, { headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => finish({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), error: undefined }));
-      res.on('error', (error) => finish({ status: res.statusCode ?? 0, body: '', error }));
-    });
-    const timer = setTimeout(() => req.destroy(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
-    let isDone = false;
-    const finish = (reply: Reply) => {
-      if (isDone) return;
-      isDone = true;
-      clearTimeout(timer);
-      resolve(reply);
-    };
-    req.on('error', (error) => finish({ status: 0, body: '', error }));
-    req.end();
-  });
+/** One GET on a fresh connection (the one client, `send`); never rejects. */
+export async function get(url: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<Reply> {
+  const reply = await send(url, { headers: Object.entries(headers).flat(), timeoutMs });
+  return { status: reply.status, body: reply.body.toString('utf8'), error: reply.error };
 }
 
 /** The backend name of an echo reply, or `status N` for anything else. */

@@ -11,9 +11,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { writeText, type TestContextLike } from './cli-helpers.js';
-import { send } from './forwarding-helpers.js';
 import { tempDir } from '../support/temp.js';
 import { startCli } from '../support/gatehouse.js';
+import { send } from '../support/clients.js';
 
 const BACKEND = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'support', 'backend-process.js');
 

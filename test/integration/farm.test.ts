@@ -7,8 +7,9 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { echoHandler, refusedAddress, startBackend, type Backend, type Handler } from '../support/backends.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { echoOf, FARM, launch, send, SITE, type GatehouseSpec, type SendOptions, type ServerSpec } from './forwarding-helpers.js';
+import { FARM, launch, SITE, type GatehouseSpec, type ServerSpec } from './forwarding-helpers.js';
 import { makeTempDir } from '../support/temp.js';
+import { echoOf, send, type SendOptions } from '../support/clients.js';
 
 let pki: TestPki;
 let tmp: { dir: string; remove: () => Promise<void> };

@@ -14,8 +14,9 @@ import { pipeline } from 'node:stream/promises';
 import { W3C_FIELDS } from '../../src/tracing/access-log-w3c.js';
 import { echoHandler, startBackend, type Backend, type Handler } from '../support/backends.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { deterministicBytes, echoOf, FARM, launch, MB, rawValues, send, SITE, startRawBackend, type GatehouseSpec, type RawBackend, type SendOptions } from './forwarding-helpers.js';
+import { deterministicBytes, FARM, launch, MB, SITE, startRawBackend, type GatehouseSpec, type RawBackend } from './forwarding-helpers.js';
 import { makeTempDir } from '../support/temp.js';
+import { echoOf, rawValues, send, type SendOptions } from '../support/clients.js';
 
 let pki: TestPki;
 let tmp: { dir: string; remove: () => Promise<void> };

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { startBackend, type EchoReply } from '../support/backends.js';
 import { createTestPki, type ClientFiles, type TestPki } from '../support/test-pki.js';
-import { derOfPem, echoOf, GUID, launch, rawValues, send, SITE, type GatehouseSpec, type SendOptions } from './forwarding-helpers.js';
+import { derOfPem, GUID, launch, SITE, type GatehouseSpec } from './forwarding-helpers.js';
 import { makeTempDir } from '../support/temp.js';
+import { echoOf, rawValues, send, type SendOptions } from '../support/clients.js';
 
 let pki: TestPki;
 let tmp: { dir: string; remove: () => Promise<void> };

@@ -20,8 +20,8 @@ import { echoHandler, refusedAddress, startBackend, type Backend, type EchoReply
 import { connectTls, tlsFetch } from '../support/door.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type ClientFiles, type TestPki } from '../support/test-pki.js';
-import { send, type ClientReply } from './forwarding-helpers.js';
 import { addObserver, scrape, type Exposition } from './metrics-helpers.js';
+import { send, type ClientReply } from '../support/clients.js';
 
 const DAY_S = 86_400;
 

@@ -11,7 +11,7 @@ import { startBackend, type Backend, type EchoReply } from '../support/backends.
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import type { Trace } from '../../src/tracing/trace.js';
-import { echoOf, rawValues, send, type ClientReply, type SendOptions } from './forwarding-helpers.js';
+import { echoOf, rawValues, send, type ClientReply, type SendOptions } from '../support/clients.js';
 
 let pki: TestPki;
 let web: Backend;

@@ -9,8 +9,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { deterministicBytes, launch, MB, send, startRawBackend, type RawBackend } from './forwarding-helpers.js';
+import { deterministicBytes, launch, MB, startRawBackend, type RawBackend } from './forwarding-helpers.js';
 import { makeTempDir } from '../support/temp.js';
+import { send } from '../support/clients.js';
 
 let pki: TestPki;
 let tmp: { dir: string; remove: () => Promise<void> };
