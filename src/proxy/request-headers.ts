@@ -1,7 +1,8 @@
 /**
  * The headers a server receives: the client's, minus hop-by-hop headers (RFC 9110 §7.6.1, and those
  * the client's Connection header names) and minus every header a client could use to pass as the proxy
- * (certificate dialects, X-ARR-*, X-Original-URL and IIS 6's X-Rewrite-URL, the farm's configured names), in any letter case and with
+ * (certificate dialects, X-ARR-*, X-Original-URL and IIS 6's X-Rewrite-URL, Forwarded / X-Forwarded-Host / X-Real-IP
+ * and the other forwarded-identity headers, the farm's configured names), in any letter case and with
  * `_` for `-`; plus what ARR sets, in ARR's order: Max-Forwards, X-Original-URL, X-Forwarded-For, X-ARR-SSL,
  * X-ARR-ClientCert, X-ARR-LOG-ID, then X-Forwarded-Proto.
  */
@@ -15,9 +16,18 @@ import { CLIENT_CERT_HEADER_FAMILY } from './forwarded-certificate.js';
  */
 const HOP_BY_HOP = ['connection', 'proxy-connection', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'expect', 'http2-settings', ':method', ':path', ':scheme', ':authority', ':protocol'];
 
+/**
+ * What a backend's forwarded-headers middleware (ASP.NET Core's ForwardedHeaders, Express's trust proxy,
+ * Spring's ForwardedHeaderFilter) believes about the client or the original request when it comes from
+ * its proxy: the original host, port, prefix and client address. Gatehouse sets none of them (it keeps
+ * Host, as ARR does, and sets X-Forwarded-For itself), so a client's copy can only be a forgery: a
+ * spoofed host poisons caches and password-reset links, a spoofed address defeats IP rules.
+ */
+const FORWARDING_IDENTITY = ['forwarded', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-server', 'x-forwarded-ssl', 'x-real-ip', 'x-client-ip', 'true-client-ip'];
+
 /** Lower-case names removed from every client request of a farm: hop-by-hop, spoofable and replaced headers. */
 export function strippedRequestHeaders(protocol: ProtocolSettings): ReadonlySet<string> {
-  const names = new Set([...HOP_BY_HOP, ...CLIENT_CERT_HEADER_FAMILY, 'x-arr-ssl', 'x-arr-log-id', 'max-forwards', 'x-forwarded-proto', 'x-gatehouse-signature', 'x-original-url', 'x-rewrite-url']);
+  const names = new Set([...HOP_BY_HOP, ...CLIENT_CERT_HEADER_FAMILY, ...FORWARDING_IDENTITY, 'x-arr-ssl', 'x-arr-log-id', 'max-forwards', 'x-forwarded-proto', 'x-gatehouse-signature', 'x-original-url', 'x-rewrite-url']);
   for (const name of [protocol.clientCertHeaderName, protocol.sslHeaderName, protocol.logGuidName, protocol.forwardedProtoHeaderName, protocol.signatureHeaderName]) {
     if (name) names.add(name.toLowerCase());
   }

@@ -70,6 +70,16 @@ const PROTECTED = [
   'X-Original-URL',
   'Max-Forwards',
   'X-Gatehouse-Signature',
+  // What forwarded-headers middleware believes of its proxy; Gatehouse sets none of them.
+  'Forwarded',
+  'X-Forwarded-Host',
+  'X-Forwarded-Port',
+  'X-Forwarded-Prefix',
+  'X-Forwarded-Server',
+  'X-Forwarded-SSL',
+  'X-Real-IP',
+  'X-Client-IP',
+  'True-Client-IP',
 ] as const;
 
 /** Every spelling a CGI-style backend folds to the same name: as written, lower, upper, `_` for every or one `-`. */
