@@ -42,6 +42,9 @@ export class OcspStaple {
     }
     const known = this.#cache.peek(source);
     if (known) {
+      // Reported here too: the cache holds an answer (or why there is none) before the fetch that got it
+      // has finished writing it to the folder, so start()'s report may not have run yet.
+      this.#report(known.failure);
       callback(null, known.answer ? known.der : undefined);
       return;
     }
