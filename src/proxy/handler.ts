@@ -146,7 +146,11 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
     const route = admission.route;
     const farm = route.farm;
     const request = new IncomingRequestInfo(req);
-    const { server, isNewAffinity } = pickServer(farm, request, tls);
+    // The server: the one affinity pins the client to, or the algorithm's pick (no object made for farms without affinity).
+    const affinity = farm.affinity;
+    const pinned = affinity?.decide(request, tls?.certificate?.thumbprintSha256);
+    const server = pinned ? pinned.server : farm.pick(request);
+    const isNewAffinity = pinned !== undefined && pinned.isNew && affinity?.usesCookie === true;
     if (!server) return reject(ctx, 502, 4, 'no_server', `no server available in farm ${farm.name}`);
     const protocol = farm.config.protocol;
     const logId = protocol.logGuidName || deps.accessLog.enabledFor(site.name) || protocol.signatureSecret ? randomUUID() : '';
@@ -177,14 +181,6 @@ export function createRequestHandler(listener: ListenerRuntime, deps: HandlerDep
     if (isHttp2 && req.method === 'CONNECT' && deps.tunnels) return tunnelHttp2WebSocket(req, res, route, server, added, admission.url, deps.tunnels, listener, onDone);
     new ProxyExchange(req, res, route, server, request, added, onDone, admission.url, site.bodyLimits).start();
   }
-}
-
-/** The farm's server for a request: the one affinity pins it to, or the algorithm's pick. */
-export function pickServer(farm: FarmRoute['farm'], request: IncomingRequestInfo, tls: TlsConnection | undefined): { server: FarmServer | undefined; isNewAffinity: boolean } {
-  const affinity = farm.affinity;
-  if (!affinity) return { server: farm.pick(request), isNewAffinity: false };
-  const pinned = affinity.decide(request, tls?.certificate?.thumbprintSha256);
-  return { server: pinned.server, isNewAffinity: pinned.isNew && affinity.usesCookie };
 }
 
 /** What Gatehouse adds to the request it sends to a farm server: ARR's headers, the certificate, the signature. */

@@ -16,7 +16,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { admit } from './admission.js';
-import { addedHeaders, describeError, pickServer, type HandlerDeps } from './handler.js';
+import { addedHeaders, describeError, type HandlerDeps } from './handler.js';
 import { startTunnelExchange } from './tunnel-exchange.js';
 import { requestFinisher } from './request-end.js';
 import { customResponse, redirectBody } from './rules/action.js';
@@ -139,7 +139,11 @@ export function createUpgradeHandler(listener: ListenerRuntime, deps: HandlerDep
     }
     const route = admission.route;
     const farm = route.farm;
-    const { server, isNewAffinity } = pickServer(farm, new IncomingRequestInfo(req), tls);
+    const affinity = farm.affinity;
+    const request = new IncomingRequestInfo(req);
+    const pinned = affinity?.decide(request, tls?.certificate?.thumbprintSha256);
+    const server = pinned ? pinned.server : farm.pick(request);
+    const isNewAffinity = pinned !== undefined && pinned.isNew && affinity?.usesCookie === true;
     if (!server) return refuse(req, socket, startMs, admission, 502, 4, 'no_server', `no server available in farm ${farm.name}`);
     const protocol = farm.config.protocol;
     const logId = randomUUID();
