@@ -1,8 +1,9 @@
 /**
  * The admin API's request handling under /api/v1: routing (find-my-way, fastify's router), then in order
- * authentication (401), role (403), the process's ability to serve it (503 with several workers), and for
- * writes Content-Type (415), body (400 / 422 naming each field), the resource (404), If-Match (428
- * missing, 412 stale), the audit `attempt` line, the operation, the audit `result` line. Every error is
+ * authentication (401), role (403), and for writes Content-Type (415), body (400 / 422 naming each
+ * field), then under one write lock (admin writes run one at a time: a check and its change see the same
+ * state) the resource (404), If-Match (428 missing, 412 stale), the audit `attempt` line, the change, the
+ * audit `result` line. Every error is
  * application/problem+json with a stable code. Runs on the admin listener only: nothing here is on the
  * request path.
  */
@@ -12,11 +13,10 @@ import type { z } from 'zod';
 import { auditIdentity, authenticate, requireRole, type Principal } from './auth.js';
 import { AuditLog } from './audit-log.js';
 import type { AdminContext } from './context.js';
-import { farmEtag, farmView } from './farm-view.js';
 import { openApiDocument } from './openapi.js';
-import { applyOperation, currentOf, findFarm, findServer, type FarmOperation } from './operations.js';
 import { ApiProblem, sendJson, sendProblem, type FieldError } from './problem.js';
-import { API_PREFIX, GATEHOUSE_VERSION, ROUTES, type Call, type Route } from './routes.js';
+import { API_PREFIX, GATEHOUSE_VERSION, type Call, type Route } from './route.js';
+import { ROUTES } from './routes/index.js';
 
 /** Request bodies larger than this are refused (413 is not worth a code: 422 names the limit). */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -82,16 +82,26 @@ function parseQuery(search: string, schema: z.ZodObject | undefined): Record<str
   return parsed.data as Record<string, unknown>;
 }
 
-function actorOf(principal: Principal): string {
+export function actorOf(principal: Principal): string {
   return principal.kind === 'token' ? `token user ${principal.user}` : `${principal.subject} (SHA-1 ${principal.thumbprint})`;
 }
 
-/** The If-Match check against the farm's ETag in force now. */
-function checkPrecondition(req: IncomingMessage, current: string): void {
+/** The If-Match check against the guarding resource's ETag in force now. */
+function checkPrecondition(req: IncomingMessage, current: string, guard: string): void {
   const header = req.headers['if-match'];
-  if (header === undefined || header.trim() === '') throw new ApiProblem(428, 'precondition_required', 'Precondition Required', `writes need If-Match with the farm's ETag (GET the farm; its ETag is ${current})`);
+  if (header === undefined || header.trim() === '') throw new ApiProblem(428, 'precondition_required', 'Precondition Required', `writes need If-Match with ${guard}; it is ${current} now`);
   const tags = header.split(',').map((tag) => tag.trim().replace(/^W\//, ''));
-  if (!tags.includes(current) && !tags.includes('*')) throw new ApiProblem(412, 'precondition_failed', 'Precondition Failed', `the farm changed since ${header.trim()} was read: its ETag is now ${current}; GET it again, check, and retry`);
+  if (!tags.includes(current) && !tags.includes('*')) throw new ApiProblem(412, 'precondition_failed', 'Precondition Failed', `it changed since ${header.trim()} was read: ${guard} is now ${current}; GET it again, check, and retry`);
+}
+
+/** Runs admin writes one at a time (each check and its change see the same state). */
+function writeLock(): <T>(task: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (task) => {
+    const run = tail.then(task, task);
+    tail = run.catch(() => {});
+    return run;
+  };
 }
 
 export interface AdminApi {
@@ -115,6 +125,7 @@ export function createAdminApi(ctx: AdminContext): AdminApi {
     sendProblem(res, { status: 500, code: 'internal_error', title: 'Internal Server Error', detail: 'the request failed inside Gatehouse (logged)' }, instanceOf(req));
   };
 
+  const locked = writeLock();
   const serve = (route: Route): Handler => (req, res, rawParams) => {
     void (async () => {
       const principal = authenticate(req, users());
@@ -122,62 +133,66 @@ export function createAdminApi(ctx: AdminContext): AdminApi {
       const search = (req.url ?? '').includes('?') ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1) : '';
       try {
         requireRole(principal, route.role);
-        if (route.needsFarms && !ctx.farms()) throw new ApiProblem(503, 'cluster_unsupported', 'Service Unavailable', ctx.clusterReason ?? 'the farms are not held by this process');
       } catch (error) {
         req.resume();
         // A write refused to a signed-in user is audited (who tried what); reads are not.
-        if (route.operation && error instanceof ApiProblem) await ctx.audit.append({ id: AuditLog.newId(), phase: 'result', who: auditIdentity(principal), action: route.operationId, target: params, result: 'failed', reason: `${error.status} ${error.code}: ${error.message}` }).catch(() => {});
+        if (route.write && error instanceof ApiProblem) await ctx.audit.append({ id: AuditLog.newId(), phase: 'result', who: auditIdentity(principal), action: route.operationId, target: params, result: 'failed', reason: `${error.status} ${error.code}: ${error.message}` }).catch(() => {});
         throw error;
       }
-      if (!route.operation) {
-        req.resume();
-        const call: Call = { ctx, principal, params, query: parseQuery(search, route.query), body: undefined };
-        const reply = await (route.handle as NonNullable<Route['handle']>)(call);
-        return sendJson(res, reply.status ?? 200, reply.body, reply.etag ? { etag: reply.etag } : {}, req.method === 'HEAD');
-      }
-      await write(route, req, res, principal, params);
+      const actor = actorOf(principal);
+      if (route.write) return await write(route, req, res, principal, params, actor);
+      req.resume();
+      const call: Call = { ctx, principal, actor, params, query: parseQuery(search, route.query), body: undefined };
+      if (route.stream) return route.stream(call, req, res);
+      const reply = await (route.handle as NonNullable<Route['handle']>)(call);
+      sendJson(res, reply.status ?? 200, reply.body, reply.etag ? { etag: reply.etag } : {}, req.method === 'HEAD');
     })().catch((error: unknown) => fail(req, res, error));
   };
 
-  const write = async (route: Route, req: IncomingMessage, res: ServerResponse, principal: Principal, params: Record<string, string>) => {
+  const write = async (route: Route, req: IncomingMessage, res: ServerResponse, principal: Principal, params: Record<string, string>, actor: string) => {
     const who = auditIdentity(principal);
     const action = route.operationId;
     const target = { ...params };
-    let operation: FarmOperation | undefined;
-    try {
-      const body = await parseBody(req, route.body as z.ZodType);
-      operation = route.operation?.({ ctx, principal, params, query: {}, body }) as FarmOperation;
-      const farms = ctx.farms() as NonNullable<ReturnType<AdminContext['farms']>>;
-      const farm = findFarm(farms, operation.farm);
-      if ('address' in operation) findServer(farm, operation.address);
-      checkPrecondition(req, farmEtag(farm));
-    } catch (error) {
+    const refused = async (error: unknown, operation?: Record<string, unknown>) => {
       // Refused before anything was tried: one line says who was refused and why.
       if (error instanceof ApiProblem) await ctx.audit.append({ id: AuditLog.newId(), phase: 'result', who, action, target, ...(operation ? { operation } : {}), result: 'failed', reason: `${error.status} ${error.code}: ${error.message}` }).catch(() => {});
-      throw error;
-    }
-    const farms = ctx.farms() as NonNullable<ReturnType<AdminContext['farms']>>;
-    const id = AuditLog.newId();
-    const before = currentOf(farms, operation);
+      return error;
+    };
+    let body: unknown;
     try {
-      await ctx.audit.append({ id, phase: 'attempt', who, action, target: { ...target, operation }, before });
+      body = route.body ? await parseBody(req, route.body) : (req.resume(), undefined);
     } catch (error) {
-      throw new ApiProblem(503, 'audit_failed', 'Service Unavailable', `the audit log ${ctx.audit.file} cannot be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); nothing was changed`);
+      throw await refused(error);
     }
-    // The audit append awaited: the farm may have changed meanwhile (another write, a reload): check again.
-    let outcome: ReturnType<typeof applyOperation>;
-    try {
-      const farm = findFarm(farms === ctx.farms() ? farms : (ctx.farms() as typeof farms), operation.farm);
-      checkPrecondition(req, farmEtag(farm));
-      outcome = applyOperation(ctx.farms() as typeof farms, operation, actorOf(principal));
-    } catch (error) {
-      await ctx.audit.append({ id, phase: 'result', who, action, target, result: 'failed', reason: error instanceof ApiProblem ? `${error.status} ${error.code}: ${error.message}` : String(error) }).catch(() => {});
-      throw error;
-    }
-    await ctx.audit.append({ id, phase: 'result', who, action, target, before: outcome.before, after: outcome.after, result: outcome.changed ? 'applied' : 'unchanged' }).catch((error: unknown) => ctx.eventLog?.error(`admin API: the audit result of ${id} could not be written: ${(error as Error).message}`));
-    ctx.eventLog?.info(`admin: ${actorOf(principal)} ${action} ${JSON.stringify(operation)}: ${outcome.changed ? 'applied' : 'unchanged'}`);
-    const view = farmView(findFarm(ctx.farms() as typeof farms, operation.farm));
-    sendJson(res, 200, { operation, changed: outcome.changed, before: outcome.before, after: outcome.after, farm: view }, { etag: view.etag });
+    const call: Call = { ctx, principal, actor, params, query: {}, body };
+    const answer = await locked(async () => {
+      let prepared: Awaited<ReturnType<NonNullable<Route['write']>>> | undefined;
+      try {
+        prepared = await (route.write as NonNullable<Route['write']>)(call);
+        checkPrecondition(req, prepared.etag, route.guard ?? "the resource's ETag");
+      } catch (error) {
+        throw await refused(error, prepared?.operation);
+      }
+      const { operation, before } = prepared;
+      const id = AuditLog.newId();
+      try {
+        await ctx.audit.append({ id, phase: 'attempt', who, action, target: { ...target, operation }, before });
+      } catch (error) {
+        throw new ApiProblem(503, 'audit_failed', 'Service Unavailable', `the audit log ${ctx.audit.file} cannot be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); nothing was changed`);
+      }
+      let applied: Awaited<ReturnType<typeof prepared.apply>>;
+      try {
+        applied = await prepared.apply();
+      } catch (error) {
+        await ctx.audit.append({ id, phase: 'result', who, action, target, result: 'failed', reason: error instanceof ApiProblem ? `${error.status} ${error.code}: ${error.message}` : String(error) }).catch(() => {});
+        throw error;
+      }
+      const result = applied.failed !== undefined ? 'failed' : applied.changed ? 'applied' : 'unchanged';
+      await ctx.audit.append({ id, phase: 'result', who, action, target, before, after: applied.after, result, ...(applied.failed !== undefined ? { reason: applied.failed } : {}) }).catch((error: unknown) => ctx.eventLog?.error(`admin API: the audit result of ${id} could not be written: ${(error as Error).message}`));
+      ctx.eventLog?.info(`admin: ${actor} ${action} ${JSON.stringify(operation)}: ${result}`);
+      return applied;
+    });
+    sendJson(res, answer.status ?? 200, answer.body, answer.etag ? { etag: answer.etag } : {});
   };
 
   for (const route of ROUTES) {

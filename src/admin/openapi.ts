@@ -4,7 +4,8 @@
  * are the schemas' input side (a default makes a field optional).
  */
 import { z } from 'zod';
-import { API_PREFIX, ROUTES, type Route } from './routes.js';
+import { API_PREFIX, type Route } from './route.js';
+import { ROUTES } from './routes/index.js';
 
 const PROBLEM = {
   description: 'a problem (RFC 9457) with a stable `code`',
@@ -31,13 +32,13 @@ const STATUS_TEXT: Record<number, string> = {
   400: 'the body is not JSON',
   401: 'no or unknown credentials',
   403: 'the user lacks the role',
-  404: 'no such farm or server',
-  412: 'If-Match does not carry the farm\'s current ETag',
+  404: 'no such resource',
+  412: 'If-Match does not carry the resource\'s current ETag',
   415: 'the body is not application/json',
   422: 'the body does not match the schema (errors name each field)',
   428: 'If-Match is missing',
   501: 'not available yet',
-  503: 'not served by this process (several workers)',
+  503: 'the audit log cannot be written (nothing was changed)',
 };
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
@@ -58,10 +59,10 @@ function operationOf(route: Route): Record<string, unknown> {
     for (const [name, schema] of Object.entries(query.properties ?? {})) parameters.push({ name, in: 'query', required: query.required?.includes(name) ?? false, description: schema.description, schema });
   }
   const isWrite = route.method !== 'GET';
-  if (isWrite) parameters.push({ name: 'If-Match', in: 'header', required: true, description: 'the farm\'s ETag from GET /farms/{farm}', schema: { type: 'string' } });
-  const errors = [401, 403, ...(isWrite ? [400, 415, 422, 503] : route.needsFarms ? [503] : []), ...(route.errors ?? [])];
+  if (isWrite) parameters.push({ name: 'If-Match', in: 'header', required: true, description: route.guard ?? "the resource's ETag", schema: { type: 'string' } });
+  const errors = [401, 403, ...(isWrite ? [400, 415, 422, 428, 412, 503] : []), ...(route.errors ?? [])];
   const responses: Record<string, unknown> = {
-    '200': { description: route.response.description, content: { 'application/json': { schema: jsonSchema(route.response.schema, 'output') } } },
+    '200': { description: route.response.description, content: { [route.response.contentType ?? 'application/json']: { schema: jsonSchema(route.response.schema, 'output') } } },
   };
   for (const status of [...new Set(errors)].sort()) responses[String(status)] = { ...PROBLEM, description: STATUS_TEXT[status] ?? PROBLEM.description };
   return {
@@ -87,7 +88,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
   for (const route of all) (paths[route.path] ??= {})[route.method.toLowerCase()] = operationOf(route);
   cached = {
     openapi: '3.1.0',
-    info: { title: 'Gatehouse admin API', version, description: 'Run-time management of Gatehouse (ARR\'s Monitoring and Management). Every endpoint needs a user of admin.users (bearer token or admin client certificate) with the role `x-gatehouse-role` or above (viewer < operator < administrator). Writes need Content-Type: application/json and If-Match with the farm\'s ETag, and are audited.' },
+    info: { title: 'Gatehouse admin API', version, description: 'Run-time management of Gatehouse (ARR\'s Monitoring and Management). Every endpoint needs a user of admin.users (bearer token or admin client certificate) with the role `x-gatehouse-role` or above (viewer < operator < administrator). Writes need Content-Type: application/json and If-Match with the ETag of the resource that guards them, and are audited.' },
     servers: [{ url: API_PREFIX }],
     security: [{ bearer: [] }, { badge: [] }],
     components: {

@@ -13,6 +13,7 @@ import { WORKER_ENV, type ToPrimary, type ToWorker } from './messages.js';
 import type { AdminServer } from '../admin/admin-server.js';
 import { startAdminListener } from '../admin/start.js';
 import type { ReloadSummary } from '../admin/context.js';
+import { ApiProblem } from '../admin/problem.js';
 import { clusterMetricsSource } from './metrics.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/problem.js';
@@ -30,7 +31,11 @@ export async function runPrimary(config: Config, configFile: string): Promise<nu
   if (config.admin) {
     try {
       const clusterReason = `with workers: ${config.workers} each worker process holds its own farms, and this version of the admin API cannot yet read them all or apply a change to every worker (a change applied to one worker would leave the others serving the old state); with workers: 1 the farms are served here`;
-      admin = await startAdminListener(config.admin, clusterMetricsSource(), { config: () => current.config, farms: () => undefined, lastReload: () => current.lastReload, startedAtMs: Date.now(), workers: config.workers, clusterReason });
+      const unsupported = async (): Promise<never> => {
+        throw new ApiProblem(503, 'cluster_unsupported', 'Service Unavailable', clusterReason);
+      };
+      const farms = { list: unsupported, get: unsupported, current: unsupported, apply: unsupported };
+      admin = await startAdminListener(config.admin, clusterMetricsSource(), { config: () => current.config, farms, lastReload: () => current.lastReload, startedAtMs: Date.now(), workers: config.workers });
     } catch (error) {
       process.stderr.write(`gatehouse: ${(error as Error).message}\n`);
       return 1;

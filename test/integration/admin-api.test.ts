@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import { issueClient } from '../../src/pki/index.js';
-import { ROUTES } from '../../src/admin/routes.js';
+import { ROUTES } from '../../src/admin/routes/index.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
