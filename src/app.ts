@@ -32,6 +32,7 @@ import { SiteTracer } from './tracing/site-tracer.js';
 import type { AdminServer } from './admin/admin-server.js';
 import { startAdminListener } from './admin/start.js';
 import { localFarmRuntime } from './admin/farm-runtime.js';
+import type { ReloadSummary } from './admin/context.js';
 import { GatehouseMetrics } from './tracing/metrics.js';
 import { observeTlsHandshakes } from './tracing/metrics-tls.js';
 import { eventLog as defaultEventLog, type EventLog } from './tracing/log.js';
@@ -281,7 +282,7 @@ export class Gatehouse {
       // In a worker the primary serves /metrics, aggregated over the workers.
       if (config.admin && gatehouse.metrics && !options.collectMetrics) {
         // The admin API reads and changes this Gatehouse's farms in force (a reload replaces them; servers that stay keep their state).
-        const source = { config: () => gatehouse.config, farms: localFarmRuntime(() => gatehouse.farms), lastReload: () => gatehouse.lastReload, startedAtMs: Date.now(), workers: 1 };
+        const source = { config: () => gatehouse.config, farms: localFarmRuntime(() => gatehouse.farms), lastReload: () => gatehouse.lastReload, reload: () => gatehouse.reload().then(() => gatehouse.lastReload as ReloadSummary), startedAtMs: Date.now(), workers: 1 };
         gatehouse.#admin = await startAdminListener(config.admin, gatehouse.metrics, source, gatehouse.#eventLog).catch((error: Error) => {
           throw new ListenError(error.message, { cause: error });
         });

@@ -18,6 +18,11 @@ export interface AdminContext {
   /** The farms in force, wherever they live. */
   readonly farms: FarmRuntime;
   lastReload(): ReloadSummary | undefined;
+  /**
+   * Reloads the config file in force (as SIGHUP does; every worker with several) and resolves with the
+   * reload's result once it is in force or refused.
+   */
+  reload(): Promise<ReloadSummary>;
   /** When this process started serving (epoch ms). */
   readonly startedAtMs: number;
   readonly workers: number;

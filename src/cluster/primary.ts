@@ -27,7 +27,7 @@ export async function runPrimary(config: Config, configFile: string): Promise<nu
   // The admin listener lives here, so /metrics covers every worker. The admin API answers /status here;
   // the farms live in the workers, which this slice cannot yet all reach: farm reads and writes say so (503).
   let admin: AdminServer | undefined;
-  const current: { config: Config; lastReload: ReloadSummary | undefined } = { config, lastReload: undefined };
+  const current: PrimaryState = { config, lastReload: undefined, reload: () => Promise.reject(new Error('the workers are not started yet')) };
   if (config.admin) {
     try {
       const clusterReason = `with workers: ${config.workers} each worker process holds its own farms, and this version of the admin API cannot yet read them all or apply a change to every worker (a change applied to one worker would leave the others serving the old state); with workers: 1 the farms are served here`;
@@ -35,7 +35,7 @@ export async function runPrimary(config: Config, configFile: string): Promise<nu
         throw new ApiProblem(503, 'cluster_unsupported', 'Service Unavailable', clusterReason);
       };
       const farms = { list: unsupported, get: unsupported, current: unsupported, apply: unsupported };
-      admin = await startAdminListener(config.admin, clusterMetricsSource(), { config: () => current.config, farms, lastReload: () => current.lastReload, startedAtMs: Date.now(), workers: config.workers });
+      admin = await startAdminListener(config.admin, clusterMetricsSource(), { config: () => current.config, farms, lastReload: () => current.lastReload, reload: () => current.reload(), startedAtMs: Date.now(), workers: config.workers });
     } catch (error) {
       process.stderr.write(`gatehouse: ${(error as Error).message}\n`);
       return 1;
@@ -48,7 +48,14 @@ export async function runPrimary(config: Config, configFile: string): Promise<nu
   return code;
 }
 
-function runWorkers(config: Config, configFile: string, adminUrl: string | undefined, current?: { config: Config; lastReload: ReloadSummary | undefined }, platformEnv: Record<string, string> = {}): Promise<number> {
+/** What the admin API reads of the primary: the config in force, the last reload, and how to reload. */
+interface PrimaryState {
+  config: Config;
+  lastReload: ReloadSummary | undefined;
+  reload: () => Promise<ReloadSummary>;
+}
+
+function runWorkers(config: Config, configFile: string, adminUrl: string | undefined, current?: PrimaryState, platformEnv: Record<string, string> = {}): Promise<number> {
   const ticketKeyHex = (config.sessionTicketKey ?? randomBytes(48)).toString('hex');
   const start: ToWorker = { type: 'start', configFile, ticketKeyHex };
   // Structured clone on the IPC channel, not JSON: a worker's metrics keep +Inf (a gauge with nothing to
@@ -156,27 +163,32 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
       watcher?.close();
       watcher = watchConfigFiles(files, reload, (message) => process.stderr.write(`gatehouse: ${message}\n`));
     };
-    const reload = () => {
-      void loadConfig(configFile).then(
+    const reload = (): Promise<ReloadSummary> =>
+      loadConfig(configFile).then(
         ({ config: next }) => {
-          if (current) Object.assign(current, { config: next, lastReload: { atMs: Date.now(), file: configFile, ok: true, problems: [] } });
+          const summary: ReloadSummary = { atMs: Date.now(), file: configFile, ok: true, problems: [] };
+          if (current) Object.assign(current, { config: next, lastReload: summary });
           files = next.files;
           rewatch();
           for (const worker of workers()) worker.send({ type: 'reload' } satisfies ToWorker);
           process.stderr.write(`gatehouse: reloading ${workers().length} workers from ${configFile}\n`);
+          return summary;
         },
         (error: unknown) => {
           const lines = error instanceof ConfigError ? error.lines : [(error as Error).message];
-          if (current) current.lastReload = { atMs: Date.now(), file: configFile, ok: false, problems: lines };
+          const summary: ReloadSummary = { atMs: Date.now(), file: configFile, ok: false, problems: lines };
+          if (current) current.lastReload = summary;
           process.stderr.write(`gatehouse: reload refused, the running config stays: ${configFile} is invalid\n${lines.join('\n')}\n`);
+          return summary;
         },
       );
-    };
-    process.on('SIGHUP', reload);
+    if (current) current.reload = reload;
+    const onHangup = () => void reload();
+    process.on('SIGHUP', onHangup);
     rewatch();
     const cleanup = () => {
       watcher?.close();
-      process.off('SIGHUP', reload);
+      process.off('SIGHUP', onHangup);
     };
     void cleanupOnResolve.then(cleanup);
     for (let i = 0; i < config.workers; i++) fork();

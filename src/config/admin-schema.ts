@@ -73,6 +73,7 @@ export const adminSchema = z
       .optional()
       .describe('Who may use the admin API, each with a role: `{ subject: "CN=Alice, O=Example", role }` or `{ thumbprint: <SHA-1 hex>, role }` (a client certificate from `trustedCaFile`), or `{ name: ci, tokenFile: ci.token, role }` (a bearer token; `gatehouse admin token --name ci` makes one). Roles: viewer (read), operator (server state, health marks, counters), administrator (everything). Without users only /metrics answers.'),
     metrics: z.enum(ADMIN_METRICS).optional().describe('`open` (default): `GET /metrics` answers without credentials; `authenticated`: it needs a user, as the API does (viewer or above).'),
+    certificateStore: z.string().min(1).optional().describe('The certificate store folder (IIS\'s Server Certificates): certificates made by the admin API (Create Self-Signed, Import) are written here as `<SHA-1 thumbprint>.pem` (certificate chain) and `<SHA-1 thumbprint>.key` (private key, mode 0600), and a binding can name one by that id. Default `certificates/` beside the config file.'),
     auditLog: z.string().min(1).optional().describe('The audit log: one JSON line per admin API write (who, what, before, after, result), written before the change is applied. Default `audit.log` beside the config file; created with mode 0600.'),
   })
   .describe('The admin listener: Prometheus metrics at `GET /metrics` (per farm and server the ARR Monitoring counters, response times, health and state; TLS handshakes; 403.x and 502.x answers by reason; client certificates about to expire) and the admin API under `/api/v1` (see README, Admin API). Without this key nothing listens.');
@@ -101,6 +102,8 @@ export interface AdminSettings {
   readonly metrics?: (typeof ADMIN_METRICS)[number];
   /** Absolute path of the audit log (loadAdmin fills it). */
   readonly auditLogFile?: string;
+  /** Absolute path of the certificate store folder (loadAdmin fills it). */
+  readonly certificateStoreDir?: string;
 }
 
 export function normalizeAdmin(declared: DeclaredAdmin | undefined): AdminSettings | undefined {
@@ -188,6 +191,7 @@ export async function loadAdmin(declared: DeclaredAdmin | undefined, configFile:
     users,
     metrics: declared.metrics ?? 'open',
     auditLogFile: resolve(dir, declared.auditLog ?? 'audit.log'),
+    certificateStoreDir: resolve(dir, declared.certificateStore ?? 'certificates'),
   } as AdminSettings;
 }
 
