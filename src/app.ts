@@ -32,6 +32,7 @@ import { SiteTracer } from './tracing/site-tracer.js';
 import type { AdminServer } from './admin/admin-server.js';
 import { startAdminListener } from './admin/start.js';
 import { localFarmRuntime } from './admin/farm-runtime.js';
+import { applyOperation, type FarmOperation } from './admin/operations.js';
 import type { ReloadSummary } from './admin/context.js';
 import { GatehouseMetrics } from './tracing/metrics.js';
 import { observeTlsHandshakes } from './tracing/metrics-tls.js';
@@ -44,6 +45,8 @@ export interface StartOptions {
   readonly ticketKeys?: Buffer;
   /** A cluster worker: collect metrics for the primary's /metrics, but serve no admin listener. */
   readonly collectMetrics?: boolean;
+  /** Run-time state to apply once the farms are built, before anything listens (a cluster worker's: the primary's operations so far). */
+  readonly runtimeOperations?: readonly { readonly operation: FarmOperation; readonly actor: string }[];
 }
 
 /** A listening socket, as it was actually bound (port 0 becomes the chosen port). */
@@ -277,6 +280,13 @@ export class Gatehouse {
     const http2 = platform.checks.find((check) => check.name === 'http2');
     if (http2?.status === 'fallback') (options.eventLog ?? defaultEventLog).warn(http2.reason);
     const gatehouse = new Gatehouse(config, options.eventLog ?? defaultEventLog, options);
+    for (const { operation, actor } of options.runtimeOperations ?? []) {
+      try {
+        applyOperation(gatehouse.#farms, operation, actor);
+      } catch (error) {
+        gatehouse.#eventLog.warn(`run-time ${operation.type} for farm ${operation.farm} not applied: ${(error as Error).message}`);
+      }
+    }
     try {
       for (const listener of gatehouse.#listeners.values()) await gatehouse.#open(listener);
       // In a worker the primary serves /metrics, aggregated over the workers.

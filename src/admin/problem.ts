@@ -21,6 +21,8 @@ export type ProblemCode =
   | 'precondition_failed'
   | 'not_implemented'
   | 'cluster_unsupported'
+  | 'worker_unavailable'
+  | 'worker_failed'
   | 'audit_failed'
   | 'internal_error';
 

@@ -4,17 +4,24 @@
  * touching the others' connections; and on SIGTERM/SIGINT asks every worker to drain, then exits.
  * All workers share one TLS session ticket key (from sessionTicketKeyFile, or made here), so a client
  * resumes its session whichever worker it reaches.
+ *
+ * The admin API is served here: farm reads ask every worker and merge (cluster-farm-runtime.ts), a farm
+ * operation is applied to every worker before it answers, and the operations applied so far
+ * (runtime-state.ts) go in a new worker's start message, so a replacement serves with the current
+ * run-time state from its first request. A reload resolves once every worker answered its result.
  */
 import { probePlatform, workerPlatformEnv } from '../platform/probes.js';
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/model.js';
-import { WORKER_ENV, type ToPrimary, type ToWorker } from './messages.js';
+import { WORKER_ENV, type AskName, type Asks, type ToPrimary, type ToWorker } from './messages.js';
 import type { AdminServer } from '../admin/admin-server.js';
 import { startAdminListener } from '../admin/start.js';
 import type { ReloadSummary } from '../admin/context.js';
-import { ApiProblem } from '../admin/problem.js';
+import { clusterFarmRuntime } from '../admin/cluster-farm-runtime.js';
 import { clusterMetricsSource } from './metrics.js';
+import { WorkerCalls } from './calls.js';
+import { RuntimeState } from './runtime-state.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/problem.js';
 import { watchConfigFiles, type ConfigWatcher } from '../config/watch.js';
@@ -22,19 +29,17 @@ import { watchConfigFiles, type ConfigWatcher } from '../config/watch.js';
 /** A worker that dies this soon after starting counts towards a crash loop. */
 const QUICK_DEATH_MS = 2_000;
 const MAX_QUICK_DEATHS = 5;
+/** How long a worker has to answer a reload (it builds TLS contexts and binds new sockets). */
+const RELOAD_ANSWER_MS = 30_000;
 
 export async function runPrimary(config: Config, configFile: string): Promise<number> {
-  // The admin listener lives here, so /metrics covers every worker. The admin API answers /status here;
-  // the farms live in the workers, which this slice cannot yet all reach: farm reads and writes say so (503).
+  // The admin listener lives here, so /metrics covers every worker, and so does the admin API.
   let admin: AdminServer | undefined;
+  const workers = new ClusterWorkers();
   const current: PrimaryState = { config, lastReload: undefined, reload: () => Promise.reject(new Error('the workers are not started yet')) };
   if (config.admin) {
     try {
-      const clusterReason = `with workers: ${config.workers} each worker process holds its own farms, and this version of the admin API cannot yet read them all or apply a change to every worker (a change applied to one worker would leave the others serving the old state); with workers: 1 the farms are served here`;
-      const unsupported = async (): Promise<never> => {
-        throw new ApiProblem(503, 'cluster_unsupported', 'Service Unavailable', clusterReason);
-      };
-      const farms = { list: unsupported, get: unsupported, current: unsupported, apply: unsupported };
+      const farms = clusterFarmRuntime((name, args) => workers.askEach(name, args), workers.runtimeState);
       admin = await startAdminListener(config.admin, clusterMetricsSource(), { config: () => current.config, farms, lastReload: () => current.lastReload, reload: () => current.reload(), startedAtMs: Date.now(), workers: config.workers });
     } catch (error) {
       process.stderr.write(`gatehouse: ${(error as Error).message}\n`);
@@ -43,9 +48,33 @@ export async function runPrimary(config: Config, configFile: string): Promise<nu
   }
   // The probes ran in this process before it forked (start.ts; memoized): workers take its verdicts.
   const platformEnv = workerPlatformEnv(await probePlatform({ http2: config.sites.some((site) => site.bindings.some((binding) => binding.http2)) }));
-  const code = await runWorkers(config, configFile, admin?.url, current, platformEnv);
+  const code = await runWorkers(config, configFile, admin?.url, current, workers, platformEnv);
   await admin?.close();
   return code;
+}
+
+/**
+ * The workers the primary can ask: those it has sent their start (with the run-time state as it was
+ * then), until they stop. A question asked of them all is asked of the set as it is at that moment.
+ */
+class ClusterWorkers {
+  readonly calls = new WorkerCalls();
+  readonly runtimeState = new RuntimeState();
+  readonly #started = new Set<Worker>();
+
+  /** Sends `worker` its start, with the run-time state applied so far; it is asked everything from now on. */
+  start(worker: Worker, message: Omit<Extract<ToWorker, { type: 'start' }>, 'operations'>): void {
+    this.#started.add(worker);
+    worker.send({ ...message, operations: this.runtimeState.operations } satisfies ToWorker);
+  }
+
+  stopped(worker: Worker): void {
+    this.#started.delete(worker);
+  }
+
+  askEach<K extends AskName>(name: K, args: Asks[K]['args'], timeoutMs?: number) {
+    return this.calls.askEach([...this.#started].filter((worker) => !worker.isDead()), name, args, timeoutMs);
+  }
 }
 
 /** What the admin API reads of the primary: the config in force, the last reload, and how to reload. */
@@ -55,9 +84,9 @@ interface PrimaryState {
   reload: () => Promise<ReloadSummary>;
 }
 
-function runWorkers(config: Config, configFile: string, adminUrl: string | undefined, current?: PrimaryState, platformEnv: Record<string, string> = {}): Promise<number> {
+function runWorkers(config: Config, configFile: string, adminUrl: string | undefined, current: PrimaryState, pool: ClusterWorkers, platformEnv: Record<string, string> = {}): Promise<number> {
   const ticketKeyHex = (config.sessionTicketKey ?? randomBytes(48)).toString('hex');
-  const start: ToWorker = { type: 'start', configFile, ticketKeyHex };
+  const start = { type: 'start', configFile, ticketKeyHex } as const;
   // Structured clone on the IPC channel, not JSON: a worker's metrics keep +Inf (a gauge with nothing to
   // report, such as the soonest certificate expiry) instead of arriving as null and aggregating to 0.
   cluster.setupPrimary({ serialization: 'advanced' });
@@ -78,6 +107,7 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
     const fork = () => {
       const worker = cluster.fork({ [WORKER_ENV]: '1', ...platformEnv });
       startedAt.set(worker, Date.now());
+      pool.calls.watch(worker);
       worker.on('message', (message: ToPrimary) => onMessage(worker, message));
       return worker;
     };
@@ -104,7 +134,7 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
     };
     const onMessage = (worker: Worker, message: ToPrimary) => {
       if (message.type === 'ready') {
-        worker.send(start);
+        pool.start(worker, start);
         return;
       }
       if (message.type === 'failed') {
@@ -126,6 +156,7 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
       }
     };
     cluster.on('exit', (worker, code, signal) => {
+      pool.stopped(worker);
       if (stopping) return;
       const lived = Date.now() - (startedAt.get(worker) ?? 0);
       startedAt.delete(worker);
@@ -163,26 +194,40 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
       watcher?.close();
       watcher = watchConfigFiles(files, reload, (message) => process.stderr.write(`gatehouse: ${message}\n`));
     };
-    const reload = (): Promise<ReloadSummary> =>
+    // One reload at a time, in the order asked: each resolves once every worker answered its result.
+    let reloading: Promise<unknown> = Promise.resolve();
+    const reload = (): Promise<ReloadSummary> => {
+      const next = reloading.then(reloadWorkers);
+      reloading = next;
+      return next;
+    };
+    const reloadWorkers = (): Promise<ReloadSummary> =>
       loadConfig(configFile).then(
-        ({ config: next }) => {
-          const summary: ReloadSummary = { atMs: Date.now(), file: configFile, ok: true, problems: [] };
-          if (current) Object.assign(current, { config: next, lastReload: summary });
+        async ({ config: next }) => {
+          const atMs = Date.now();
+          pool.runtimeState.reloaded(current.config, next);
+          current.config = next;
           files = next.files;
           rewatch();
-          for (const worker of workers()) worker.send({ type: 'reload' } satisfies ToWorker);
           process.stderr.write(`gatehouse: reloading ${workers().length} workers from ${configFile}\n`);
+          const answers = await pool.askEach('gatehouse.reload', null, RELOAD_ANSWER_MS);
+          const problems = answers.flatMap((answer) => (answer.ok ? answer.value.problems.map((problem) => `worker ${answer.pid}: ${problem}`) : [answer.error.message]));
+          const refused = answers.filter((answer) => !answer.ok || !answer.value.ok).map((answer) => answer.pid);
+          const summary: ReloadSummary = { atMs, file: configFile, ok: refused.length === 0, problems };
+          current.lastReload = summary;
+          if (refused.length === 0) process.stderr.write(`gatehouse: ${answers.length} workers reloaded from ${configFile}\n`);
+          else process.stderr.write(`gatehouse: reload not in force in worker ${refused.join(', ')} (the others reloaded)\n${problems.join('\n')}\n`);
           return summary;
         },
         (error: unknown) => {
           const lines = error instanceof ConfigError ? error.lines : [(error as Error).message];
           const summary: ReloadSummary = { atMs: Date.now(), file: configFile, ok: false, problems: lines };
-          if (current) current.lastReload = summary;
+          current.lastReload = summary;
           process.stderr.write(`gatehouse: reload refused, the running config stays: ${configFile} is invalid\n${lines.join('\n')}\n`);
           return summary;
         },
       );
-    if (current) current.reload = reload;
+    current.reload = reload;
     const onHangup = () => void reload();
     process.on('SIGHUP', onHangup);
     rewatch();
