@@ -1,8 +1,8 @@
 /**
  * Drain through the admin API under load: while requests keep flowing, a server drained with
  * PUT /farms/{farm}/servers/{address}/state gets no new clients, clients with affinity (ARRAffinity
- * cookie) keep it, and no request fails. Then `gatehouse admin token` as a child process, and the
- * cluster answer with several workers (503 cluster_unsupported).
+ * cookie) keep it, and no request fails. Then `gatehouse admin token` as a child process. With several
+ * workers, see admin-api-cluster.test.ts.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
