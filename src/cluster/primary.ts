@@ -205,8 +205,6 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
       loadConfig(configFile).then(
         async ({ config: next }) => {
           const atMs = Date.now();
-          pool.runtimeState.reloaded(current.config, next);
-          current.config = next;
           files = next.files;
           rewatch();
           process.stderr.write(`gatehouse: reloading ${workers().length} workers from ${configFile}\n`);
@@ -214,9 +212,16 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
           const problems = answers.flatMap((answer) => (answer.ok ? answer.value.problems.map((problem) => `worker ${answer.pid}: ${problem}`) : [answer.error.message]));
           const refused = answers.filter((answer) => !answer.ok || !answer.value.ok).map((answer) => answer.pid);
           const summary: ReloadSummary = { atMs, file: configFile, ok: refused.length === 0, problems };
+          // In force in at least one worker (a replacement starts from the file anyway): the primary follows.
+          const isInForce = refused.length < answers.length || answers.length === 0;
+          if (isInForce) {
+            pool.runtimeState.reloaded(current.config, next);
+            current.config = next;
+          }
           current.lastReload = summary;
           if (refused.length === 0) process.stderr.write(`gatehouse: ${answers.length} workers reloaded from ${configFile}\n`);
-          else process.stderr.write(`gatehouse: reload not in force in worker ${refused.join(', ')} (the others reloaded)\n${problems.join('\n')}\n`);
+          else if (isInForce) process.stderr.write(`gatehouse: reload not in force in worker ${refused.join(', ')} (the others reloaded)\n${problems.join('\n')}\n`);
+          else process.stderr.write(`gatehouse: reload refused by every worker, the running config stays\n${problems.join('\n')}\n`);
           return summary;
         },
         (error: unknown) => {

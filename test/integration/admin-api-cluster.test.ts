@@ -5,13 +5,14 @@
  * follow it); a worker that does not answer makes a read fail with 503 worker_unavailable naming it; a
  * worker killed with SIGKILL is replaced by one that starts with the run-time state (drained, marked
  * unhealthy) before it serves; the state survives a SIGHUP reload that changes weights, which resolves
- * once both workers reloaded; and a drain under load with both workers fails no request and sends no new
+ * once both workers reloaded (a reload the workers refuse names each in the last reload); and a drain under load with both workers fails no request and sends no new
  * request to the drained server once answered.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startBackend, type Backend } from '../support/backends.js';
@@ -33,7 +34,7 @@ const NAMES = ['one', 'two', 'three'] as const;
 const address = (name: (typeof NAMES)[number]) => (backends[NAMES.indexOf(name)] as Backend).address;
 const serverPath = (name: (typeof NAMES)[number]) => `/api/v1/farms/web/servers/${encodeURIComponent(address(name))}`;
 
-function configText(weights: readonly number[]): string {
+function configText(weights: readonly number[], extraBinding = ''): string {
   return `accessLog: off
 workers: 2
 drainTimeout: 2s
@@ -43,7 +44,7 @@ admin:
   users: [{ name: ops, tokenFile: ${join(pki.dir, 'ops.token')}, role: operator }]
 sites:
   - name: web
-    bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
+    bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }${extraBinding}]
     farm: web
 farms:
   - name: web
@@ -234,6 +235,26 @@ test('the run-time state survives a SIGHUP reload that changes weights; the relo
   assert.equal(status.json.lastReload.ok, true);
   const servers = await servedBy(12);
   assert.ok(!servers.includes('two'), servers.join(' '));
+});
+
+test('a reload the workers refuse (a new binding on a port in use) shows in the last reload, each worker named', async (t) => {
+  const held = createNetServer();
+  await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
+  t.after(() => held.close());
+  const heldPort = (held.address() as AddressInfo).port;
+  await writeFile(configFile, configText([3, 1, 2], `, { protocol: http, address: 127.0.0.1, port: ${heldPort} }`));
+  let from = gatehouse.lines('stderr').length;
+  gatehouse.child.kill('SIGHUP');
+  await gatehouse.waitForLine('stderr', /^gatehouse: reload refused by every worker, the running config stays$/, from);
+  const status = await api('GET', '/api/v1/status', { token });
+  assert.equal(status.json.lastReload.ok, false);
+  for (const pid of workerPids) assert.ok(status.json.lastReload.problems.some((problem: string) => problem.startsWith(`worker ${pid}: `) && problem.includes(`${heldPort}`)), JSON.stringify(status.json.lastReload));
+  assert.equal(server(await farm(), 'two').state, 'drain');
+  await writeFile(configFile, configText([3, 1, 2]));
+  from = gatehouse.lines('stderr').length;
+  gatehouse.child.kill('SIGHUP');
+  await gatehouse.waitForLine('stderr', /^gatehouse: 2 workers reloaded from /, from);
+  assert.equal((await api('GET', '/api/v1/status', { token })).json.lastReload.ok, true);
 });
 
 test('drain under load with both workers: no request fails, and once answered no new request reaches the drained server', async () => {
