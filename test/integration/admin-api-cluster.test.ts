@@ -5,8 +5,9 @@
  * follow it); a worker that does not answer makes a read fail with 503 worker_unavailable naming it; a
  * worker killed with SIGKILL is replaced by one that starts with the run-time state (drained, marked
  * unhealthy) before it serves; the state survives a SIGHUP reload that changes weights, which resolves
- * once both workers reloaded (a reload the workers refuse names each in the last reload); and a drain under load with both workers fails no request and sends no new
- * request to the drained server once answered.
+ * once both workers reloaded (a reload the workers refuse names each in the last reload); and a drain
+ * under load with both workers fails no request and sends no new request to the drained server once
+ * answered.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
