@@ -43,6 +43,8 @@ export interface EventBusOptions {
   readonly capacity?: number;
   /** A stream client whose unsent answer grows past this many bytes is dropped. Default 1 MiB. */
   readonly maxStreamBufferBytes?: number;
+  /** A comment line on every stream this often, so that idle streams stay open through proxies. Default 15 s. */
+  readonly heartbeatMs?: number;
 }
 
 /** A sample of a labelled counter (prom-client's MetricObject values). */
@@ -55,6 +57,8 @@ export class EventBus {
   readonly capacity: number;
   /** A stream client whose unsent answer grows past this is dropped (tests lower it). */
   maxStreamBufferBytes: number;
+  /** The streams' heartbeat interval (for streams opened from then on; tests lower it). */
+  heartbeatMs: number;
   readonly #ring: GatehouseEvent[] = [];
   #lastId = 0;
   readonly #listeners = new Set<(event: GatehouseEvent) => void>();
@@ -65,6 +69,7 @@ export class EventBus {
   constructor(options: EventBusOptions = {}) {
     this.capacity = options.capacity ?? 1_000;
     this.maxStreamBufferBytes = options.maxStreamBufferBytes ?? 1024 * 1024;
+    this.heartbeatMs = options.heartbeatMs ?? 15_000;
   }
 
   /** The id of the newest event (0 before the first). */

@@ -254,6 +254,20 @@ describe('events', () => {
     await within(resumed.closed, 10_000, 'the resumed stream closes');
   });
 
+  test('an idle stream gets a heartbeat comment', async () => {
+    const events = bus();
+    events.heartbeatMs = 100;
+    try {
+      const idle = new StreamClient({ authorization: `Bearer ${viewer}` });
+      await idle.until(() => idle.comments.filter((c) => c === 'heartbeat').length >= 2, 10_000, 'two heartbeats');
+      assert.equal(idle.frames.length, 0, 'no event, only comments');
+      idle.close();
+      await within(idle.closed, 10_000, 'the idle stream closes');
+    } finally {
+      events.heartbeatMs = 15_000;
+    }
+  });
+
   test('the stream answers 401 without a token, 401 with an unknown one, 422 for a malformed Last-Event-ID', async () => {
     const none = new StreamClient({});
     await within(none.closed, 10_000, 'the 401 answer');

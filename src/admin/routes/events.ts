@@ -11,7 +11,6 @@ import { type EventBus, type GatehouseEvent } from '../events.js';
 import { ApiProblem } from '../problem.js';
 import type { Call, Route } from '../route.js';
 
-const HEARTBEAT_MS = 15_000;
 const RETRY_MS = 3_000;
 
 const base = { id: z.number().int().describe('monotonic: a later event has a larger id'), time: z.string().describe('ISO 8601'), worker: z.number().int().optional().describe('the worker it happened in, with several') };
@@ -61,7 +60,7 @@ function stream(call: Call, req: IncomingMessage, res: ServerResponse): void {
   const limit = bus.maxStreamBufferBytes;
   let closed = false;
   let unsubscribe = () => {};
-  const heartbeat = setInterval(() => send(': heartbeat\n\n'), HEARTBEAT_MS);
+  const heartbeat = setInterval(() => send(': heartbeat\n\n'), bus.heartbeatMs);
   heartbeat.unref();
   const finish = () => {
     if (closed) return;
