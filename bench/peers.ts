@@ -23,6 +23,8 @@ export interface Peer {
   readonly urls: Partial<Record<ListenerName, string>>;
   /** The peer's processes (nginx: master and worker). */
   pids(): number[];
+  /** Gatehouse with an `admin` key: its admin listener (http://127.0.0.1:PORT). */
+  readonly admin?: string;
 }
 
 export interface PeerFiles {
@@ -98,7 +100,11 @@ function peer(name: string, child: ChildProcess, urls: Partial<Record<ListenerNa
  * Gatehouse as a peer. `nodePath`: the node that runs it (another LTS side by side in the same run); its
  * peer is then named `name`.
  */
-export async function startGatehouse(root: string, files: PeerFiles, nodePath = process.execPath, name = GATEHOUSE_NAME): Promise<Peer> {
+/**
+ * Gatehouse with the bench config. `admin`: the same config plus an `admin` key (loopback, plain http as
+ * its default, a viewer token user reading `tokenFile`): the admin API open (and so the metrics collected).
+ */
+export async function startGatehouse(root: string, files: PeerFiles, nodePath = process.execPath, name = GATEHOUSE_NAME, admin?: { readonly tokenFile: string }): Promise<Peer> {
   const config = join(files.dir, name === GATEHOUSE_NAME ? 'gatehouse.yaml' : `gatehouse-${name.replace(/[^\w.-]+/g, '_')}.yaml`);
   const rsa = `certificate: { certFile: ${files.rsa.certFile}, keyFile: ${files.rsa.keyFile} }`;
   const ecdsa = `certificate: { certFile: ${files.ecdsa.certFile}, keyFile: ${files.ecdsa.keyFile} }`;
@@ -106,7 +112,7 @@ export async function startGatehouse(root: string, files: PeerFiles, nodePath = 
     config,
     `accessLog: off
 workers: 1
-sites:
+${admin ? `admin:\n  address: 127.0.0.1\n  port: 0\n  users: [{ name: bench, tokenFile: ${admin.tokenFile}, role: viewer }]\n` : ''}sites:
   - name: plain
     bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
     farm: bench
@@ -141,15 +147,17 @@ ${files.backendPorts.map((port) => `      - address: 127.0.0.1:${port}`).join('\
   const child = startProcess(0, ...launch(files, name, nodePath, [join(root, 'bin/gatehouse.js'), 'start', '-c', config]));
   const urls: Partial<Record<ListenerName, string>> = {};
   const names: Record<string, ListenerName> = { plain: 'http', traced: 'traced', mtls: 'mtls', 'mtls-ecdsa': 'mtls-ecdsa', 'mtls-ecdsa-online': 'mtls-ecdsa-online' };
-  const lines = await waitForLine(child, files.onlineRevocation ? /\(site mtls-ecdsa-online\)/ : /\(site mtls-ecdsa\)/, startupMs(files));
+  // The admin listener's line comes after the sites'.
+  const lines = await waitForLine(child, admin ? /\(admin\)$/ : files.onlineRevocation ? /\(site mtls-ecdsa-online\)/ : /\(site mtls-ecdsa\)/, startupMs(files));
   for (const line of lines) {
     const match = /^listening (\S+) \(site ([\w-]+)\)/.exec(line);
     const name = match ? names[match[2] as string] : undefined;
     if (match && name) urls[name] = match[1] as string;
   }
+  const adminUrl = lines.map((line) => /^listening (\S+)\/metrics \(admin\)$/.exec(line)?.[1]).find((url) => url !== undefined);
   // Drain stdout so that the pipe never fills.
   child.stdout?.resume();
-  return peer(name, child, urls);
+  return { ...peer(name, child, urls), ...(adminUrl ? { admin: adminUrl } : {}) };
 }
 
 export async function startNodePeer(dist: string, files: PeerFiles, floor = false): Promise<Peer> {

@@ -12,8 +12,8 @@
  * is started with the node that runs this script: `/path/to/node dist/bench/run.js` benchmarks that one). Bounded: every load has a duration and a timeout, the
  * rounds stop early when the time budget (BENCH_BUDGET_SECONDS, default 540, plus the build) would be exceeded.
  */
-import { spawnSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request, type RequestOptions } from 'node:https';
@@ -45,6 +45,16 @@ const dist = join(root, 'dist');
 const DIRECT = 'direct (backend, no proxy)';
 const CEILING = 'ceiling: nginx `return 200`, no backend';
 const TRACED = 'Gatehouse, tracing on (no rule matches)';
+/** The same Gatehouse config plus an `admin` key, with an events stream (SSE) connected and read for the whole run. */
+const ADMIN_STREAM = 'Gatehouse, admin API open + events stream connected';
+/**
+ * BENCH_SCENARIOS: only these scenario keys (comma-separated: http, mtls, new-rsa, new-ecdsa, resume,
+ * download, upload), for a quick check; such a partial run prints its report but does not write docs/.
+ */
+const ONLY_SCENARIOS = (process.env.BENCH_SCENARIOS ?? '')
+  .split(',')
+  .map((key) => key.trim())
+  .filter((key) => key !== '');
 /**
  * BENCH_GATEHOUSE_NODES: other node binaries (comma-separated) that each run a second Gatehouse peer in the
  * same run, named `Gatehouse on node vX` (Node 20 and 24 side by side: the same load, the same rounds).
@@ -54,7 +64,7 @@ const OTHER_NODES = (process.env.BENCH_GATEHOUSE_NODES ?? '')
   .map((path) => path.trim())
   .filter((path) => path !== '')
   .map((path) => ({ path, name: `${GATEHOUSE_NAME} on node ${spawnSync(path, ['-v'], { encoding: 'utf8' }).stdout.trim() || path}` }));
-const PEER_ORDER = [DIRECT, CEILING, NODE_FLOOR_NAME, GATEHOUSE_NAME, ...OTHER_NODES.map((node) => node.name), TRACED, NGINX_NAME, `${NGINX_NAME} (escaped PEM)`, HAPROXY_NAME, NODE_NAME];
+const PEER_ORDER = [DIRECT, CEILING, NODE_FLOOR_NAME, GATEHOUSE_NAME, ADMIN_STREAM, ...OTHER_NODES.map((node) => node.name), TRACED, NGINX_NAME, `${NGINX_NAME} (escaped PEM)`, HAPROXY_NAME, NODE_NAME];
 const notes: string[] = [];
 
 const elapsed = () => (Date.now() - T0) / 1000;
@@ -206,6 +216,45 @@ function fmtNum(value: number): string {
   return value >= 100 ? String(Math.round(value)) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
 }
 
+/**
+ * The admin variant: Gatehouse with an `admin` key and a token user, and an events stream client connected
+ * to it (reading) for the whole run. Undefined (noted) when either does not start.
+ */
+async function startAdminStream(files: PeerFiles): Promise<{ peer: Peer; state(): Promise<{ read: string | undefined; closed: string | undefined }> } | undefined> {
+  try {
+    const tokenFile = join(files.dir, 'bench-admin.token');
+    await writeFile(tokenFile, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+    const peer = await startGatehouse(root, files, process.execPath, ADMIN_STREAM, { tokenFile });
+    if (!peer.admin) throw new Error('no admin listener line');
+    const client: ChildProcess = startProcess(1, process.execPath, [join(dist, 'bench/events-client.js'), peer.admin, tokenFile]);
+    let read: string | undefined;
+    let closed: string | undefined;
+    let onRead: (() => void) | undefined;
+    await waitForLine(client, /^connected$/);
+    client.stdout?.setEncoding('utf8');
+    client.stdout?.on('data', (chunk: string) => {
+      for (const line of chunk.split('\n')) {
+        if (line.startsWith('read ')) read = line;
+        if (line.startsWith('closed')) closed = line;
+      }
+      onRead?.();
+    });
+    log(`${ADMIN_STREAM}: admin API at ${peer.admin}, events stream connected`);
+    // The measurements block this process (wrk runs synchronously): the client's latest line is read after them.
+    const state = async () => {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 3000);
+        onRead = () => (clearTimeout(timer), resolve());
+      });
+      return { read, closed };
+    };
+    return { peer, state };
+  } catch (error) {
+    notes.push(`${ADMIN_STREAM} did not start: ${(error as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   // Every Node process of the run (Gatehouse, the Node peer and floor, the backends, the idle-connection and
   // mTLS load helpers) is started with process.execPath: the node that runs this script, named in the output.
@@ -263,6 +312,8 @@ async function main(): Promise<void> {
     await tryStart(NODE_NAME, true, () => startNodePeer(dist, files));
     const gatehouse = peers.find((p) => p.name === GATEHOUSE_NAME);
     if (!gatehouse) throw new Error(`bench: Gatehouse did not start: ${notes.join(' ')}`);
+    // Not among the peers of every scenario: measured in mTLS keep-alive only, beside the plain Gatehouse.
+    const withAdmin = await startAdminStream(files);
     const nginx = peers.find((p) => p.name.startsWith(NGINX_NAME));
     const proxies = peers;
     // Not a proxy: what node:https alone costs (handshake, certificate read, 1 KB answer), beside nginx's ceiling.
@@ -321,6 +372,7 @@ async function main(): Promise<void> {
           ...(nginx?.urls.ceiling && gen.shim ? [{ peer: CEILING, proxy: nginx, load: ka(`${nginx.urls.ceiling}/`, cert) }] : []),
           ...floorCells('mtls', (url) => ka(`${url}/`, cert)),
           ...proxyCells('mtls', (url) => ka(`${url}/`, cert)),
+          ...(withAdmin?.peer.urls.mtls ? [{ peer: ADMIN_STREAM, proxy: withAdmin.peer, load: ka(`${withAdmin.peer.urls.mtls}/`, cert) }] : []),
         ],
       },
       {
@@ -372,6 +424,8 @@ async function main(): Promise<void> {
         : []),
     ];
     if (!gen.shim) notes.push('Without the wrk shim, session resumption and the 10 MB transfers over mTLS were not measured.');
+    if (ONLY_SCENARIOS.length) scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => ONLY_SCENARIOS.includes(s.key)));
+    if (ONLY_SCENARIOS.length) notes.push(`BENCH_SCENARIOS=${ONLY_SCENARIOS.join(',')}: only these scenarios ran (docs/ not written).`);
 
     const samples = new Map<string, Sample[]>();
     const failures = new Map<string, string>();
@@ -387,6 +441,7 @@ async function main(): Promise<void> {
 
     // Warm-up, not recorded: the JIT, the keep-alive pools and the session caches see each path first.
     for (const scenario of scenarios.filter((s) => ['http', 'mtls', 'new-ecdsa'].includes(s.key))) for (const cell of scenario.cells) run(scenario, cell, 1);
+    if (withAdmin && (await verifyPeer(withAdmin.peer, cert, derBase64))) log(`${ADMIN_STREAM}: forwards the client certificate as base64 DER, refuses a client without one`);
     log(`set-up and warm-up done at ${elapsed().toFixed(0)} s`);
 
     // Time kept for the idle-connection test: at least IDLE_MIN_SECONDS per peer, at most IDLE_MAX_SECONDS.
@@ -576,6 +631,13 @@ async function main(): Promise<void> {
     const plain = find('http', GATEHOUSE_NAME)?.cpu;
     const traced = find('http', TRACED)?.cpu;
     const tracingLine = plain && traced ? `Tracing cost: CPU per request with tracing on and no rule matching / tracing off = ${(traced / plain).toFixed(3)}` : '';
+    const plainMtls = find('mtls', GATEHOUSE_NAME)?.cpu;
+    const adminMtls = find('mtls', ADMIN_STREAM)?.cpu;
+    const stream = await withAdmin?.state();
+    const adminLine =
+      plainMtls && adminMtls
+        ? `Admin API cost: mTLS keep-alive CPU per request with the admin API open (an \`admin\` key: the metrics are collected too) and an events stream (GET /api/v1/events/stream) connected and read for the whole run, / the plain Gatehouse, same run: ${(adminMtls / plainMtls).toFixed(3)} (${adminMtls.toFixed(1)} µs against ${plainMtls.toFixed(1)} µs per request). The stream client ${stream?.closed ? `lost the stream (${stream.closed})` : 'stayed connected'}: ${stream?.read ?? 'nothing read'}.`
+        : '';
     const ceiling = find('mtls', CEILING);
     const ceilingNew = find('new-rsa', CEILING);
     const ceilingLine = ceiling
@@ -611,6 +673,8 @@ async function main(): Promise<void> {
       '',
       tracingLine,
       '',
+      adminLine,
+      '',
       '## Per scenario',
       '',
       sections.join('\n\n'),
@@ -620,6 +684,7 @@ async function main(): Promise<void> {
       ...(notes.length ? ['## Notes from this run', '', ...notes.map((n) => `- ${n}`), ''] : []),
     ].join('\n');
     process.stdout.write(`\n# Benchmarks on Node ${process.version} (${process.execPath})\n\n${report}\n`);
+    if (ONLY_SCENARIOS.length) return;
 
     const chartScenarios: ChartScenario[] = scenarios.map((s) => ({ title: s.title, rows: (allRows.get(s.key) ?? []).map((r) => ({ peer: r.peer, rps: r.rps, p99Ms: r.p99 })) }));
     const date = new Date().toISOString().slice(0, 10);
@@ -654,6 +719,10 @@ the ratios, measured side by side in one run, more than the absolute numbers.
   measuring, the script checks every peer: with the client certificate the backend receives it as base64 DER;
   without one the request is refused. Otherwise the peers keep their defaults (nginx buffers a 10 MB
   response or request body to a temp file, as it does out of the box).
+- **${ADMIN_STREAM}**: a second Gatehouse with the same config plus an \`admin\` key (loopback, a viewer
+  token user), measured in mTLS keep-alive beside the plain one. Its events stream is connected by
+  bench/events-client.ts (its own process, on CPU 1 with the generator), which reads it for the whole run;
+  the "Admin API cost" line gives the CPU-per-request ratio of the two.
 - **Direct** is the upper bound: the same load sent straight to one backend over plain HTTP.
 - **Pinning.** Each proxy runs as its own process(es) pinned to CPU 0 with \`taskset\`; the two backends
   (node:http, 1 KB responses, keep-alive) and the load generator share CPU 1.${hasTwoCores ? '' : ' (This run had one CPU: no pinning.)'}

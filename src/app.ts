@@ -33,6 +33,7 @@ import type { AdminServer } from './admin/admin-server.js';
 import { startAdminListener } from './admin/start.js';
 import { localFarmRuntime } from './admin/farm-runtime.js';
 import { applyOperation, type FarmOperation } from './admin/operations.js';
+import { attributedFarms, EventBus, type CounterSample } from './admin/events.js';
 import type { ReloadSummary } from './admin/context.js';
 import { GatehouseMetrics } from './tracing/metrics.js';
 import { observeTlsHandshakes } from './tracing/metrics-tls.js';
@@ -213,6 +214,8 @@ export class Gatehouse {
   /** Prometheus metrics; undefined without an `admin` key (nothing is collected then). */
   readonly metrics: GatehouseMetrics | undefined;
   #admin: AdminServer | undefined;
+  /** The admin API's events (reloads, health, state, rejections, admin writes); undefined without an `admin` key. */
+  readonly events: EventBus | undefined;
   #stopForced = false;
   /** Once stopped: whether the drain timeout had to close connections (the stop was forced, not graceful). */
   get wasStopForced(): boolean {
@@ -241,6 +244,8 @@ export class Gatehouse {
     const runtime = buildRuntime(config, eventLog, this.#revocation);
     this.#farms = runtime.farms;
     this.#sites = runtime.sites;
+    this.events = config.admin ? new EventBus() : undefined;
+    for (const farm of this.#farms.values()) this.events?.watchFarm(farm);
     for (const [key, bindings] of runtime.groups) this.#listeners.set(key, new ListenerRuntime(bindings));
     this.metrics = config.admin || options.collectMetrics ? new GatehouseMetrics(this.#farms) : undefined;
     if (this.metrics) {
@@ -292,10 +297,13 @@ export class Gatehouse {
       // In a worker the primary serves /metrics, aggregated over the workers.
       if (config.admin && gatehouse.metrics && !options.collectMetrics) {
         // The admin API reads and changes this Gatehouse's farms in force (a reload replaces them; servers that stay keep their state).
-        const source = { config: () => gatehouse.config, farms: localFarmRuntime(() => gatehouse.farms), lastReload: () => gatehouse.lastReload, reload: () => gatehouse.reload().then(() => gatehouse.lastReload as ReloadSummary), startedAtMs: Date.now(), workers: 1 };
+        const events = gatehouse.events as EventBus;
+        const source = { config: () => gatehouse.config, farms: attributedFarms(localFarmRuntime(() => gatehouse.farms), events), events, lastReload: () => gatehouse.lastReload, reload: () => gatehouse.reload().then(() => gatehouse.lastReload as ReloadSummary), startedAtMs: Date.now(), workers: 1 };
         gatehouse.#admin = await startAdminListener(config.admin, gatehouse.metrics, source, gatehouse.#eventLog).catch((error: Error) => {
           throw new ListenError(error.message, { cause: error });
         });
+        const rejections = gatehouse.metrics.registry.getSingleMetric('gatehouse_rejections_total');
+        if (rejections) events.watchRejections(async () => (await rejections.get()).values as CounterSample[]);
       }
       for (const farm of gatehouse.#farms.values()) farm.start();
     } catch (error) {
@@ -376,8 +384,10 @@ export class Gatehouse {
       const message = (error as Error).message;
       return this.#refuse(atMs, file, message, [message]);
     }
-    const retired = this.#commit(prepared, file);
+    // A state the new config changes is a state event `by` the reload.
+    const retired = this.events ? this.events.attributed(`config reload (${file})`, () => this.#commit(prepared, file)) : this.#commit(prepared, file);
     this.#lastReload = { atMs, file, ok: true, problems: [] };
+    this.events?.publish({ type: 'reload', ok: true, problems: [], file });
     // The new config is in force; the old access logs write what they hold before reload() resolves.
     await retired;
     return true;
@@ -386,6 +396,7 @@ export class Gatehouse {
   #refuse(atMs: number, file: string, reason: string, problems: readonly string[]): false {
     this.#eventLog.error(`reload refused, the running config stays: ${reason}`);
     this.#lastReload = { atMs, file, ok: false, problems };
+    this.events?.publish({ type: 'reload', ok: false, problems, file });
     return false;
   }
 
@@ -397,6 +408,7 @@ export class Gatehouse {
    */
   async #prepare(config: Config): Promise<PreparedReload> {
     const runtime = buildRuntime(config, this.#eventLog, this.#revocation, { farms: this.#farms, sites: this.#sites });
+    for (const farm of runtime.built) this.events?.watchFarm(farm);
     const added: [string, ListenerRuntime][] = [];
     let accessLog: AccessLogs | undefined;
     let dynamicIp = this.#dynamicIp;
@@ -515,6 +527,7 @@ export class Gatehouse {
     this.#stopForced = forced.includes(true);
     for (const farm of this.#farms.values()) farm.close();
     await this.#admin?.close();
+    this.events?.close();
     await Promise.all([...this.#farms.values()].flatMap((farm) => farm.servers.flatMap((s) => [s.pool?.destroy(), s.dispatcher?.destroy()])));
     await this.#deps.accessLog.close();
     await Promise.all(this.#sites.map((site) => site.tracer?.close()));

@@ -2,6 +2,7 @@
 import type { Config } from '../config/model.js';
 import type { EventLog } from '../tracing/log.js';
 import type { AuditLog } from './audit-log.js';
+import type { EventBus } from './events.js';
 import type { FarmRuntime } from './farm-runtime.js';
 
 /** The last reload, as app.ts keeps it (Gatehouse.lastReload). */
@@ -28,4 +29,6 @@ export interface AdminContext {
   readonly workers: number;
   readonly audit: AuditLog;
   readonly eventLog?: EventLog;
+  /** The events (GET /events, the stream); absent where no bus is kept. */
+  readonly events?: EventBus;
 }

@@ -24,6 +24,8 @@ export type ProblemCode =
   | 'worker_unavailable'
   | 'worker_failed'
   | 'audit_failed'
+  | 'trace_not_found'
+  | 'invalid_trace_id'
   | 'internal_error';
 
 /** A field the request got wrong: its JSON path (`state`, `servers[0].address`) and what was expected. */

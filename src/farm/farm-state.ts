@@ -51,6 +51,13 @@ export interface HealthChange {
   readonly source: HealthSource;
 }
 
+/** A server's availability changed (an administrator, or a reload that changed its `state`). */
+export interface StateChange {
+  readonly server: FarmServer;
+  readonly from: ServerState;
+  readonly to: ServerState;
+}
+
 /** One server in a snapshot: plain JSON, what ARR's Monitoring page shows. */
 export interface ServerSnapshot {
   readonly address: string;
@@ -135,6 +142,7 @@ export class FarmState {
   readonly #flags: { isEnabled: boolean; isIgnoringHealth: boolean };
   readonly #health = new Map<FarmServer, ServerHealth>();
   readonly #listeners: ((change: HealthChange) => void)[] = [];
+  readonly #stateListeners: ((change: StateChange) => void)[] = [];
   readonly #probePools = new Map<FarmServer, Pool>();
   readonly #serverOptions: FarmServerOptions;
   /** The farm this one replaces, until takeOver(). */
@@ -267,6 +275,15 @@ export class FarmState {
     return () => {
       const index = this.#listeners.indexOf(listener);
       if (index >= 0) this.#listeners.splice(index, 1);
+    };
+  }
+
+  /** Calls `listener` on every availability change (after it is logged); returns the unsubscribe function. */
+  onStateChange(listener: (change: StateChange) => void): () => void {
+    this.#stateListeners.push(listener);
+    return () => {
+      const index = this.#stateListeners.indexOf(listener);
+      if (index >= 0) this.#stateListeners.splice(index, 1);
     };
   }
 
@@ -404,6 +421,13 @@ export class FarmState {
     this.#eventLog.info(`farm ${this.name} server ${server.address} state ${previous} → ${server.state}`);
     if (server.state === 'available' && this.#policy.slowStartMs > 0 && server.isHealthy) this.#startSlowStart(server, this.#clock.now());
     this.#refresh(true);
+    for (const listener of [...this.#stateListeners]) {
+      try {
+        listener({ server, from: previous, to: server.state });
+      } catch (error) {
+        this.#eventLog.error(`farm ${this.name}: a state-change listener failed: ${(error as Error).message}`);
+      }
+    }
   }
 
   #startSlowStart(server: FarmServer, now: number): void {

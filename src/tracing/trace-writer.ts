@@ -4,7 +4,7 @@
  * to a temp name and renamed, so a reader never sees half a trace. Traces can hold request details, so
  * files are 0600 and the folder 0700.
  */
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TracingSettings } from '../config/tracing-schema.js';
 import type { EventLog } from './log.js';
@@ -31,6 +31,20 @@ export async function listTraceFiles(directory: string): Promise<{ sequence: num
     .filter((entry): entry is { match: RegExpExecArray; name: string } => entry.match !== null)
     .map(({ match, name }) => ({ sequence: Number(match[1]), file: join(directory, name) }))
     .sort((a, b) => a.sequence - b.sequence);
+}
+
+/** A trace file, parsed (what the CLI shows and the admin API returns); throws naming the file when it is not one. */
+export async function readTraceFile(file: string): Promise<Trace> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Trace;
+  } catch (error) {
+    throw new Error(`${file}: cannot be read as a trace (${(error as Error).message})`, { cause: error });
+  }
+}
+
+/** Whether a name is a trace file's (`fr000001.json`): nothing else is read as one. */
+export function isTraceFileName(name: string): boolean {
+  return FILE_PATTERN.test(name);
 }
 
 /** The JSON of a trace, within `maxBytes`: header values are dropped first, then events from the middle. */

@@ -2,12 +2,11 @@
  * `gatehouse traces list` and `gatehouse traces show N`: the kept traces of the sites in a config,
  * in a compact terminal view (the IIS Compact View, one event per line).
  */
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError } from '../../config/problem.js';
 import type { Trace } from '../../tracing/trace.js';
-import { listTraceFiles, traceFileName } from '../../tracing/trace-writer.js';
+import { listTraceFiles, readTraceFile, traceFileName } from '../../tracing/trace-writer.js';
 import { CliError } from '../cli-error.js';
 
 async function tracedSites(configFile: string, siteName: string | undefined): Promise<{ name: string; directory: string }[]> {
@@ -28,9 +27,9 @@ async function tracedSites(configFile: string, siteName: string | undefined): Pr
 
 async function readTrace(file: string): Promise<Trace> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as Trace;
+    return await readTraceFile(file);
   } catch (error) {
-    throw new CliError(`${file}: cannot be read as a trace (${(error as Error).message})`);
+    throw new CliError((error as Error).message);
   }
 }
 
