@@ -180,7 +180,7 @@ function connectionMessage(connection: Connection, error: NodeJS.ErrnoException)
   const code = error.code ?? '';
   const where = `the admin API at ${connection.url} (from ${connection.urlSource})`;
   const howToSet = `set its URL with --admin URL or ${ENV.url}`;
-  if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ETIMEDOUT'].includes(code)) return `cannot connect to ${where} (${code}): is Gatehouse running, with its admin listener there? ${howToSet}`;
+  if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ETIMEDOUT'].includes(code)) return `cannot connect to ${where} (${code}): is Gatehouse running, with its admin listener there? To connect elsewhere, ${howToSet}`;
   if (['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_UNTRUSTED'].includes(code)) {
     return `the certificate of ${where} is not trusted (${code}): name the CA that issued it with --ca FILE or ${ENV.ca} (only the system's CAs are trusted otherwise)`;
   }

@@ -4,7 +4,7 @@
  * AdminCliError as `gatehouse: <message>` and exits with its code.
  */
 import { Command } from 'commander';
-import { AdminCliError, ENV, resolveConnection, type Connection, type ConnectionOptions } from '../admin-client.js';
+import { AdminCliError, apiRequest, ENV, resolveConnection, type Connection, type ConnectionOptions } from '../admin-client.js';
 
 export interface AdminOptions extends ConnectionOptions {
   readonly json?: boolean;
@@ -58,4 +58,14 @@ export function runAdmin(run: Run, options: AdminOptions, body: (connection: Con
 export function printJson(value: unknown): number {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   return 0;
+}
+
+/** A read command's action: GET `path`, then --json prints the answer as it came, otherwise `render(answer)`. */
+export function showAnswer(run: Run, options: AdminOptions, path: string, render: (answer: any) => string): void {
+  runAdmin(run, options, async (connection) => {
+    const { body } = await apiRequest(connection, 'GET', path);
+    if (options.json) return printJson(body);
+    process.stdout.write(render(body));
+    return 0;
+  });
 }

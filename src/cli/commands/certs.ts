@@ -4,9 +4,8 @@
  * certificate files locally; `certs` asks the running Gatehouse.)
  */
 import { Command } from 'commander';
-import { apiRequest } from '../admin-client.js';
 import { renderTable } from '../table.js';
-import { adminSubcommand, printJson, runAdmin, type AdminOptions, type Run } from './admin-connection.js';
+import { adminSubcommand, showAnswer, type AdminOptions, type Run } from './admin-connection.js';
 
 interface CertificateView {
   friendlyName?: string | null;
@@ -46,12 +45,7 @@ export function certsCommand(run: Run): Command {
   const certs = new Command('certs').description("the running Gatehouse's certificates over the admin API (IIS Server Certificates)");
   certs.addCommand(
     adminSubcommand('list', 'every certificate the config names: friendly name, issued to, issued by, expiration, days left, thumbprint, used by, problems').action((options: AdminOptions) =>
-      runAdmin(run, options, async (connection) => {
-        const { body } = await apiRequest(connection, 'GET', '/certificates');
-        if (options.json) return printJson(body);
-        process.stdout.write(renderCertificates((body as { certificates: CertificateView[] }).certificates));
-        return 0;
-      }),
+      showAnswer(run, options, '/certificates', (answer: { certificates: CertificateView[] }) => renderCertificates(answer.certificates)),
     ),
   );
   return certs;

@@ -3,9 +3,9 @@
  * over the admin API (GET /farms, GET /farms/{farm}).
  */
 import { Command } from 'commander';
-import { apiRequest, segment } from '../admin-client.js';
+import { segment } from '../admin-client.js';
 import { formatBytes, formatNumber, formatSettings, renderPairs, renderTable } from '../table.js';
-import { adminSubcommand, printJson, runAdmin, type AdminOptions, type Run } from './admin-connection.js';
+import { adminSubcommand, showAnswer, type AdminOptions, type Run } from './admin-connection.js';
 
 /** The fields of GET /farms/{farm} the tables show. */
 interface ServerView {
@@ -97,25 +97,13 @@ export function farmCommand(run: Run): Command {
   const farm = new Command('farm').description("the web farms over the admin API: ARR's Monitoring and Management view");
   farm.addCommand(
     adminSubcommand('list', 'one line per farm: enabled, algorithm, healthy/total servers, requests/s, current requests, failed requests').action((options: AdminOptions) =>
-      runAdmin(run, options, async (connection) => {
-        const { body } = await apiRequest(connection, 'GET', '/farms');
-        if (options.json) return printJson(body);
-        process.stdout.write(renderFarmList((body as { farms: FarmView[] }).farms));
-        return 0;
-      }),
+      showAnswer(run, options, '/farms', (answer: { farms: FarmView[] }) => renderFarmList(answer.farms)),
     ),
   );
   farm.addCommand(
     adminSubcommand('show', "a farm's algorithm, health test and affinity, and ARR's Monitoring columns per server")
       .argument('<farm>', "the farm's name")
-      .action((name: string, options: AdminOptions) =>
-        runAdmin(run, options, async (connection) => {
-          const { body } = await apiRequest(connection, 'GET', `/farms/${segment(name)}`);
-          if (options.json) return printJson(body);
-          process.stdout.write(renderFarm(body as FarmView));
-          return 0;
-        }),
-      ),
+      .action((name: string, options: AdminOptions) => showAnswer(run, options, `/farms/${segment(name)}`, renderFarm)),
   );
   return farm;
 }

@@ -1,8 +1,7 @@
 /** `gatehouse status`: version, Node version, uptime, workers, config file and last reload (GET /status). */
 import type { Command } from 'commander';
-import { apiRequest } from '../admin-client.js';
 import { formatDuration, renderPairs } from '../table.js';
-import { adminSubcommand, printJson, runAdmin, type AdminOptions, type Run } from './admin-connection.js';
+import { adminSubcommand, showAnswer, type AdminOptions, type Run } from './admin-connection.js';
 
 interface Status {
   version: string;
@@ -29,11 +28,6 @@ export function renderStatus(status: Status): string {
 
 export function statusCommand(run: Run): Command {
   return adminSubcommand('status', 'the running Gatehouse over the admin API: version, Node version, uptime, workers, config file, last reload').action((options: AdminOptions) =>
-    runAdmin(run, options, async (connection) => {
-      const { body } = await apiRequest(connection, 'GET', '/status');
-      if (options.json) return printJson(body);
-      process.stdout.write(renderStatus(body as Status));
-      return 0;
-    }),
+    showAnswer(run, options, '/status', renderStatus),
   );
 }
