@@ -23,6 +23,8 @@ export class AdminCliError extends CliError {
     readonly exitCode: number,
     /** The API's HTTP status, when the API answered. */
     readonly status?: number,
+    /** The API's problem+json answer, when it gave one (printed on stdout with --json). */
+    readonly problem?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -224,7 +226,7 @@ export function apiRequest(connection: Connection, method: string, path: string,
         }
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) return resolve({ status, headers: res.headers, body });
-        reject(new AdminCliError(problemMessage(status, body, text), exitCodeOf(status), status));
+        reject(new AdminCliError(problemMessage(status, body, text), exitCodeOf(status), status, body && typeof body === 'object' ? (body as Record<string, unknown>) : undefined));
       });
     });
     req.setTimeout(options.timeoutMs ?? 30_000, () => req.destroy(Object.assign(new Error(`no answer within ${(options.timeoutMs ?? 30_000) / 1000} s`), { code: 'ETIMEDOUT' })));

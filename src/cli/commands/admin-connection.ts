@@ -37,7 +37,7 @@ export function adminSubcommand(name: string, description: string): Command {
     .option('--cert <file>', 'admin badge: client certificate (PEM), with --key')
     .option('--key <file>', 'admin badge: its private key (PEM)')
     .option('--ca <file>', `CA certificate(s) (PEM) that issued an https admin listener's certificate (env ${ENV.ca}; default: the system's CAs only)`)
-    .option('--json', "print the API's answer as JSON (for scripts)")
+    .option('--json', "print the API's answer as JSON (for scripts; an API error's problem+json too, on stdout)")
     .addHelpText('after', HELP_AFTER);
 }
 
@@ -48,6 +48,8 @@ export function runAdmin(run: Run, options: AdminOptions, body: (connection: Con
       return await body(await resolveConnection(options));
     } catch (error) {
       if (!(error instanceof AdminCliError)) throw error;
+      // Scripts asking for JSON get the API's problem on stdout too; people read stderr.
+      if (options.json && error.problem) printJson(error.problem);
       process.stderr.write(`gatehouse: ${error.message}\n`);
       return error.exitCode;
     }

@@ -44,7 +44,7 @@ export async function changeServer(connection: Connection, farm: string, address
     const fresh = await readEtag();
     const server = fresh.servers.find((s) => s.address === address);
     if (server && currentOf(server, change) === asked(change)) {
-      throw new AdminCliError(`${error.message}\n  ${address} is ${asked(change)} already: it was changed by someone else meanwhile (not retried)`, EXIT.conflict, 412);
+      throw new AdminCliError(`${error.message}\n  ${address} is ${asked(change)} already: it was changed by someone else meanwhile (not retried)`, EXIT.conflict, 412, error.problem);
     }
     return (await write(fresh.etag)).body;
   }
