@@ -1,6 +1,7 @@
 /** What the admin API reads and changes: the running Gatehouse (one process) or the cluster's primary. */
 import type { Config } from '../config/model.js';
 import type { EventLog } from '../tracing/log.js';
+import type { ClientCertificateEntry } from '../tls/client-certificate-inventory.js';
 import type { AuditLog } from './audit-log.js';
 import type { FarmRuntime } from './farm-runtime.js';
 
@@ -28,4 +29,6 @@ export interface AdminContext {
   readonly workers: number;
   readonly audit: AuditLog;
   readonly eventLog?: EventLog;
+  /** The client certificates seen since start (one process: its inventory; several: the workers' merged). */
+  readonly clientCertificates?: () => Promise<ClientCertificateEntry[]>;
 }
