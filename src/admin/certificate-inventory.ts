@@ -79,6 +79,14 @@ export function displayName(nodeDn: string): string {
   return nodeDn.split('\n').filter(Boolean).reverse().join(', ');
 }
 
+/** @peculiar/x509's JSON name (RDNs in encoded order) in the same form as displayName. */
+function displayJsonName(name: x509.JsonName): string {
+  return name
+    .map((rdn) => Object.entries(rdn).map(([type, values]) => values.map((value) => `${type}=${value}`).join('+')).join('+'))
+    .reverse()
+    .join(', ');
+}
+
 const CURVE_BITS: Record<string, number> = { prime256v1: 256, 'P-256': 256, secp384r1: 384, 'P-384': 384, secp521r1: 521, 'P-521': 521, secp256k1: 256 };
 
 /** `{ keyType: 'RSA', keySize: 2048 }`, `{ 'EC', 256 }`, `{ 'Ed25519', 256 }`. */
@@ -217,7 +225,7 @@ class IssuerPool {
   }
 
   has(cert: X509Certificate): boolean {
-    return (this.#bySubject.get(cert.issuer) ?? []).some((issuer) => cert.checkIssued(issuer) && cert.verify(issuer.publicKey));
+    return (this.#bySubject.get(cert.issuer) ?? []).some((issuer) => issuedBy(cert, issuer));
   }
 }
 
@@ -236,7 +244,16 @@ function systemRootPool(): IssuerPool {
   return (systemRoots = pool);
 }
 
-const isSelfSigned = (cert: X509Certificate): boolean => cert.checkIssued(cert) && cert.verify(cert.publicKey);
+/** By name and signature (OpenSSL's checkIssued also wants keyCertSign, which a self-signed server certificate lacks). */
+function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.issuer === issuer.subject && cert.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+const isSelfSigned = (cert: X509Certificate): boolean => issuedBy(cert, cert);
 
 /**
  * `chain incomplete: issuer … not in the file` when, following issuers from the leaf through the file, the
@@ -248,7 +265,7 @@ function chainProblem(certs: readonly X509Certificate[], known: IssuerPool): str
   const seen = new Set<X509Certificate>([top]);
   for (;;) {
     if (isSelfSigned(top)) return undefined;
-    const next = certs.find((c) => !seen.has(c) && top.checkIssued(c) && top.verify(c.publicKey));
+    const next = certs.find((c) => !seen.has(c) && issuedBy(top, c));
     if (!next) break;
     seen.add(next);
     top = next;
@@ -464,7 +481,7 @@ export async function listCertificates(config: Pick<Config, 'file' | 'admin'>, n
           }
           const nextUpdate = crl.nextUpdate;
           const crlProblems = nextUpdate && nextUpdate.getTime() < nowMs ? [`stale: nextUpdate ${nextUpdate.toISOString()} has passed`] : [];
-          known = { entry: { file: which, issuer: crl.issuer, thisUpdate: crl.thisUpdate.toISOString(), nextUpdate: nextUpdate?.toISOString() ?? null, revoked: crl.entries.length, problems: crlProblems }, usedBy: new Map() };
+          known = { entry: { file: which, issuer: displayJsonName(crl.issuerName.toJSON()), thisUpdate: crl.thisUpdate.toISOString(), nextUpdate: nextUpdate?.toISOString() ?? null, revoked: crl.entries.length, problems: crlProblems }, usedBy: new Map() };
           crls.set(which, known);
         }
         known.usedBy.set(site.name, { site: site.name, binding: null, as: 'crl' });
