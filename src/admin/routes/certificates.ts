@@ -172,6 +172,15 @@ async function storeWrite(call: Call, incoming: () => Promise<Incoming>, operati
   };
 }
 
+/** What Create Self-Signed and Import share: the role, the guard, the answers. */
+const ADDS_TO_STORE = {
+  role: 'administrator',
+  tag: 'certificates',
+  guard: STORE_GUARD,
+  errors: [409, 412, 422, 428],
+  response: { description: 'created (201): the id a binding can name, and the listing entry', schema: createdSchema },
+} as const satisfies Partial<Route>;
+
 export const CERTIFICATE_ROUTES: readonly Route[] = [
   {
     method: 'GET',
@@ -191,12 +200,8 @@ export const CERTIFICATE_ROUTES: readonly Route[] = [
     path: '/certificates/self-signed',
     operationId: 'createSelfSignedCertificate',
     summary: "IIS's Create Self-Signed Certificate: a new key and certificate in the store",
-    role: 'administrator',
-    tag: 'certificates',
+    ...ADDS_TO_STORE,
     body: selfSignedBody,
-    guard: STORE_GUARD,
-    errors: [409, 412, 422, 428],
-    response: { description: 'created (201): the id a binding can name, and the listing entry', schema: createdSchema },
     write: (call) => {
       const body = call.body as z.output<typeof selfSignedBody>;
       const operation = { type: 'certificate.createSelfSigned', friendlyName: body.friendlyName, hostNames: body.hostNames, validityDays: body.validityDays, keyType: body.keyType };
@@ -221,12 +226,8 @@ export const CERTIFICATE_ROUTES: readonly Route[] = [
     path: '/certificates/import',
     operationId: 'importCertificate',
     summary: "IIS's Import: a PFX (base64, with its password) or a PEM certificate and key, into the store",
-    role: 'administrator',
-    tag: 'certificates',
+    ...ADDS_TO_STORE,
     body: importBody,
-    guard: STORE_GUARD,
-    errors: [409, 412, 422, 428],
-    response: { description: 'created (201): the id a binding can name, and the listing entry', schema: createdSchema },
     write: (call) => {
       const body = call.body as z.output<typeof importBody>;
       const format = body.pfx !== undefined ? 'pfx' : 'pem';
