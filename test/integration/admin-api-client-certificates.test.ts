@@ -9,12 +9,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect as connectHttp2 } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { issueClient } from '../../src/pki/index.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { connectTls, requestOver, thumbprintOf } from '../support/door.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { assertHttp2Fallback, offersHttp2 } from '../support/http2.js';
 import { apiClient, makeToken } from './admin-api-helpers.js';
 
 const DAY = 86_400_000;
@@ -130,13 +132,45 @@ describe('client certificates seen', () => {
     assert.deepEqual(mallory?.rejections, { '403.16': 2 });
   });
 
+  test('HTTP/2: 3 streams on one connection are 1 connection and 3 requests (or, where this node has HTTP/2 off, the documented fallback)', async (t) => {
+    const client = pki.clients.viaIntermediate;
+    if (!offersHttp2) {
+      await assertHttp2Fallback(t, { port: running.port('secure'), ca: readFileSync(pki.caFile), servername: 'localhost', clientCert: client, log: () => running.events });
+      return;
+    }
+    const session = connectHttp2(`https://localhost:${running.port('secure')}`, { ca: readFileSync(pki.caFile), cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) });
+    try {
+      const statuses = await Promise.all(
+        [0, 1, 2].map(
+          (index) =>
+            new Promise<number>((resolve, reject) => {
+              const stream = session.request({ ':path': `/h2/${index}` });
+              let status = 0;
+              stream.on('response', (headers) => (status = Number(headers[':status'])));
+              stream.on('error', reject);
+              stream.resume();
+              stream.on('end', () => resolve(status));
+            }),
+        ),
+      );
+      assert.deepEqual(statuses, [200, 200, 200]);
+    } finally {
+      session.close();
+    }
+    const ivan = (await seen()).find((e) => e.subject.includes('CN=Ivan Intermediate'));
+    assert.ok(ivan);
+    assert.equal(ivan.connections, 1);
+    assert.equal(ivan.requests, 3);
+    assert.equal(ivan.lastVerdict, 'accepted');
+  });
+
   test('filters: site=, verdict=, expiringWithin=, together; a bad filter is 422 naming it', async () => {
     const other = await seen('?site=other');
     assert.equal(other.length, 1);
     assert.ok(other[0]?.subject.includes('CN=Alice Badge'), other[0]?.subject);
     assert.deepEqual(await seen('?site=nowhere'), []);
     const accepted = await seen('?verdict=accepted');
-    assert.deepEqual(accepted.map((e) => /CN=([^,]+)/.exec(e.subject)?.[1]).sort(), ['Alice Badge', 'Soon Sam']);
+    assert.deepEqual(accepted.map((e) => /CN=([^,]+)/.exec(e.subject)?.[1]).filter((name) => name !== 'Ivan Intermediate').sort(), ['Alice Badge', 'Soon Sam']);
     assert.deepEqual((await seen('?verdict=revoked')).map((e) => e.lastVerdict), ['revoked']);
     const expiring = await seen('?expiringWithin=10');
     assert.deepEqual(expiring.map((e) => e.subject), ['CN=Soon Sam, O=Example']);
