@@ -13,6 +13,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { z } from 'zod';
 import { createSelfSignedServer, issueServer } from '../../src/pki/index.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { run } from '../support/clients.js';
@@ -147,6 +148,24 @@ describe('Create Self-Signed Certificate', () => {
     assert.equal(operator.status, 403);
     assert.equal(operator.json.code, 'forbidden');
     assert.equal((await listing()).etag, current, 'nothing was written');
+  });
+});
+
+describe('the OpenAPI document', () => {
+  test('describes the certificate endpoints, and its Create Self-Signed body agrees with the handler', async () => {
+    const doc = (await call('GET', '/openapi.json', { token: tokens.viewer })).json;
+    assert.ok(doc.paths['/certificates'].get);
+    assert.ok(doc.paths['/certificates/import'].post.requestBody);
+    assert.ok(doc.paths['/certificates/{id}'].delete);
+    assert.ok(doc.paths['/client-certificates'].get);
+    const schema = z.fromJSONSchema(doc.paths['/certificates/self-signed'].post.requestBody.content['application/json'].schema);
+    const samples = [{ friendlyName: 'a', hostNames: ['a.example.test'] }, { friendlyName: 'a', hostNames: ['::1'], keyType: 'RSA', validityDays: 1 }, { friendlyName: 'a', hostNames: [] }, { friendlyName: 'a', hostNames: ['a.example.test'], keyType: 'DSA' }, { friendlyName: 'a', hostNames: ['a.example.test'], validityDays: 0 }, { friendlyName: 'a', hostNames: ['a.example.test'], extra: 1 }, {}, null];
+    for (const body of samples) {
+      const accepted = schema.safeParse(body).success;
+      // A stale If-Match: a body the handler accepts gets 412 (nothing written), one it refuses 422.
+      const answer = await call('POST', '/certificates/self-signed', { token: tokens.admin, raw: JSON.stringify(body), ifMatch: '"stale"' });
+      assert.equal(answer.status, accepted ? 412 : 422, `${JSON.stringify(body)}: ${answer.text}`);
+    }
   });
 });
 
