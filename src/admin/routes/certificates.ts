@@ -172,14 +172,22 @@ async function storeWrite(call: Call, incoming: () => Promise<Incoming>, operati
   };
 }
 
-/** What Create Self-Signed and Import share: the role, the guard, the answers. */
-const ADDS_TO_STORE = {
-  role: 'administrator',
-  tag: 'certificates',
-  guard: STORE_GUARD,
-  errors: [409, 412, 422, 428],
-  response: { description: 'created (201): the id a binding can name, and the listing entry', schema: createdSchema },
-} as const satisfies Partial<Route>;
+/** A route that adds a certificate to the store (Create Self-Signed, Import): administrator, guarded by the listing's ETag, 201. */
+function addsToStore(path: string, operationId: string, summary: string, body: z.ZodType, write: NonNullable<Route['write']>): Route {
+  return {
+    method: 'POST',
+    path,
+    operationId,
+    summary,
+    role: 'administrator',
+    tag: 'certificates',
+    body,
+    guard: STORE_GUARD,
+    errors: [409, 412, 422, 428],
+    response: { description: 'created (201): the id a binding can name, and the listing entry', schema: createdSchema },
+    write,
+  };
+}
 
 export const CERTIFICATE_ROUTES: readonly Route[] = [
   {
@@ -195,45 +203,26 @@ export const CERTIFICATE_ROUTES: readonly Route[] = [
       return { body: listing, etag: listing.etag };
     },
   },
-  {
-    method: 'POST',
-    path: '/certificates/self-signed',
-    operationId: 'createSelfSignedCertificate',
-    summary: "IIS's Create Self-Signed Certificate: a new key and certificate in the store",
-    ...ADDS_TO_STORE,
-    body: selfSignedBody,
-    write: (call) => {
-      const body = call.body as z.output<typeof selfSignedBody>;
-      const operation = { type: 'certificate.createSelfSigned', friendlyName: body.friendlyName, hostNames: body.hostNames, validityDays: body.validityDays, keyType: body.keyType };
-      return storeWrite(
-        call,
-        async () => {
-          const issued = await createSelfSignedServer({
-            dnsNames: body.hostNames.filter((name) => isIP(name) === 0),
-            ipAddresses: body.hostNames.filter((name) => isIP(name) !== 0),
-            commonName: body.hostNames[0] as string,
-            keyType: body.keyType === 'RSA' ? 'rsa-2048' : 'ecdsa-p256',
-            days: body.validityDays,
-          });
-          return { leaf: issued.cert, chain: [], key: createPrivateKey(issued.keyPem), friendlyName: body.friendlyName };
-        },
-        operation,
-      );
-    },
-  },
-  {
-    method: 'POST',
-    path: '/certificates/import',
-    operationId: 'importCertificate',
-    summary: "IIS's Import: a PFX (base64, with its password) or a PEM certificate and key, into the store",
-    ...ADDS_TO_STORE,
-    body: importBody,
-    write: (call) => {
-      const body = call.body as z.output<typeof importBody>;
-      const format = body.pfx !== undefined ? 'pfx' : 'pem';
-      return storeWrite(call, async () => (format === 'pfx' ? fromPfx(body) : fromPem(body)), { type: 'certificate.import', format });
-    },
-  },
+  addsToStore('/certificates/self-signed', 'createSelfSignedCertificate', "IIS's Create Self-Signed Certificate: a new key and certificate in the store", selfSignedBody, (call) => {
+    const body = call.body as z.output<typeof selfSignedBody>;
+    const operation = { type: 'certificate.createSelfSigned', friendlyName: body.friendlyName, hostNames: body.hostNames, validityDays: body.validityDays, keyType: body.keyType };
+    const make = async (): Promise<Incoming> => {
+      const issued = await createSelfSignedServer({
+        dnsNames: body.hostNames.filter((name) => isIP(name) === 0),
+        ipAddresses: body.hostNames.filter((name) => isIP(name) !== 0),
+        commonName: body.hostNames[0] as string,
+        keyType: body.keyType === 'RSA' ? 'rsa-2048' : 'ecdsa-p256',
+        days: body.validityDays,
+      });
+      return { leaf: issued.cert, chain: [], key: createPrivateKey(issued.keyPem), friendlyName: body.friendlyName };
+    };
+    return storeWrite(call, make, operation);
+  }),
+  addsToStore('/certificates/import', 'importCertificate', "IIS's Import: a PFX (base64, with its password) or a PEM certificate and key, into the store", importBody, (call) => {
+    const body = call.body as z.output<typeof importBody>;
+    const format = body.pfx !== undefined ? 'pfx' : 'pem';
+    return storeWrite(call, async () => (format === 'pfx' ? fromPfx(body) : fromPem(body)), { type: 'certificate.import', format });
+  }),
   {
     method: 'DELETE',
     path: '/certificates/{id}',
