@@ -22,6 +22,10 @@ export type ProblemCode =
   | 'not_implemented'
   | 'cluster_unsupported'
   | 'audit_failed'
+  | 'invalid_config'
+  | 'version_not_found'
+  | 'site_not_found'
+  | 'binding_not_found'
   | 'internal_error';
 
 /** A field the request got wrong: its JSON path (`state`, `servers[0].address`) and what was expected. */

@@ -1,7 +1,10 @@
 /** Every route of the admin API, by area (each area's file holds its routes and schemas). */
 import type { Route } from '../route.js';
 import { AUDIT_ROUTES } from './audit.js';
+import { CONFIG_ROUTES } from './config.js';
+import { FARM_CONFIG_ROUTES } from './farm-config.js';
 import { FARM_ROUTES } from './farms.js';
+import { SITE_ROUTES } from './sites.js';
 import { STATUS_ROUTES } from './status.js';
 
-export const ROUTES: readonly Route[] = [...STATUS_ROUTES, ...FARM_ROUTES, ...AUDIT_ROUTES];
+export const ROUTES: readonly Route[] = [...STATUS_ROUTES, ...FARM_ROUTES, ...AUDIT_ROUTES, ...CONFIG_ROUTES, ...SITE_ROUTES, ...FARM_CONFIG_ROUTES];
