@@ -117,7 +117,8 @@ export async function persistServerState(call: Call, prepared: PreparedWrite, fa
         },
       }).apply();
       const body = written.body as { farm: unknown; config: unknown };
-      return { ...written, changed: applied.changed || written.changed, after: { ...(applied.after as object), persisted: state }, body: { ...(applied.body as object), farm: body.farm, config: body.config } };
+      const after = { ...(applied.after as object), persisted: state };
+      return { ...written, changed: applied.changed || written.changed, after, body: { ...(applied.body as object), operation, after, farm: body.farm, config: body.config } };
     },
   };
 }
