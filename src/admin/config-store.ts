@@ -10,7 +10,7 @@
  * refuses a change when the file was edited by hand since the caller read it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseDocument, type Document } from 'yaml';
 import { loadConfigText, type LoadResult } from '../config/load.js';
@@ -164,7 +164,8 @@ export class ConfigStore {
     if (etag !== previousEtag) {
       const mode = (await stat(this.file)).mode & 0o777;
       historyId = await this.#keep(current, mode, options.who);
-      await writeAtomically(this.file, yaml, mode);
+      // A symlinked config stays a symlink: the file it points at is replaced.
+      await writeAtomically(await realpath(this.file), yaml, mode);
       await this.#setAuthor(etag, options.who);
     }
     const summary = await this.reload();
