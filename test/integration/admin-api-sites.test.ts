@@ -10,6 +10,8 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { issueServer } from '../../src/pki/index.js';
@@ -172,6 +174,39 @@ describe('validation as a whole config', () => {
     assert.equal(last.status, 422, last.text);
     assert.equal(last.json.code, 'invalid_config');
     assert.ok(last.json.errors.some((e: { field: string }) => e.field === 'sites'), last.text);
+  });
+});
+
+describe('concurrency and refused reloads', () => {
+  test('two SSL Settings writers with the same site ETag: one is applied, the other gets 412', async () => {
+    const etag = await siteEtag();
+    // Both differ from the settings now (requireSsl: true, clientCertificates: require): each would change the site.
+    const answers = await Promise.all([{ requireSsl: false }, { clientCertificates: 'accept' }].map((body) => rig.api('PUT', '/api/v1/sites/web/ssl', { token: rig.tokens.admin, body, ifMatch: etag })));
+    assert.deepEqual(answers.map((a) => a.status).sort(), [200, 412], answers.map((a) => a.text).join('\n'));
+    assert.equal(await siteEtag(), answers.find((a) => a.status === 200)!.json.site.etag);
+  });
+
+  test('a valid edit whose reload is refused (the port is taken): written, answered with reload.ok false and the reason, audited as failed', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const answer = await rig.api('POST', '/api/v1/sites/web/bindings', { token: rig.tokens.admin, body: { protocol: 'http', address: '127.0.0.1', port, hostName: 'taken.example.test' }, ifMatch: await siteEtag() });
+      assert.equal(answer.status, 201, answer.text);
+      assert.equal(answer.json.config.reload.ok, false);
+      assert.ok(answer.json.config.reload.problems.join(' ').includes(String(port)), JSON.stringify(answer.json.config.reload));
+      const audit = (await rig.api('GET', '/api/v1/audit?limit=2', { token: rig.tokens.viewer })).json.entries.at(-1);
+      assert.equal(audit.action, 'addSiteBinding');
+      assert.equal(audit.result, 'failed');
+      assert.match(audit.reason, /reload was refused/);
+      assert.ok(!rig.running().gatehouse.bound.some((l) => l.port === port), 'the running config stays');
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+    const id = `http-127.0.0.1-${port}-taken.example.test`;
+    const removed = await rig.api('DELETE', `/api/v1/sites/web/bindings/${id}`, { token: rig.tokens.admin, ifMatch: await siteEtag() });
+    assert.equal(removed.status, 200, removed.text);
+    assert.equal(removed.json.config.reload.ok, true);
   });
 });
 

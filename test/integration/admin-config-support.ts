@@ -38,18 +38,10 @@ export async function startAdminRig(backendCount: number, body: (backends: reado
   await writeFile(badge.certFile, issued.certPem);
   await writeFile(badge.keyFile, issued.keyPem, { mode: 0o600 });
   const files = { viewer: await makeToken(pki.dir, 'viewer'), operator: await makeToken(pki.dir, 'operator'), admin: await makeToken(pki.dir, 'admin') };
+  const users = [`{ subject: "CN=Ada Admin, O=Example", role: administrator }`, ...(['viewer', 'operator', 'admin'] as const).map((role) => `{ name: ${role === 'admin' ? 'ci' : `${role}-bot`}, tokenFile: ${files[role].file}, role: ${role === 'admin' ? 'administrator' : role} }`)];
   const yaml = `# Gatehouse under test: the admin API edits this file.
 accessLog: off
-admin:
-  port: 0
-  certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} }
-  trustedCaFile: ${pki.caFile}
-  auditLog: admin-audit.log
-  users:
-    - { subject: "CN=Ada Admin, O=Example", role: administrator }
-    - { name: viewer-bot, tokenFile: ${files.viewer.file}, role: viewer }
-    - { name: operator-bot, tokenFile: ${files.operator.file}, role: operator }
-    - { name: ci, tokenFile: ${files.admin.file}, role: administrator }
+admin: { port: 0, auditLog: admin-audit.log, trustedCaFile: ${pki.caFile}, certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} }, users: [${users.join(', ')}] }
 ${body(backends)}`;
   let running = await startGatehouse(yaml, pki.dir);
   const api = apiClient(() => (running.gatehouse.admin as { url: string }).url, pki.caFile);
