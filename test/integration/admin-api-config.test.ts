@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { z } from 'zod';
 import { run } from '../support/clients.js';
 import { BIN } from '../support/gatehouse.js';
 import { startAdminRig, type AdminRig } from './admin-config-support.js';
@@ -194,5 +195,31 @@ describe('history and restore', () => {
     assert.match(text, /- name: web # the application servers/);
     assert.ok(text.indexOf('accessLog:') < text.indexOf('admin:') && text.indexOf('admin:') < text.indexOf('sites:') && text.indexOf('sites:') < text.indexOf('farms:'), text);
     assert.match(text, /ssl:\s*\n?\s*\{?\s*requireSsl: false/);
+  });
+});
+
+describe('the OpenAPI document', () => {
+  test("the config, site and farm edit schemas reject exactly what the handlers reject", async () => {
+    const doc = (await rig.api('GET', '/api/v1/openapi.json', { token: rig.tokens.viewer })).json;
+    const samples: Record<string, [string, string, unknown[]]> = {
+      putConfig: ['PUT', '/config', [{ yaml: 'x: 1' }, { yaml: '' }, {}, { yaml: 1 }, { yaml: 'a', more: 1 }]],
+      setSiteSsl: ['PUT', '/sites/web/ssl', [{}, { requireSsl: true }, { clientCertificates: 'require', trustedCaFile: 'ca.pem' }, { crlFile: ['a.pem'] }, { crlFile: null }, { crlFile: [] }, { requireSsl: 'yes' }, { clientCertificates: 'maybe' }, { colour: 1 }]],
+      addSiteBinding: ['POST', '/sites/web/bindings', [{ protocol: 'http', port: 80 }, { protocol: 'https', port: 443, certificate: { id: 'A'.repeat(40) } }, { protocol: 'https', port: 443, certificate: { certFile: 'a', keyFile: 'b' } }, { protocol: 'ftp', port: 21 }, { protocol: 'http' }, { protocol: 'http', port: 70000 }, { protocol: 'https', port: 1, certificate: { id: 'abc' } }, { protocol: 'https', port: 1, certificate: { certFile: 'a' } }]],
+      addSite: ['POST', '/sites', [{ name: 'x', bindings: [{ protocol: 'http', port: 80 }] }, { name: 'x', bindings: [] }, { name: '-x', bindings: [{ protocol: 'http', port: 80 }] }, { bindings: [{ protocol: 'http', port: 80 }] }]],
+      setSiteTracing: ['PUT', '/sites/web/tracing', [{ tracing: null }, { tracing: { rules: [] } }, {}, { tracing: 'on' }]],
+      addFarmServer: ['POST', '/farms/web/servers', [{ address: '127.0.0.1:1' }, { address: '127.0.0.1:1', weight: 0 }, { address: '' }, { weight: 5 }, { address: 'a:1', state: 'drain' }, { address: 'a:1', state: 'asleep' }]],
+      patchFarm: ['PATCH', '/farms/web', [{}, { enabled: false }, { algorithm: 'leastRequests' }, { algorithm: 'fastest' }, { healthTest: { url: '/h' } }, { healthTest: 3 }, { other: 1 }]],
+    };
+    for (const [operationId, [method, path, bodies]] of Object.entries(samples)) {
+      const template = Object.entries(doc.paths as Record<string, Record<string, { operationId: string; requestBody: { content: Record<string, { schema: unknown }> } }>>).flatMap(([, ops]) => Object.values(ops)).find((op) => op.operationId === operationId);
+      assert.ok(template, operationId);
+      const schema = z.fromJSONSchema(template.requestBody.content['application/json']!.schema as Parameters<typeof z.fromJSONSchema>[0]);
+      for (const body of bodies) {
+        const accepted = schema.safeParse(body).success;
+        const answer = await rig.api(method, `/api/v1${path}`, { token: rig.tokens.admin, raw: JSON.stringify(body), ifMatch: '"stale"' });
+        assert.ok(answer.status === 412 || answer.status === 422, `${operationId} ${JSON.stringify(body)}: ${answer.status} ${answer.text}`);
+        assert.equal(answer.status === 412, accepted, `${operationId} ${JSON.stringify(body)}: the document says ${accepted ? 'valid' : 'invalid'}, the handler answered ${answer.status}`);
+      }
+    }
   });
 });
