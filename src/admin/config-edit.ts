@@ -79,17 +79,24 @@ export interface EditSpec {
   readonly status?: number;
 }
 
+/** A copy without inline passphrases (a declared site may hold one): answers and the audit never show them. */
+export function withoutSecrets<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value ?? null, (key, v: unknown) => (key === 'passphrase' ? '(hidden)' : v))) as T;
+}
+
 export function editWrite(spec: EditSpec): PreparedWrite {
   const store = configStoreOf(spec.ctx);
+  const before = withoutSecrets(spec.before);
   return {
     etag: spec.etag,
-    operation: spec.operation,
-    before: spec.before,
+    operation: withoutSecrets(spec.operation),
+    before,
     apply: async () => {
       const outcome = await store.edit(spec.mutate, { who: spec.actor, ifEtag: spec.declared.etag });
-      const { after, body, etag } = await spec.result(await readDeclared(store));
-      const changed = JSON.stringify(after) !== JSON.stringify(spec.before);
-      const applied = configApplied(outcome, changed, after, { operation: spec.operation, changed, before: spec.before ?? null, after: after ?? null, ...body }, etag);
+      const result = await spec.result(await readDeclared(store));
+      const after = withoutSecrets(result.after);
+      const changed = JSON.stringify(after) !== JSON.stringify(before);
+      const applied = configApplied(outcome, changed, after, { operation: withoutSecrets(spec.operation), changed, before, after, ...result.body }, result.etag);
       return spec.status ? { ...applied, status: spec.status } : applied;
     },
   };

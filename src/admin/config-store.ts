@@ -179,7 +179,8 @@ export class ConfigStore {
     const doc = parseDocument(yaml);
     if (doc.errors.length) throw new ApiProblem(422, 'invalid_config', 'Unprocessable Content', `${this.file} is not valid YAML now (${doc.errors[0]?.message.split('\n')[0]}); fix it with PUT /config first`);
     mutate(doc);
-    return this.write(doc.toString(), { ...options, ifEtag: etag });
+    // lineWidth 0: long lines stay as written (no folding of what the edit did not touch).
+    return this.write(doc.toString({ lineWidth: 0 }), { ...options, ifEtag: etag });
   }
 
   /** The kept versions, newest first. */

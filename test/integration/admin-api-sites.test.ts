@@ -177,6 +177,27 @@ describe('validation as a whole config', () => {
   });
 });
 
+describe('secrets', () => {
+  test('an inline passphrase is never shown: not in the site view, the answer, or the audit log', async () => {
+    const config = await rig.api('GET', '/api/v1/config', { token: rig.tokens.viewer });
+    const password = rig.pki.server.pfxPassword;
+    const yaml = config.json.yaml.replace('farms:', `  - name: vault
+    bindings: [{ protocol: https, address: 127.0.0.1, port: 0, hostName: vault.example.test, certificate: { pfxFile: ${rig.pki.server.pfxFile}, passphrase: ${JSON.stringify(password)} } }]
+    farm: web
+farms:`);
+    const put = await rig.api('PUT', '/api/v1/config', { token: rig.tokens.admin, body: { yaml }, ifMatch: config.headers.etag as string });
+    assert.equal(put.status, 200, put.text);
+    assert.equal(put.json.reload.ok, true, JSON.stringify(put.json.reload));
+    const site = await rig.api('GET', '/api/v1/sites/vault', { token: rig.tokens.viewer });
+    assert.deepEqual(site.json.bindings[0].certificate, { pfxFile: rig.pki.server.pfxFile, ocspStapling: false });
+    const removed = await rig.api('DELETE', '/api/v1/sites/vault', { token: rig.tokens.admin, ifMatch: site.headers.etag as string });
+    assert.equal(removed.status, 200, removed.text);
+    assert.equal(removed.json.before.bindings[0].certificate.passphrase, '(hidden)');
+    assert.ok(!removed.text.includes(password), 'not in the answer');
+    assert.ok(!readFileSync(join(rig.pki.dir, 'admin-audit.log'), 'utf8').includes(password), 'not in the audit log');
+  });
+});
+
 describe('concurrency and refused reloads', () => {
   test('two SSL Settings writers with the same site ETag: one is applied, the other gets 412', async () => {
     const etag = await siteEtag();
