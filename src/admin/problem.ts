@@ -29,6 +29,10 @@ export type ProblemCode =
   | 'audit_failed'
   | 'trace_not_found'
   | 'invalid_trace_id'
+  | 'invalid_config'
+  | 'version_not_found'
+  | 'site_not_found'
+  | 'binding_not_found'
   | 'internal_error';
 
 /** A field the request got wrong: its JSON path (`state`, `servers[0].address`) and what was expected. */

@@ -2,7 +2,7 @@
  * The admin API over real https: admin client certificates (badges) made at test time and real bearer
  * tokens; 401 and 403 per role as problem+json; status, farms with ARR's Monitoring columns and ETags;
  * server state, health marks and counters reset with If-Match (428, 412, concurrent writers), 415 and 422
- * naming the field, 501 for persist; the audit log (0600, attempt before result, token users named, never
+ * naming the field (persist: true is in admin-api-farm-config.test.ts); the audit log (0600, attempt before result, token users named, never
  * tokens); run-time state across a reload; the OpenAPI document against the handlers.
  */
 import assert from 'node:assert/strict';
@@ -206,7 +206,7 @@ describe('writes', () => {
     assert.equal(farm.headers.etag, etag);
   });
 
-  test('422 for bad bodies, naming the field; 400 for a body that is not JSON; 501 for persist: true', async () => {
+  test('422 for bad bodies, naming the field; 400 for a body that is not JSON', async () => {
     const etag = await etagOf();
     const cases: [unknown, string, RegExp][] = [
       [{ state: 'sleeping' }, 'state', /^expected one of: "available", "drain", "unavailable"$/],
@@ -227,9 +227,6 @@ describe('writes', () => {
     const broken = await api('PUT', statePath(address()), { token: tokens.operator, raw: '{"state":', ifMatch: etag });
     assert.equal(broken.status, 400);
     assert.equal(broken.json.code, 'invalid_json');
-    const persist = await api('PUT', statePath(address()), { token: tokens.operator, body: { state: 'drain', persist: true }, ifMatch: etag });
-    assert.equal(persist.status, 501);
-    assert.equal(persist.json.code, 'not_implemented');
     assert.equal(await etagOf(), etag, 'nothing was applied');
   });
 

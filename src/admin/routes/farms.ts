@@ -5,8 +5,8 @@
  */
 import { z } from 'zod';
 import { SERVER_STATES, type FarmOperation } from '../operations.js';
-import { ApiProblem } from '../problem.js';
 import type { Call, PreparedWrite, Route } from '../route.js';
+import { persistServerState } from './farm-config.js';
 
 // Answers (documented in the OpenAPI document; the handlers build them).
 const serverViewSchema = z.object({
@@ -53,7 +53,7 @@ const writeResultSchema = z.object({
 // Requests.
 export const serverStateBody = z.strictObject({
   state: z.enum(SERVER_STATES).describe('available; drain (ARR\'s Disallow New Connections: clients with affinity keep the server); unavailable'),
-  persist: z.boolean().default(false).describe('false (default): run-time state, kept across reloads, not across a restart. true: also written into the config file (not in this version: 501)'),
+  persist: z.boolean().default(false).describe('false (default): run-time state, kept across reloads, not across a restart. true: also written as the server\'s `state` in the config file (validated, kept in the history, written atomically, reloaded), so it survives a restart'),
 });
 export const serverHealthBody = z.strictObject({ healthy: z.boolean().describe("ARR's Mark as Healthy (true) / Unhealthy (false)") });
 export const emptyBody = z.strictObject({});
@@ -118,13 +118,15 @@ export const FARM_ROUTES: readonly Route[] = [
     params: serverParams,
     body: serverStateBody,
     guard: FARM_GUARD,
-    errors: [404, 412, 428, 501],
+    errors: [404, 412, 422, 428],
     response: { description: 'applied: the operation, before and after, and the farm (ETag header: its new ETag)', schema: writeResultSchema },
-    write: farmWrite(({ params, body }) => {
-      const { state, persist } = body as z.output<typeof serverStateBody>;
-      if (persist) throw new ApiProblem(501, 'not_implemented', 'Not Implemented', 'persist: true (writing the state into the config file) is not available yet; send persist: false for run-time state (kept across reloads, not across a restart)');
-      return { type: 'server.setState', farm: params.farm as string, address: params.address as string, state };
-    }),
+    write: async (call) => {
+      const { state, persist } = call.body as z.output<typeof serverStateBody>;
+      const farm = call.params.farm as string;
+      const address = call.params.address as string;
+      const prepared = await farmWrite(() => ({ type: 'server.setState', farm, address, state }))(call);
+      return persist ? persistServerState(call, prepared, farm, address, state) : prepared;
+    },
   },
   {
     method: 'POST',
