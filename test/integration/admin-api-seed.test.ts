@@ -129,7 +129,7 @@ describe("the seed's four steps with curl against a running Gatehouse", () => {
     const site = await api('GET', '/sites/secure');
     assert.equal(site.status, 200, site.body);
     const added = await api('POST', '/sites/secure/bindings', { body: { protocol: 'https', address: '127.0.0.1', port: httpsPort, certificate: { id: certificateId } }, ifMatch: site.headers.etag as string });
-    assert.equal(added.status, 200, added.body);
+    assert.equal(added.status, 201, added.body);
     assert.equal(added.json.config.reload.ok, true, added.body);
     // Before SSL Settings: https answers without a client certificate.
     const open = await curl(`https://localhost:${httpsPort}/`, { cacert: join(pki.dir, 'certificates', `${certificateId}.pem`) });
@@ -189,7 +189,7 @@ describe("ARR's Monitoring and Management with the gatehouse CLI", () => {
     assert.equal(JSON.parse(status.stdout).lastReload.ok, true);
     const audit = await api('GET', '/audit?limit=100');
     const results = (audit.json.entries as { phase: string; action: string; who: { user?: string }; result?: string }[]).filter((e) => e.phase === 'result');
-    for (const action of ['createSelfSignedCertificate', 'addBinding', 'setSiteSsl', 'setServerState', 'markServerHealth', 'resetFarmCounters']) {
+    for (const action of ['createSelfSignedCertificate', 'addSiteBinding', 'setSiteSsl', 'setServerState', 'markServerHealth', 'resetFarmCounters']) {
       assert.ok(results.some((e) => e.action === action && e.result === 'applied'), `${action} audited: ${JSON.stringify(results.map((e) => e.action))}`);
     }
     assert.ok(results.some((e) => e.action === 'setServerState' && e.who.user === 'ops'));
