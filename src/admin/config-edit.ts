@@ -58,10 +58,10 @@ export function setOrDelete(doc: Document, path: readonly (string | number)[], v
   else doc.setIn(path, doc.createNode(value));
 }
 
-/** A write's answer once the config was written and reloaded: a refused reload is audited as failed. */
+/** A write's answer once the config was written and reloaded (a refused reload threw 409 reload_refused and put the file back). */
 export function configApplied(outcome: WriteOutcome, changed: boolean, after: unknown, body: Record<string, unknown>, etag: string): AppliedWrite {
   const config = { changed: outcome.changed, etag: outcome.etag, previousEtag: outcome.previousEtag, ...(outcome.historyId ? { historyId: outcome.historyId } : {}), warnings: [...outcome.warnings], reload: outcome.reload };
-  return { changed, after, ...(outcome.reload.ok ? {} : { failed: `the file was written, the reload was refused: ${outcome.reload.problems.join('; ')}` }), body: { ...body, config }, etag };
+  return { changed, after, body: { ...body, config }, etag };
 }
 
 export interface EditSpec {

@@ -3,7 +3,9 @@
  * `write()` checks new text exactly as `gatehouse validate` does (loadConfigText at the config's own path,
  * so relative paths resolve alike), keeps the current file as a history version beside the config
  * (`<config dir>/.gatehouse-history/`, the last 20), writes the new text atomically (temporary file in the
- * same folder, fsync, rename, fsync of the folder), then reloads and answers with the reload's result.
+ * same folder, fsync, rename, fsync of the folder), then reloads and answers with the reload's result. A
+ * reload that is refused (a port in use, a certificate the TLS stack rejects) puts the file back as it was
+ * and answers 409 reload_refused: the file always holds the config in force.
  * `edit()` changes the file through the yaml Document API, which keeps comments and key order.
  *
  * Admin writes run one at a time (the API's write lock), so nothing here locks; an `ifEtag` guard still
@@ -169,6 +171,14 @@ export class ConfigStore {
       await this.#setAuthor(etag, options.who);
     }
     const summary = await this.reload();
+    if (!summary.ok && historyId !== undefined) {
+      // All or nothing: the running config stayed, so the file goes back to it (and its history entry goes).
+      await writeAtomically(await realpath(this.file), current, (await stat(this.file)).mode & 0o777);
+      await rm(join(this.historyDir, `${historyId}.yaml`), { force: true });
+      await rm(join(this.historyDir, `${historyId}.json`), { force: true });
+      await this.#setAuthor(previousEtag, undefined);
+      throw new ApiProblem(409, 'reload_refused', 'Conflict', `the new config is valid but the reload was refused, so nothing changed and ${this.file} was put back as it was: ${summary.problems.join('; ')}`, summary.problems.map((message) => ({ field: '(reload)', message })));
+    }
     return { changed: historyId !== undefined, etag, previousEtag, ...(historyId ? { historyId } : {}), warnings, reload: { ok: summary.ok, problems: [...summary.problems], at: new Date(summary.atMs).toISOString() } };
   }
 

@@ -30,6 +30,7 @@ export type ProblemCode =
   | 'trace_not_found'
   | 'invalid_trace_id'
   | 'invalid_config'
+  | 'reload_refused'
   | 'version_not_found'
   | 'site_not_found'
   | 'binding_not_found'

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -207,27 +207,28 @@ describe('concurrency and refused reloads', () => {
     assert.equal(await siteEtag(), answers.find((a) => a.status === 200)!.json.site.etag);
   });
 
-  test('a valid edit whose reload is refused (the port is taken): written, answered with reload.ok false and the reason, audited as failed', async () => {
+  test('a valid edit whose reload is refused (the port is taken): 409 reload_refused, the file put back byte for byte, audited as failed', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as AddressInfo).port;
+    const file = rig.configFile();
+    const before = await readFile(file);
+    const history = (await rig.api('GET', '/api/v1/config/history', { token: rig.tokens.viewer })).json;
     try {
       const answer = await rig.api('POST', '/api/v1/sites/web/bindings', { token: rig.tokens.admin, body: { protocol: 'http', address: '127.0.0.1', port, hostName: 'taken.example.test' }, ifMatch: await siteEtag() });
-      assert.equal(answer.status, 201, answer.text);
-      assert.equal(answer.json.config.reload.ok, false);
-      assert.ok(answer.json.config.reload.problems.join(' ').includes(String(port)), JSON.stringify(answer.json.config.reload));
+      assert.equal(answer.status, 409, answer.text);
+      assert.equal(answer.json.code, 'reload_refused');
+      assert.ok(answer.json.detail.includes(String(port)), answer.json.detail);
+      assert.deepEqual(await readFile(file), before, 'the file holds the config in force');
+      assert.deepEqual((await rig.api('GET', '/api/v1/config/history', { token: rig.tokens.viewer })).json, history, 'no history version for a change that did not happen');
       const audit = (await rig.api('GET', '/api/v1/audit?limit=2', { token: rig.tokens.viewer })).json.entries.at(-1);
       assert.equal(audit.action, 'addSiteBinding');
       assert.equal(audit.result, 'failed');
-      assert.match(audit.reason, /reload was refused/);
+      assert.match(audit.reason, /409 reload_refused/);
       assert.ok(!rig.running().gatehouse.bound.some((l) => l.port === port), 'the running config stays');
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
-    const id = `http-127.0.0.1-${port}-taken.example.test`;
-    const removed = await rig.api('DELETE', `/api/v1/sites/web/bindings/${id}`, { token: rig.tokens.admin, ifMatch: await siteEtag() });
-    assert.equal(removed.status, 200, removed.text);
-    assert.equal(removed.json.config.reload.ok, true);
   });
 });
 
