@@ -17,7 +17,7 @@ import { send } from '../support/clients.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { startCluster, stopCluster, type RunningCluster } from './admin-api-cluster-helpers.js';
 import { apiClient, makeToken } from './admin-api-helpers.js';
-import { StreamClient } from './admin-api-sse.js';
+import { eventsConfig, StreamClient } from './admin-api-events-helpers.js';
 
 let pki: TestPki;
 let backends: Backend[];
@@ -34,29 +34,9 @@ const NAMES = ['one', 'two', 'three'] as const;
 const address = (name: (typeof NAMES)[number]) => (backends[NAMES.indexOf(name)] as Backend).address;
 const serverPath = (name: (typeof NAMES)[number]) => `/api/v1/farms/web/servers/${encodeURIComponent(address(name))}`;
 
-function configText(thirdState: string, opsFile: string, watcherFile: string): string {
-  return `accessLog: off
-workers: 2
-drainTimeout: 2s
-admin:
-  port: 0
-  certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} }
-  users:
-    - { name: ops, tokenFile: ${opsFile}, role: operator }
-    - { name: watcher, tokenFile: ${watcherFile}, role: viewer }
-sites:
-  - name: web
-    bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
-    farm: web
-  - name: badges
-    bindings: [{ protocol: https, address: 127.0.0.1, port: 0, certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} } }]
-    ssl: { clientCertificates: require, trustedCaFile: ${pki.caFile} }
-    farm: web
-farms:
-  - name: web
-    healthCheck: { url: /health, interval: 300ms, timeout: 2s }
-    servers: [{ address: ${address('one')} }, { address: ${address('two')} }, { address: ${address('three')}, state: ${thirdState} }]
-`;
+function configText(thirdState: string, tokenFiles: { ops: string; watcher: string }): string {
+  const servers = `{ address: ${address('one')} }, { address: ${address('two')} }, { address: ${address('three')}, state: ${thirdState} }`;
+  return eventsConfig(pki, tokenFiles, `    healthCheck: { url: /health, interval: 300ms, timeout: 2s }\n    servers: [${servers}]\n`, 'workers: 2\ndrainTimeout: 2s\n');
 }
 
 /** The events the stream received since the test began. */
@@ -78,7 +58,7 @@ before(async () => {
   operator = ops.token;
   viewer = watcher.token;
   configFile = join(pki.dir, 'cluster-events.yaml');
-  writeFiles = (thirdState) => writeFile(configFile, configText(thirdState, ops.file, watcher.file));
+  writeFiles = (thirdState) => writeFile(configFile, configText(thirdState, { ops: ops.file, watcher: watcher.file }));
   await writeFiles('available');
   cluster = await startCluster(configFile, pki.dir);
   api = apiClient(() => cluster.adminUrl, pki.caFile);

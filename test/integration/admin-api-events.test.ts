@@ -17,7 +17,7 @@ import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { within } from '../support/within.js';
 import { apiClient, makeToken } from './admin-api-helpers.js';
-import { StreamClient as SseClient } from './admin-api-sse.js';
+import { eventsConfig, StreamClient as SseClient } from './admin-api-events-helpers.js';
 
 let pki: TestPki;
 let backends: Backend[];
@@ -56,25 +56,7 @@ before(async () => {
   const view = await makeToken(pki.dir, 'watcher');
   operator = op.token;
   viewer = view.token;
-  yaml = (secondState) => `accessLog: off
-admin:
-  port: 0
-  certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} }
-  users:
-    - { name: ops, tokenFile: ${op.file}, role: operator }
-    - { name: watcher, tokenFile: ${view.file}, role: viewer }
-sites:
-  - name: web
-    bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
-    farm: web
-  - name: badges
-    bindings: [{ protocol: https, address: 127.0.0.1, port: 0, certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} } }]
-    ssl: { clientCertificates: require, trustedCaFile: ${pki.caFile} }
-    farm: web
-farms:
-  - name: web
-    servers: [{ address: ${backends[0]?.address} }, { address: ${backends[1]?.address}, state: ${secondState} }]
-`;
+  yaml = (secondState) => eventsConfig(pki, { ops: op.file, watcher: view.file }, `    servers: [{ address: ${backends[0]?.address} }, { address: ${backends[1]?.address}, state: ${secondState} }]\n`);
   running = await startGatehouse(yaml('available'), pki.dir);
   api = apiClient(adminUrl, pki.caFile);
 });

@@ -1,12 +1,41 @@
 /**
- * A real Server-Sent Events client over https for the admin API's event stream tests: parses `id:`,
- * `event:`, `data:` and `retry:` lines into frames (and comments) as they arrive.
+ * Helpers for the admin API's events tests: their config (an admin listener, a plain site and one that
+ * answers 403.16 to an untrusted client certificate), and a real Server-Sent Events client over https
+ * that parses `id:`, `event:`, `data:` and `retry:` lines into frames (and comments) as they arrive.
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { GatehouseEvent } from '../../src/admin/events.js';
+import type { TestPki } from '../support/test-pki.js';
 import { within } from '../support/within.js';
+
+/**
+ * A config (`head`: top-level keys first) with the admin listener over https (users ops: operator, and
+ * watcher: viewer, from their token files) and two sites on farm `web`: `web` (http) and `badges` (https,
+ * client certificates required from the test CA: an untrusted one gets 403.16); `farm`: the farm's keys
+ * (`servers`, ...), indented under `- name: web`.
+ */
+export function eventsConfig(pki: TestPki, tokenFiles: { readonly ops: string; readonly watcher: string }, farm: string, head = ''): string {
+  return `accessLog: off
+${head}admin:
+  port: 0
+  certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} }
+  users:
+    - { name: ops, tokenFile: ${tokenFiles.ops}, role: operator }
+    - { name: watcher, tokenFile: ${tokenFiles.watcher}, role: viewer }
+sites:
+  - name: web
+    bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
+    farm: web
+  - name: badges
+    bindings: [{ protocol: https, address: 127.0.0.1, port: 0, certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} } }]
+    ssl: { clientCertificates: require, trustedCaFile: ${pki.caFile} }
+    farm: web
+farms:
+  - name: web
+${farm}`;
+}
 
 export interface Frame {
   readonly id: number | undefined;
