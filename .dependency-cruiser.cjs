@@ -50,7 +50,7 @@ module.exports = {
     onlyImports('tracing-below-farm', 'src/tracing/ reads what it records through its own types (trace-builder.ts TracedRequest), not proxy/ or farm/.', '^src/tracing/', ['^src/(tracing|tls|config|shared|platform)/']),
     onlyImports('farm-below-proxy', 'src/farm/ is given its servers\' connections (FarmStateOptions.connect): it imports nothing of proxy/.', '^src/farm/', ['^src/(farm|tracing|tls|config|shared|platform)/']),
     onlyImports('proxy-below-app', 'src/proxy/ is the request path: it knows nothing of the composition root, the admin API, cluster or CLI.', '^src/proxy/', ['^src/(proxy|farm|tracing|tls|config|shared|platform)/']),
-    onlyImports('admin-below-app', 'src/admin/ is wired by app.ts and cluster/: it imports neither.', '^src/admin/', ['^src/(admin|proxy|farm|tracing|tls|config|shared|platform)/']),
+    onlyImports('admin-below-app', 'src/admin/ is wired by app.ts and cluster/: it imports neither.', '^src/admin/', ['^src/(admin|proxy|farm|tracing|tls|config|shared|platform|pki)/']),
     {
       name: 'app-is-composed-by-cli-and-cluster',
       comment: 'app.ts, the composition root, is imported by cli/ and cluster/ only.',

@@ -38,6 +38,7 @@ import type { ReloadSummary } from './admin/context.js';
 import { GatehouseMetrics } from './tracing/metrics.js';
 import { observeTlsHandshakes } from './tracing/metrics-tls.js';
 import { eventLog as defaultEventLog, type EventLog } from './tracing/log.js';
+import { ClientCertificateInventory } from './tls/client-certificate-inventory.js';
 
 export interface StartOptions {
   /** Where Gatehouse's own events go; stderr by default. */
@@ -216,6 +217,8 @@ export class Gatehouse {
   #admin: AdminServer | undefined;
   /** The admin API's events (reloads, health, state, rejections, admin writes); undefined without an `admin` key. */
   readonly events: EventBus | undefined;
+  /** The client certificates seen since start (kept when the admin API, here or in the primary, can show them). */
+  readonly clientCertificates: ClientCertificateInventory | undefined;
   #stopForced = false;
   /** Once stopped: whether the drain timeout had to close connections (the stop was forced, not graceful). */
   get wasStopForced(): boolean {
@@ -248,6 +251,7 @@ export class Gatehouse {
     for (const farm of this.#farms.values()) this.events?.watchFarm(farm);
     for (const [key, bindings] of runtime.groups) this.#listeners.set(key, new ListenerRuntime(bindings));
     this.metrics = config.admin || options.collectMetrics ? new GatehouseMetrics(this.#farms) : undefined;
+    this.clientCertificates = config.admin || options.collectMetrics ? new ClientCertificateInventory() : undefined;
     if (this.metrics) {
       this.#revocation.observeWith(this.metrics);
       this.metrics.revocationEntries = () => this.#revocation.entries();
@@ -298,7 +302,7 @@ export class Gatehouse {
       if (config.admin && gatehouse.metrics && !options.collectMetrics) {
         // The admin API reads and changes this Gatehouse's farms in force (a reload replaces them; servers that stay keep their state).
         const events = gatehouse.events as EventBus;
-        const source = { config: () => gatehouse.config, farms: attributedFarms(localFarmRuntime(() => gatehouse.farms), events), events, lastReload: () => gatehouse.lastReload, reload: () => gatehouse.reload().then(() => gatehouse.lastReload as ReloadSummary), startedAtMs: Date.now(), workers: 1 };
+        const source = { config: () => gatehouse.config, farms: attributedFarms(localFarmRuntime(() => gatehouse.farms), events), events, lastReload: () => gatehouse.lastReload, reload: () => gatehouse.reload().then(() => gatehouse.lastReload as ReloadSummary), startedAtMs: Date.now(), workers: 1, clientCertificates: async () => gatehouse.clientCertificates?.snapshot() ?? [] };
         gatehouse.#admin = await startAdminListener(config.admin, gatehouse.metrics, source, gatehouse.#eventLog).catch((error: Error) => {
           throw new ListenError(error.message, { cause: error });
         });
@@ -317,6 +321,7 @@ export class Gatehouse {
   async #open(listener: ListenerRuntime): Promise<void> {
     const onRequest = createRequestHandler(listener, this.#deps);
     listener.onConnectionQueued = (isDropped) => this.metrics?.connectionQueued(isDropped);
+    listener.clientCertificates = this.clientCertificates;
     listener.onHttp2Abuse = (kind, detail, peer) => {
       this.#eventLog.warn(`HTTP/2 connection from ${peer} closed (${kind}): ${detail}`);
       this.metrics?.http2ConnectionClosed(kind);

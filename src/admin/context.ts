@@ -1,6 +1,7 @@
 /** What the admin API reads and changes: the running Gatehouse (one process) or the cluster's primary. */
 import type { Config } from '../config/model.js';
 import type { EventLog } from '../tracing/log.js';
+import type { ClientCertificateEntry } from '../tls/client-certificate-inventory.js';
 import type { AuditLog } from './audit-log.js';
 import type { EventBus } from './events.js';
 import type { FarmRuntime } from './farm-runtime.js';
@@ -31,4 +32,6 @@ export interface AdminContext {
   readonly eventLog?: EventLog;
   /** The events (GET /events, the stream); absent where no bus is kept. */
   readonly events?: EventBus;
+  /** The client certificates seen since start (one process: its inventory; several: the workers' merged). */
+  readonly clientCertificates?: () => Promise<ClientCertificateEntry[]>;
 }

@@ -7,6 +7,10 @@ import { Command } from 'commander';
 import { certCommand } from './commands/cert/index.js';
 import { adminCommand } from './commands/admin.js';
 import { CliError } from './cli-error.js';
+import { certsCommand } from './commands/certs.js';
+import { farmCommand } from './commands/farm.js';
+import { serverCommand } from './commands/server.js';
+import { statusCommand } from './commands/status.js';
 import type { DemoOptions } from './commands/demo.js';
 import { doctorCommand } from './commands/doctor.js';
 import { tracesCommand } from './commands/traces.js';
@@ -47,5 +51,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   program.addCommand(certCommand(run));
   program.addCommand(tracesCommand(run));
   program.addCommand(adminCommand(run));
+  // Commands over the admin API of a running Gatehouse (for scripts, as appcmd is for IIS).
+  program.addCommand(farmCommand(run));
+  program.addCommand(serverCommand(run));
+  program.addCommand(certsCommand(run));
+  program.addCommand(statusCommand(run));
   return program;
 }

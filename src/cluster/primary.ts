@@ -5,7 +5,7 @@
  * All workers share one TLS session ticket key (from sessionTicketKeyFile, or made here), so a client
  * resumes its session whichever worker it reaches.
  *
- * The admin API is served here: farm reads ask every worker and merge (cluster-farm-runtime.ts), a farm
+ * The admin API is served here: farm reads ask every worker and merge (farm-runtime.ts), a farm
  * operation is applied to every worker before it answers, and the operations applied so far
  * (runtime-state.ts) go in a new worker's start message, so a replacement serves with the current
  * run-time state from its first request. A reload resolves once every worker answered its result.
@@ -19,7 +19,7 @@ import { WORKER_ENV, type AskName, type Asks, type ToPrimary, type ToWorker } fr
 import type { AdminServer } from '../admin/admin-server.js';
 import { startAdminListener } from '../admin/start.js';
 import type { ReloadSummary } from '../admin/context.js';
-import { clusterFarmRuntime } from '../admin/cluster-farm-runtime.js';
+import { clusterFarmRuntime } from './farm-runtime.js';
 import { clusterMetricsSource, clusterRejections } from './metrics.js';
 import { everyValue, WorkerCalls } from './calls.js';
 import { EventBus } from '../admin/events.js';

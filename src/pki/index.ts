@@ -16,3 +16,5 @@ export { toPfx } from './pfx.js';
 export type { PfxOptions } from './pfx.js';
 export { writeAtomic, writeIssued } from './write.js';
 export { loadIssued, splitPemCertificates } from './load.js';
+export { PfxError, readPfx } from './pfx-read.js';
+export type { PfxContents } from './pfx-read.js';

@@ -17,6 +17,7 @@ import { isHttp2Safe } from '../platform/http2-probe.js';
 import { gateConnections, type ConnectionGate } from '../platform/connection-gate.js';
 import type { Server as NetServer } from 'node:net';
 import { revocationGate } from '../tls/online/revocation-service.js';
+import type { ClientCertificateInventory } from '../tls/client-certificate-inventory.js';
 
 /**
  * HTTP/2 settings we send: a bound on concurrent streams per connection, as nginx (128) and Envoy have, and
@@ -250,9 +251,14 @@ export class ListenerRuntime {
    */
   tlsConnection(socket: TLSSocket): TlsConnection | undefined {
     const known = TlsConnection.of(socket);
-    if (known && known.generation === this.generation) return known;
-    return this.#connectionOf(socket, known);
+    const connection = known && known.generation === this.generation ? known : this.#connectionOf(socket, known);
+    // The one piece of per-request work of the client certificate inventory: an integer increment.
+    if (connection?.seen) connection.seen.requests++;
+    return connection;
   }
+
+  /** The client certificates seen (app.ts sets it when the admin API can show them); undefined: none are kept. */
+  clientCertificates: ClientCertificateInventory | undefined;
 
   #connectionOf(socket: TLSSocket, known: TlsConnection | undefined): TlsConnection | undefined {
     // A listener with one binding disables nothing, so a resumed TLS 1.2 session (which may report no
@@ -265,6 +271,9 @@ export class ListenerRuntime {
     // Unchanged material: the verdict holds (unless the new site reads the client's chain and the old did not).
     const isCarried = known !== undefined && !isFromEarlierConfig && (known.binding.site.needsClientChain || !binding.site.needsClientChain);
     const connection = isCarried ? known.carry(binding, this.generation) : new TlsConnection(socket, binding, this.generation, isFromEarlierConfig, handshake);
+    // A new connection's certificate is counted once, with the door's verdict; one evaluated again after a reload keeps its record.
+    if (known) connection.seen = known.seen;
+    else if (connection.certificate && this.clientCertificates) connection.seen = this.clientCertificates.connected(connection.certificate, connection.verdict, binding.site.name);
     return TlsConnection.attach(socket, connection);
   }
 

@@ -6,6 +6,7 @@
 import type { TLSSocket } from 'node:tls';
 import { evaluateClientCertificate, type ClientCertificate } from '../tls/client-certificate.js';
 import type { Verdict } from '../tls/verdict.js';
+import type { ClientCertificateRecord } from '../tls/client-certificate-inventory.js';
 import { forwardedCertificateHeaders } from './forwarded-certificate.js';
 import type { BindingRuntime } from './site-runtime.js';
 
@@ -23,6 +24,8 @@ export class TlsConnection {
   readonly serverName: string;
   readonly alpn: string;
   #certificateHeaders: readonly string[] | undefined;
+  /** The client certificate's record in the inventory of certificates seen (listener.ts counts requests on it). */
+  seen: ClientCertificateRecord | undefined;
 
   /** The listener generation it was made under (a config reload makes a new one). */
   readonly generation: number;
@@ -51,6 +54,7 @@ export class TlsConnection {
       this.cipher = source.cipher;
       this.serverName = source.serverName;
       this.alpn = source.alpn;
+      this.seen = source.seen;
       return;
     }
     const socket = source;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mergeFarm } from '../../src/admin/cluster-farm-runtime.js';
+import { mergeFarm } from '../../src/cluster/farm-runtime.js';
 import type { FarmView, ServerView } from '../../src/admin/farm-view.js';
 import { RuntimeState } from '../../src/cluster/runtime-state.js';
 import { loadConfigText } from '../../src/config/load.js';

@@ -19,13 +19,13 @@
  * it), never from a worker's objects: the same state gives the same ETag whichever worker answers.
  */
 import { createHash } from 'node:crypto';
-import type { WorkerAnswer } from '../cluster/calls.js';
-import { everyValue } from '../cluster/calls.js';
-import type { AppliedOperation, AskName, Asks } from '../cluster/messages.js';
-import type { FarmRuntime } from './farm-runtime.js';
-import type { FarmView, ServerView } from './farm-view.js';
-import type { FarmOperation, OperationOutcome } from './operations.js';
-import { ApiProblem } from './problem.js';
+import type { WorkerAnswer } from './calls.js';
+import { everyValue } from './calls.js';
+import type { AppliedOperation, AskName, Asks } from './messages.js';
+import type { FarmRuntime } from '../admin/farm-runtime.js';
+import type { FarmView, ServerView } from '../admin/farm-view.js';
+import type { FarmOperation, OperationOutcome } from '../admin/operations.js';
+import { ApiProblem } from '../admin/problem.js';
 
 /** Asks every serving worker at once (the set of workers taken when called). */
 export type AskEveryWorker = <K extends AskName>(name: K, args: Asks[K]['args']) => Promise<WorkerAnswer<Asks[K]['value']>[]>;
