@@ -5,6 +5,7 @@ import type { GatehouseEvent } from '../admin/events.js';
 import type { FarmView } from '../admin/farm-view.js';
 import type { FarmOperation, OperationOutcome } from '../admin/operations.js';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { ClientCertificateEntry } from '../tls/client-certificate-inventory.js';
 
 /** A farm operation as applied, with who asked (the health reason names them). */
 export interface AppliedOperation {
@@ -27,6 +28,8 @@ export interface Asks {
   'gatehouse.reload': { args: null; value: ReloadSummary };
   /** The worker's gatehouse_rejections_total as prom-client gives it (the primary sums them: its rejections summary). */
   'metrics.rejections': { args: null; value: MetricObjectWithValues<MetricValue<string>> | null };
+  /** The client certificates this worker has seen (the primary merges them: mergeSnapshots). */
+  'clientCertificates.snapshot': { args: null; value: ClientCertificateEntry[] };
 }
 
 export type AskName = keyof Asks;

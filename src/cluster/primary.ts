@@ -24,6 +24,7 @@ import { clusterMetricsSource, clusterRejections } from './metrics.js';
 import { everyValue, WorkerCalls } from './calls.js';
 import { EventBus } from '../admin/events.js';
 import { publishForwarded } from './events.js';
+import { mergeSnapshots } from '../tls/client-certificate-inventory.js';
 import { RuntimeState } from './runtime-state.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/problem.js';
@@ -46,7 +47,9 @@ export async function runPrimary(config: Config, configFile: string): Promise<nu
       // The cluster's events (cluster/events.ts): reloads and admin writes published here, the workers' health and state forwarded.
       const events = new EventBus();
       current.events = events;
-      admin = await startAdminListener(config.admin, clusterMetricsSource(), { config: () => current.config, farms, events, lastReload: () => current.lastReload, reload: () => current.reload(), startedAtMs: Date.now(), workers: config.workers });
+      // Every worker's client certificates seen, merged (counts summed; a worker that does not answer fails the read with 503).
+      const clientCertificates = async () => mergeSnapshots(everyValue(await workers.askEach('clientCertificates.snapshot', null)));
+      admin = await startAdminListener(config.admin, clusterMetricsSource(), { config: () => current.config, farms, events, clientCertificates, lastReload: () => current.lastReload, reload: () => current.reload(), startedAtMs: Date.now(), workers: config.workers });
       events.watchRejections(clusterRejections(async () => everyValue(await workers.askEach('metrics.rejections', null))));
     } catch (error) {
       process.stderr.write(`gatehouse: ${(error as Error).message}\n`);

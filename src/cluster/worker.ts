@@ -1,7 +1,8 @@
 /**
  * A worker process: starts Gatehouse from the config the primary names, with the primary's TLS session
  * ticket key and the run-time state the primary has applied so far (in force before it serves), answers
- * the primary's questions (answers.ts: its farms, operations to apply, reloads, its rejections counter),
+ * the primary's questions (answers.ts: its farms, operations to apply, reloads, its rejections counter,
+ * the client certificates it has seen),
  * sends its farms' health and state changes to the primary's event bus (events.ts), and drains when the
  * primary says stop (or when the primary is gone). Signals are the primary's to handle: a Ctrl-C reaches
  * the whole process group, and the primary coordinates the drain.
@@ -40,6 +41,7 @@ function answerAbout(started: () => Promise<Gatehouse>): void {
     if (!ok && last?.ok !== false) return { atMs: Date.now(), file: gatehouse.config.file, ok: false, problems: ['the worker is stopping'] };
     return last as ReloadSummary;
   });
+  answer('clientCertificates.snapshot', async () => (await started()).clientCertificates?.snapshot() ?? []);
   answer('metrics.rejections', async () => {
     const counter = (await started()).metrics?.registry.getSingleMetric('gatehouse_rejections_total');
     return counter ? await counter.get() : null;

@@ -5,7 +5,8 @@
  * reload appears once as a reload event, with once the state change it made; a backend that stops fails
  * the URL health test in each worker: one health event per worker, naming it; a burst of 403.16 answers
  * spread over both workers is summarised by the primary with the summed count (no worker's count twice);
- * and the primary's stream receives every event live, as GET /events lists them.
+ * the primary's stream receives every event live, as GET /events lists them; and GET /client-certificates
+ * merges both workers' inventories: each certificate once, its connections and refusals summed.
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -157,6 +158,29 @@ test('a burst of 403.16 answers over both workers is summarised once by the prim
   const both = await api('GET', '/metrics', {});
   const total = [...both.text.matchAll(/^gatehouse_rejections_total\{([^}]*)\} (\d+)$/gm)].filter((m) => /site="badges"/.test(m[1] as string) && /substatus="16"/.test(m[1] as string)).reduce((n, m) => n + Number(m[2]), 0);
   assert.equal(total, burst, '/metrics sums the same counter over the workers');
+});
+
+test('GET /client-certificates merges both workers: each certificate once, connections and refusals summed', async () => {
+  // A server to answer them (one is drained and was marked unhealthy, two stopped, three unavailable): one is back.
+  const back = await api('PUT', `${serverPath('one')}/state`, { token: operator, body: { state: 'available' }, ifMatch: await farmEtag() });
+  assert.equal(back.status, 200, back.text);
+  const healthy = await api('POST', `${serverPath('one')}/health`, { token: operator, body: { healthy: true }, ifMatch: await farmEtag() });
+  assert.equal(healthy.status, 200, healthy.text);
+  // The rejections test sent 6 connections with the untrusted certificate; now 4 with a valid one, each new.
+  const url = `${cluster.siteUrls.get('badges')}/`;
+  const accepted = await Promise.all(Array.from({ length: 4 }, () => send(url, { ca: pki.root.certPem, clientCert: pki.clients.valid })));
+  assert.deepEqual(accepted.map((answer) => answer.status), [200, 200, 200, 200]);
+  const answer = await api('GET', '/api/v1/client-certificates', { token: viewer });
+  assert.equal(answer.status, 200, answer.text);
+  const entries = answer.json.clientCertificates as { subject: string; connections: number; requests: number; lastVerdict: string; rejections: Record<string, number>; sites: string[]; thumbprintSha256: string }[];
+  assert.equal(entries.length, 2, `each certificate once, not once per worker: ${answer.text}`);
+  assert.equal(new Set(entries.map((entry) => entry.thumbprintSha256)).size, 2);
+  const alice = entries.find((entry) => entry.subject.includes('CN=Alice Badge'));
+  const mallory = entries.find((entry) => entry.subject === 'CN=Mallory');
+  assert.ok(alice && mallory, answer.text);
+  assert.deepEqual([alice.connections, alice.requests, alice.lastVerdict, alice.rejections, alice.sites], [4, 4, 'accepted', {}, ['badges']], 'the connections of both workers, summed');
+  assert.deepEqual([mallory.connections, mallory.lastVerdict, mallory.rejections, mallory.sites], [6, 'untrusted', { '403.16': 6 }, ['badges']]);
+  assert.equal(entries[0]?.subject, alice.subject, 'most recently seen first');
 });
 
 test('the primary\'s stream received every event live, as GET /events lists them', async () => {
