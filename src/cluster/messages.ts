@@ -1,8 +1,11 @@
 /** What the primary and its workers say to each other over the cluster IPC channel (structured clone). */
 import type { BoundListener } from '../app.js';
 import type { ReloadSummary } from '../admin/context.js';
+import type { GatehouseEvent } from '../admin/events.js';
 import type { FarmView } from '../admin/farm-view.js';
 import type { FarmOperation, OperationOutcome } from '../admin/operations.js';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { ClientCertificateEntry } from '../tls/client-certificate-inventory.js';
 
 /** A farm operation as applied, with who asked (the health reason names them). */
 export interface AppliedOperation {
@@ -23,6 +26,10 @@ export interface Asks {
   'farms.apply': { args: AppliedOperation; value: OperationOutcome };
   /** Reloads the config file; answers with the worker's result (Gatehouse.lastReload). */
   'gatehouse.reload': { args: null; value: ReloadSummary };
+  /** The worker's gatehouse_rejections_total as prom-client gives it (the primary sums them: its rejections summary). */
+  'metrics.rejections': { args: null; value: MetricObjectWithValues<MetricValue<string>> | null };
+  /** The client certificates this worker has seen (the primary merges them: mergeSnapshots). */
+  'clientCertificates.snapshot': { args: null; value: ClientCertificateEntry[] };
 }
 
 export type AskName = keyof Asks;
@@ -44,6 +51,8 @@ export type ToPrimary =
   | { type: 'listening'; bound: BoundListener[] }
   | { type: 'failed'; message: string }
   | { type: 'stopped' }
+  /** A health or state change in this worker's farms (one-way: cluster/events.ts). */
+  | { type: 'event'; event: GatehouseEvent }
   | { type: 'answer'; id: number; ok: true; value: unknown }
   | { type: 'answer'; id: number; ok: false; error: AnswerError };
 

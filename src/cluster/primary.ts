@@ -9,6 +9,7 @@
  * operation is applied to every worker before it answers, and the operations applied so far
  * (runtime-state.ts) go in a new worker's start message, so a replacement serves with the current
  * run-time state from its first request. A reload resolves once every worker answered its result.
+ * The admin API's events live here too (cluster/events.ts: what is published here, what the workers forward).
  */
 import { probePlatform, workerPlatformEnv } from '../platform/probes.js';
 import cluster, { type Worker } from 'node:cluster';
@@ -19,8 +20,11 @@ import type { AdminServer } from '../admin/admin-server.js';
 import { startAdminListener } from '../admin/start.js';
 import type { ReloadSummary } from '../admin/context.js';
 import { clusterFarmRuntime } from './farm-runtime.js';
-import { clusterMetricsSource } from './metrics.js';
-import { WorkerCalls } from './calls.js';
+import { clusterMetricsSource, clusterRejections } from './metrics.js';
+import { everyValue, WorkerCalls } from './calls.js';
+import { EventBus } from '../admin/events.js';
+import { publishForwarded } from './events.js';
+import { mergeSnapshots } from '../tls/client-certificate-inventory.js';
 import { RuntimeState } from './runtime-state.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/problem.js';
@@ -40,7 +44,13 @@ export async function runPrimary(config: Config, configFile: string): Promise<nu
   if (config.admin) {
     try {
       const farms = clusterFarmRuntime((name, args) => workers.askEach(name, args), workers.runtimeState);
-      admin = await startAdminListener(config.admin, clusterMetricsSource(), { config: () => current.config, farms, lastReload: () => current.lastReload, reload: () => current.reload(), startedAtMs: Date.now(), workers: config.workers });
+      // The cluster's events (cluster/events.ts): reloads and admin writes published here, the workers' health and state forwarded.
+      const events = new EventBus();
+      current.events = events;
+      // Every worker's client certificates seen, merged (counts summed; a worker that does not answer fails the read with 503).
+      const clientCertificates = async () => mergeSnapshots(everyValue(await workers.askEach('clientCertificates.snapshot', null)));
+      admin = await startAdminListener(config.admin, clusterMetricsSource(), { config: () => current.config, farms, events, clientCertificates, lastReload: () => current.lastReload, reload: () => current.reload(), startedAtMs: Date.now(), workers: config.workers });
+      events.watchRejections(clusterRejections(async () => everyValue(await workers.askEach('metrics.rejections', null))));
     } catch (error) {
       process.stderr.write(`gatehouse: ${(error as Error).message}\n`);
       return 1;
@@ -50,6 +60,7 @@ export async function runPrimary(config: Config, configFile: string): Promise<nu
   const platformEnv = workerPlatformEnv(await probePlatform({ http2: config.sites.some((site) => site.bindings.some((binding) => binding.http2)) }));
   const code = await runWorkers(config, configFile, admin?.url, current, workers, platformEnv);
   await admin?.close();
+  current.events?.close();
   return code;
 }
 
@@ -72,16 +83,23 @@ class ClusterWorkers {
     this.#started.delete(worker);
   }
 
+  /** The worker whose cluster-wide events (a state change, an admin mark) the primary publishes: the longest-serving one. */
+  isReporter(worker: Worker): boolean {
+    return [...this.#started].find((started) => !started.isDead()) === worker;
+  }
+
   askEach<K extends AskName>(name: K, args: Asks[K]['args'], timeoutMs?: number) {
     return this.calls.askEach([...this.#started].filter((worker) => !worker.isDead()), name, args, timeoutMs);
   }
 }
 
-/** What the admin API reads of the primary: the config in force, the last reload, and how to reload. */
+/** What the admin API reads of the primary: the config in force, the last reload, how to reload, the events. */
 interface PrimaryState {
   config: Config;
   lastReload: ReloadSummary | undefined;
   reload: () => Promise<ReloadSummary>;
+  /** With an `admin` key. */
+  events?: EventBus;
 }
 
 function runWorkers(config: Config, configFile: string, adminUrl: string | undefined, current: PrimaryState, pool: ClusterWorkers, platformEnv: Record<string, string> = {}): Promise<number> {
@@ -133,6 +151,10 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
       });
     };
     const onMessage = (worker: Worker, message: ToPrimary) => {
+      if (message.type === 'event') {
+        if (current.events) publishForwarded(current.events, message.event, worker.process.pid ?? 0, pool.isReporter(worker));
+        return;
+      }
       if (message.type === 'ready') {
         pool.start(worker, start);
         return;
@@ -196,6 +218,8 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
     };
     // One reload at a time, in the order asked: each resolves once every worker answered its result.
     let reloading: Promise<unknown> = Promise.resolve();
+    // Once per reload, with the combined result (the workers' own reload events are not forwarded).
+    const publishReload = (summary: ReloadSummary) => current.events?.publish({ type: 'reload', ok: summary.ok, problems: summary.problems, file: summary.file });
     const reload = (): Promise<ReloadSummary> => {
       const next = reloading.then(reloadWorkers);
       reloading = next;
@@ -219,6 +243,7 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
             current.config = next;
           }
           current.lastReload = summary;
+          publishReload(summary);
           if (refused.length === 0) process.stderr.write(`gatehouse: ${answers.length} workers reloaded from ${configFile}\n`);
           else if (isInForce) process.stderr.write(`gatehouse: reload not in force in worker ${refused.join(', ')} (the others reloaded)\n${problems.join('\n')}\n`);
           else process.stderr.write(`gatehouse: reload refused by every worker, the running config stays\n${problems.join('\n')}\n`);
@@ -228,6 +253,7 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
           const lines = error instanceof ConfigError ? error.lines : [(error as Error).message];
           const summary: ReloadSummary = { atMs: Date.now(), file: configFile, ok: false, problems: lines };
           current.lastReload = summary;
+          publishReload(summary);
           process.stderr.write(`gatehouse: reload refused, the running config stays: ${configFile} is invalid\n${lines.join('\n')}\n`);
           return summary;
         },

@@ -1,16 +1,20 @@
 /**
  * A worker process: starts Gatehouse from the config the primary names, with the primary's TLS session
  * ticket key and the run-time state the primary has applied so far (in force before it serves), answers
- * the primary's questions (answers.ts: its farms, operations to apply, reloads), and drains when the
+ * the primary's questions (answers.ts: its farms, operations to apply, reloads, its rejections counter,
+ * the client certificates it has seen),
+ * sends its farms' health and state changes to the primary's event bus (events.ts), and drains when the
  * primary says stop (or when the primary is gone). Signals are the primary's to handle: a Ctrl-C reaches
  * the whole process group, and the primary coordinates the drain.
  */
 import { Gatehouse, ListenError } from '../app.js';
 import type { ReloadSummary } from '../admin/context.js';
+import { attributedFarms } from '../admin/events.js';
 import { localFarmRuntime, type FarmRuntime } from '../admin/farm-runtime.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/problem.js';
 import { answer, answerAsk } from './answers.js';
+import { forwardEvents } from './events.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { offerWorkerMetrics } from './metrics.js';
 
@@ -22,7 +26,9 @@ function send(message: ToPrimary): void {
 function answerAbout(started: () => Promise<Gatehouse>): void {
   const farms = async (): Promise<FarmRuntime> => {
     const gatehouse = await started();
-    return localFarmRuntime(() => gatehouse.farms);
+    const local = localFarmRuntime(() => gatehouse.farms);
+    // The state events an operation causes name the admin user who asked (`by`).
+    return gatehouse.events ? attributedFarms(local, gatehouse.events) : local;
   };
   answer('farms.list', async () => (await farms()).list());
   answer('farms.current', async ({ operation }) => (await farms()).current(operation));
@@ -34,6 +40,11 @@ function answerAbout(started: () => Promise<Gatehouse>): void {
     // Not tried at all: the worker is stopping.
     if (!ok && last?.ok !== false) return { atMs: Date.now(), file: gatehouse.config.file, ok: false, problems: ['the worker is stopping'] };
     return last as ReloadSummary;
+  });
+  answer('clientCertificates.snapshot', async () => (await started()).clientCertificates?.snapshot() ?? []);
+  answer('metrics.rejections', async () => {
+    const counter = (await started()).metrics?.registry.getSingleMetric('gatehouse_rejections_total');
+    return counter ? await counter.get() : null;
   });
 }
 
@@ -66,6 +77,8 @@ export function runWorker(): void {
       (started) => {
         gatehouse = started;
         if (started.metrics) offerWorkerMetrics(started.metrics.registry);
+        // Health and state changes go to the primary's bus (what the admin API's events read).
+        if (started.events) forwardEvents(started.events, send);
         send({ type: 'listening', bound: started.bound });
       },
       (error: unknown) => {

@@ -17,8 +17,9 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startBackend, type Backend } from '../support/backends.js';
-import { RunningCli } from '../support/gatehouse.js';
+import type { RunningCli } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { startCluster, stopCluster } from './admin-api-cluster-helpers.js';
 import { apiClient, makeToken } from './admin-api-helpers.js';
 
 let pki: TestPki;
@@ -105,20 +106,16 @@ before(async () => {
   token = (await makeToken(pki.dir, 'ops')).token;
   configFile = join(pki.dir, 'cluster.yaml');
   await writeFile(configFile, configText([1, 1, 1]));
-  gatehouse = new RunningCli(undefined, ['start', '-c', configFile], pki.dir);
-  siteUrl = (await gatehouse.waitForLine('stdout', /^listening http:\/\/127\.0\.0\.1:\d+ \(site web\)$/)).split(' ')[1] as string;
-  adminUrl = (await gatehouse.waitForLine('stdout', /^listening https:\/\/\S+\/metrics \(admin\)$/)).split(' ')[1]?.replace(/\/metrics$/, '') as string;
-  const pids = await gatehouse.waitForLine('stderr', /^gatehouse: 2 workers \(pids \d+, \d+\)$/);
-  workerPids = (pids.match(/\d+/g) ?? []).slice(1).map(Number);
+  const cluster = await startCluster(configFile, pki.dir);
+  gatehouse = cluster.cli;
+  siteUrl = cluster.siteUrls.get('web') as string;
+  adminUrl = cluster.adminUrl;
+  workerPids = [...cluster.workerPids];
   api = apiClient(() => adminUrl, pki.caFile);
 });
 
 after(async () => {
-  if (gatehouse && !gatehouse.hasExited) {
-    gatehouse.child.kill('SIGTERM');
-    const exit = await gatehouse.waitExit(15_000).catch(() => undefined);
-    if (!exit) await gatehouse.kill();
-  }
+  await stopCluster(gatehouse);
   await Promise.all((backends ?? []).map((backend) => backend.close()));
   await pki?.cleanup();
 });

@@ -6,10 +6,8 @@
  * dropped while another keeps receiving.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
 import type { EventBus, GatehouseEvent } from '../../src/admin/events.js';
@@ -19,6 +17,7 @@ import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { within } from '../support/within.js';
 import { apiClient, makeToken } from './admin-api-helpers.js';
+import { eventsConfig, StreamClient as SseClient } from './admin-api-events-helpers.js';
 
 let pki: TestPki;
 let backends: Backend[];
@@ -31,79 +30,10 @@ let yaml: (secondState: string) => string;
 const bus = () => running.gatehouse.events as EventBus;
 const adminUrl = () => (running.gatehouse.admin as { url: string }).url;
 
-interface Frame {
-  readonly id: number | undefined;
-  readonly event: string | undefined;
-  readonly data: string | undefined;
-}
-
-/** A real SSE client over https: parses `id:`/`event:`/`data:` lines into frames as they arrive. */
-class StreamClient {
-  readonly frames: Frame[] = [];
-  readonly comments: string[] = [];
-  retry: number | undefined;
-  status = 0;
-  headers: IncomingMessage['headers'] = {};
-  response: IncomingMessage | undefined;
-  closed: Promise<void>;
-  #waiters: (() => void)[] = [];
-  #buffer = '';
-  #request: ReturnType<typeof httpsRequest>;
-
+/** The SSE client on this Gatehouse's admin listener. */
+class StreamClient extends SseClient {
   constructor(headers: Record<string, string>, onResponse?: (res: IncomingMessage) => void) {
-    let markClosed: () => void = () => {};
-    this.closed = new Promise((resolve) => (markClosed = resolve));
-    this.#request = httpsRequest(`${adminUrl()}/api/v1/events/stream`, { headers, ca: readFileSync(pki.caFile), agent: false }, (res) => {
-      this.status = res.statusCode ?? 0;
-      this.headers = res.headers;
-      this.response = res;
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => this.#parse(chunk));
-      res.on('close', markClosed);
-      res.on('error', () => {});
-      this.#wake();
-      onResponse?.(res);
-    });
-    this.#request.on('error', () => markClosed());
-    this.#request.end();
-  }
-
-  get events(): GatehouseEvent[] {
-    return this.frames.map((frame) => JSON.parse(frame.data as string) as GatehouseEvent);
-  }
-
-  #parse(chunk: string): void {
-    this.#buffer += chunk;
-    for (let end = this.#buffer.indexOf('\n\n'); end >= 0; end = this.#buffer.indexOf('\n\n')) {
-      const block = this.#buffer.slice(0, end);
-      this.#buffer = this.#buffer.slice(end + 2);
-      const fields: Record<string, string> = {};
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) this.comments.push(line.slice(1).trim());
-        const at = line.indexOf(': ');
-        if (at > 0) fields[line.slice(0, at)] = line.slice(at + 2);
-      }
-      if (fields.retry !== undefined) this.retry = Number(fields.retry);
-      if (fields.data !== undefined) this.frames.push({ id: fields.id === undefined ? undefined : Number(fields.id), event: fields.event, data: fields.data });
-    }
-    this.#wake();
-  }
-
-  #wake(): void {
-    for (const waiter of this.#waiters.splice(0)) waiter();
-  }
-
-  /** Resolves once `done()` holds (checked on every chunk), within `ms`. */
-  until(done: () => boolean, ms: number, what: string): Promise<void> {
-    const check = new Promise<void>((resolve) => {
-      const test = () => (done() ? resolve() : this.#waiters.push(test));
-      test();
-    });
-    return within(check, ms, what);
-  }
-
-  close(): void {
-    this.#request.destroy();
+    super(adminUrl(), pki.caFile, headers, onResponse);
   }
 }
 
@@ -126,25 +56,7 @@ before(async () => {
   const view = await makeToken(pki.dir, 'watcher');
   operator = op.token;
   viewer = view.token;
-  yaml = (secondState) => `accessLog: off
-admin:
-  port: 0
-  certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} }
-  users:
-    - { name: ops, tokenFile: ${op.file}, role: operator }
-    - { name: watcher, tokenFile: ${view.file}, role: viewer }
-sites:
-  - name: web
-    bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
-    farm: web
-  - name: badges
-    bindings: [{ protocol: https, address: 127.0.0.1, port: 0, certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} } }]
-    ssl: { clientCertificates: require, trustedCaFile: ${pki.caFile} }
-    farm: web
-farms:
-  - name: web
-    servers: [{ address: ${backends[0]?.address} }, { address: ${backends[1]?.address}, state: ${secondState} }]
-`;
+  yaml = (secondState) => eventsConfig(pki, { ops: op.file, watcher: view.file }, `    servers: [{ address: ${backends[0]?.address} }, { address: ${backends[1]?.address}, state: ${secondState} }]\n`);
   running = await startGatehouse(yaml('available'), pki.dir);
   api = apiClient(adminUrl, pki.caFile);
 });
