@@ -47,6 +47,8 @@ const CEILING = 'ceiling: nginx `return 200`, no backend';
 const TRACED = 'Gatehouse, tracing on (no rule matches)';
 /** The same Gatehouse config plus an `admin` key, with an events stream (SSE) connected and read for the whole run. */
 const ADMIN_STREAM = 'Gatehouse, admin API open + events stream connected';
+/** The same admin config with no API client: what the `admin` key itself costs (the metrics are collected). */
+const ADMIN_ONLY = 'Gatehouse, admin key (metrics), no API client';
 /**
  * BENCH_SCENARIOS: only these scenario keys (comma-separated: http, mtls, new-rsa, new-ecdsa, resume,
  * download, upload), for a quick check; such a partial run prints its report but does not write docs/.
@@ -64,7 +66,7 @@ const OTHER_NODES = (process.env.BENCH_GATEHOUSE_NODES ?? '')
   .map((path) => path.trim())
   .filter((path) => path !== '')
   .map((path) => ({ path, name: `${GATEHOUSE_NAME} on node ${spawnSync(path, ['-v'], { encoding: 'utf8' }).stdout.trim() || path}` }));
-const PEER_ORDER = [DIRECT, CEILING, NODE_FLOOR_NAME, GATEHOUSE_NAME, ADMIN_STREAM, ...OTHER_NODES.map((node) => node.name), TRACED, NGINX_NAME, `${NGINX_NAME} (escaped PEM)`, HAPROXY_NAME, NODE_NAME];
+const PEER_ORDER = [DIRECT, CEILING, NODE_FLOOR_NAME, GATEHOUSE_NAME, ADMIN_ONLY, ADMIN_STREAM, ...OTHER_NODES.map((node) => node.name), TRACED, NGINX_NAME, `${NGINX_NAME} (escaped PEM)`, HAPROXY_NAME, NODE_NAME];
 const notes: string[] = [];
 
 const elapsed = () => (Date.now() - T0) / 1000;
@@ -314,6 +316,14 @@ async function main(): Promise<void> {
     if (!gatehouse) throw new Error(`bench: Gatehouse did not start: ${notes.join(' ')}`);
     // Not among the peers of every scenario: measured in mTLS keep-alive only, beside the plain Gatehouse.
     const withAdmin = await startAdminStream(files);
+    let adminOnly: Peer | undefined;
+    try {
+      const tokenFile = join(files.dir, 'bench-admin-only.token');
+      await writeFile(tokenFile, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+      adminOnly = await startGatehouse(root, files, process.execPath, ADMIN_ONLY, { tokenFile });
+    } catch (error) {
+      notes.push(`${ADMIN_ONLY} did not start: ${(error as Error).message.split('\n')[0]}`);
+    }
     const nginx = peers.find((p) => p.name.startsWith(NGINX_NAME));
     const proxies = peers;
     // Not a proxy: what node:https alone costs (handshake, certificate read, 1 KB answer), beside nginx's ceiling.
@@ -372,6 +382,7 @@ async function main(): Promise<void> {
           ...(nginx?.urls.ceiling && gen.shim ? [{ peer: CEILING, proxy: nginx, load: ka(`${nginx.urls.ceiling}/`, cert) }] : []),
           ...floorCells('mtls', (url) => ka(`${url}/`, cert)),
           ...proxyCells('mtls', (url) => ka(`${url}/`, cert)),
+          ...(adminOnly?.urls.mtls ? [{ peer: ADMIN_ONLY, proxy: adminOnly, load: ka(`${adminOnly.urls.mtls}/`, cert) }] : []),
           ...(withAdmin?.peer.urls.mtls ? [{ peer: ADMIN_STREAM, proxy: withAdmin.peer, load: ka(`${withAdmin.peer.urls.mtls}/`, cert) }] : []),
         ],
       },
@@ -442,6 +453,7 @@ async function main(): Promise<void> {
     // Warm-up, not recorded: the JIT, the keep-alive pools and the session caches see each path first.
     for (const scenario of scenarios.filter((s) => ['http', 'mtls', 'new-ecdsa'].includes(s.key))) for (const cell of scenario.cells) run(scenario, cell, 1);
     if (withAdmin && (await verifyPeer(withAdmin.peer, cert, derBase64))) log(`${ADMIN_STREAM}: forwards the client certificate as base64 DER, refuses a client without one`);
+    if (adminOnly && (await verifyPeer(adminOnly, cert, derBase64))) log(`${ADMIN_ONLY}: forwards the client certificate as base64 DER, refuses a client without one`);
     log(`set-up and warm-up done at ${elapsed().toFixed(0)} s`);
 
     // Time kept for the idle-connection test: at least IDLE_MIN_SECONDS per peer, at most IDLE_MAX_SECONDS.
@@ -634,9 +646,12 @@ async function main(): Promise<void> {
     const plainMtls = find('mtls', GATEHOUSE_NAME)?.cpu;
     const adminMtls = find('mtls', ADMIN_STREAM)?.cpu;
     const stream = await withAdmin?.state();
+    const keyMtls = find('mtls', ADMIN_ONLY)?.cpu;
     const adminLine =
       plainMtls && adminMtls
-        ? `Admin API cost: mTLS keep-alive CPU per request with the admin API open (an \`admin\` key: the metrics are collected too) and an events stream (GET /api/v1/events/stream) connected and read for the whole run, / the plain Gatehouse, same run: ${(adminMtls / plainMtls).toFixed(3)} (${adminMtls.toFixed(1)} µs against ${plainMtls.toFixed(1)} µs per request). The stream client ${stream?.closed ? `lost the stream (${stream.closed})` : 'stayed connected'}: ${stream?.read ?? 'nothing read'}.`
+        ? `Admin API cost: mTLS keep-alive CPU per request with the admin API open (an \`admin\` key: the metrics are collected too) and an events stream (GET /api/v1/events/stream) connected and read for the whole run, / the plain Gatehouse, same run: ${(adminMtls / plainMtls).toFixed(3)} (${adminMtls.toFixed(1)} µs against ${plainMtls.toFixed(1)} µs per request)` +
+          (keyMtls ? `; of which the \`admin\` key alone (metrics collected, no API client) / plain: ${(keyMtls / plainMtls).toFixed(3)}, and the API open with the stream connected / the \`admin\` key alone: ${(adminMtls / keyMtls).toFixed(3)}` : '') +
+          `. The stream client ${stream?.closed ? `lost the stream (${stream.closed})` : 'stayed connected'}: ${stream?.read ?? 'nothing read'}.`
         : '';
     const ceiling = find('mtls', CEILING);
     const ceilingNew = find('new-rsa', CEILING);
@@ -723,6 +738,8 @@ the ratios, measured side by side in one run, more than the absolute numbers.
   token user), measured in mTLS keep-alive beside the plain one. Its events stream is connected by
   bench/events-client.ts (its own process, on CPU 1 with the generator), which reads it for the whole run;
   the "Admin API cost" line gives the CPU-per-request ratio of the two.
+- **${ADMIN_ONLY}**: the same admin config with no API client, beside them: it separates what the \`admin\`
+  key costs by itself (the per-request metrics) from what an open API with a live events stream adds.
 - **Direct** is the upper bound: the same load sent straight to one backend over plain HTTP.
 - **Pinning.** Each proxy runs as its own process(es) pinned to CPU 0 with \`taskset\`; the two backends
   (node:http, 1 KB responses, keep-alive) and the load generator share CPU 1.${hasTwoCores ? '' : ' (This run had one CPU: no pinning.)'}

@@ -48,6 +48,32 @@ describe('GET /config', () => {
     assert.equal(stranger.status, 401);
     assert.equal(stranger.json.code, 'unauthenticated');
   });
+
+  test('an inline passphrase is shown as (hidden) to a viewer and an operator, as written to an administrator', async () => {
+    const original = fileText();
+    const withPfx = original.replace(
+      "bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]",
+      `bindings:\n      - { protocol: http, address: 127.0.0.1, port: 0 }\n      - protocol: https\n        address: 127.0.0.1\n        port: 0\n        certificate: { pfxFile: ${rig.pki.server.pfxFile}, passphrase: ${JSON.stringify(rig.pki.server.pfxPassword)} }`,
+    );
+    assert.notEqual(withPfx, original);
+    const put = await rig.api('PUT', '/api/v1/config', { token: rig.tokens.admin, body: { yaml: withPfx }, ifMatch: await configEtag() });
+    assert.equal(put.status, 200, put.text);
+    try {
+      for (const token of [rig.tokens.viewer, rig.tokens.operator]) {
+        const read = await rig.api('GET', '/api/v1/config', { token });
+        assert.equal(read.json.redacted, true);
+        assert.ok(!read.text.includes(rig.pki.server.pfxPassword), 'the passphrase is not shown');
+        assert.match(read.json.yaml, /passphrase: "?\(hidden\)"?/);
+        assert.equal(read.headers.etag, put.headers.etag, 'the ETag is the file\'s');
+      }
+      const admin = await rig.api('GET', '/api/v1/config', { token: rig.tokens.admin });
+      assert.equal(admin.json.redacted, false);
+      assert.equal(admin.json.yaml, withPfx);
+    } finally {
+      const back = await rig.api('PUT', '/api/v1/config', { token: rig.tokens.admin, body: { yaml: original }, ifMatch: await configEtag() });
+      assert.equal(back.status, 200, back.text);
+    }
+  });
 });
 
 describe('PUT /config', () => {

@@ -104,6 +104,28 @@ describe('authentication and roles', () => {
     }
   });
 
+  test('403 per role on every route: a viewer may write nothing, an operator no administrator route; nothing changes', async () => {
+    const configBefore = readFileSync(running.configFile);
+    const farmBefore = await etagOf();
+    const rank = { viewer: 0, operator: 1, administrator: 2 } as const;
+    const callers = [{ role: 'viewer', who: { token: tokens.viewer } }, { role: 'operator', who: { badge: otto } }, { role: 'operator', who: { token: tokens.operator } }] as const;
+    let checked = 0;
+    for (const route of ROUTES) {
+      const path = route.path.replace(/\{(\w+)\}/g, (_, name: string) => (name === 'farm' ? 'web' : name === 'address' ? encodeURIComponent(backends[0]!.address) : name === 'site' ? 'web' : 'X'));
+      for (const { role, who } of callers) {
+        if (rank[role] >= rank[route.role]) continue;
+        const answer = await api(route.method, `/api/v1${path}`, { ...who, ...(route.method === 'GET' ? {} : { body: {}, ifMatch: '*' }) });
+        assert.equal(answer.status, 403, `${role} ${route.method} ${route.path}: ${answer.text}`);
+        assert.equal(answer.json.code, 'forbidden');
+        assert.match(answer.json.detail, new RegExp(`this needs ${route.role}`));
+        checked++;
+      }
+    }
+    assert.ok(checked >= 20, `${checked} refusals checked`);
+    assert.deepEqual(readFileSync(running.configFile), configBefore, 'the config file is unchanged');
+    assert.equal(await etagOf(), farmBefore, 'the farm is unchanged');
+  });
+
   test('401 for an unknown token, a malformed Authorization, an untrusted or expired certificate, a trusted certificate of no user', async () => {
     const unknown = await api('GET', '/api/v1/status', { token: 'x'.repeat(43) });
     assert.equal(unknown.status, 401);

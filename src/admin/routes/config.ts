@@ -3,10 +3,23 @@
  * written atomically, reloaded), list the kept versions and restore one. Every write is guarded by the
  * config's ETag (a hash of the file's bytes).
  */
+import { isScalar, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { configStoreOf, HISTORY_KEEP } from '../config-store.js';
 import { configApplied } from '../config-edit.js';
 import type { Route } from '../route.js';
+
+/** The YAML with every inline `passphrase:` value replaced by `(hidden)` (comments and layout kept). */
+export function withoutInlineSecrets(yaml: string): string {
+  const doc = parseDocument(yaml);
+  if (doc.errors.length) return yaml.replace(/^(\s*-?\s*passphrase\s*:\s*).*$/gm, '$1(hidden)');
+  visit(doc, {
+    Pair(_key, pair) {
+      if (isScalar(pair.key) && pair.key.value === 'passphrase' && isScalar(pair.value)) pair.value.value = '(hidden)';
+    },
+  });
+  return doc.toString({ lineWidth: 0 });
+}
 
 export const CONFIG_GUARD = "the config's ETag (GET /config)";
 
@@ -35,11 +48,13 @@ export const CONFIG_ROUTES: readonly Route[] = [
     summary: 'The config file as it is on disk, and its ETag (which guards every write to it)',
     role: 'viewer',
     tag: 'config',
-    response: { description: 'the text (ETag header: the config\'s ETag)', schema: z.object({ file: z.string(), yaml: z.string(), etag: z.string() }) },
-    handle: async ({ ctx }) => {
+    response: { description: 'the text (ETag header: the config\'s ETag); inline `passphrase` values are shown as `(hidden)` to users below administrator (`redacted: true`)', schema: z.object({ file: z.string(), yaml: z.string(), etag: z.string(), redacted: z.boolean() }) },
+    handle: async ({ ctx, principal }) => {
       const store = configStoreOf(ctx);
       const { yaml, etag } = await store.read();
-      return { body: { file: store.file, yaml, etag }, etag };
+      // A viewer reads the config, not its secrets: only an administrator (who may replace the file) gets it as written.
+      const redacted = principal.role !== 'administrator';
+      return { body: { file: store.file, yaml: redacted ? withoutInlineSecrets(yaml) : yaml, etag, redacted }, etag };
     },
   },
   {
