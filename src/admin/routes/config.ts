@@ -9,16 +9,19 @@ import { configStoreOf, HISTORY_KEEP } from '../config-store.js';
 import { configApplied } from '../config-edit.js';
 import type { Route } from '../route.js';
 
-/** The YAML with every inline `passphrase:` value replaced by `(hidden)` (comments and layout kept). */
+/** The YAML with every inline `passphrase:` value replaced by `(hidden)`, the rest byte for byte as written. */
 export function withoutInlineSecrets(yaml: string): string {
   const doc = parseDocument(yaml);
   if (doc.errors.length) return yaml.replace(/^(\s*-?\s*passphrase\s*:\s*).*$/gm, '$1(hidden)');
+  const ranges: [number, number][] = [];
   visit(doc, {
     Pair(_key, pair) {
-      if (isScalar(pair.key) && pair.key.value === 'passphrase' && isScalar(pair.value)) pair.value.value = '(hidden)';
+      if (isScalar(pair.key) && pair.key.value === 'passphrase' && isScalar(pair.value) && pair.value.range) ranges.push([pair.value.range[0], pair.value.range[1]]);
     },
   });
-  return doc.toString({ lineWidth: 0 });
+  let text = yaml;
+  for (const [start, end] of ranges.sort((x, y) => y[0] - x[0])) text = `${text.slice(0, start)}(hidden)${text.slice(end)}`;
+  return text;
 }
 
 export const CONFIG_GUARD = "the config's ETag (GET /config)";
