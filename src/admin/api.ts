@@ -18,8 +18,12 @@ import { ApiProblem, sendJson, sendProblem, type FieldError } from './problem.js
 import { API_PREFIX, GATEHOUSE_VERSION, type Call, type Route } from './route.js';
 import { ROUTES } from './routes/index.js';
 
-/** Request bodies larger than this are refused (413 is not worth a code: 422 names the limit). */
-const MAX_BODY_BYTES = 64 * 1024;
+/** Request bodies larger than this are refused with 413 (a route may allow more: Route.maxBodyBytes). */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+function tooLarge(limit: number): ApiProblem {
+  return new ApiProblem(413, 'body_too_large', 'Content Too Large', `the body is larger than this endpoint takes (${limit} bytes)`, undefined, { connection: 'close' });
+}
 
 /** `{ state: … }` issues → `[{ field: 'state', message }]`. */
 export function fieldErrors(error: z.ZodError): FieldError[] {
@@ -33,31 +37,34 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
   });
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    // A declared length over the limit is refused before a byte is read; the answer closes the connection.
+    if (Number(req.headers['content-length'] ?? 0) > limit) return reject(tooLarge(limit));
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new ApiProblem(422, 'invalid_body', 'Unprocessable Content', `the body is larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
+      if (size > limit) {
+        req.off('data', onData);
+        reject(tooLarge(limit));
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
 
-async function parseBody(req: IncomingMessage, schema: z.ZodType): Promise<unknown> {
+async function parseBody(req: IncomingMessage, schema: z.ZodType, limit: number): Promise<unknown> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json') {
     req.resume();
     throw new ApiProblem(415, 'unsupported_media_type', 'Unsupported Media Type', `writes take a JSON body: Content-Type must be application/json${type ? `, not ${type}` : ' (none was sent)'}`);
   }
-  const raw = (await readBody(req)).toString('utf8');
+  const raw = (await readBody(req, limit)).toString('utf8');
   let value: unknown;
   try {
     value = raw.trim() === '' ? {} : JSON.parse(raw);
@@ -160,7 +167,7 @@ export function createAdminApi(ctx: AdminContext): AdminApi {
     };
     let body: unknown;
     try {
-      body = route.body ? await parseBody(req, route.body) : (req.resume(), undefined);
+      body = route.body ? await parseBody(req, route.body, route.maxBodyBytes ?? MAX_BODY_BYTES) : (req.resume(), undefined);
     } catch (error) {
       throw await refused(error);
     }

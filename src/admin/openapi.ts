@@ -33,6 +33,7 @@ const STATUS_TEXT: Record<number, string> = {
   401: 'no or unknown credentials',
   403: 'the user lacks the role',
   404: 'no such resource',
+  413: 'the body is larger than the endpoint takes',
   412: 'If-Match does not carry the resource\'s current ETag',
   415: 'the body is not application/json',
   422: 'the body does not match the schema (errors name each field)',
@@ -60,7 +61,7 @@ function operationOf(route: Route): Record<string, unknown> {
   }
   const isWrite = route.method !== 'GET';
   if (isWrite) parameters.push({ name: 'If-Match', in: 'header', required: true, description: route.guard ?? "the resource's ETag", schema: { type: 'string' } });
-  const errors = [401, 403, ...(isWrite ? [400, 415, 422, 428, 412, 503] : []), ...(route.errors ?? [])];
+  const errors = [401, 403, ...(isWrite ? [400, 413, 415, 422, 428, 412, 503] : []), ...(route.errors ?? [])];
   const responses: Record<string, unknown> = {
     '200': { description: route.response.description, content: { [route.response.contentType ?? 'application/json']: { schema: jsonSchema(route.response.schema, 'output') } } },
   };

@@ -20,6 +20,7 @@ export type ProblemCode =
   | 'unsupported_media_type'
   | 'invalid_json'
   | 'invalid_body'
+  | 'body_too_large'
   | 'precondition_required'
   | 'precondition_failed'
   | 'not_implemented'

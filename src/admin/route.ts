@@ -74,6 +74,8 @@ export interface Route {
   readonly params?: Readonly<Record<string, string>>;
   readonly query?: z.ZodObject;
   readonly body?: z.ZodType;
+  /** The largest body taken (default 64 KiB; more answers 413). */
+  readonly maxBodyBytes?: number;
   /** For writes: what If-Match must carry (the OpenAPI document says it): `the farm's ETag (GET /farms/{farm})`. */
   readonly guard?: string;
   readonly response: { readonly description: string; readonly schema: z.ZodType; readonly contentType?: string };

@@ -10,6 +10,7 @@ import type { ExchangeOutcome } from './forward.js';
 import type { RuleDecision } from './rules/match.js';
 import type { FarmRoute, SiteRuntime } from './site-runtime.js';
 import type { TlsConnection } from './tls-connection.js';
+import type { ClientCertificate } from '../tls/client-certificate.js';
 
 /** How a request ended, before it becomes a RequestRecord (only when something wants one). */
 export interface RequestEnd {
@@ -41,43 +42,81 @@ export interface RequestEndDeps {
   readonly observers: readonly RequestObserver[];
 }
 
+/**
+ * A finished request as the access log, the metrics and the tracer read it. A class, not an object literal:
+ * the literal's `certificateSubject` getter (a closure per request, defined at run time) made every record
+ * a slow object, about 5 µs per request once the metrics are on; a prototype getter costs nothing.
+ */
+class FinishedRequest implements RequestRecord {
+  readonly startEpochMs: number;
+  readonly timeTakenMs: number;
+  readonly clientIp: string;
+  readonly clientPort: number;
+  readonly localIp: string;
+  readonly localPort: number;
+  readonly site: string;
+  readonly isHttps: boolean;
+  readonly method: string;
+  readonly url: string;
+  readonly host: string;
+  readonly userAgent: string;
+  readonly referer: string;
+  readonly status: number;
+  readonly subStatus: number;
+  readonly outcome: OutcomeCode;
+  readonly reason: string;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly farm: string;
+  readonly server: string;
+  readonly logId: string;
+  readonly thumbprint: string;
+  readonly certificateNotAfterMs: number;
+  readonly retriedFrom: string;
+  readonly #certificate: ClientCertificate | undefined;
+
+  constructor(end: RequestEnd) {
+    const { req, site, tls, exchange, route } = end;
+    const socket = req.socket;
+    const now = performance.now();
+    const cert = tls?.certificate;
+    const headers = req.headers;
+    this.startEpochMs = Date.now() - (now - end.startMs);
+    this.timeTakenMs = now - end.startMs;
+    this.clientIp = socket.remoteAddress ?? '';
+    this.clientPort = socket.remotePort ?? 0;
+    this.localIp = socket.localAddress ?? '';
+    this.localPort = socket.localPort ?? 0;
+    this.site = site?.name ?? '';
+    this.isHttps = tls !== undefined;
+    this.method = req.method ?? '';
+    this.url = req.url ?? '';
+    this.host = headers.host ?? '';
+    this.userAgent = headers['user-agent'] ?? '';
+    this.referer = headers.referer ?? '';
+    this.status = end.status;
+    this.subStatus = end.subStatus;
+    this.outcome = end.outcome;
+    this.reason = end.reason;
+    this.bytesSent = end.bytesSent;
+    this.bytesReceived = exchange?.bytesReceived ?? 0;
+    this.farm = exchange?.server && site && route ? route.farm.name : '';
+    this.server = exchange?.server?.address ?? '';
+    this.logId = end.logId;
+    this.thumbprint = cert?.thumbprint ?? '';
+    this.certificateNotAfterMs = cert?.notAfterMs ?? 0;
+    this.retriedFrom = exchange?.retriedFrom?.address ?? '';
+    this.#certificate = cert;
+  }
+
+  /** Read only by the consumers that want it (a JSON log line, a tracing rule): naming it parses the certificate. */
+  get certificateSubject(): string {
+    return this.#certificate ? this.#certificate.subject : '';
+  }
+}
+
 export function recordOf(end: RequestEnd): RequestRecord {
-  const { req, site, tls, exchange, route } = end;
-  const socket = req.socket;
-  const now = performance.now();
-  const cert = tls?.certificate;
-  const headers = req.headers;
-  return {
-    startEpochMs: Date.now() - (now - end.startMs),
-    timeTakenMs: now - end.startMs,
-    clientIp: socket.remoteAddress ?? '',
-    clientPort: socket.remotePort ?? 0,
-    localIp: socket.localAddress ?? '',
-    localPort: socket.localPort ?? 0,
-    site: site?.name ?? '',
-    isHttps: tls !== undefined,
-    method: req.method ?? '',
-    url: req.url ?? '',
-    host: headers.host ?? '',
-    userAgent: headers['user-agent'] ?? '',
-    referer: headers.referer ?? '',
-    status: end.status,
-    subStatus: end.subStatus,
-    outcome: end.outcome,
-    reason: end.reason,
-    bytesSent: end.bytesSent,
-    bytesReceived: exchange?.bytesReceived ?? 0,
-    farm: exchange?.server && site && route ? route.farm.name : '',
-    server: exchange?.server?.address ?? '',
-    logId: end.logId,
-    thumbprint: cert?.thumbprint ?? '',
-    // Read only by the consumers that want it (a JSON log line, a tracing rule): naming it parses the certificate.
-    get certificateSubject() {
-      return cert ? cert.subject : '';
-    },
-    certificateNotAfterMs: cert?.notAfterMs ?? 0,
-    retriedFrom: exchange?.retriedFrom?.address ?? '',
-  };
+  return new FinishedRequest(end);
 }
 
 /** The function that tells the access log, the observers and the site's tracer of a finished request. */

@@ -165,6 +165,17 @@ describe('PUT /config', () => {
     assert.deepEqual(entries.at(-1).before, { etag });
   });
 
+  test('a config larger than 64 KiB (a big farm, long comments) is taken', async () => {
+    const original = fileText();
+    const big = `${original}${Array.from({ length: 2000 }, (_, i) => `# note ${i}: ${'-'.repeat(60)}`).join('\n')}\n`;
+    assert.ok(Buffer.byteLength(big) > 100 * 1024);
+    const put = await rig.api('PUT', '/api/v1/config', { token: rig.tokens.admin, body: { yaml: big }, ifMatch: await configEtag() });
+    assert.equal(put.status, 200, put.text);
+    assert.equal(fileText(), big);
+    const back = await rig.api('PUT', '/api/v1/config', { token: rig.tokens.admin, body: { yaml: original }, ifMatch: await configEtag() });
+    assert.equal(back.status, 200, back.text);
+  });
+
   test('two writers with the same ETag: one is written, the other gets 412', async () => {
     const etag = await configEtag();
     const text = fileText();

@@ -50,7 +50,7 @@ export function apiClient(baseUrl: () => string, caFile: string) {
       const payload = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
       if (payload !== undefined && options.contentType !== null) headers['content-type'] = options.contentType ?? 'application/json';
       // DELETE (like GET) is not chunked by node's client: a body without a length would reach the server as a next request.
-      if (payload !== undefined) headers['content-length'] = String(Buffer.byteLength(payload));
+      if (payload !== undefined && headers['transfer-encoding'] === undefined) headers['content-length'] = String(Buffer.byteLength(payload));
       const req = httpsRequest(
         `${baseUrl()}${path}`,
         { method, headers, ca, agent: false, ...(options.badge ? { cert: readFileSync(options.badge.certFile), key: readFileSync(options.badge.keyFile) } : {}) },

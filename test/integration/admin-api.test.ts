@@ -252,6 +252,18 @@ describe('writes', () => {
     assert.equal(await etagOf(), etag, 'nothing was applied');
   });
 
+  test('413 for a body larger than the endpoint takes, answered (not a reset) whether its length is declared or not', async () => {
+    const etag = await etagOf();
+    const big = JSON.stringify({ state: 'drain', padding: 'x'.repeat(70 * 1024) });
+    const declared = await api('PUT', statePath(address()), { token: tokens.operator, raw: big, ifMatch: etag });
+    assert.equal(declared.status, 413, declared.text);
+    assert.equal(declared.json.code, 'body_too_large');
+    assert.match(declared.json.detail, /65536 bytes/);
+    const chunked = await api('PUT', statePath(address()), { token: tokens.operator, raw: big, ifMatch: etag, headers: { 'transfer-encoding': 'chunked' } });
+    assert.equal(chunked.status, 413, chunked.text);
+    assert.equal(await etagOf(), etag, 'nothing was applied');
+  });
+
   test('concurrent writers with the same ETag: one is applied, the others get 412', async () => {
     const etag = await etagOf();
     const answers = await Promise.all(

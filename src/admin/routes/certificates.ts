@@ -178,6 +178,8 @@ function addsToStore(path: string, operationId: string, summary: string, body: z
     method: 'POST',
     path,
     operationId,
+    // A PFX with a long chain, as base64.
+    maxBodyBytes: 1024 * 1024,
     summary,
     role: 'administrator',
     tag: 'certificates',

@@ -64,6 +64,7 @@ export const CONFIG_ROUTES: readonly Route[] = [
     method: 'PUT',
     path: '/config',
     operationId: 'putConfig',
+    maxBodyBytes: 4 * 1024 * 1024,
     summary: 'Replace the config file: validated as `gatehouse validate` does (422 with its FILE:LINE problems), the current file kept in the history, written atomically, reloaded',
     role: 'administrator',
     tag: 'config',
