@@ -34,6 +34,7 @@ const STATUS_TEXT: Record<number, string> = {
   403: 'the user lacks the role',
   404: 'no such resource',
   413: 'the body is larger than the endpoint takes',
+  409: 'a conflict: the change is valid but its reload was refused (nothing changed: reload_refused), or the certificate exists or is in use',
   412: 'If-Match does not carry the resource\'s current ETag',
   415: 'the body is not application/json',
   422: 'the body does not match the schema (errors name each field)',

@@ -70,8 +70,8 @@ export const CONFIG_ROUTES: readonly Route[] = [
     tag: 'config',
     body: configBody,
     guard: CONFIG_GUARD,
-    errors: [412, 422, 428],
-    response: { description: 'written and reloaded (ETag header: the new config ETag); `reload.ok` false when the reload was refused', schema: configWriteSchema },
+    errors: [409, 412, 422, 428],
+    response: { description: 'written and reloaded (ETag header: the new config ETag); a refused reload answers 409 reload_refused and leaves the file as it was', schema: configWriteSchema },
     write: async ({ ctx, body, actor }) => {
       const store = configStoreOf(ctx);
       const { etag } = await store.read();
@@ -111,7 +111,7 @@ export const CONFIG_ROUTES: readonly Route[] = [
     params: { id: 'the version\'s id (GET /config/history)' },
     body: emptyBody,
     guard: CONFIG_GUARD,
-    errors: [404, 412, 422, 428],
+    errors: [404, 409, 412, 422, 428],
     response: { description: 'restored and reloaded (ETag header: the new config ETag)', schema: configWriteSchema },
     write: async ({ ctx, params, actor }) => {
       const store = configStoreOf(ctx);

@@ -134,7 +134,7 @@ export const FARM_CONFIG_ROUTES: readonly Route[] = [
     params: farmParam,
     body: serverBody,
     guard: FARM_GUARD,
-    errors: [404, 412, 422, 428],
+    errors: [404, 409, 412, 422, 428],
     response: { description: 'added and reloaded (status 201; ETag header: the farm\'s new ETag)', schema: farmWriteSchema },
     write: farmConfigWrite(({ body }, { index }) => {
       const server = Object.fromEntries(Object.entries(body as z.output<typeof serverBody>).filter(([, v]) => v !== undefined));
@@ -150,7 +150,7 @@ export const FARM_CONFIG_ROUTES: readonly Route[] = [
     tag: 'farms',
     params: { farm: 'the farm\'s name', address: 'the server\'s address, host:port (percent-encode `[`, `]` of IPv6)' },
     guard: FARM_GUARD,
-    errors: [404, 412, 422, 428],
+    errors: [404, 409, 412, 422, 428],
     response: { description: 'removed and reloaded (ETag header: the farm\'s new ETag)', schema: farmWriteSchema },
     write: farmConfigWrite(({ params }, { index, farm }) => {
       const at = serverIndex(farm, params.address as string);
@@ -167,7 +167,7 @@ export const FARM_CONFIG_ROUTES: readonly Route[] = [
     params: farmParam,
     body: farmPatchBody,
     guard: FARM_GUARD,
-    errors: [404, 412, 422, 428],
+    errors: [404, 409, 412, 422, 428],
     response: { description: 'applied and reloaded (ETag header: the farm\'s new ETag)', schema: farmWriteSchema },
     write: farmConfigWrite(({ body }, { index }) => {
       const patch = body as z.output<typeof farmPatchBody>;

@@ -118,7 +118,7 @@ export const FARM_ROUTES: readonly Route[] = [
     params: serverParams,
     body: serverStateBody,
     guard: FARM_GUARD,
-    errors: [404, 412, 422, 428],
+    errors: [404, 409, 412, 422, 428],
     response: { description: 'applied: the operation, before and after, and the farm (ETag header: its new ETag)', schema: writeResultSchema },
     write: async (call) => {
       const { state, persist } = call.body as z.output<typeof serverStateBody>;

@@ -248,7 +248,7 @@ export const SITE_ROUTES: readonly Route[] = [
     params: siteParam,
     body: sslBody,
     guard: SITE_GUARD,
-    errors: [404, 412, 422, 428],
+    errors: [404, 409, 412, 422, 428],
     response: { description: 'applied and reloaded (ETag header: the site\'s new ETag)', schema: siteWriteSchema },
     write: siteWrite(({ body }, { index }) => {
       const ssl = body as z.output<typeof sslBody>;
@@ -270,7 +270,7 @@ export const SITE_ROUTES: readonly Route[] = [
     params: siteParam,
     body: bindingBody,
     guard: SITE_GUARD,
-    errors: [404, 412, 422, 428],
+    errors: [404, 409, 412, 422, 428],
     response: { description: 'added and reloaded (status 201; ETag header: the site\'s new ETag)', schema: siteWriteSchema },
     write: siteWrite(({ body, ctx }, { index }) => {
       const binding = declaredBinding(body as z.output<typeof bindingBody>, ctx);
@@ -286,7 +286,7 @@ export const SITE_ROUTES: readonly Route[] = [
     tag: 'sites',
     params: { site: 'the site\'s name', id: 'the binding\'s id (GET /sites/{site})' },
     guard: SITE_GUARD,
-    errors: [404, 412, 422, 428],
+    errors: [404, 409, 412, 422, 428],
     response: { description: 'removed and reloaded (ETag header: the site\'s new ETag)', schema: siteWriteSchema },
     write: siteWrite(({ params }, { index, site }) => {
       const ids = bindingIds(Array.isArray(site.bindings) ? site.bindings.map(record) : []);
@@ -304,7 +304,7 @@ export const SITE_ROUTES: readonly Route[] = [
     tag: 'sites',
     body: siteBody,
     guard: CONFIG_GUARD,
-    errors: [412, 422, 428],
+    errors: [409, 412, 422, 428],
     response: { description: 'added and reloaded (status 201; ETag header: the new site\'s ETag)', schema: siteWriteSchema },
     write: async ({ ctx, actor, body }) => {
       const input = body as z.output<typeof siteBody>;
@@ -336,7 +336,7 @@ export const SITE_ROUTES: readonly Route[] = [
     tag: 'sites',
     params: siteParam,
     guard: SITE_GUARD,
-    errors: [404, 412, 422, 428],
+    errors: [404, 409, 412, 422, 428],
     response: { description: 'removed and reloaded (ETag header: the config\'s new ETag)', schema: siteWriteSchema },
     write: siteWrite((_call, { index }) => ({ operation: { type: 'site.delete' }, mutate: (doc) => void doc.deleteIn(['sites', index]) }), (site) => site ?? null),
   },
@@ -366,7 +366,7 @@ export const SITE_ROUTES: readonly Route[] = [
     params: siteParam,
     body: tracingBody,
     guard: SITE_GUARD,
-    errors: [404, 412, 422, 428],
+    errors: [404, 409, 412, 422, 428],
     response: { description: 'applied and reloaded (ETag header: the site\'s new ETag)', schema: siteWriteSchema },
     write: siteWrite(({ body }, { index }) => {
       const { tracing } = body as z.output<typeof tracingBody>;
