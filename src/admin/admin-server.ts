@@ -12,6 +12,7 @@ import type { EventLog } from '../tracing/log.js';
 import { closeAllConnections } from '../platform/connections.js';
 import type { AdminSettings } from '../config/admin-schema.js';
 import type { AdminApi } from './api.js';
+import { consoleFiles, type ConsoleFiles } from '../console/static.js';
 
 /** What the admin listener serves: a prom-client registry (GatehouseMetrics has one). */
 export interface MetricsSource {
@@ -50,15 +51,19 @@ export interface AdminServerOptions {
   readonly api?: AdminApi;
   /** `authenticated`: /metrics needs a user too (the api's authentication). */
   readonly metrics?: 'open' | 'authenticated';
+  /** The console's files at / (src/console/static.ts); served whenever the admin API is. */
+  readonly console?: ConsoleFiles;
 }
 
 /** The request handler alone (tests may mount it on a server of their own). */
 export function adminRequestHandler(metrics: MetricsSource, eventLog?: EventLog, options: Omit<AdminServerOptions, 'eventLog'> = {}): (req: IncomingMessage, res: ServerResponse) => void {
+  const consoleAt = options.console ?? consoleFiles();
   return (req, res) => {
     const url = req.url ?? '/';
     const queryAt = url.indexOf('?');
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
     if (options.api && (path === '/api' || path.startsWith('/api/'))) return options.api.handle(req, res);
+    if (options.api && consoleAt.owns(path)) return consoleAt.serve(req, res, path);
     req.resume(); // no body is read: drain any the client sent
     if (path !== '/metrics') return answer(res, 404, `Not Found: the admin listener serves GET /metrics${options.api ? ' and the admin API under /api/v1' : ''}`);
     if (options.metrics === 'authenticated' && options.api && !options.api.authenticateOrAnswer(req, res)) return;
