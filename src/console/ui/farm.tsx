@@ -100,8 +100,7 @@ export function FarmPage(props: { readonly farm: string; readonly who: Whoami; r
                   <th scope="col">Failed Requests</th>
                   <th scope="col">Requests/s</th>
                   <th scope="col">Response Time</th>
-                  <th scope="col">Bytes Sent</th>
-                  <th scope="col">Bytes Received</th>
+                  <th scope="col">Bytes Sent / Received</th>
                   <th scope="col">Actions</th>
                 </tr>
               </thead>
@@ -122,22 +121,25 @@ export function FarmPage(props: { readonly farm: string; readonly who: Whoami; r
                     <td class={`num ${s.failedRequests > 0 ? 'warn' : ''}`}>{number(s.failedRequests)}</td>
                     <td class="num">{s.requestsPerSecond.toFixed(2)}</td>
                     <td class="num">{ms(s.responseTimeMs)}</td>
-                    <td class="num">{bytes(s.bytesSent)}</td>
-                    <td class="num">{bytes(s.bytesReceived)}</td>
+                    <td class="num">
+                      {bytes(s.bytesSent)} / {bytes(s.bytesReceived)}
+                    </td>
                     <td class="actions">
-                      {SERVER_ACTIONS.map((a) => (
-                        <button
-                          key={a.label}
-                          type="button"
-                          aria-label={`${a.label} ${s.address}`}
-                          aria-describedby={canAct ? undefined : 'actions-disabled'}
-                          title={canAct ? undefined : reason}
-                          disabled={!canAct || busy || !a.allowed(s)}
-                          onClick={() => void act(`${a.label} ${s.address}`, a.method, a.path(s.address), a.body)}
-                        >
-                          {a.label}
-                        </button>
-                      ))}
+                      <div class="buttons">
+                        {SERVER_ACTIONS.map((a) => (
+                          <button
+                            key={a.label}
+                            type="button"
+                            aria-label={`${a.label} ${s.address}`}
+                            aria-describedby={canAct ? undefined : 'actions-disabled'}
+                            title={canAct ? undefined : reason}
+                            disabled={!canAct || busy || !a.allowed(s)}
+                            onClick={() => void act(`${a.label} ${s.address}`, a.method, a.path(s.address), a.body)}
+                          >
+                            {a.label}
+                          </button>
+                        ))}
+                      </div>
                     </td>
                   </tr>
                 ))}
