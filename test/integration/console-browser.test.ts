@@ -6,7 +6,6 @@
  * of docs/console/ are made here (1280×800).
  */
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -19,6 +18,7 @@ import { REPO, startGatehouse, type RunningGatehouse } from '../support/gatehous
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { within } from '../support/within.js';
 import { apiClient, makeToken, type Badge } from './admin-api-helpers.js';
+import { directRequest } from './e2e-helpers.js';
 
 const SHOTS = join(REPO, 'docs', 'console');
 
@@ -79,18 +79,10 @@ after(async () => {
   await pki?.cleanup();
 });
 
-/** One request of a new client (no cookie, a new connection) to the site: which server answered. */
-function hit(): Promise<{ status: number; server: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${running.url('web', 'http')}/`, { agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, server: body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+/** One request of a new client (its own connection, no cookie) to the site: which server answered. */
+async function hit(): Promise<{ status: number; server: string }> {
+  const answer = await directRequest(running.port('web', 'http'), '/');
+  return { status: answer.status, server: answer.body };
 }
 
 async function signInWithToken(watched: WatchedPage, token: string): Promise<void> {

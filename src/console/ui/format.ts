@@ -1,15 +1,6 @@
 /** How the console writes numbers, sizes and times. */
 export const number = (n: number): string => n.toLocaleString('en-US');
-export function bytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
+export { formatBytes as bytes } from '../../shared/format-bytes';
 export const ms = (n: number | null): string => (n === null ? '–' : `${n.toFixed(1)} ms`);
 export function when(iso: string): string {
   const date = new Date(iso);
