@@ -6,12 +6,19 @@
 import { useRef } from 'preact/hooks';
 import { get } from './api';
 import { number, when } from './format';
-import { useLive } from './live';
+import { REFRESH_MS, useLive } from './live';
 import type { CertificateEntry, FarmView, SiteView, StatusView } from './types';
 
 const SAMPLES = 40;
 const SOON_DAYS = 30;
 const CLIENT_CERTIFICATES: Readonly<Record<string, string>> = { ignore: 'Ignore', accept: 'Accept', require: 'Require' };
+
+/** A farm's samples while the page is open: requests/s, and failures new at each sample. */
+interface Samples {
+  rps: number[];
+  failed: number[];
+  failedTotal: number | null;
+}
 
 interface OverviewData {
   readonly status: StatusView;
@@ -37,13 +44,19 @@ function Sparkline(props: { readonly values: readonly number[]; readonly label: 
 }
 
 export function Overview(props: { readonly eventTick: number }) {
-  const history = useRef(new Map<string, { rps: number[]; failed: number[] }>());
+  const history = useRef(new Map<string, Samples>());
+  const seen = useRef<OverviewData | null>(null);
   const { data, error } = useLive(loadOverview, props.eventTick);
-  if (data) {
+  if (data && data !== seen.current) {
+    // One sample per answer (a re-render without new data adds none).
+    seen.current = data;
     for (const farm of data.farms) {
-      const samples = history.current.get(farm.name) ?? { rps: [], failed: [] };
+      const samples = history.current.get(farm.name) ?? { rps: [], failed: [], failedTotal: null };
+      const failedTotal = farm.servers.reduce((sum, s) => sum + s.failedRequests, 0);
       samples.rps = [...samples.rps, farm.servers.reduce((sum, s) => sum + s.requestsPerSecond, 0)].slice(-SAMPLES);
-      samples.failed = [...samples.failed, farm.servers.reduce((sum, s) => sum + s.failedRequests, 0)].slice(-SAMPLES);
+      // New failures since the previous sample (a counters reset starts again from 0).
+      samples.failed = [...samples.failed, samples.failedTotal === null ? 0 : Math.max(0, failedTotal - samples.failedTotal)].slice(-SAMPLES);
+      samples.failedTotal = failedTotal;
       history.current.set(farm.name, samples);
     }
   }
@@ -112,9 +125,9 @@ export function Overview(props: { readonly eventTick: number }) {
               </thead>
               <tbody>
                 {data.farms.map((farm) => {
-                  const samples = history.current.get(farm.name) ?? { rps: [], failed: [] };
+                  const samples = history.current.get(farm.name) ?? { rps: [], failed: [], failedTotal: null };
                   const rps = samples.rps[samples.rps.length - 1] ?? 0;
-                  const failed = samples.failed[samples.failed.length - 1] ?? 0;
+                  const failed = samples.failedTotal ?? 0;
                   return (
                     <tr key={farm.name}>
                       <th scope="row">
@@ -125,10 +138,10 @@ export function Overview(props: { readonly eventTick: number }) {
                         {farm.ignoringHealth ? ' (too few healthy: ignoring health)' : ''}
                       </td>
                       <td class="num">
-                        {rps.toFixed(1)} <Sparkline values={samples.rps} label={`requests per second of ${farm.name}, last ${samples.rps.length} samples`} />
+                        {rps.toFixed(1)} <Sparkline values={samples.rps} label={`requests per second of ${farm.name}, last ${samples.rps.length} samples (every ${REFRESH_MS / 1000} s)`} />
                       </td>
                       <td class={`num ${failed > 0 ? 'warn' : ''}`}>
-                        {number(failed)} <Sparkline values={samples.failed} label={`failed requests of ${farm.name}, last ${samples.failed.length} samples`} />
+                        {number(failed)} <Sparkline values={samples.failed} label={`new failed requests of ${farm.name} per sample, last ${samples.failed.length} samples (every ${REFRESH_MS / 1000} s)`} />
                       </td>
                       <td>{farm.algorithm}</td>
                     </tr>
