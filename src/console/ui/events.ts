@@ -15,6 +15,7 @@ export interface StreamEvent {
 /** Feeds text chunks, calls `onEvent` for each complete event; keeps the partial line between chunks. */
 export class EventStreamParser {
   #buffer = '';
+  #endedWithCr = false;
   #id: string | undefined;
   #type = 'message';
   #data: string[] = [];
@@ -23,11 +24,15 @@ export class EventStreamParser {
   constructor(private readonly onEvent: (event: StreamEvent) => void) {}
 
   push(chunk: string): void {
-    this.#buffer += chunk;
+    // A CR that ended the previous chunk's last line and the LF that starts this one are one line end.
+    this.#buffer += this.#endedWithCr && chunk.startsWith('\n') ? chunk.slice(1) : chunk;
+    this.#endedWithCr = false;
     let newline: number;
     while ((newline = this.#buffer.search(/\r\n|\r|\n/)) >= 0) {
       const line = this.#buffer.slice(0, newline);
-      this.#buffer = this.#buffer.slice(newline + (this.#buffer.startsWith('\r\n', newline) ? 2 : 1));
+      const crlf = this.#buffer.startsWith('\r\n', newline);
+      if (!crlf && this.#buffer[newline] === '\r' && newline === this.#buffer.length - 1) this.#endedWithCr = true;
+      this.#buffer = this.#buffer.slice(newline + (crlf ? 2 : 1));
       this.#line(line);
     }
   }
