@@ -1,7 +1,8 @@
 /**
  * The admin listener: `GET /metrics` (and HEAD) with the Prometheus text exposition, the admin API under
- * `/api/` when one is given (api.ts: authenticated, problem+json), 404 on any other path and 405 on any
- * other method of /metrics. Plain http, or https with `admin.certificate` (asking for admin badges when
+ * `/api/` when one is given (api.ts: authenticated, problem+json) and then also the browser console at `/`
+ * (src/console/static.ts: its public files with a strict CSP; 404 on other paths), else 404 on any other
+ * path; 405 on any other method of /metrics. Plain http, or https with `admin.certificate` (asking for admin badges when
  * `admin.trustedCaFile` is set). It binds where the `admin` key says (127.0.0.1 by default) and only when
  * that key is present: app.ts (or the cluster's primary) starts it, and closes it on stop.
  */
