@@ -9,6 +9,7 @@
  *   tls/                 the door (client certificates, revocation, TLS contexts)
  *   tracing/             request records, access logs, traces, metrics, the event log
  *   farm/                farms, servers, algorithms, health tests, affinity
+ *   console/             the browser console (served by admin/; talks to it only over /api/v1)
  *   proxy/, admin/       the request path; the admin listener
  *   app.ts               the composition root
  *   cluster/, cli/, demo/, main.ts
@@ -50,7 +51,8 @@ module.exports = {
     onlyImports('tracing-below-farm', 'src/tracing/ reads what it records through its own types (trace-builder.ts TracedRequest), not proxy/ or farm/.', '^src/tracing/', ['^src/(tracing|tls|config|shared|platform)/']),
     onlyImports('farm-below-proxy', 'src/farm/ is given its servers\' connections (FarmStateOptions.connect): it imports nothing of proxy/.', '^src/farm/', ['^src/(farm|tracing|tls|config|shared|platform)/']),
     onlyImports('proxy-below-app', 'src/proxy/ is the request path: it knows nothing of the composition root, the admin API, cluster or CLI.', '^src/proxy/', ['^src/(proxy|farm|tracing|tls|config|shared|platform)/']),
-    onlyImports('admin-below-app', 'src/admin/ is wired by app.ts and cluster/: it imports neither.', '^src/admin/', ['^src/(admin|proxy|farm|tracing|tls|config|shared|platform|pki)/']),
+    onlyImports('admin-below-app', 'src/admin/ is wired by app.ts and cluster/: it imports neither.', '^src/admin/', ['^src/(admin|console|proxy|farm|tracing|tls|config|shared|platform|pki)/']),
+    onlyImports('console-is-a-leaf', 'src/console/ (the browser console: its files and the server part that serves them) speaks to Gatehouse only through the admin API: it imports nothing of src/ outside itself but shared/.', '^src/console/', ['^src/(console|shared)/']),
     {
       name: 'app-is-composed-by-cli-and-cluster',
       comment: 'app.ts, the composition root, is imported by cli/ and cluster/ only.',
@@ -78,7 +80,7 @@ module.exports = {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     doNotFollow: { path: 'node_modules' },
-    // Sources import './x.js' for './x.ts' (NodeNext).
-    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+    // Sources import './x.js' for './x.ts' (NodeNext); the console's browser code (src/console/ui) imports './x' for x.ts or x.tsx.
+    enhancedResolveOptions: { extensions: ['.ts', '.tsx', '.js'] },
   },
 };

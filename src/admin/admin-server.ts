@@ -1,7 +1,8 @@
 /**
  * The admin listener: `GET /metrics` (and HEAD) with the Prometheus text exposition, the admin API under
- * `/api/` when one is given (api.ts: authenticated, problem+json), 404 on any other path and 405 on any
- * other method of /metrics. Plain http, or https with `admin.certificate` (asking for admin badges when
+ * `/api/` when one is given (api.ts: authenticated, problem+json) and then also the browser console at `/`
+ * (src/console/static.ts: its public files with a strict CSP; 404 on other paths), else 404 on any other
+ * path; 405 on any other method of /metrics. Plain http, or https with `admin.certificate` (asking for admin badges when
  * `admin.trustedCaFile` is set). It binds where the `admin` key says (127.0.0.1 by default) and only when
  * that key is present: app.ts (or the cluster's primary) starts it, and closes it on stop.
  */
@@ -12,6 +13,7 @@ import type { EventLog } from '../tracing/log.js';
 import { closeAllConnections } from '../platform/connections.js';
 import type { AdminSettings } from '../config/admin-schema.js';
 import type { AdminApi } from './api.js';
+import { consoleFiles, type ConsoleFiles } from '../console/static.js';
 
 /** What the admin listener serves: a prom-client registry (GatehouseMetrics has one). */
 export interface MetricsSource {
@@ -50,15 +52,19 @@ export interface AdminServerOptions {
   readonly api?: AdminApi;
   /** `authenticated`: /metrics needs a user too (the api's authentication). */
   readonly metrics?: 'open' | 'authenticated';
+  /** The console's files at / (src/console/static.ts); served whenever the admin API is. */
+  readonly console?: ConsoleFiles;
 }
 
 /** The request handler alone (tests may mount it on a server of their own). */
 export function adminRequestHandler(metrics: MetricsSource, eventLog?: EventLog, options: Omit<AdminServerOptions, 'eventLog'> = {}): (req: IncomingMessage, res: ServerResponse) => void {
+  const consoleAt = options.console ?? consoleFiles();
   return (req, res) => {
     const url = req.url ?? '/';
     const queryAt = url.indexOf('?');
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
     if (options.api && (path === '/api' || path.startsWith('/api/'))) return options.api.handle(req, res);
+    if (options.api && consoleAt.owns(path)) return consoleAt.serve(req, res, path);
     req.resume(); // no body is read: drain any the client sent
     if (path !== '/metrics') return answer(res, 404, `Not Found: the admin listener serves GET /metrics${options.api ? ' and the admin API under /api/v1' : ''}`);
     if (options.metrics === 'authenticated' && options.api && !options.api.authenticateOrAnswer(req, res)) return;

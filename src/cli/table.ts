@@ -30,17 +30,7 @@ export function renderPairs(pairs: readonly (readonly [string, string])[]): stri
   return `${pairs.map(([key, value]) => `${key.padEnd(width)}  ${value}`.trimEnd()).join('\n')}\n`;
 }
 
-/** 1536 → `1.5 KB`. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
+export { formatBytes } from '../shared/format-bytes.js';
 
 /** 3725 → `1h 02m 05s`. */
 export function formatDuration(seconds: number): string {

@@ -10,5 +10,6 @@ import { FARM_ROUTES } from './farms.js';
 import { SITE_ROUTES } from './sites.js';
 import { STATUS_ROUTES } from './status.js';
 import { TRACE_ROUTES } from './traces.js';
+import { WHOAMI_ROUTES } from './whoami.js';
 
-export const ROUTES: readonly Route[] = [...STATUS_ROUTES, ...CONFIG_ROUTES, ...SITE_ROUTES, ...FARM_ROUTES, ...FARM_CONFIG_ROUTES, ...CERTIFICATE_ROUTES, ...CLIENT_CERTIFICATE_ROUTES, ...TRACE_ROUTES, ...EVENT_ROUTES, ...AUDIT_ROUTES];
+export const ROUTES: readonly Route[] = [...STATUS_ROUTES, ...WHOAMI_ROUTES, ...CONFIG_ROUTES, ...SITE_ROUTES, ...FARM_ROUTES, ...FARM_CONFIG_ROUTES, ...CERTIFICATE_ROUTES, ...CLIENT_CERTIFICATE_ROUTES, ...TRACE_ROUTES, ...EVENT_ROUTES, ...AUDIT_ROUTES];
