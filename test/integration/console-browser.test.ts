@@ -325,9 +325,10 @@ describe('the console in Chromium', () => {
       const ran = await page.evaluate(`(() => { const script = document.createElement('script'); script.textContent = 'window.inlineRan = true'; document.head.append(script); return window.inlineRan === true; })()`);
       assert.equal(ran, false, 'inline script refused');
       assert.match((await refusal).text(), /script-src 'self'/);
+      // The heading shows before the farm's data arrives: wait for the row's button (it must become visible).
+      await page.getByRole('button', { name: `Drain ${(backends[1] as Backend).address}` }).waitFor({ state: 'visible', timeout: 10_000 });
       const overflow = (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
       assert.ok(overflow <= 0, `no sideways scrolling of the page at 400 px (the table scrolls in its box): ${overflow}px`);
-      assert.equal(await page.getByRole('button', { name: `Drain ${(backends[1] as Backend).address}` }).isVisible(), true);
     } finally {
       await watched.close();
     }
