@@ -197,7 +197,7 @@ export function createAdminApi(ctx: AdminContext): AdminApi {
       const result = applied.failed !== undefined ? 'failed' : applied.changed ? 'applied' : 'unchanged';
       await ctx.audit.append({ id, phase: 'result', who, action, target, before, after: applied.after, result, ...(applied.failed !== undefined ? { reason: applied.failed } : {}) }).catch((error: unknown) => ctx.eventLog?.error(`admin API: the audit result of ${id} could not be written: ${(error as Error).message}`));
       ctx.eventLog?.info(`admin: ${actor} ${action} ${JSON.stringify(operation)}: ${result}`);
-      ctx.events?.publish({ type: 'admin', who: actor, action, operation, result });
+      ctx.events.publish({ type: 'admin', who: actor, action, operation, result });
       return applied;
     });
     sendJson(res, answer.status ?? 200, answer.body, answer.etag ? { etag: answer.etag } : {});

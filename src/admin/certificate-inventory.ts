@@ -6,7 +6,7 @@
  * it and its problems: expiring, expired, not yet valid, chain incomplete, key mismatch. No private key
  * leaves this module: keys are only read to compare with their certificate.
  */
-import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { rootCertificates } from 'node:tls';
@@ -18,6 +18,7 @@ import { crlsIn } from '../config/tls-files.js';
 import { readPfx } from '../pki/index.js';
 import { certificateFiles, certificateStoreDir } from './certificate-paths.js';
 import { readStore } from './certificate-store.js';
+import { etagOf } from './etag.js';
 
 x509.cryptoProvider.set(globalThis.crypto);
 
@@ -319,7 +320,7 @@ function entryOf(sightings: readonly Sighting[], nowMs: number): CertificateEntr
 
 /** The listing's ETag: a hash of what it shows (a write to the store, a config change, a day passing change it). */
 export function listingEtag(certificates: readonly CertificateEntry[], crls: readonly CrlEntry[]): string {
-  return `"${createHash('sha256').update(JSON.stringify({ certificates, crls })).digest('base64url').slice(0, 27)}"`;
+  return etagOf(JSON.stringify({ certificates, crls }));
 }
 
 /** Everything the Server Certificates page shows, read now from the config file and the store folder. */

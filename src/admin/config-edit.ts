@@ -5,7 +5,8 @@
  * auditing the touched part before → after.
  */
 import { parse, type Document } from 'yaml';
-import { configStoreOf, etagOf, type ConfigStore, type WriteOutcome } from './config-store.js';
+import { configStoreOf, type ConfigStore, type WriteOutcome } from './config-store.js';
+import { etagOf } from './etag.js';
 import type { AdminContext } from './context.js';
 import { ApiProblem } from './problem.js';
 import type { AppliedWrite, PreparedWrite } from './route.js';

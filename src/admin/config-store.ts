@@ -18,6 +18,7 @@ import { parseDocument, type Document } from 'yaml';
 import { loadConfigText, type LoadResult } from '../config/load.js';
 import { ConfigError } from '../config/problem.js';
 import type { AdminContext, ReloadSummary } from './context.js';
+import { etagOf } from './etag.js';
 import { ApiProblem, type FieldError } from './problem.js';
 
 /** Versions kept in the history folder. */
@@ -66,10 +67,6 @@ export interface WriteOptions {
   readonly who?: string;
   /** Refuse (412) unless the file's ETag is still this one. */
   readonly ifEtag?: string;
-}
-
-export function etagOf(bytes: Buffer | string): string {
-  return `"${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}"`;
 }
 
 /** Problem lines (`FILE:LINE key.path: message`) as structured errors; the lines stay the detail. */

@@ -30,8 +30,8 @@ export interface AdminContext {
   readonly workers: number;
   readonly audit: AuditLog;
   readonly eventLog?: EventLog;
-  /** The events (GET /events, the stream); absent where no bus is kept. */
-  readonly events?: EventBus;
+  /** The events (GET /events, the stream): this process's bus, or the primary's (the workers forward theirs). */
+  readonly events: EventBus;
   /** The client certificates seen since start (one process: its inventory; several: the workers' merged). */
   readonly clientCertificates?: () => Promise<ClientCertificateEntry[]>;
 }

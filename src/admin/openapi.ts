@@ -39,7 +39,6 @@ const STATUS_TEXT: Record<number, string> = {
   415: 'the body is not application/json',
   422: 'the body does not match the schema (errors name each field)',
   428: 'If-Match is missing',
-  501: 'not available yet',
   503: 'the audit log cannot be written (nothing was changed)',
 };
 

@@ -23,8 +23,6 @@ export type ProblemCode =
   | 'body_too_large'
   | 'precondition_required'
   | 'precondition_failed'
-  | 'not_implemented'
-  | 'cluster_unsupported'
   | 'worker_unavailable'
   | 'worker_failed'
   | 'audit_failed'

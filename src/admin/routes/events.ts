@@ -31,11 +31,6 @@ const streamQuery = z.strictObject({
   since: z.coerce.number().int().min(0).optional().describe('replay the kept events after this id first (as Last-Event-ID does; the header wins)'),
 });
 
-function busOf(call: Call): EventBus {
-  if (!call.ctx.events) throw new ApiProblem(501, 'not_implemented', 'Not Implemented', 'this process keeps no events');
-  return call.ctx.events;
-}
-
 function frame(event: GatehouseEvent): string {
   return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
@@ -52,7 +47,7 @@ function resumeFrom(req: IncomingMessage, query: z.output<typeof streamQuery>): 
 }
 
 function stream(call: Call, req: IncomingMessage, res: ServerResponse): void {
-  const bus = busOf(call);
+  const bus = call.ctx.events;
   const from = resumeFrom(req, call.query as z.output<typeof streamQuery>);
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
   if (req.method === 'HEAD') return void res.end();
@@ -98,10 +93,9 @@ export const EVENT_ROUTES: readonly Route[] = [
     role: 'viewer',
     tag: 'events',
     query: eventsQuery,
-    errors: [501],
     response: { description: 'the kept events after `since` (the bus keeps the last 1,000) and the newest id', schema: z.object({ events: z.array(eventSchema), last: z.number().int().describe('the newest event\'s id: pass it as `since` next time'), oldest: z.number().int().describe('the oldest kept event\'s id') }) },
     handle: (call) => {
-      const bus = busOf(call);
+      const bus = call.ctx.events;
       const { since, limit } = call.query as z.output<typeof eventsQuery>;
       return { body: { events: bus.since(since, limit), last: bus.last, oldest: bus.oldest } };
     },
@@ -114,7 +108,7 @@ export const EVENT_ROUTES: readonly Route[] = [
     role: 'viewer',
     tag: 'events',
     query: streamQuery,
-    errors: [422, 501],
+    errors: [422],
     response: {
       description: 'text/event-stream: `retry:`, then per event `id:` (its id), `event:` (its type) and `data:` (the event as JSON, as GET /events gives it); a `: heartbeat` comment every 15 s. With Last-Event-ID (or ?since) the kept events after it come first.',
       schema: eventSchema,
