@@ -6,18 +6,16 @@
  * of docs/console/ are made here (1280×800).
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { issueClient } from '../../src/pki/index.js';
 import { CONSOLE_CSP } from '../../src/console/static.js';
-import { launchChromium, openConsole, screenshot, type WatchedPage } from '../support/browser.js';
-import { startBackend, type Backend } from '../support/backends.js';
-import { REPO, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { openConsole, screenshot, type WatchedPage } from '../support/browser.js';
+import type { Backend } from '../support/backends.js';
+import { assertClean, signInWithToken, startConsoleGatehouse, type ConsoleGatehouse } from '../support/console-gatehouse.js';
+import { REPO, type RunningGatehouse } from '../support/gatehouse.js';
 import { within } from '../support/within.js';
-import { apiClient, makeToken, type Badge } from './admin-api-helpers.js';
+import type { Badge } from './admin-api-helpers.js';
 import { directRequest } from './e2e-helpers.js';
 
 const SHOTS = join(REPO, 'docs', 'console');
@@ -27,71 +25,28 @@ interface PageGlobals {
   readonly document: { querySelector(selector: string): { readonly textContent: string | null } | null };
 }
 
-let pki: TestPki;
-let backends: Backend[];
+let fixture: ConsoleGatehouse;
+let backends: readonly Backend[];
 let running: RunningGatehouse;
 let browser: Browser;
 let alice: Badge;
-const tokens = { operator: '', viewer: '' };
-let api: ReturnType<typeof apiClient>;
+let tokens: ConsoleGatehouse['tokens'];
+let api: ConsoleGatehouse['api'];
 let origin: string;
 
 before(async () => {
-  pki = await createTestPki();
-  const issued = await issueClient({ ca: pki.root, commonName: 'Alice Admin', organization: 'Example' });
-  alice = { certFile: join(pki.dir, 'alice-badge.pem'), keyFile: join(pki.dir, 'alice-badge.key') };
-  await writeFile(alice.certFile, issued.certPem);
-  await writeFile(alice.keyFile, issued.keyPem, { mode: 0o600 });
-  const operator = await makeToken(pki.dir, 'operator');
-  const viewer = await makeToken(pki.dir, 'viewer');
-  tokens.operator = operator.token;
-  tokens.viewer = viewer.token;
-  backends = await Promise.all(['one', 'two', 'three'].map((name) => startBackend(name, (_req, res, backend) => res.end(backend.name))));
-  running = await startGatehouse(
-    `accessLog: off
-admin:
-  port: 0
-  certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} }
-  trustedCaFile: ${pki.caFile}
-  users:
-    - { subject: "CN=Alice Admin, O=Example", role: administrator }
-    - { name: operator-bot, tokenFile: ${operator.file}, role: operator }
-    - { name: viewer-bot, tokenFile: ${viewer.file}, role: viewer }
-sites:
-  - name: web
-    bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
-    farm: web
-farms:
-  - name: web
-    servers: [${backends.map((b) => `{ address: ${b.address} }`).join(', ')}]
-`,
-    pki.dir,
-  );
-  origin = (running.gatehouse.admin as { url: string }).url;
-  api = apiClient(() => origin, pki.caFile);
-  browser = await launchChromium();
+  fixture = await startConsoleGatehouse();
+  ({ backends, running, browser, alice, tokens, api, origin } = fixture);
 });
 
 after(async () => {
-  await browser?.close();
-  await running?.stop();
-  await Promise.all((backends ?? []).map((b) => b.close()));
-  await pki?.cleanup();
+  await fixture?.stop();
 });
 
 /** One request of a new client (its own connection, no cookie) to the site: which server answered. */
 async function hit(): Promise<{ status: number; server: string }> {
   const answer = await directRequest(running.port('web', 'http'), '/');
   return { status: answer.status, server: answer.body };
-}
-
-async function signInWithToken(watched: WatchedPage, token: string): Promise<void> {
-  const { page } = watched;
-  await page.goto(`${origin}/`);
-  await page.getByRole('heading', { name: 'Gatehouse console: sign in' }).waitFor();
-  await page.getByLabel('Token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Overview' }).waitFor();
 }
 
 async function openFarm(watched: WatchedPage): Promise<void> {
@@ -103,14 +58,6 @@ async function openFarm(watched: WatchedPage): Promise<void> {
 }
 
 const cell = (watched: WatchedPage, backend: Backend, column: string) => watched.page.locator(`tr[data-server="${backend.address}"] td[data-col="${column}"]`);
-
-/** Nothing refused by the CSP, no uncaught error; `allowed`: console errors the test caused on purpose. */
-function assertClean(watched: WatchedPage, allowed: RegExp[] = []): void {
-  assert.deepEqual(watched.cspViolations(), [], 'no CSP violation');
-  assert.deepEqual(watched.errors, [], 'no uncaught error in the page');
-  const unexpected = watched.messages.filter((m) => m.startsWith('error:') && !allowed.some((re) => re.test(m)));
-  assert.deepEqual(unexpected, [], 'no console error');
-}
 
 describe('the console files', () => {
   test('GET / gives the console with the CSP and the other security headers; assets revalidate; other paths 404', async () => {
@@ -172,7 +119,7 @@ describe('the console in Chromium', () => {
     const watched = await openConsole(browser, { origin });
     try {
       const { page } = watched;
-      await signInWithToken(watched, tokens.operator);
+      await signInWithToken(watched, origin, tokens.operator);
       assert.match((await page.getByTestId('who').textContent()) ?? '', /operator-bot · operator · token/);
       await openFarm(watched);
       const drained = backends[0] as Backend;
@@ -232,7 +179,7 @@ describe('the console in Chromium', () => {
     const watched = await openConsole(browser, { origin });
     try {
       const { page } = watched;
-      await signInWithToken(watched, tokens.viewer);
+      await signInWithToken(watched, origin, tokens.viewer);
       await openFarm(watched);
       const reason = page.getByTestId('disabled-reason');
       assert.match((await reason.textContent()) ?? '', /viewer-bot has the role viewer; they need operator or administrator/);
@@ -257,7 +204,7 @@ describe('the console in Chromium', () => {
       // The page's timers (its refreshes) stop when the clock is paused: what it shows goes stale, as it
       // does when another user acts between two refreshes.
       await page.clock.install();
-      await signInWithToken(watched, tokens.operator);
+      await signInWithToken(watched, origin, tokens.operator);
       await openFarm(watched);
       await page.clock.pauseAt(Date.now() + 60_000);
       const target = backends[2] as Backend;
