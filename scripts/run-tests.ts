@@ -6,7 +6,8 @@
  * node that runs this script (`process.execPath`, also what the tests spawn), named first and last in the output.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -31,7 +32,23 @@ const node = `node ${process.version} (${process.execPath})`;
 process.stdout.write(`${files.length} test files on ${node}\n`);
 // No test may hang the suite: each test is bounded (--test-timeout), and a file whose tests are done exits
 // even if something it opened is still referenced (--test-force-exit), so CI never waits for its cap.
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-force-exit', ...process.argv.slice(2), ...files], { cwd: root, stdio: 'inherit' });
+// Beside the spec reporter, failure-summary.ts writes the failed tests alone, printed again at the end.
+const summaryDir = mkdtempSync(join(tmpdir(), 'gatehouse-test-failures-'));
+const summaryFile = join(summaryDir, 'failures.txt');
+const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${join(root, 'dist/scripts/failure-summary.js')}`, `--test-reporter-destination=${summaryFile}`];
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-force-exit', ...reporters, ...process.argv.slice(2), ...files], { cwd: root, stdio: 'inherit' });
 const status = result.status ?? 1;
+let failures = '';
+try {
+  failures = readFileSync(summaryFile, 'utf8');
+} catch {
+  failures = status === 0 ? '' : '(the failure summary was not written)\n';
+}
+rmSync(summaryDir, { recursive: true, force: true });
+if (failures) {
+  process.stdout.write(`\n=== failures on ${node}\n${failures}`);
+  // .ci/run prints every pass's failures again after all passes (GATEHOUSE_FAILURES_FILE).
+  if (process.env.GATEHOUSE_FAILURES_FILE) appendFileSync(process.env.GATEHOUSE_FAILURES_FILE, `=== failures on ${node}\n${failures}\n`);
+}
 process.stdout.write(`tests on ${node}: ${status === 0 ? 'passed' : `failed (exit ${result.status ?? result.signal ?? result.error?.message})`}\n`);
 process.exit(status);

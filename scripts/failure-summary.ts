@@ -1,0 +1,37 @@
+/**
+ * A node:test reporter that writes only the failed tests (file, the test's path of names, the error's
+ * message and the first lines of its stack), for the end of `npm test`'s output: CI keeps the tail of a
+ * long log, and a failure must be readable there. run-tests.ts runs it beside the spec reporter.
+ */
+interface FailEvent {
+  readonly type: string;
+  readonly data: { readonly name: string; readonly nesting: number; readonly file?: string; readonly details?: { readonly error?: unknown; readonly type?: string } };
+}
+
+const STACK_LINES = 6;
+/** A message longer than this (a child's whole output in it) keeps its first lines. */
+const MESSAGE_LINES = 40;
+
+function describeError(error: unknown): string {
+  // The runner wraps the test's own error in ERR_TEST_FAILURE with the original as `cause`.
+  const inner = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  if (!(inner instanceof Error)) return String(inner);
+  const lines = inner.message.split('\n');
+  const message = lines.length > MESSAGE_LINES ? [...lines.slice(0, MESSAGE_LINES), `… (${lines.length - MESSAGE_LINES} more lines above, in the full log)`].join('\n') : inner.message;
+  const stack = (inner.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).slice(0, STACK_LINES).join('\n');
+  return `${message}${stack ? `\n${stack}` : ''}`;
+}
+
+export default async function* failureSummary(source: AsyncIterable<FailEvent>): AsyncGenerator<string> {
+  const path: string[] = [];
+  const failures: string[] = [];
+  for await (const event of source) {
+    if (event.type === 'test:start') path[event.data.nesting] = event.data.name;
+    if (event.type !== 'test:fail') continue;
+    // A suite fails because a test in it did: that test is already listed.
+    if (event.data.details?.type === 'suite') continue;
+    const names = [...path.slice(0, event.data.nesting), event.data.name].join(' › ');
+    failures.push(`✖ ${event.data.file ?? '(file unknown)'}\n  ${names}\n${describeError(event.data.details?.error).replace(/^/gm, '    ')}`);
+  }
+  yield failures.length === 0 ? '' : `${failures.length} failed:\n${failures.join('\n\n')}\n`;
+}
