@@ -42,6 +42,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--state <dir>', 'state folder for the demo certificates and config (reused on the next run)', '.gatehouse/demo')
     .option('--port <port>', 'https port', '8443')
     .option('--http-port <port>', 'http port (answers 403.4: SSL required)', '8080')
+    .option('--admin-port <port>', 'admin listener port: the console and the admin API (https)', '9443')
     .action((options: DemoOptions) => run(async () => (await import('./commands/demo.js')).demoCommand(options)));
   program
     .command('doctor')

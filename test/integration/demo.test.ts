@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort } from './cli-helpers.js';
+import { freePort, runCli } from './cli-helpers.js';
 import { assertMode0600, certificatesIn, curlIn, leafOfPem, openssl } from './e2e-helpers.js';
 import { tempDir } from '../support/temp.js';
 import { RunningCli } from '../support/gatehouse.js';
@@ -21,8 +21,8 @@ interface DemoRun {
   readonly curls: string[][];
 }
 
-async function startDemo(t: { after(fn: () => unknown): void }, cwd: string, state: string, port: number, httpPort: number): Promise<DemoRun> {
-  const cli = new RunningCli(t, ['demo', '--state', state, '--port', String(port), '--http-port', String(httpPort)], cwd);
+async function startDemo(t: { after(fn: () => unknown): void }, cwd: string, state: string, port: number, httpPort: number, adminPort: number): Promise<DemoRun> {
+  const cli = new RunningCli(t, ['demo', '--state', state, '--port', String(port), '--http-port', String(httpPort), '--admin-port', String(adminPort)], cwd);
   await cli.waitFor('stdout', READY, 60_000);
   const output = cli.stdout;
   const curls = output
@@ -38,15 +38,29 @@ async function stopWithCtrlC(cli: RunningCli): Promise<void> {
   assert.deepEqual(exit, { code: 0, signal: null }, `exit after SIGINT\n${cli.stdout}\n${cli.stderr}`);
 }
 
+/** Three distinct ports that were free a moment ago. */
+async function threePorts(): Promise<[number, number, number]> {
+  const ports = new Set<number>();
+  for (let i = 0; i < 20 && ports.size < 3; i++) ports.add(await freePort());
+  assert.equal(ports.size, 3, 'three free ports');
+  return [...ports] as [number, number, number];
+}
+
+/** The printed console URL, token file and CLI line (`NAME=value … npx gatehouse farm list`). */
+function consoleLines(output: string): { url: string; tokenFile: string; env: Record<string, string>; args: string[] } {
+  const url = /^ {2}console\s+(https:\/\/\S+)$/m.exec(output)?.[1];
+  const tokenFile = /^ {2}token file\s+(\S+)$/m.exec(output)?.[1];
+  const cli = /^ {2}(GATEHOUSE_ADMIN_URL=.*) npx gatehouse (.+)$/m.exec(output);
+  assert.ok(url && tokenFile && cli, `the console URL, token file and CLI line:\n${output}`);
+  const env = Object.fromEntries((cli[1] as string).split(' ').map((pair) => pair.split('=', 2) as [string, string]));
+  return { url, tokenFile, env, args: (cli[2] as string).split(' ') };
+}
+
 describe('gatehouse demo', () => {
   test('the printed curl commands work as printed; Ctrl-C stops it; a second run reuses the certificates', { timeout: 180_000 }, async (t) => {
     const dir = await tempDir(t, 'gatehouse-demo-');
-    const port = await freePort();
-    let httpPort = await freePort();
-    for (let i = 0; i < 5 && httpPort === port; i++) httpPort = await freePort();
-    assert.notEqual(httpPort, port);
-
-    const first = await startDemo(t, dir, 'state', port, httpPort);
+    const [port, httpPort, adminPort] = await threePorts();
+    const first = await startDemo(t, dir, 'state', port, httpPort, adminPort);
     assert.match(first.output, /certificates created/, first.output);
     assert.match(first.output, new RegExp(`listening\\s+https://127\\.0\\.0\\.1:${port} `), first.output);
     assert.match(first.output, new RegExp(`listening\\s+http://127\\.0\\.0\\.1:${httpPort} `), first.output);
@@ -76,6 +90,25 @@ describe('gatehouse demo', () => {
     assert.equal(http.status, 403, `${http.body}\n${http.stderr}`);
     assert.match(http.body, /403\.4/, http.body);
 
+    // The console: the printed URL answers the demo client certificate as an administrator (the page
+    // itself in Chromium: console-demo.test.ts), the token file is 0600, and the printed CLI line works.
+    const printed = consoleLines(first.output);
+    assert.equal(printed.url, `https://localhost:${adminPort}/`);
+    const page = await curlIn(dir, ['--cacert', 'state/demo-ca.pem', '--cert', 'state/client.pem', '--key', 'state/client.key', printed.url]);
+    assert.equal(page.status, 200, page.stderr);
+    assert.match(page.body, /<script type="module" src="app\.js"><\/script>/, 'the console page');
+    const whoami = await curlIn(dir, ['--cacert', 'state/demo-ca.pem', '--cert', 'state/client.pem', '--key', 'state/client.key', `${printed.url}api/v1/whoami`]);
+    assert.equal(whoami.status, 200, whoami.body);
+    const who = JSON.parse(whoami.body) as { user: string; role: string; kind: string };
+    assert.deepEqual([who.role, who.kind], ['administrator', 'certificate'], whoami.body);
+    assert.match(who.user, /CN=Demo User/, whoami.body);
+    const noBadge = await curlIn(dir, ['--cacert', 'state/demo-ca.pem', `${printed.url}api/v1/whoami`]);
+    assert.equal(noBadge.status, 401, 'no certificate, no token: not signed in');
+    await assertMode0600(join(dir, printed.tokenFile));
+    const farmList = await runCli(printed.args, { cwd: dir, env: { ...process.env, ...printed.env } });
+    assert.equal(farmList.code, 0, farmList.stderr);
+    assert.match(farmList.stdout, /^demo-backends\s+yes\s+\S+\s+2\/2\b/m, farmList.stdout);
+
     await stopWithCtrlC(first.cli);
 
     const state = join(dir, 'state');
@@ -83,7 +116,7 @@ describe('gatehouse demo', () => {
     const clientPem = await readFile(join(state, 'client.pem'), 'utf8');
     const serverPem = await readFile(join(state, 'server.pem'), 'utf8');
 
-    const second = await startDemo(t, dir, 'state', port, httpPort);
+    const second = await startDemo(t, dir, 'state', port, httpPort, adminPort);
     assert.match(second.output, /certificates reused/, second.output);
     assert.equal(await readFile(join(state, 'client.pem'), 'utf8'), clientPem, 'same client certificate');
     assert.equal(await readFile(join(state, 'server.pem'), 'utf8'), serverPem, 'same server certificate');

@@ -20,7 +20,7 @@ export interface ConsoleOptions {
   /** The admin listener's URL (https://127.0.0.1:port). */
   readonly origin: string;
   /** An admin badge the browser presents. */
-  readonly badge?: { readonly certFile: string; readonly keyFile: string };
+  readonly badge?: { readonly certFile: string; readonly keyFile: string } | { readonly pfxFile: string; readonly passphrase: string };
   readonly viewport?: { readonly width: number; readonly height: number };
 }
 
@@ -41,7 +41,7 @@ export async function openConsole(browser: Browser, options: ConsoleOptions): Pr
   const context = await browser.newContext({
     ignoreHTTPSErrors: true,
     viewport: options.viewport ?? { width: 1280, height: 800 },
-    ...(options.badge ? { clientCertificates: [{ origin: options.origin, certPath: options.badge.certFile, keyPath: options.badge.keyFile }] } : {}),
+    ...(options.badge ? { clientCertificates: [{ origin: options.origin, ...('pfxFile' in options.badge ? { pfxPath: options.badge.pfxFile, passphrase: options.badge.passphrase } : { certPath: options.badge.certFile, keyPath: options.badge.keyFile }) }] } : {}),
   });
   const page = await context.newPage();
   const messages: string[] = [];
