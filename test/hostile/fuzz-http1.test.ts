@@ -20,6 +20,7 @@ import fc from 'fast-check';
 import {
   adminSpelling,
   CERT_FAMILY,
+  CLOSE_GRACE_MS,
   exchangeHttp1,
   FuzzFile,
   GATEHOUSE_HEADERS,
@@ -323,7 +324,7 @@ async function checkInput(input: Http1Input, stats: FuzzStats): Promise<Checked>
   const parsed = parseResponses(exchange.received, exchange.closed);
   if (parsed.error !== undefined) add(`answer: not well-formed (${parsed.error.replace(/[:`].*$/s, '')})`, `the answer is not well-formed HTTP/1.1: ${parsed.error}`);
   if (parsed.incomplete && exchange.timedOut) add('answer: cut short', `a response was cut short: no more bytes for ${ANSWER_TIMEOUT_MS} ms inside it`);
-  if (parsed.responses.some((response) => response.closes) && !exchange.closed) add('answer: Connection: close, connection left open', `a response says Connection: close, but the connection stayed open for ${ANSWER_TIMEOUT_MS} ms`);
+  if (parsed.responses.some((response) => response.closes) && !exchange.closed) add('answer: Connection: close, connection left open', `a response says Connection: close, but the connection stayed open ${CLOSE_GRACE_MS} ms after it`);
   if (parsed.responses.some((response) => response.status === 101)) add('answer: 101', 'a 101 Switching Protocols the backend never sent (it answers 200 to everything)');
   const added = current.checkBackend();
   const seqs = new Set<number>();
