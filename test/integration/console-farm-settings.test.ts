@@ -268,6 +268,29 @@ describe('Server Farms → a farm in Chromium (administrator badge)', () => {
       await watched.close();
     }
   });
+
+  test('a conflicting edit: another user changed the farm since the page showed it; Apply is refused as such and the farm reloaded', async () => {
+    const watched = await openConsole(fixture.browser, { origin: fixture.origin, badge: fixture.alice });
+    try {
+      const { page } = watched;
+      // Paused timers stop the page's refreshes: what it shows goes stale, as when another user acts between two.
+      await page.clock.install();
+      await page.goto(`${fixture.origin}/#/farms/web/load-balance`);
+      await page.getByTestId('algorithm-in-force').waitFor();
+      await page.clock.pauseAt(Date.now() + 60_000);
+      const before = await farm();
+      const other = await fixture.api('PATCH', `/api/v1/farms/web/servers/${encodeURIComponent(backends.alpha.address)}`, { badge: fixture.alice, body: { weight: 200 }, ifMatch: before.etag });
+      assert.equal(other.status, 200, other.text);
+      await page.getByLabel('Load balance algorithm').selectOption({ label: 'Least current request' });
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Another user changed this farm since it was shown: Apply Load Balance was not done.' }).waitFor();
+      assert.equal((await farm()).algorithm, before.algorithm, 'not applied over the other change');
+      assert.equal(await page.getByLabel('Load balance algorithm').inputValue(), before.algorithm, 'the form shows the farm as it is now');
+      assertClean(watched, [/status of 412/]);
+    } finally {
+      await watched.close();
+    }
+  });
 });
 
 describe('who may change the settings', () => {
