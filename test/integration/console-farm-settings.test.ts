@@ -102,6 +102,27 @@ describe('Server Farms → a farm in Chromium (administrator badge)', () => {
     }
   });
 
+  test('on a narrow window (400 px) the farm pages do not scroll sideways (the servers table scrolls in its box)', async () => {
+    const watched = await openConsole(fixture.browser, { origin: fixture.origin, badge: fixture.alice, viewport: { width: 400, height: 800 } });
+    try {
+      const { page } = watched;
+      for (const [path, ready] of [
+        ['servers', 'Add Server'],
+        ['health-test', 'Apply'],
+        ['load-balance', 'Apply'],
+        ['affinity', 'Apply'],
+      ] as const) {
+        await page.goto(`${fixture.origin}/#/farms/web/${path}`);
+        await page.getByRole('button', { name: ready, exact: true }).waitFor({ state: 'visible' });
+        const overflow = (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
+        assert.ok(overflow <= 0, `${path}: no sideways scrolling at 400 px: ${overflow}px`);
+      }
+      assertClean(watched);
+    } finally {
+      await watched.close();
+    }
+  });
+
   test('Servers: add a new backend (it takes traffic), set a weight (the distribution follows), disable one (no new requests), remove one, take the farm offline and back', async () => {
     const watched = await openAsAlice('/servers');
     try {
