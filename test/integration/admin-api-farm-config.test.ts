@@ -30,7 +30,7 @@ after(async () => {
 
 const farm = async () => (await rig.api('GET', '/api/v1/farms/web', { token: rig.tokens.viewer })).json;
 const webUrl = () => rig.running().gatehouse.bound.find((l) => l.protocol === 'http' && l.sites.includes('web'))!.url;
-const declaredServers = () => (parse(readFileSync(rig.configFile(), 'utf8')) as { farms: { servers: { address: string; state?: string }[] }[] }).farms[0]!.servers;
+const declaredServers = () => (parse(readFileSync(rig.configFile(), 'utf8')) as { farms: { servers: { address: string; state?: string; weight?: number; enabled?: boolean }[] }[] }).farms[0]!.servers;
 const address = (i: number) => rig.backends[i]!.address;
 const server = (view: { servers: { address: string }[] }, i: number) => view.servers.find((s) => s.address === address(i)) as { address: string; state: string; totalRequests: number; health: string };
 
@@ -117,6 +117,66 @@ describe('PATCH /farms/{farm}', () => {
     const online = await rig.api('PATCH', '/api/v1/farms/web', { token: rig.tokens.admin, body: { enabled: true }, ifMatch: offline.json.farm.etag });
     assert.equal(online.status, 200);
     assert.equal((await send(`${webUrl()}/online`)).status, 200);
+  });
+});
+
+describe('PATCH /farms/{farm}/servers/{address}', () => {
+  const path = (i: number) => `/api/v1/farms/web/servers/${encodeURIComponent(address(i))}`;
+  const received = () => rig.backends.map((b) => b.received.length);
+
+  test('weight: administrator only, guarded by the farm\'s ETag, written into the file, reloaded; the distribution follows; counters stay', async () => {
+    const before = await farm();
+    assert.equal((await rig.api('PATCH', path(0), { token: rig.tokens.operator, body: { weight: 300 }, ifMatch: before.etag })).status, 403, 'administrator only');
+    assert.equal((await rig.api('PATCH', path(0), { token: rig.tokens.admin, body: { weight: 300 }, ifMatch: '"stale"' })).status, 412);
+    assert.equal((await rig.api('PATCH', path(0), { token: rig.tokens.admin, body: { weight: 300 } })).status, 428, 'If-Match required');
+    const answer = await rig.api('PATCH', path(0), { badge: rig.badge, body: { weight: 300 }, ifMatch: before.etag });
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal(answer.json.operation.type, 'farm.setServer');
+    assert.equal(answer.json.config.reload.ok, true, JSON.stringify(answer.json.config.reload));
+    assert.equal(answer.headers.etag, answer.json.farm.etag);
+    assert.notEqual(answer.json.farm.etag, before.etag);
+    assert.equal(declaredServers().find((s) => s.address === address(0))?.weight, 300);
+    const now = await farm();
+    assert.equal((now.servers.find((s: { address: string }) => s.address === address(0)) as { weight: number }).weight, 300);
+    assert.equal(server(now, 0).totalRequests, server(before, 0).totalRequests, 'counters kept');
+    const start = received();
+    await traffic(8);
+    const got = received().map((n, i) => n - (start[i] ?? 0));
+    assert.equal((got[0] ?? 0) + (got[1] ?? 0), 8);
+    assert.equal(got[0], 6, `weighted round robin 300:100 over 8 requests: ${JSON.stringify(got)}`);
+  });
+
+  test('enabled: false takes the server out (no new requests), true brings it back; the audit names the change', async () => {
+    const off = await rig.api('PATCH', path(1), { token: rig.tokens.admin, body: { enabled: false }, ifMatch: (await farm()).etag });
+    assert.equal(off.status, 200, off.text);
+    assert.equal((off.json.farm.servers.find((s: { address: string }) => s.address === address(1)) as { enabled: boolean }).enabled, false);
+    assert.equal(declaredServers().find((s) => s.address === address(1))?.enabled, false);
+    const start = received();
+    await traffic(4);
+    assert.equal(rig.backends[1]!.received.length - (start[1] ?? 0), 0, 'a disabled server gets no requests');
+    const on = await rig.api('PATCH', path(1), { token: rig.tokens.admin, body: { enabled: true, weight: 100 }, ifMatch: off.json.farm.etag });
+    assert.equal(on.status, 200, on.text);
+    const back = await rig.api('PATCH', path(0), { token: rig.tokens.admin, body: { weight: 100 }, ifMatch: on.json.farm.etag });
+    assert.equal(back.status, 200, back.text);
+    const audit = await rig.api('GET', '/api/v1/audit', { token: rig.tokens.viewer });
+    assert.equal(audit.status, 200);
+    assert.ok(JSON.stringify(audit.json).includes('farm.setServer'), 'audited');
+  });
+
+  test('bad input: an unknown server 404, a weight out of range or an empty body 422 naming the field', async () => {
+    const etag = (await farm()).etag;
+    const unknown = await rig.api('PATCH', `/api/v1/farms/web/servers/${encodeURIComponent('127.0.0.1:1')}`, { token: rig.tokens.admin, body: { weight: 5 }, ifMatch: etag });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.json.code, 'server_not_found');
+    const zero = await rig.api('PATCH', path(0), { token: rig.tokens.admin, body: { weight: 0 }, ifMatch: etag });
+    assert.equal(zero.status, 422, zero.text);
+    assert.equal(zero.json.errors[0].field, 'weight');
+    const empty = await rig.api('PATCH', path(0), { token: rig.tokens.admin, body: {}, ifMatch: etag });
+    assert.equal(empty.status, 422, empty.text);
+    assert.match(empty.json.errors[0].message, /weight or enabled/);
+    const extra = await rig.api('PATCH', path(0), { token: rig.tokens.admin, body: { state: 'drain' }, ifMatch: etag });
+    assert.equal(extra.status, 422);
+    assert.equal(extra.json.errors[0].field, 'state');
   });
 });
 

@@ -34,6 +34,13 @@ const serverBody = z.strictObject({
   enabled: serverSchema.shape.enabled.unwrap().optional(),
   state: z.enum(SERVER_STATES).optional(),
 });
+const serverPatchBody = z
+  .strictObject({
+    weight: serverSchema.shape.weight.unwrap().optional(),
+    enabled: serverSchema.shape.enabled.unwrap().optional(),
+  })
+  .refine((b) => b.weight !== undefined || b.enabled !== undefined, { message: 'expected weight or enabled (or both)' })
+  .describe("The server's settings to change; the others stay");
 const section = z.record(z.string(), z.unknown());
 const farmPatchBody = z
   .strictObject({
@@ -85,6 +92,7 @@ function farmConfigWrite(
 }
 
 const serversPart = (farm: Declared | undefined) => serversOf(farm);
+const serverParams = { farm: 'the farm\'s name', address: 'the server\'s address, host:port (percent-encode `[`, `]` of IPv6)' };
 const PATCH_SECTIONS = { loadBalancing: 'loadBalancing', healthTest: 'healthCheck', affinity: 'affinity' } as const;
 const settingsPart = (farm: Declared | undefined) => (farm ? { enabled: farm.enabled ?? true, loadBalancing: farm.loadBalancing ?? {}, healthCheck: farm.healthCheck ?? {}, affinity: farm.affinity ?? {} } : null);
 
@@ -148,13 +156,36 @@ export const FARM_CONFIG_ROUTES: readonly Route[] = [
     summary: 'Remove a server from the farm in the config file, then reload (its requests in flight finish; a farm keeps at least one server)',
     role: 'administrator',
     tag: 'farms',
-    params: { farm: 'the farm\'s name', address: 'the server\'s address, host:port (percent-encode `[`, `]` of IPv6)' },
+    params: serverParams,
     guard: FARM_GUARD,
     errors: [404, 409, 412, 422, 428],
     response: { description: 'removed and reloaded (ETag header: the farm\'s new ETag)', schema: farmWriteSchema },
     write: farmConfigWrite(({ params }, { index, farm }) => {
       const at = serverIndex(farm, params.address as string);
       return { operation: { type: 'farm.deleteServer', address: params.address as string }, mutate: (doc) => void doc.deleteIn(['farms', index, 'servers', at]) };
+    }, serversPart),
+  },
+  {
+    method: 'PATCH',
+    path: '/farms/{farm}/servers/{address}',
+    operationId: 'patchFarmServer',
+    summary: "Change a server's weight or enabled flag (ARR's server/@enabled) in the config file, then reload; the server keeps its counters, health and state",
+    role: 'administrator',
+    tag: 'farms',
+    params: serverParams,
+    body: serverPatchBody,
+    guard: FARM_GUARD,
+    errors: [404, 409, 412, 422, 428],
+    response: { description: 'applied and reloaded (ETag header: the farm\'s new ETag)', schema: farmWriteSchema },
+    write: farmConfigWrite(({ params, body }, { index, farm }) => {
+      const at = serverIndex(farm, params.address as string);
+      const patch = Object.fromEntries(Object.entries(body as z.output<typeof serverPatchBody>).filter(([, v]) => v !== undefined));
+      return {
+        operation: { type: 'farm.setServer', address: params.address as string, ...patch },
+        mutate: (doc) => {
+          for (const [key, value] of Object.entries(patch)) doc.setIn(['farms', index, 'servers', at, key], value);
+        },
+      };
     }, serversPart),
   },
   {

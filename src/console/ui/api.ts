@@ -13,12 +13,19 @@ export interface Whoami {
   readonly kind: 'token' | 'certificate';
 }
 
+/** A field a problem+json names (422): its key path (`weight`, `farms[0].healthCheck.url`) and what was expected. */
+export interface FieldProblem {
+  readonly field: string;
+  readonly message: string;
+}
+
 /** An answer that is not 2xx, with its problem+json. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     detail: string,
+    readonly errors: readonly FieldProblem[] = [],
   ) {
     super(detail);
   }
@@ -54,8 +61,8 @@ export async function call<T>(method: string, path: string, options: { body?: un
     json = undefined;
   }
   if (!res.ok) {
-    const problem = (json ?? {}) as { code?: string; detail?: string; title?: string };
-    throw new ApiError(res.status, problem.code ?? 'unknown', problem.detail ?? problem.title ?? `${res.status} ${res.statusText}`);
+    const problem = (json ?? {}) as { code?: string; detail?: string; title?: string; errors?: FieldProblem[] };
+    throw new ApiError(res.status, problem.code ?? 'unknown', problem.detail ?? problem.title ?? `${res.status} ${res.statusText}`, problem.errors ?? []);
   }
   return { body: json as T, etag: res.headers.get('etag') };
 }

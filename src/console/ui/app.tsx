@@ -6,17 +6,19 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call, get, saveToken, savedToken, type Whoami } from './api';
 import { followEvents, type StreamStatus } from './events';
-import { FarmPage } from './farm';
+import { FarmPage, isFarmFeature, type FarmFeatureName } from './farm';
 import { Overview } from './overview';
 import { SignIn } from './signin';
 
-type Route = { readonly page: 'overview' } | { readonly page: 'farm'; readonly farm: string } | { readonly page: 'unknown'; readonly hash: string };
+type Route = { readonly page: 'overview' } | { readonly page: 'farm'; readonly farm: string; readonly feature?: FarmFeatureName } | { readonly page: 'unknown'; readonly hash: string };
 
 function routeOf(hash: string): Route {
   const path = hash.replace(/^#/, '') || '/';
   if (path === '/') return { page: 'overview' };
   const farm = /^\/farms\/([^/]+)$/.exec(path);
   if (farm) return { page: 'farm', farm: decodeURIComponent(farm[1] as string) };
+  const feature = /^\/farms\/([^/]+)\/([a-z-]+)$/.exec(path);
+  if (feature && isFarmFeature(feature[2] as string)) return { page: 'farm', farm: decodeURIComponent(feature[1] as string), feature: feature[2] as FarmFeatureName };
   return { page: 'unknown', hash };
 }
 
@@ -102,7 +104,7 @@ function Signed(props: { readonly who: Whoami; readonly route: Route }) {
       </nav>
       <main class="page">
         {route.page === 'overview' && <Overview eventTick={eventTick} />}
-        {route.page === 'farm' && <FarmPage key={route.farm} farm={route.farm} who={who} eventTick={eventTick} />}
+        {route.page === 'farm' && <FarmPage key={route.farm} farm={route.farm} {...(route.feature ? { feature: route.feature } : {})} who={who} eventTick={eventTick} />}
         {route.page === 'unknown' && (
           <p role="alert">
             No page {route.hash}. <a href="#/">Overview</a>

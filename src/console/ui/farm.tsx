@@ -1,11 +1,19 @@
 /**
- * Server Farms → a farm → Monitoring and Management: ARR's live table (state, health, current / total /
- * failed requests, requests/s, response time, bytes) and its actions, each a write through the admin API
- * with If-Match: the farm's ETag as shown. A 412 (someone changed the farm since) is said as such and the
- * data reloaded, never retried over the other change. A viewer sees the actions disabled, with the reason.
+ * Server Farms → a farm: its features as IIS Manager shows them (tabs: Monitoring and Management, the
+ * default at `#/farms/<farm>`; Servers, Health Test, Load Balance, Server Affinity at
+ * `#/farms/<farm>/<feature>`), and Monitoring and Management itself: ARR's live table (state, health,
+ * current / total / failed requests, requests/s, response time, bytes) and its actions, each a write
+ * through the admin API with If-Match: the farm's ETag as shown. A 412 (someone changed the farm since) is
+ * said as such and the data reloaded, never retried over the other change. A viewer sees the actions
+ * disabled, with the reason.
  */
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError, call, get, type Whoami } from './api';
+import { AffinityPage } from './farm-affinity';
+import { HealthTestPage } from './farm-health-test';
+import { LoadBalancePage } from './farm-load-balance';
+import { ServersPage } from './farm-servers';
 import { bytes, ms, number, STATE_NAMES } from './format';
 import { useLive } from './live';
 import type { FarmView, ServerView } from './types';
@@ -29,7 +37,46 @@ const SERVER_ACTIONS: readonly Action[] = [
 
 type Notice = { readonly kind: 'done' | 'conflict' | 'error'; readonly text: string };
 
-export function FarmPage(props: { readonly farm: string; readonly who: Whoami; readonly eventTick: number }) {
+/** The farm's features: the path under `#/farms/<farm>` and IIS Manager's name. */
+export const FARM_FEATURES = [
+  { feature: '', name: 'Monitoring and Management' },
+  { feature: 'servers', name: 'Servers' },
+  { feature: 'health-test', name: 'Health Test' },
+  { feature: 'load-balance', name: 'Load Balance' },
+  { feature: 'affinity', name: 'Server Affinity' },
+] as const;
+export type FarmFeatureName = (typeof FARM_FEATURES)[number]['feature'];
+export const isFarmFeature = (text: string): text is FarmFeatureName => FARM_FEATURES.some((f) => f.feature === text);
+
+function FarmTabs(props: { readonly farm: string; readonly feature: FarmFeatureName }) {
+  const base = `#/farms/${encodeURIComponent(props.farm)}`;
+  return (
+    <nav class="tabs" aria-label="Farm features">
+      <ul>
+        {FARM_FEATURES.map((f) => (
+          <li key={f.feature}>
+            <a href={f.feature ? `${base}/${f.feature}` : base} aria-current={f.feature === props.feature ? 'page' : undefined}>
+              {f.name}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}
+
+export function FarmPage(props: { readonly farm: string; readonly feature?: FarmFeatureName; readonly who: Whoami; readonly eventTick: number }) {
+  const feature = props.feature ?? '';
+  const tabs = <FarmTabs farm={props.farm} feature={feature} />;
+  const page = { farm: props.farm, who: props.who, eventTick: props.eventTick, tabs };
+  if (feature === 'servers') return <ServersPage {...page} />;
+  if (feature === 'health-test') return <HealthTestPage {...page} />;
+  if (feature === 'load-balance') return <LoadBalancePage {...page} />;
+  if (feature === 'affinity') return <AffinityPage {...page} />;
+  return <MonitoringPage farm={props.farm} who={props.who} eventTick={props.eventTick} tabs={tabs} />;
+}
+
+function MonitoringPage(props: { readonly farm: string; readonly who: Whoami; readonly eventTick: number; readonly tabs: ComponentChildren }) {
   const farmPath = `/farms/${encodeURIComponent(props.farm)}`;
   const { data, error, refresh } = useLive(async () => (await get<FarmView>(farmPath)).body, props.eventTick, [farmPath]);
   const [notice, setNotice] = useState<Notice | null>(null);
@@ -58,6 +105,7 @@ export function FarmPage(props: { readonly farm: string; readonly who: Whoami; r
       <p class="crumbs">
         Server Farms › {props.farm}
       </p>
+      {props.tabs}
       <h1 id="farm-title">Monitoring and Management</h1>
       {error && (
         <p class="error" role="alert">
