@@ -272,6 +272,42 @@ describe('Audit in Chromium', () => {
   });
 });
 
+describe('a refused reload, and a narrow window', () => {
+  test('a valid config whose reload is refused (a binding on a port in use): the reason and "the file was put back" are said, the text kept, the file unchanged', async () => {
+    const before = await readFile(configFile());
+    const busyPort = Number((fixture.backends[0] as Backend).address.split(':').pop());
+    await asAlice(async (watched) => {
+      const { page } = watched;
+      await openConfig(watched);
+      const text = (await editor(watched).inputValue()).replace('bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]', `bindings: [{ protocol: http, address: 127.0.0.1, port: ${busyPort} }]`);
+      assert.match(text, new RegExp(`port: ${busyPort} }]`));
+      await editor(watched).fill(text);
+      await page.getByRole('button', { name: 'Save' }).click();
+      const alert = page.getByRole('alert').filter({ hasText: 'the reload was refused' });
+      await alert.waitFor();
+      assert.match((await alert.textContent()) ?? '', /the file was put back as it was \(nothing changed\)\. Reason: .*put back/);
+      assert.equal(await editor(watched).inputValue(), text, 'the text is kept');
+    }, [/status of 409/]);
+    assert.deepEqual(await readFile(configFile()), before, 'the file on disk is as it was');
+  });
+
+  test('at 400 px the Config and Audit pages do not scroll sideways (the editor, history and audit tables scroll in their boxes)', async () => {
+    const watched = await openConsole(fixture.browser, { origin: fixture.origin, badge: fixture.alice, viewport: { width: 400, height: 800 } });
+    try {
+      const { page } = watched;
+      await page.goto(`${fixture.origin}/#/config`);
+      await page.locator('table.history tbody tr').first().waitFor();
+      assert.ok(((await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number) <= 0, 'Config: no sideways scrolling');
+      await page.goto(`${fixture.origin}/#/audit`);
+      await page.locator('table.audit tbody tr').first().waitFor();
+      assert.ok(((await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number) <= 0, 'Audit: no sideways scrolling');
+      assertClean(watched);
+    } finally {
+      await watched.close();
+    }
+  });
+});
+
 describe('a viewer and an operator', () => {
   for (const role of ['viewer', 'operator'] as const) {
     test(`a ${role} reads the config and the audit, but Save and Restore are disabled with the reason`, async () => {

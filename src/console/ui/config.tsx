@@ -243,10 +243,9 @@ export function ConfigPage(props: { readonly who: Whoami; readonly eventTick: nu
             {base.redacted ? ' · inline passphrases are shown as (hidden)' : ''}
           </p>
           <form onSubmit={(e) => void save(e)} aria-label="The config file">
-            <label for="config-yaml" class={canWrite ? '' : 'sr-only'}>
-              {canWrite ? 'Config YAML (editable)' : 'Config YAML'}
-            </label>
             {canWrite ? (
+              <>
+              <label for="config-yaml">Config YAML (editable)</label>
               <div class="config-editor">
                 <pre class="config-gutter" aria-hidden="true" ref={gutter}>
                   {lines.map((_, i) => (
@@ -269,8 +268,9 @@ export function ConfigPage(props: { readonly who: Whoami; readonly eventTick: nu
                   }}
                 />
               </div>
+              </>
             ) : (
-              <pre class="config-view" id="config-yaml" tabIndex={0} ref={view} data-testid="config-view">
+              <pre class="config-view" id="config-yaml" tabIndex={0} ref={view} data-testid="config-view" aria-label="Config YAML (read-only)">
                 <code>
                   {(text.endsWith('\n') ? lines.slice(0, -1) : lines).map((line, i) => (
                     <span key={i} class={highlight === i + 1 ? 'line hl' : 'line'} data-line={i + 1}>
