@@ -22,6 +22,23 @@ export interface AuditEntry {
   readonly operation?: unknown;
 }
 
+export interface AuditQuery {
+  readonly limit: number;
+  readonly before?: number;
+  readonly user?: string;
+  readonly result?: 'applied' | 'unchanged' | 'failed';
+}
+
+export interface AuditPage {
+  readonly entries: AuditEntry[];
+  /** The `before` that gives the older page; null when there is none. */
+  readonly next: number | null;
+}
+
+function whoMatches(who: Record<string, string> | undefined, needle: string): boolean {
+  return ['user', 'subject', 'thumbprint'].some((key) => who?.[key]?.toLowerCase().includes(needle) ?? false);
+}
+
 export class AuditLog {
   readonly file: string;
   #handle: Promise<FileHandle> | undefined;
@@ -56,24 +73,38 @@ export class AuditLog {
 
   /** The last `limit` entries (newest last); an absent file has none. */
   async read(limit: number): Promise<AuditEntry[]> {
+    return (await this.query({ limit })).entries;
+  }
+
+  /**
+   * A page of entries (newest last): the last `limit` of those that match and sit before line `before`
+   * (1-based line of the file; the file only grows, so a cursor stays valid). `user` matches a token
+   * user's name, a certificate's subject or thumbprint (case-insensitive, part of it); `result` keeps the
+   * lines (attempt and result) of the writes whose result is that one. `next`: the `before` of the older page.
+   */
+  async query(filter: AuditQuery): Promise<AuditPage> {
     await this.#queue;
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], next: null };
       throw error;
     }
-    const lines = text.split('\n').filter(Boolean);
-    const out: AuditEntry[] = [];
-    for (const line of lines.slice(-limit)) {
+    const parsed: { line: number; entry: AuditEntry }[] = [];
+    text.split('\n').forEach((line, index) => {
+      if (!line) return;
       try {
-        out.push(JSON.parse(line) as AuditEntry);
+        parsed.push({ line: index + 1, entry: JSON.parse(line) as AuditEntry });
       } catch {
         // A torn last line (a crash mid-append) is skipped, not fatal.
       }
-    }
-    return out;
+    });
+    const user = filter.user?.toLowerCase();
+    const ids = filter.result === undefined ? undefined : new Set(parsed.filter(({ entry }) => entry.phase === 'result' && entry.result === filter.result).map(({ entry }) => entry.id));
+    const matching = parsed.filter(({ line, entry }) => (filter.before === undefined || line < filter.before) && (ids === undefined || ids.has(entry.id)) && (user === undefined || whoMatches(entry.who, user)));
+    const page = matching.slice(-filter.limit);
+    return { entries: page.map(({ entry }) => entry), next: matching.length > page.length ? (page[0]?.line ?? null) : null };
   }
 
   async close(): Promise<void> {

@@ -203,6 +203,12 @@ export class ConfigStore {
     return this.write(await readFile(join(this.historyDir, `${id}.yaml`), 'utf8'), options);
   }
 
+  /** A kept version with its text; ApiProblem 404 version_not_found. */
+  async versionText(id: string): Promise<ConfigVersion & { readonly yaml: string }> {
+    const version = await this.version(id);
+    return { ...version, yaml: await readFile(join(this.historyDir, `${id}.yaml`), 'utf8') };
+  }
+
   /** A kept version; ApiProblem 404 version_not_found. */
   async version(id: string): Promise<ConfigVersion> {
     const bytes = VERSION_ID.test(id) ? await readFile(join(this.historyDir, `${id}.yaml`)).catch(() => undefined) : undefined;

@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parseDocument, type YAMLSeq } from 'yaml';
 import { z } from 'zod';
 import { run } from '../support/clients.js';
 import { BIN } from '../support/gatehouse.js';
@@ -232,6 +233,117 @@ describe('history and restore', () => {
     assert.match(text, /- name: web # the application servers/);
     assert.ok(text.indexOf('accessLog:') < text.indexOf('admin:') && text.indexOf('admin:') < text.indexOf('sites:') && text.indexOf('sites:') < text.indexOf('farms:'), text);
     assert.match(text, /ssl:\s*\n?\s*\{?\s*requireSsl: false/);
+  });
+});
+
+describe('GET /config/history/{id}', () => {
+  test('a kept version with its text (byte for byte) and its metadata as GET /config/history lists it', async () => {
+    const original = fileText();
+    const edited = original.replace('# the application servers', '# the application servers (kept in the history)');
+    assert.notEqual(edited, original);
+    const first = await rig.api('PUT', '/api/v1/config', { token: rig.tokens.admin, body: { yaml: edited }, ifMatch: await configEtag() });
+    assert.equal(first.status, 200, first.text);
+    const back = await rig.api('PUT', '/api/v1/config', { token: rig.tokens.admin, body: { yaml: original }, ifMatch: await configEtag() });
+    assert.equal(back.status, 200, back.text);
+    const list = (await rig.api('GET', '/api/v1/config/history', { token: rig.tokens.viewer })).json;
+    const [newest, older] = list.versions;
+    assert.equal(newest.id, back.json.historyId);
+    for (const [version, text] of [[newest, edited], [older, original]] as const) {
+      const admin = await rig.api('GET', `/api/v1/config/history/${version.id}`, { token: rig.tokens.admin });
+      assert.equal(admin.status, 200, admin.text);
+      assert.equal(admin.json.yaml, readFileSync(join(list.folder, `${version.id}.yaml`), 'utf8'));
+      assert.equal(admin.json.yaml, text);
+      assert.equal(admin.json.redacted, false);
+      const { yaml: _yaml, redacted: _redacted, ...meta } = admin.json;
+      assert.deepEqual(meta, version);
+    }
+    const viewer = await rig.api('GET', `/api/v1/config/history/${newest.id}`, { token: rig.tokens.viewer });
+    assert.equal(viewer.status, 200);
+    assert.equal(viewer.json.redacted, true);
+    assert.equal(viewer.json.yaml, edited, 'no inline passphrase in it: as written');
+  });
+
+  test('an inline passphrase in a kept version is (hidden) to a viewer and an operator, as written to an administrator', async () => {
+    const original = fileText();
+    const doc = parseDocument(original);
+    (doc.getIn(['sites', 0, 'bindings']) as YAMLSeq).add(doc.createNode({ protocol: 'https', address: '127.0.0.1', port: 0, certificate: { pfxFile: rig.pki.server.pfxFile, passphrase: rig.pki.server.pfxPassword } }));
+    const withPfx = doc.toString({ lineWidth: 0 });
+    assert.ok(withPfx.includes(rig.pki.server.pfxPassword));
+    assert.equal((await rig.api('PUT', '/api/v1/config', { token: rig.tokens.admin, body: { yaml: withPfx }, ifMatch: await configEtag() })).status, 200);
+    const back = await rig.api('PUT', '/api/v1/config', { token: rig.tokens.admin, body: { yaml: original }, ifMatch: await configEtag() });
+    assert.equal(back.status, 200, back.text);
+    const id = back.json.historyId as string;
+    for (const token of [rig.tokens.viewer, rig.tokens.operator]) {
+      const read = await rig.api('GET', `/api/v1/config/history/${id}`, { token });
+      assert.equal(read.status, 200);
+      assert.equal(read.json.redacted, true);
+      assert.ok(!read.text.includes(rig.pki.server.pfxPassword), 'the passphrase is not shown');
+      assert.match(read.json.yaml, /passphrase: "?\(hidden\)"?/);
+    }
+    const admin = await rig.api('GET', `/api/v1/config/history/${id}`, { badge: rig.badge });
+    assert.equal(admin.json.yaml, withPfx);
+  });
+
+  test('an unknown id is 404 version_not_found; an id that climbs out of the history folder is refused, not read', async () => {
+    const missing = await rig.api('GET', '/api/v1/config/history/20200101T000000000Z-000000000000', { token: rig.tokens.viewer });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.json.code, 'version_not_found');
+    assert.equal(missing.headers['content-type'], 'application/problem+json');
+    for (const id of ['..%2F..%2Fetc%2Fpasswd', '..%2F..%2Fetc', '%2E%2E%2Fconfig', '..', 'author', `..%2F${encodeURIComponent(dirname(rig.configFile()).split('/').pop()!)}`]) {
+      const answer = await rig.api('GET', `/api/v1/config/history/${id}`, { token: rig.tokens.admin });
+      assert.ok(answer.status === 404 || answer.status === 400, `${id}: ${answer.status} ${answer.text}`);
+      assert.ok(!answer.text.includes('root:'), 'nothing read outside the history');
+      assert.ok(!answer.text.includes('admin:'), 'not the config');
+    }
+    const unauthenticated = await rig.api('GET', '/api/v1/config/history/20200101T000000000Z-000000000000');
+    assert.equal(unauthenticated.status, 401);
+  });
+});
+
+describe('GET /audit: filters and pages', () => {
+  test('by user (a token user\'s name or part of a certificate subject), by result, and paged with before / next; bad values 422 naming the field', async () => {
+    // One failed write by the viewer (403), one refused by a stale ETag (412), one applied by the badge.
+    assert.equal((await rig.api('PUT', '/api/v1/config', { token: rig.tokens.viewer, body: { yaml: fileText() }, ifMatch: await configEtag() })).status, 403);
+    assert.equal((await rig.api('PUT', '/api/v1/config', { token: rig.tokens.admin, body: { yaml: fileText() }, ifMatch: '"stale"' })).status, 412);
+    const applied = await rig.api('PUT', '/api/v1/config', { badge: rig.badge, body: { yaml: `${fileText()}# audited\n` }, ifMatch: await configEtag() });
+    assert.equal(applied.status, 200, applied.text);
+    const all = readFileSync(join(rig.pki.dir, 'admin-audit.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+
+    const viewer = await rig.api('GET', '/api/v1/audit?user=viewer-bot&limit=10000', { token: rig.tokens.viewer });
+    assert.equal(viewer.status, 200, viewer.text);
+    assert.ok(viewer.json.entries.length >= 1);
+    assert.deepEqual(viewer.json.entries, all.filter((l) => l.who.user === 'viewer-bot'));
+    assert.equal(viewer.json.next, null);
+    const ada = await rig.api('GET', '/api/v1/audit?user=ada%20ADMIN&limit=10000', { token: rig.tokens.viewer });
+    assert.deepEqual(ada.json.entries, all.filter((l) => /Ada Admin/.test(l.who.subject ?? '')));
+    assert.deepEqual(ada.json.entries.slice(-2).map((e: { phase: string }) => e.phase), ['attempt', 'result']);
+
+    const failed = await rig.api('GET', '/api/v1/audit?result=failed&limit=10000', { token: rig.tokens.viewer });
+    const failedIds = new Set(all.filter((l) => l.phase === 'result' && l.result === 'failed').map((l) => l.id));
+    assert.deepEqual(failed.json.entries, all.filter((l) => failedIds.has(l.id)), 'the failed writes, their attempt lines too');
+    assert.ok(failed.json.entries.some((e: { reason?: string }) => /^412 precondition_failed/.test(e.reason ?? '')));
+    const both = await rig.api('GET', '/api/v1/audit?result=failed&user=viewer&limit=10000', { token: rig.tokens.viewer });
+    assert.ok(both.json.entries.length >= 1);
+    for (const entry of both.json.entries) assert.equal(entry.who.user, 'viewer-bot');
+
+    // Pages of 3, newest first, until next is null: together they are the whole log, nothing twice.
+    const pages: unknown[][] = [];
+    let before: number | null | undefined;
+    for (let i = 0; i < 1000 && before !== null; i++) {
+      const page = await rig.api('GET', `/api/v1/audit?limit=3${before === undefined ? '' : `&before=${before}`}`, { token: rig.tokens.viewer });
+      assert.equal(page.status, 200, page.text);
+      pages.push(page.json.entries);
+      before = page.json.next;
+    }
+    assert.equal(before, null, 'the paging ends');
+    assert.deepEqual(pages.reverse().flat(), all);
+    assert.equal(pages.at(-1)!.length, 3);
+
+    for (const [query, field] of [['result=maybe', 'result'], ['before=0', 'before'], ['before=x', 'before'], ['user=', 'user'], ['colour=red', '']] as const) {
+      const bad = await rig.api('GET', `/api/v1/audit?${query}`, { token: rig.tokens.viewer });
+      assert.equal(bad.status, 422, `${query}: ${bad.text}`);
+      if (field) assert.equal(bad.json.errors[0].field, field, query);
+    }
   });
 });
 

@@ -102,6 +102,22 @@ export const CONFIG_ROUTES: readonly Route[] = [
     },
   },
   {
+    method: 'GET',
+    path: '/config/history/{id}',
+    operationId: 'getConfigVersion',
+    summary: 'One kept version of the config file with its text (for a diff against the current config or another version)',
+    role: 'viewer',
+    tag: 'config',
+    params: { id: "the version's id (GET /config/history)" },
+    errors: [404],
+    response: { description: 'the version and its text; inline `passphrase` values are shown as `(hidden)` to users below administrator (`redacted: true`), as GET /config does', schema: versionSchema.extend({ yaml: z.string(), redacted: z.boolean() }) },
+    handle: async ({ ctx, params, principal }) => {
+      const version = await configStoreOf(ctx).versionText(params.id as string); // 404 version_not_found
+      const redacted = principal.role !== 'administrator';
+      return { body: { ...version, yaml: redacted ? withoutInlineSecrets(version.yaml) : version.yaml, redacted } };
+    },
+  },
+  {
     method: 'POST',
     path: '/config/history/{id}/restore',
     operationId: 'restoreConfigVersion',

@@ -5,16 +5,25 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call, get, saveToken, savedToken, type Whoami } from './api';
+import { AuditPage } from './audit';
+import { ConfigPage } from './config';
 import { followEvents, type StreamStatus } from './events';
 import { FarmPage, isFarmFeature, type FarmFeatureName } from './farm';
 import { Overview } from './overview';
 import { SignIn } from './signin';
 
-type Route = { readonly page: 'overview' } | { readonly page: 'farm'; readonly farm: string; readonly feature?: FarmFeatureName } | { readonly page: 'unknown'; readonly hash: string };
+type Route =
+  | { readonly page: 'overview' }
+  | { readonly page: 'farm'; readonly farm: string; readonly feature?: FarmFeatureName }
+  | { readonly page: 'config' }
+  | { readonly page: 'audit' }
+  | { readonly page: 'unknown'; readonly hash: string };
 
 function routeOf(hash: string): Route {
   const path = hash.replace(/^#/, '') || '/';
   if (path === '/') return { page: 'overview' };
+  if (path === '/config') return { page: 'config' };
+  if (path === '/audit') return { page: 'audit' };
   const farm = /^\/farms\/([^/]+)$/.exec(path);
   if (farm) return { page: 'farm', farm: decodeURIComponent(farm[1] as string) };
   const feature = /^\/farms\/([^/]+)\/([a-z-]+)$/.exec(path);
@@ -100,11 +109,23 @@ function Signed(props: { readonly who: Whoami; readonly route: Route }) {
               ))}
             </ul>
           </li>
+          <li>
+            <a href="#/config" aria-current={route.page === 'config' ? 'page' : undefined}>
+              Config
+            </a>
+          </li>
+          <li>
+            <a href="#/audit" aria-current={route.page === 'audit' ? 'page' : undefined}>
+              Audit
+            </a>
+          </li>
         </ul>
       </nav>
       <main class="page">
         {route.page === 'overview' && <Overview eventTick={eventTick} />}
         {route.page === 'farm' && <FarmPage key={route.farm} farm={route.farm} {...(route.feature ? { feature: route.feature } : {})} who={who} eventTick={eventTick} />}
+        {route.page === 'config' && <ConfigPage who={who} eventTick={eventTick} />}
+        {route.page === 'audit' && <AuditPage eventTick={eventTick} />}
         {route.page === 'unknown' && (
           <p role="alert">
             No page {route.hash}. <a href="#/">Overview</a>
