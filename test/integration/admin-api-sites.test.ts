@@ -257,7 +257,7 @@ describe('tracing rules', () => {
 });
 
 describe('editing a binding (PUT /sites/{site}/bindings/{id})', () => {
-  test('edited in place: its position kept, its certificate kept when none is given, its new id answered, served; roles, 404, 412 and 422', async () => {
+  test('edited in place: its position kept, its certificate kept when none is given, its new id answered, served; roles, 404, 412 (also for a binding gone since the ETag was read) and 422', async () => {
     const site = (await rig.api('GET', '/api/v1/sites/web', { token: rig.tokens.viewer })).json;
     const ids: string[] = site.bindings.map((b: { id: string }) => b.id);
     const at = ids.indexOf('https-127.0.0.1-0-*');
@@ -270,6 +270,11 @@ describe('editing a binding (PUT /sites/{site}/bindings/{id})', () => {
     const unknown = await rig.api('PUT', '/api/v1/sites/web/bindings/https-10.9.9.9-1-*', { token: rig.tokens.admin, body, ifMatch: site.etag });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.json.code, 'binding_not_found');
+    // A binding another user changed (its id gone) with the ETag read before: the stale ETag answers first.
+    for (const method of ['PUT', 'DELETE']) {
+      const stale = await rig.api(method, '/api/v1/sites/web/bindings/https-10.9.9.9-1-*', { token: rig.tokens.admin, ...(method === 'PUT' ? { body } : {}), ifMatch: '"read-before"' });
+      assert.equal(stale.status, 412, `${method}: ${stale.text}`);
+    }
     const badBody = await rig.api('PUT', path, { token: rig.tokens.admin, body: { ...body, port: 70000 }, ifMatch: site.etag });
     assert.equal(badBody.status, 422);
     assert.equal(badBody.json.errors[0].field, 'port');

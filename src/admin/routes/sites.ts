@@ -209,7 +209,15 @@ function siteWrite(
     const name = call.params.site as string;
     const declared = await readDeclared(configStoreOf(call.ctx));
     const found = findSite(declared, name);
-    const { operation, mutate } = build(call, found, declared);
+    let built: ReturnType<typeof build>;
+    try {
+      built = build(call, found, declared);
+    } catch (error) {
+      // A binding another user changed since the client read the site: its stale If-Match answers first (412), as for any change to the site.
+      if (error instanceof ApiProblem && error.code === 'binding_not_found') return { etag: partEtag(found.site), operation: { type: 'site.binding', id: call.params.id ?? null, site: name }, before: null, apply: () => Promise.reject(error) };
+      throw error;
+    }
+    const { operation, mutate } = built;
     return editWrite({
       ctx: call.ctx,
       actor: call.actor,

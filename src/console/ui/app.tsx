@@ -6,17 +6,27 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call, get, saveToken, savedToken, type Whoami } from './api';
 import { followEvents, type StreamStatus } from './events';
+import { CertificatesPage } from './certificates';
 import { FarmPage } from './farm';
 import { Overview } from './overview';
 import { SignIn } from './signin';
+import { SitePage, type SiteTab } from './site';
 
-type Route = { readonly page: 'overview' } | { readonly page: 'farm'; readonly farm: string } | { readonly page: 'unknown'; readonly hash: string };
+type Route =
+  | { readonly page: 'overview' }
+  | { readonly page: 'farm'; readonly farm: string }
+  | { readonly page: 'certificates' }
+  | { readonly page: 'site'; readonly site: string; readonly tab: SiteTab }
+  | { readonly page: 'unknown'; readonly hash: string };
 
 function routeOf(hash: string): Route {
   const path = hash.replace(/^#/, '') || '/';
   if (path === '/') return { page: 'overview' };
   const farm = /^\/farms\/([^/]+)$/.exec(path);
   if (farm) return { page: 'farm', farm: decodeURIComponent(farm[1] as string) };
+  if (path === '/certificates') return { page: 'certificates' };
+  const site = /^\/sites\/([^/]+)(?:\/(bindings|ssl))?$/.exec(path);
+  if (site) return { page: 'site', site: decodeURIComponent(site[1] as string), tab: (site[2] as SiteTab | undefined) ?? 'site' };
   return { page: 'unknown', hash };
 }
 
@@ -50,9 +60,11 @@ function Signed(props: { readonly who: Whoami; readonly route: Route }) {
   const [stream, setStream] = useState<StreamStatus>('connecting');
   const [eventTick, setEventTick] = useState(0);
   const [farms, setFarms] = useState<readonly string[]>([]);
+  const [sites, setSites] = useState<readonly string[]>([]);
   useEffect(() => {
     const follow = followEvents(() => setEventTick((n) => n + 1), setStream);
     get<{ farms: { name: string }[] }>('/farms').then((answer) => setFarms(answer.body.farms.map((f) => f.name)), () => {});
+    get<{ sites: { name: string }[] }>('/sites').then((answer) => setSites(answer.body.sites.map((s) => s.name)), () => {});
     return () => follow.stop();
   }, []);
   const signOut = () => {
@@ -87,6 +99,26 @@ function Signed(props: { readonly who: Whoami; readonly route: Route }) {
             </a>
           </li>
           <li>
+            <a href="#/certificates" aria-current={route.page === 'certificates' ? 'page' : undefined}>
+              Server Certificates
+            </a>
+          </li>
+          <li>
+            {/* A node of the Connections tree: open on a site's pages, else expanded by a click (Enter). */}
+            <details class="node" open={route.page === 'site'}>
+              <summary>Sites</summary>
+              <ul>
+                {sites.map((site) => (
+                  <li key={site}>
+                    <a href={`#/sites/${encodeURIComponent(site)}`} aria-current={route.page === 'site' && route.site === site ? 'page' : undefined}>
+                      {site}
+                    </a>
+                  </li>
+                ))}
+              </ul>
+            </details>
+          </li>
+          <li>
             Server Farms
             <ul>
               {farms.map((farm) => (
@@ -103,6 +135,8 @@ function Signed(props: { readonly who: Whoami; readonly route: Route }) {
       <main class="page">
         {route.page === 'overview' && <Overview eventTick={eventTick} />}
         {route.page === 'farm' && <FarmPage key={route.farm} farm={route.farm} who={who} eventTick={eventTick} />}
+        {route.page === 'certificates' && <CertificatesPage who={who} eventTick={eventTick} />}
+        {route.page === 'site' && <SitePage key={route.site} site={route.site} tab={route.tab} who={who} eventTick={eventTick} />}
         {route.page === 'unknown' && (
           <p role="alert">
             No page {route.hash}. <a href="#/">Overview</a>
