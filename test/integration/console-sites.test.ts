@@ -4,7 +4,7 @@
  * backend that echoes what it receives. The seed's four steps done entirely in the console: Create
  * Self-Signed Certificate, add an https binding with it, Require SSL + Require client certificates + Apply;
  * then real curl with a client certificate gets 200 and the backend sees X-ARR-ClientCert, without one
- * 403.7. Also: a bad SSL setting shows `gatehouse validate`'s problem at its field and leaves the config
+ * 403.7. Also: Import… of a PFX (a wrong password shown at its field) and Remove; a bad SSL setting shows `gatehouse validate`'s problem at its field and leaves the config
  * file as it was; a viewer and an operator see the pages with the actions disabled and the reason; a
  * binding is edited (a conflicting edit by another user shown, not overwritten) and removed. The
  * screenshots docs/console/server-certificates.png, bindings.png and ssl-settings.png are made here.
@@ -16,6 +16,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseDocument } from 'yaml';
+import { toPfx } from '../../src/pki/index.js';
 import { openConsole, screenshot, type WatchedPage } from '../support/browser.js';
 import { startBackend, type Backend, type EchoReply } from '../support/backends.js';
 import { curl } from '../support/clients.js';
@@ -151,6 +152,51 @@ describe("the seed's four steps, entirely in the console", () => {
       await page.getByRole('button', { name: 'Yes, remove' }).click();
       await page.getByRole('alert').filter({ hasText: 'Cannot remove: the certificate is in use.' }).waitFor();
       assert.ok((await api('GET', '/certificates')).json.certificates.some((c: { id: string }) => c.id === certificateId));
+      assertClean(watched, REFUSED_ON_PURPOSE);
+    } finally {
+      await watched.close();
+    }
+  });
+});
+
+describe('Server Certificates: Import… and Remove', () => {
+  test('a PFX picked in the browser: a wrong password shown at its field, the right one imports it; Remove after a confirmation', async () => {
+    const watched = await asAlice();
+    const { page } = watched;
+    // A PFX made now, of a certificate the config does not use (so nothing holds it when it is removed).
+    const password = 'Imp0rt me';
+    const pfxFile = join(fixture.pki.dir, 'shop.pfx');
+    await writeFile(pfxFile, toPfx({ issued: fixture.pki.otherServer.issued, password }));
+    const id = fixture.pki.otherServer.issued.cert.fingerprint.replace(/:/g, '');
+    try {
+      await page.goto(`${fixture.origin}/#/certificates`);
+      await page.getByRole('heading', { name: 'Server Certificates' }).waitFor();
+      await page.getByRole('button', { name: 'Import…' }).click();
+      await page.getByLabel('PFX file').setInputFiles(pfxFile);
+      await page.getByLabel('Password').fill('not the password');
+      await page.getByLabel('Friendly name').fill('Imported from PFX');
+      await page.getByRole('button', { name: 'Import', exact: true }).click();
+      const problem = page.locator('#import-password-problem');
+      await problem.waitFor();
+      assert.match((await problem.textContent()) ?? '', /password.*wrong password/);
+      assert.equal(await page.getByLabel('Password').inputValue(), '', 'the password is not kept once sent');
+      await page.getByLabel('Password').fill(password);
+      await page.getByRole('button', { name: 'Import', exact: true }).click();
+      await page.getByRole('status').filter({ hasText: `Imported Imported from PFX (${id}).` }).waitFor();
+      await page.locator(`tr[data-certificate="${id}"]`).waitFor();
+      const stored = (await api('GET', '/certificates')).json.certificates.find((c: { id: string }) => c.id === id);
+      assert.equal(stored?.inStore, true);
+      assert.equal(stored?.friendlyName, 'Imported from PFX');
+      const html = await page.content();
+      assert.doesNotMatch(html, /PRIVATE KEY/);
+      assert.ok(!html.includes(password), 'the password is not on the page');
+
+      await page.getByRole('button', { name: 'Remove Imported from PFX' }).click();
+      await page.getByRole('group').filter({ hasText: `Remove Imported from PFX (${id}) from the certificate store, with its key?` }).waitFor();
+      await page.getByRole('button', { name: 'Yes, remove' }).click();
+      await page.getByRole('status').filter({ hasText: `Removed Imported from PFX (${id}).` }).waitFor();
+      await page.locator(`tr[data-certificate="${id}"]`).waitFor({ state: 'detached' });
+      assert.ok(!(await api('GET', '/certificates')).json.certificates.some((c: { id: string; inStore: boolean }) => c.id === id && c.inStore));
       assertClean(watched, REFUSED_ON_PURPOSE);
     } finally {
       await watched.close();
