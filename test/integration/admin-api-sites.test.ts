@@ -255,3 +255,62 @@ describe('tracing rules', () => {
     assert.doesNotMatch(readFileSync(rig.configFile(), 'utf8'), /tracing:/);
   });
 });
+
+describe('editing a binding (PUT /sites/{site}/bindings/{id})', () => {
+  test('edited in place: its position kept, its certificate kept when none is given, its new id answered, served; roles, 404, 412 (also for a binding gone since the ETag was read) and 422', async () => {
+    const site = (await rig.api('GET', '/api/v1/sites/web', { token: rig.tokens.viewer })).json;
+    const ids: string[] = site.bindings.map((b: { id: string }) => b.id);
+    const at = ids.indexOf('https-127.0.0.1-0-*');
+    assert.ok(at >= 0, ids.join(', '));
+    const certificate = site.bindings[at].certificate;
+    const body = { protocol: 'https', address: '127.0.0.1', port: 0, hostName: 'localhost' };
+    const path = '/api/v1/sites/web/bindings/https-127.0.0.1-0-*';
+    for (const token of [rig.tokens.viewer, rig.tokens.operator]) assert.equal((await rig.api('PUT', path, { token, body, ifMatch: site.etag })).status, 403);
+    assert.equal((await rig.api('PUT', path, { token: rig.tokens.admin, body, ifMatch: '"old"' })).status, 412);
+    const unknown = await rig.api('PUT', '/api/v1/sites/web/bindings/https-10.9.9.9-1-*', { token: rig.tokens.admin, body, ifMatch: site.etag });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.json.code, 'binding_not_found');
+    // A binding another user changed (its id gone) with the ETag read before: the stale ETag answers first.
+    for (const method of ['PUT', 'DELETE']) {
+      const stale = await rig.api(method, '/api/v1/sites/web/bindings/https-10.9.9.9-1-*', { token: rig.tokens.admin, ...(method === 'PUT' ? { body } : {}), ifMatch: '"read-before"' });
+      assert.equal(stale.status, 412, `${method}: ${stale.text}`);
+    }
+    const badBody = await rig.api('PUT', path, { token: rig.tokens.admin, body: { ...body, port: 70000 }, ifMatch: site.etag });
+    assert.equal(badBody.status, 422);
+    assert.equal(badBody.json.errors[0].field, 'port');
+
+    const answer = await rig.api('PUT', path, { token: rig.tokens.admin, body, ifMatch: site.etag });
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal(answer.json.config.reload.ok, true, JSON.stringify(answer.json.config.reload));
+    const after: string[] = answer.json.site.bindings.map((b: { id: string }) => b.id);
+    assert.deepEqual(after, ids.map((id, i) => (i === at ? 'https-127.0.0.1-0-localhost' : id)), 'the binding keeps its position');
+    assert.deepEqual(answer.json.site.bindings[at].certificate, certificate, 'no certificate given: the binding keeps its own');
+    assert.equal(answer.json.changed, true);
+    assert.equal(answer.json.before[at].hostName, undefined);
+    assert.equal(answer.json.after[at].hostName, 'localhost');
+    assert.equal(answer.headers.etag, answer.json.site.etag);
+    const reply = await send(`${httpsUrl()}/edited`, { ca: readFileSync(rig.pki.caFile, 'utf8'), headers: ['Host', 'localhost'], tls: { servername: 'localhost' }, clientCert: rig.pki.clients.valid });
+    assert.equal(reply.status, 200, reply.error?.message ?? reply.body.toString());
+    const audit = (await rig.api('GET', '/api/v1/audit?limit=2', { token: rig.tokens.viewer })).json.entries.at(-1);
+    assert.equal(audit.action, 'setSiteBinding');
+    assert.equal(audit.result, 'applied');
+    assert.deepEqual(audit.target, { site: 'web', id: 'https-127.0.0.1-0-*' });
+    assert.equal(audit.after[at].hostName, 'localhost');
+
+    // Back as it was, the certificate named by its files.
+    const back = await rig.api('PUT', '/api/v1/sites/web/bindings/https-127.0.0.1-0-localhost', { token: rig.tokens.admin, body: { protocol: 'https', address: '127.0.0.1', port: 0, certificate: { certFile, keyFile } }, ifMatch: answer.json.site.etag });
+    assert.equal(back.status, 200, back.text);
+    assert.deepEqual(back.json.site.bindings.map((b: { id: string }) => b.id), ids);
+  });
+
+  test('an edit the whole config refuses (http → https with no certificate): 422 invalid_config naming the binding, the file unchanged', async () => {
+    const site = (await rig.api('GET', '/api/v1/sites/web', { token: rig.tokens.viewer })).json;
+    const at = site.bindings.findIndex((b: { id: string }) => b.id === 'http-127.0.0.1-0-*');
+    const before = readFileSync(rig.configFile());
+    const answer = await rig.api('PUT', '/api/v1/sites/web/bindings/http-127.0.0.1-0-*', { token: rig.tokens.admin, body: { protocol: 'https', address: '127.0.0.1', port: 0 }, ifMatch: site.etag });
+    assert.equal(answer.status, 422, answer.text);
+    assert.equal(answer.json.code, 'invalid_config');
+    assert.ok(answer.json.errors.some((e: { field: string }) => e.field.startsWith(`sites[0].bindings[${at}]`)), answer.text);
+    assert.deepEqual(readFileSync(rig.configFile()), before);
+  });
+});

@@ -1,6 +1,6 @@
 /**
  * Sites (IIS Sites): read each site's bindings and SSL settings as the config file declares them; change
- * the SSL settings (IIS's SSL Settings + Apply), add and remove bindings, add and remove sites, read and
+ * the SSL settings (IIS's SSL Settings + Apply), add, edit and remove bindings, add and remove sites, read and
  * set the site's Failed Request Tracing rules. Every change edits the config file through the config
  * store (validated as `gatehouse validate` does, kept in the history, written atomically, reloaded) and is
  * guarded by the site's ETag (a hash of the site as declared; a new site: the config's ETag).
@@ -180,6 +180,25 @@ function declaredBinding(body: z.output<typeof bindingBody>, ctx: AdminContext):
   return declared;
 }
 
+/** The position of the binding with that id; 404 binding_not_found naming the site's bindings. */
+function bindingAt(site: Declared, bindings: readonly Declared[], id: string): number {
+  const ids = bindingIds(bindings);
+  const at = ids.indexOf(id);
+  if (at < 0) throw new ApiProblem(404, 'binding_not_found', 'Not Found', `site '${String(site.name)}' has no binding '${id}' (bindings: ${ids.join(', ') || 'none'})`);
+  return at;
+}
+
+/** An edit of a declared binding: the body's fields replace; on https its TLS policy stays, and its certificate and http2 unless given. */
+function editedBinding(old: Declared, given: Declared): Declared {
+  const edited: Declared = { ...given };
+  if (given.protocol === 'https') {
+    if (old.tls !== undefined) edited.tls = old.tls;
+    if (given.certificate === undefined && old.certificate !== undefined) edited.certificate = old.certificate;
+    if (given.http2 === undefined && old.http2 !== undefined) edited.http2 = old.http2;
+  }
+  return edited;
+}
+
 /** A write under one site: guarded by its ETag; answers with the site after it. */
 function siteWrite(
   build: (call: Call, found: { index: number; site: Declared }, declared: DeclaredFile) => { operation: Record<string, unknown>; mutate: Parameters<typeof editWrite>[0]['mutate'] },
@@ -190,7 +209,15 @@ function siteWrite(
     const name = call.params.site as string;
     const declared = await readDeclared(configStoreOf(call.ctx));
     const found = findSite(declared, name);
-    const { operation, mutate } = build(call, found, declared);
+    let built: ReturnType<typeof build>;
+    try {
+      built = build(call, found, declared);
+    } catch (error) {
+      // A binding another user changed since the client read the site: its stale If-Match answers first (412), as for any change to the site.
+      if (error instanceof ApiProblem && error.code === 'binding_not_found') return { etag: partEtag(found.site), operation: { type: 'site.binding', id: call.params.id ?? null, site: name }, before: null, apply: () => Promise.reject(error) };
+      throw error;
+    }
+    const { operation, mutate } = built;
     return editWrite({
       ctx: call.ctx,
       actor: call.actor,
@@ -278,6 +305,25 @@ export const SITE_ROUTES: readonly Route[] = [
     }, bindingsPart, 201),
   },
   {
+    method: 'PUT',
+    path: '/sites/{site}/bindings/{id}',
+    operationId: 'setSiteBinding',
+    summary: "Edit a binding in place (IIS's Bindings → Edit): protocol, address, port, host name, http2 and certificate as given; it keeps its position and, on https, its TLS policy, and its certificate and http2 unless given; validated with the whole config, reloaded",
+    role: 'administrator',
+    tag: 'sites',
+    params: { site: 'the site\'s name', id: 'the binding\'s id (GET /sites/{site})' },
+    body: bindingBody,
+    guard: SITE_GUARD,
+    errors: [404, 409, 412, 422, 428],
+    response: { description: 'edited and reloaded (ETag header: the site\'s new ETag; the binding\'s id follows its new protocol, address, port and host name)', schema: siteWriteSchema },
+    write: siteWrite(({ body, ctx, params }, { index, site }) => {
+      const bindings = Array.isArray(site.bindings) ? site.bindings.map(record) : [];
+      const at = bindingAt(site, bindings, params.id as string);
+      const binding = editedBinding(bindings[at] as Declared, declaredBinding(body as z.output<typeof bindingBody>, ctx));
+      return { operation: { type: 'site.setBinding', id: params.id as string, binding }, mutate: (doc) => void doc.setIn(['sites', index, 'bindings', at], doc.createNode(binding)) };
+    }, (site) => (site ? (site.bindings ?? null) : null)),
+  },
+  {
     method: 'DELETE',
     path: '/sites/{site}/bindings/{id}',
     operationId: 'deleteSiteBinding',
@@ -289,9 +335,7 @@ export const SITE_ROUTES: readonly Route[] = [
     errors: [404, 409, 412, 422, 428],
     response: { description: 'removed and reloaded (ETag header: the site\'s new ETag)', schema: siteWriteSchema },
     write: siteWrite(({ params }, { index, site }) => {
-      const ids = bindingIds(Array.isArray(site.bindings) ? site.bindings.map(record) : []);
-      const at = ids.indexOf(params.id as string);
-      if (at < 0) throw new ApiProblem(404, 'binding_not_found', 'Not Found', `site '${String(site.name)}' has no binding '${params.id}' (bindings: ${ids.join(', ') || 'none'})`);
+      const at = bindingAt(site, Array.isArray(site.bindings) ? site.bindings.map(record) : [], params.id as string);
       return { operation: { type: 'site.deleteBinding', id: params.id as string }, mutate: (doc) => void doc.deleteIn(['sites', index, 'bindings', at]) };
     }, bindingsPart),
   },

@@ -13,19 +13,24 @@ export interface Whoami {
   readonly kind: 'token' | 'certificate';
 }
 
-/** A field a problem+json names (422): its key path (`weight`, `farms[0].healthCheck.url`) and what was expected. */
-export interface FieldProblem {
+/** A problem's field error: the key path (`port`, `sites[0].ssl.trustedCaFile`) and what was expected. */
+export interface ProblemField {
   readonly field: string;
   readonly message: string;
+  /** invalid_config: the config file's line. */
+  readonly line?: number;
 }
 
-/** An answer that is not 2xx, with its problem+json. */
+/** The same, as the farm pages name it. */
+export type FieldProblem = ProblemField;
+
+/** An answer that is not 2xx, with its problem+json (its `errors`, when it has them). */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     detail: string,
-    readonly errors: readonly FieldProblem[] = [],
+    readonly errors: readonly ProblemField[] = [],
   ) {
     super(detail);
   }
@@ -61,8 +66,8 @@ export async function call<T>(method: string, path: string, options: { body?: un
     json = undefined;
   }
   if (!res.ok) {
-    const problem = (json ?? {}) as { code?: string; detail?: string; title?: string; errors?: FieldProblem[] };
-    throw new ApiError(res.status, problem.code ?? 'unknown', problem.detail ?? problem.title ?? `${res.status} ${res.statusText}`, problem.errors ?? []);
+    const problem = (json ?? {}) as { code?: string; detail?: string; title?: string; errors?: ProblemField[] };
+    throw new ApiError(res.status, problem.code ?? 'unknown', problem.detail ?? problem.title ?? `${res.status} ${res.statusText}`, Array.isArray(problem.errors) ? problem.errors : []);
   }
   return { body: json as T, etag: res.headers.get('etag') };
 }

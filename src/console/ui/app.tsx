@@ -8,15 +8,19 @@ import { ApiError, call, get, saveToken, savedToken, type Whoami } from './api';
 import { AuditPage } from './audit';
 import { ConfigPage } from './config';
 import { followEvents, type StreamStatus } from './events';
+import { CertificatesPage } from './certificates';
 import { FarmPage, isFarmFeature, type FarmFeatureName } from './farm';
 import { Overview } from './overview';
 import { SignIn } from './signin';
+import { SitePage, type SiteTab } from './site';
 
 type Route =
   | { readonly page: 'overview' }
   | { readonly page: 'farm'; readonly farm: string; readonly feature?: FarmFeatureName }
   | { readonly page: 'config' }
   | { readonly page: 'audit' }
+  | { readonly page: 'certificates' }
+  | { readonly page: 'site'; readonly site: string; readonly tab: SiteTab }
   | { readonly page: 'unknown'; readonly hash: string };
 
 function routeOf(hash: string): Route {
@@ -28,6 +32,9 @@ function routeOf(hash: string): Route {
   if (farm) return { page: 'farm', farm: decodeURIComponent(farm[1] as string) };
   const feature = /^\/farms\/([^/]+)\/([a-z-]+)$/.exec(path);
   if (feature && isFarmFeature(feature[2] as string)) return { page: 'farm', farm: decodeURIComponent(feature[1] as string), feature: feature[2] as FarmFeatureName };
+  if (path === '/certificates') return { page: 'certificates' };
+  const site = /^\/sites\/([^/]+)(?:\/(bindings|ssl))?$/.exec(path);
+  if (site) return { page: 'site', site: decodeURIComponent(site[1] as string), tab: (site[2] as SiteTab | undefined) ?? 'site' };
   return { page: 'unknown', hash };
 }
 
@@ -61,9 +68,11 @@ function Signed(props: { readonly who: Whoami; readonly route: Route }) {
   const [stream, setStream] = useState<StreamStatus>('connecting');
   const [eventTick, setEventTick] = useState(0);
   const [farms, setFarms] = useState<readonly string[]>([]);
+  const [sites, setSites] = useState<readonly string[]>([]);
   useEffect(() => {
     const follow = followEvents(() => setEventTick((n) => n + 1), setStream);
     get<{ farms: { name: string }[] }>('/farms').then((answer) => setFarms(answer.body.farms.map((f) => f.name)), () => {});
+    get<{ sites: { name: string }[] }>('/sites').then((answer) => setSites(answer.body.sites.map((s) => s.name)), () => {});
     return () => follow.stop();
   }, []);
   const signOut = () => {
@@ -98,6 +107,26 @@ function Signed(props: { readonly who: Whoami; readonly route: Route }) {
             </a>
           </li>
           <li>
+            <a href="#/certificates" aria-current={route.page === 'certificates' ? 'page' : undefined}>
+              Server Certificates
+            </a>
+          </li>
+          <li>
+            {/* A node of the Connections tree: open on a site's pages, else expanded by a click (Enter). */}
+            <details class="node" open={route.page === 'site'}>
+              <summary>Sites</summary>
+              <ul>
+                {sites.map((site) => (
+                  <li key={site}>
+                    <a href={`#/sites/${encodeURIComponent(site)}`} aria-current={route.page === 'site' && route.site === site ? 'page' : undefined}>
+                      {site}
+                    </a>
+                  </li>
+                ))}
+              </ul>
+            </details>
+          </li>
+          <li>
             Server Farms
             <ul>
               {farms.map((farm) => (
@@ -126,6 +155,8 @@ function Signed(props: { readonly who: Whoami; readonly route: Route }) {
         {route.page === 'farm' && <FarmPage key={route.farm} farm={route.farm} {...(route.feature ? { feature: route.feature } : {})} who={who} eventTick={eventTick} />}
         {route.page === 'config' && <ConfigPage who={who} eventTick={eventTick} />}
         {route.page === 'audit' && <AuditPage eventTick={eventTick} />}
+        {route.page === 'certificates' && <CertificatesPage who={who} eventTick={eventTick} />}
+        {route.page === 'site' && <SitePage key={route.site} site={route.site} tab={route.tab} who={who} eventTick={eventTick} />}
         {route.page === 'unknown' && (
           <p role="alert">
             No page {route.hash}. <a href="#/">Overview</a>
