@@ -40,11 +40,14 @@ export async function loadConfig(file: string): Promise<LoadResult> {
     const why = code === 'ENOENT' ? 'the config file does not exist' : `the config file cannot be read (${code ?? (error as Error).message})`;
     throw new ConfigError(file, [`${file}:1 (file): ${why} (expected a YAML or JSON config file; see docs/config-reference.md)`]);
   }
-  return loadConfigText(text, file, dirname(full));
+  return loadConfigText(text, file, dirname(full), full);
 }
 
-/** Loads a config from its text; `file` names it in messages, `dir` resolves relative paths. */
-export async function loadConfigText(text: string, file: string, dir: string): Promise<LoadResult> {
+/**
+ * Loads a config from its text; `file` names it in messages (as the user wrote it), `dir` resolves relative
+ * paths, `fullPath` is the file's absolute path (default: `file` taken as a name in `dir`).
+ */
+export async function loadConfigText(text: string, file: string, dir: string, fullPath?: string): Promise<LoadResult> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   // Problems in file order, so a user can fix them top to bottom.
@@ -69,7 +72,7 @@ export async function loadConfigText(text: string, file: string, dir: string): P
   }
   const declared = parsed.data;
   const problems = checkReferences(declared, warnings);
-  const config = await normalize(declared, resolve(dir, file), dir, problems, warnings);
+  const config = await normalize(declared, fullPath ?? resolve(dir, file), dir, problems, warnings);
   if (problems.length || !config) throw new ConfigError(file, lines(problems));
   return { config, warnings: lines(warnings).map((l) => l.replace(/^(\S+ [^:]+: )/, '$1warning: ')) };
 }

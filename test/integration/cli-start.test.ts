@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBackend } from '../support/backends.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
@@ -97,6 +97,13 @@ accessLog: off
     const plain = await get(`http://127.0.0.1:${httpPort}/plain`);
     assert.equal(plain.status, 200);
     assert.equal((JSON.parse(plain.body.toString('utf8')) as { url: string }).url, '/plain');
+
+    // The config given by a path relative to the current directory (not to its own folder) is watched:
+    // a change to it reloads by itself (the watched folder was once that path doubled).
+    assert.doesNotMatch(gatehouse.stderr, /cannot watch/, gatehouse.stderr);
+    const beforeEdit = gatehouse.lines('stderr').length;
+    await appendFile(join(dir, 'etc', 'gatehouse', 'gatehouse.yaml'), '# edited\n');
+    await gatehouse.waitForLine('stderr', /config reloaded from/, beforeEdit, 30_000);
 
     gatehouse.child.kill('SIGTERM');
     const exit = await gatehouse.waitExit(10_000);

@@ -18,6 +18,12 @@ import { within } from './within.js';
 /** The repository root (this file runs from dist/test/support). */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BIN = join(REPO, 'bin', 'gatehouse.js');
+/**
+ * How long a test waits for a line of a gatehouse child (its listening lines, a reload): a start loads
+ * the code, probes node, and with `workers` forks them; on a loaded CI machine (two test files at once,
+ * one of them driving Chromium) that took over 15 s. A line that never comes still fails the test.
+ */
+export const START_TIMEOUT_MS = 60_000;
 
 export interface RunningGatehouse {
   readonly gatehouse: Gatehouse;
@@ -104,7 +110,7 @@ export class RunningCli {
   }
 
   /** The first complete line of `stream` (from line index `from`) that matches; fails when the process exits first or on timeout. */
-  async waitForLine(stream: 'stdout' | 'stderr', pattern: RegExp, from = 0, timeoutMs = 15_000): Promise<string> {
+  async waitForLine(stream: 'stdout' | 'stderr', pattern: RegExp, from = 0, timeoutMs = START_TIMEOUT_MS): Promise<string> {
     const find = () => this.lines(stream).slice(from).find((line) => pattern.test(line));
     await this.#until(() => find() !== undefined, `${stream} to have a line (from line ${from}) matching ${pattern}`, timeoutMs);
     return find() as string;
@@ -119,7 +125,7 @@ export class RunningCli {
   }
 
   /** Waits until `stream` matches `pattern`; fails when the process exits first or on timeout. */
-  async waitFor(stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+  async waitFor(stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs = START_TIMEOUT_MS): Promise<RegExpMatchArray> {
     await this.#until(() => pattern.test(this[stream]), `${stream} to match ${pattern}`, timeoutMs);
     return this[stream].match(pattern) as RegExpMatchArray;
   }
