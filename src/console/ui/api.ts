@@ -19,6 +19,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     detail: string,
+    /** The problem's `errors`: which field is wrong (a 422 names config key paths, `sites.0.tracing.rules.1.statusCodes`). */
+    readonly errors: readonly { readonly field: string; readonly message: string }[] = [],
   ) {
     super(detail);
   }
@@ -54,8 +56,8 @@ export async function call<T>(method: string, path: string, options: { body?: un
     json = undefined;
   }
   if (!res.ok) {
-    const problem = (json ?? {}) as { code?: string; detail?: string; title?: string };
-    throw new ApiError(res.status, problem.code ?? 'unknown', problem.detail ?? problem.title ?? `${res.status} ${res.statusText}`);
+    const problem = (json ?? {}) as { code?: string; detail?: string; title?: string; errors?: { field: string; message: string }[] };
+    throw new ApiError(res.status, problem.code ?? 'unknown', problem.detail ?? problem.title ?? `${res.status} ${res.statusText}`, Array.isArray(problem.errors) ? problem.errors : []);
   }
   return { body: json as T, etag: res.headers.get('etag') };
 }

@@ -6,17 +6,30 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call, get, saveToken, savedToken, type Whoami } from './api';
 import { followEvents, type StreamStatus } from './events';
+import { ClientCertificatesPage } from './client-certificates';
+import { CompactView } from './compact-view';
 import { FarmPage } from './farm';
 import { Overview } from './overview';
 import { SignIn } from './signin';
+import { TracingPage } from './tracing';
 
-type Route = { readonly page: 'overview' } | { readonly page: 'farm'; readonly farm: string } | { readonly page: 'unknown'; readonly hash: string };
+type Route =
+  | { readonly page: 'overview' }
+  | { readonly page: 'farm'; readonly farm: string }
+  | { readonly page: 'client-certificates' }
+  | { readonly page: 'tracing' }
+  | { readonly page: 'trace'; readonly id: string; readonly site: string | null }
+  | { readonly page: 'unknown'; readonly hash: string };
 
 function routeOf(hash: string): Route {
   const path = hash.replace(/^#/, '') || '/';
   if (path === '/') return { page: 'overview' };
   const farm = /^\/farms\/([^/]+)$/.exec(path);
   if (farm) return { page: 'farm', farm: decodeURIComponent(farm[1] as string) };
+  if (path === '/client-certificates') return { page: 'client-certificates' };
+  if (path === '/tracing') return { page: 'tracing' };
+  const trace = /^\/tracing\/([^/?]+)(?:\?site=([^&]+))?$/.exec(path);
+  if (trace) return { page: 'trace', id: decodeURIComponent(trace[1] as string), site: trace[2] ? decodeURIComponent(trace[2]) : null };
   return { page: 'unknown', hash };
 }
 
@@ -98,11 +111,24 @@ function Signed(props: { readonly who: Whoami; readonly route: Route }) {
               ))}
             </ul>
           </li>
+          <li>
+            <a href="#/client-certificates" aria-current={route.page === 'client-certificates' ? 'page' : undefined}>
+              Client Certificates
+            </a>
+          </li>
+          <li>
+            <a href="#/tracing" aria-current={route.page === 'tracing' || route.page === 'trace' ? 'page' : undefined}>
+              Failed Request Tracing
+            </a>
+          </li>
         </ul>
       </nav>
       <main class="page">
         {route.page === 'overview' && <Overview eventTick={eventTick} />}
         {route.page === 'farm' && <FarmPage key={route.farm} farm={route.farm} who={who} eventTick={eventTick} />}
+        {route.page === 'client-certificates' && <ClientCertificatesPage eventTick={eventTick} />}
+        {route.page === 'tracing' && <TracingPage who={who} eventTick={eventTick} />}
+        {route.page === 'trace' && <CompactView key={`${route.site}/${route.id}`} id={route.id} site={route.site} eventTick={eventTick} />}
         {route.page === 'unknown' && (
           <p role="alert">
             No page {route.hash}. <a href="#/">Overview</a>
