@@ -7,19 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import { DEFAULT_CERT_HEADER, decodeForwardedCertificate, headerNamesFor, type ForwardedCertificateFormat } from '@gatehouse/forwarded-cert';
 import type { Config } from '../config/model.js';
-import type { Trace } from '../tracing/trace.js';
-
-export interface DecodedTraceCertificate {
-  readonly header: string;
-  readonly subject: string;
-  readonly issuer: string;
-  readonly serialNumber: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
-  readonly thumbprintSha1: string;
-  readonly thumbprintSha256: string;
-}
-export type TraceClientCertificate = DecodedTraceCertificate | { readonly header: string; readonly error: string } | null;
+import type { Trace, TraceClientCertificate } from '../tracing/trace.js';
 
 /** OpenSSL's one-attribute-per-line names as one line, most significant first as Windows shows them: `CN=Alice, O=Example`. */
 const oneLine = (name: string) => name.split('\n').filter(Boolean).reverse().join(', ');

@@ -8,6 +8,7 @@ import { useState } from 'preact/hooks';
 import { get } from './api';
 import { number, when } from './format';
 import { useLive } from './live';
+import { ErrorLine, Head } from './notice';
 import type { SeenClientCertificate } from './tracing-types';
 import type { SiteView } from './types';
 
@@ -83,11 +84,7 @@ export function ClientCertificatesPage(props: { readonly eventTick: number }) {
           </span>
         )}
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       {!data ? (
         <p class="loading">Loading…</p>
       ) : data.length === 0 ? (
@@ -96,19 +93,7 @@ export function ClientCertificatesPage(props: { readonly eventTick: number }) {
         <div class="scroll">
           <table class="client-certificates">
             <caption>{data.length} client certificate{data.length === 1 ? '' : 's'}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Issued To</th>
-                <th scope="col">Issued By</th>
-                <th scope="col">Expiration</th>
-                <th scope="col">Last Seen</th>
-                <th scope="col">Connections</th>
-                <th scope="col">Requests</th>
-                <th scope="col">Last Verdict</th>
-                <th scope="col">Rejections</th>
-                <th scope="col">Sites</th>
-              </tr>
-            </thead>
+            <Head columns={['Issued To', 'Issued By', 'Expiration', 'Last Seen', 'Connections', 'Requests', 'Last Verdict', 'Rejections', 'Sites']} />
             <tbody>
               {data.map((c) => {
                 const exp = expiry(c.notAfter);
@@ -128,7 +113,7 @@ export function ClientCertificatesPage(props: { readonly eventTick: number }) {
                       <br />
                       <span class={`mark mark-${exp.kind}`}>{exp.kind === 'expired' ? `⚠ ${exp.text}` : exp.kind === 'soon' ? `⚠ ${exp.text}` : exp.text}</span>
                     </td>
-                    <td>{when(c.lastSeen)}</td>
+                    <td class="nowrap">{when(c.lastSeen)}</td>
                     <td class="num">{number(c.connections)}</td>
                     <td class="num">{number(c.requests)}</td>
                     <td data-col="verdict" class={c.lastVerdict === 'accepted' ? 'ok' : 'error'}>

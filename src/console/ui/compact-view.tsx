@@ -7,6 +7,7 @@
 import { get } from './api';
 import { ms, when } from './format';
 import { useLive } from './live';
+import { ErrorLine, Head } from './notice';
 import type { DecodedCertificate, TraceEvent, TraceView } from './tracing-types';
 
 const eventsNamed = (trace: TraceView, name: string) => trace.events.filter((e) => e.name === name);
@@ -228,16 +229,7 @@ function Events(props: { readonly trace: TraceView }) {
       <h2 id="cv-events">Events</h2>
       <div class="scroll">
         <table class="events">
-          <thead>
-            <tr>
-              <th scope="col">No.</th>
-              <th scope="col">Event Name</th>
-              <th scope="col">Time</th>
-              <th scope="col">Elapsed</th>
-              <th scope="col">Duration</th>
-              <th scope="col">Details</th>
-            </tr>
-          </thead>
+          <Head columns={['No.', 'Event Name', 'Time', 'Elapsed', 'Duration', 'Details']} />
           <tbody>
             {events.map((e, i) => {
               const next = events[i + 1];
@@ -270,11 +262,7 @@ export function CompactView(props: { readonly id: string; readonly site: string 
         <a href="#/tracing">Failed Request Tracing</a> › {props.site ?? ''} › {props.id}
       </p>
       <h1 id="cv-title">Compact View</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       {!data ? (
         !error && <p class="loading">Loading…</p>
       ) : (

@@ -1,21 +1,15 @@
-/** The admin API's answers for Client Certificates and Failed Request Tracing, as the console reads them (docs/admin-api.md). */
-export interface SeenClientCertificate {
-  readonly subject: string;
-  readonly issuer: string;
-  readonly serialNumber: string;
-  readonly thumbprintSha1: string;
-  readonly thumbprintSha256: string;
-  readonly notAfter: string;
-  readonly firstSeen: string;
-  readonly lastSeen: string;
-  readonly connections: number;
-  readonly requests: number;
-  readonly lastVerdict: string;
-  readonly rejections: Readonly<Record<string, number>>;
-  readonly sites: readonly string[];
-}
+/**
+ * The admin API's answers for Client Certificates and Failed Request Tracing, as the console reads them
+ * (docs/admin-api.md): the server's own types where they are plain data (type-only imports, erased by esbuild).
+ */
+import type { ClientCertificateEntry } from '../../tls/client-certificate-entry';
+import type { DecodedTraceCertificate, Trace, TraceClientCertificate } from '../../tracing/trace';
 
-/** A tracing rule as the config file holds it (`sites[].tracing.rules[]`). */
+export type { TraceEvent } from '../../tracing/trace';
+export type SeenClientCertificate = ClientCertificateEntry;
+export type DecodedCertificate = DecodedTraceCertificate;
+
+/** A tracing rule as the config file holds it (`sites[].tracing.rules[]`, config/tracing-schema.ts). */
 export interface TracingRule {
   readonly path?: string;
   readonly statusCodes?: string | number;
@@ -28,6 +22,7 @@ export interface SiteTracing {
   readonly tracing: { readonly rules?: readonly TracingRule[]; readonly [key: string]: unknown } | null;
 }
 
+/** GET /traces: one row. */
 export interface TraceSummary {
   readonly id: string;
   readonly site: string;
@@ -41,35 +36,5 @@ export interface TraceSummary {
   readonly clientCertificate: string | null;
 }
 
-export interface TraceEvent {
-  readonly name: string;
-  readonly time: string;
-  readonly elapsedMs: number;
-  readonly data: Readonly<Record<string, unknown>>;
-}
-export interface DecodedCertificate {
-  readonly header: string;
-  readonly subject: string;
-  readonly issuer: string;
-  readonly serialNumber: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
-  readonly thumbprintSha1: string;
-  readonly thumbprintSha256: string;
-}
-export interface TraceView {
-  readonly id: string;
-  readonly site: string;
-  readonly url: string;
-  readonly verb: string;
-  readonly statusCode: number;
-  readonly subStatusCode: number;
-  readonly outcome: string;
-  readonly timeTakenMs: number;
-  readonly failureReason: string;
-  readonly rule: number;
-  readonly activityId: string;
-  readonly startTime: string;
-  readonly events: readonly TraceEvent[];
-  readonly clientCertificate: DecodedCertificate | { readonly header: string; readonly error: string } | null;
-}
+/** GET /traces/{id}: the trace file with its id and the forwarded certificate decoded. */
+export type TraceView = Trace & { readonly id: string; readonly clientCertificate: TraceClientCertificate };

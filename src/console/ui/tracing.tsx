@@ -8,10 +8,10 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call, get, type Whoami } from './api';
 import { ms, when } from './format';
 import { useLive } from './live';
+import { ErrorLine, Head, type Notice, NoticeLine } from './notice';
 import type { SiteTracing, TraceSummary, TracingRule } from './tracing-types';
 import type { SiteView } from './types';
 
-type Notice = { readonly kind: 'done' | 'conflict' | 'error'; readonly text: string };
 /** The rule form's fields (text as typed). */
 interface RuleDraft {
   path: string;
@@ -118,9 +118,10 @@ function TracingRules(props: { readonly site: string; readonly who: Whoami; read
         const atField: Partial<Record<keyof RuleDraft, string>> = {};
         const elsewhere: string[] = [];
         for (const problem of e.errors) {
-          const match = /tracing\.rules\.(\d+)\.?([A-Za-z]*)/.exec(problem.field);
-          const field = FIELDS.find((f) => f.apiField === match?.[2]);
-          if (match && field && editedIndex !== null && Number(match[1]) === editedIndex) atField[field.key] = problem.message;
+          // Config key paths: `sites[0].tracing.rules[1].statusCodes` (or with dots: `rules.1.statusCodes`).
+          const match = /tracing\.rules(?:\[(\d+)\]|\.(\d+))\.?([A-Za-z]*)/.exec(problem.field);
+          const field = FIELDS.find((f) => f.apiField === match?.[3]);
+          if (match && field && editedIndex !== null && Number(match[1] ?? match[2]) === editedIndex) atField[field.key] = problem.message;
           else elsewhere.push(`${problem.field}: ${problem.message}`);
         }
         setFieldErrors(atField);
@@ -144,16 +145,8 @@ function TracingRules(props: { readonly site: string; readonly who: Whoami; read
   const disabledProps = { disabled: !canAct || busy || !data, 'aria-describedby': canAct ? undefined : 'tracing-disabled', title: canAct ? undefined : reason };
   return (
     <div class="tracing-rules">
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {notice && (
-        <p class={notice.kind === 'done' ? 'done' : 'error'} role={notice.kind === 'done' ? 'status' : 'alert'} data-testid="tracing-notice">
-          {notice.text}
-        </p>
-      )}
+      <ErrorLine text={error} />
+      <NoticeLine notice={notice} testId="tracing-notice" />
       {!canAct && (
         <p id="tracing-disabled" class="note" data-testid="disabled-reason">
           {reason}
@@ -167,16 +160,7 @@ function TracingRules(props: { readonly site: string; readonly who: Whoami; read
           <div class="scroll">
             <table class="rules">
               <caption>Rules of site {props.site}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">#</th>
-                  <th scope="col">Path</th>
-                  <th scope="col">Status Code(s)</th>
-                  <th scope="col">Time Taken</th>
-                  <th scope="col">Client Certificate</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
+              <Head columns={['#', 'Path', 'Status Code(s)', 'Time Taken', 'Client Certificate', 'Actions']} />
               <tbody>
                 {rules.map((rule, i) => (
                   <tr key={i} data-rule={i + 1}>
@@ -258,11 +242,7 @@ function TraceFiles(props: { readonly eventTick: number }) {
   return (
     <>
       <h2 id="traces-title">Trace files</h2>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       {!data ? (
         <p class="loading">Loading…</p>
       ) : data.length === 0 ? (
@@ -270,22 +250,11 @@ function TraceFiles(props: { readonly eventTick: number }) {
       ) : (
         <div class="scroll">
           <table class="traces" aria-labelledby="traces-title">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Site</th>
-                <th scope="col">URL</th>
-                <th scope="col">Status</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Time Taken</th>
-                <th scope="col">Client Certificate</th>
-                <th scope="col">File</th>
-              </tr>
-            </thead>
+            <Head columns={['Time', 'Site', 'URL', 'Status', 'Reason', 'Time Taken', 'Client Certificate', 'File']} />
             <tbody>
               {data.map((t) => (
                 <tr key={`${t.site}/${t.id}`} data-trace={t.id}>
-                  <td>{when(t.time)}</td>
+                  <td class="nowrap">{when(t.time)}</td>
                   <td>{t.site}</td>
                   <td>
                     <code>
