@@ -179,6 +179,11 @@ describe('traces', () => {
     const forwarded = shown.json.events.find((e: { name: string; data: { HeaderName?: string } }) => e.name === 'GENERAL_SET_REQUEST_HEADER' && e.data.HeaderName === 'X-ARR-ClientCert').data.HeaderValue;
     assert.deepEqual(Buffer.from(forwarded, 'base64'), expected.raw);
 
+    // The answer's headers as the client got them.
+    const answered = String(shown.json.events.find((e: { name: string }) => e.name === 'GENERAL_RESPONSE_HEADERS')?.data.Headers);
+    assert.match(answered, /^content-type: /im, answered);
+    assert.equal(ok.headers['content-type'], /^content-type: (.*)$/im.exec(answered)?.[1]);
+
     // A 403 (nothing forwarded): null.
     const refused = await api('GET', '/api/v1/traces/fr000002.json?site=badges', { token: viewer });
     assert.equal(refused.json.clientCertificate, null);

@@ -7,7 +7,7 @@
  * revocation status unknown) and 200 (Alice, and a contractor whose certificate expires in 10 days); the
  * traces appear in Failed Request Tracing, newest first; their Compact View shows the 403.16 and its
  * reason, the 403.13 and the revocation, and for the 200 X-ARR-ClientCert decoded with Alice's subject
- * and thumbprint beside its base64; Client Certificates lists each certificate with its verdict, the
+ * and thumbprint beside its base64, and the request and response headers; Client Certificates lists each certificate with its verdict, the
  * expiring one marked in words, and its filters narrow the list through the API's query; a conflicting
  * edit is said and reloaded; a viewer sees the actions disabled with the reason. Screenshots at 1280×800.
  */
@@ -212,6 +212,7 @@ describe('Failed Request Tracing and Client Certificates in Chromium', () => {
       assert.ok(fixture.backends.some((b) => b.address === server), `a farm server was chosen: ${server}`);
       await page.locator('tr[data-event="ARR_REQUEST_ROUTED"]').waitFor();
       await page.getByRole('table', { name: 'X-ARR-ClientCert decoded as a certificate' }).waitFor();
+      await page.getByRole('table', { name: 'Response headers as the client got them' }).getByRole('rowheader', { name: /^content-length$/i }).waitFor();
       await screenshot(page, join(SHOTS, 'compact-view.png'));
       assertClean(watched);
     } finally {

@@ -155,6 +155,7 @@ function Headers(props: { readonly trace: TraceView }) {
   const set = eventsNamed(trace, 'GENERAL_SET_REQUEST_HEADER');
   const removed = eventsNamed(trace, 'GENERAL_REMOVE_REQUEST_HEADER');
   const response = eventsNamed(trace, 'ARR_RESPONSE_HEADERS_END').at(-1)?.data;
+  const responseHeaders = headerLines(eventsNamed(trace, 'GENERAL_RESPONSE_HEADERS').at(-1)?.data['Headers']);
   const end = eventsNamed(trace, 'GENERAL_REQUEST_END').at(-1)?.data;
   const entity = eventsNamed(trace, 'ARR_RESPONSE_ENTITY_END').at(-1)?.data;
   return (
@@ -198,6 +199,21 @@ function Headers(props: { readonly trace: TraceView }) {
           </table>
         </div>
       )}
+      {responseHeaders.length > 0 && (
+        <div class="scroll">
+          <table class="headers">
+            <caption>Response headers as the client got them</caption>
+            <tbody>
+              {responseHeaders.map(([name, value], i) => (
+                <tr key={i}>
+                  <th scope="row">{name}</th>
+                  <td class="wrap">{value}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
       <Facts
         label="Response"
         rows={[
@@ -207,7 +223,7 @@ function Headers(props: { readonly trace: TraceView }) {
           ['X-ARR-LOG-ID', end ? text(end['LogId']) : '–'],
         ]}
       />
-      <p class="hint">Traces keep the response's status, sizes and timings, not its header fields.</p>
+      {responseHeaders.length === 0 && <p class="hint">No response headers in this trace: Gatehouse answered itself, or the trace was cut to its maximum size.</p>}
     </section>
   );
 }
