@@ -149,6 +149,24 @@ function Routing(props: { readonly trace: TraceView }) {
   );
 }
 
+function HeaderTable(props: { readonly caption: string; readonly lines: readonly (readonly [string, string])[] }) {
+  return (
+    <div class="scroll">
+      <table class="headers">
+        <caption>{props.caption}</caption>
+        <tbody>
+          {props.lines.map(([name, value], i) => (
+            <tr key={i}>
+              <th scope="row">{name}</th>
+              <td class="wrap">{value}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 function Headers(props: { readonly trace: TraceView }) {
   const { trace } = props;
   const received = headerLines(eventsNamed(trace, 'GENERAL_REQUEST_HEADERS')[0]?.data['Headers']);
@@ -161,19 +179,7 @@ function Headers(props: { readonly trace: TraceView }) {
   return (
     <section aria-labelledby="cv-headers">
       <h2 id="cv-headers">Request and response headers</h2>
-      <div class="scroll">
-        <table class="headers">
-          <caption>Request headers as the client sent them (secrets redacted)</caption>
-          <tbody>
-            {received.map(([name, value], i) => (
-              <tr key={i}>
-                <th scope="row">{name}</th>
-                <td class="wrap">{value}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <HeaderTable caption="Request headers as the client sent them (secrets redacted)" lines={received} />
       {(set.length > 0 || removed.length > 0) && (
         <div class="scroll">
           <table class="headers">
@@ -199,21 +205,7 @@ function Headers(props: { readonly trace: TraceView }) {
           </table>
         </div>
       )}
-      {responseHeaders.length > 0 && (
-        <div class="scroll">
-          <table class="headers">
-            <caption>Response headers as the client got them</caption>
-            <tbody>
-              {responseHeaders.map(([name, value], i) => (
-                <tr key={i}>
-                  <th scope="row">{name}</th>
-                  <td class="wrap">{value}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      {responseHeaders.length > 0 && <HeaderTable caption="Response headers as the client got them" lines={responseHeaders} />}
       <Facts
         label="Response"
         rows={[
