@@ -46,6 +46,8 @@ export interface ExchangeOutcome {
   readonly timings: ExchangeTimings;
   /** The headers sent to the server (flat name, value list) on the last attempt. */
   upstreamHeaders: readonly string[];
+  /** The response headers passed on to the client (flat name, value list); empty before a response. Kept for a trace, read only if one is built. */
+  responseHeaders: readonly string[];
 }
 
 export interface ExchangeTimings {
@@ -88,6 +90,7 @@ export class ProxyExchange implements ExchangeHandler {
   #attemptStartMs = 0;
   readonly #timings: ExchangeTimings = { sentMs: 0, connectedMs: 0, firstByteMs: 0, endMs: 0 };
   #upstreamHeaders: readonly string[] = [];
+  #responseHeaders: readonly string[] = [];
   #retryCause: Error | undefined;
   readonly #request: RequestInfo;
   /** The site's maxAllowedContentLength: a body growing past it is cut (413). */
@@ -217,6 +220,7 @@ export class ProxyExchange implements ExchangeHandler {
     if (affinity && (this.#added.isNewAffinity || (this.#retriedFrom !== undefined && affinity.usesCookie)) && !disablesAffinity(headers)) {
       headers.push('Set-Cookie', affinity.setCookieFor(this.#server, this.#added.isHttps));
     }
+    this.#responseHeaders = headers;
     try {
       this.#res.writeHead(statusCode, headers);
     } catch (error) {
@@ -326,6 +330,7 @@ export class ProxyExchange implements ExchangeHandler {
       bytesReceived: Math.max(this.#bodyBytes, 0),
       timings: this.#timings,
       upstreamHeaders: this.#upstreamHeaders,
+      responseHeaders: this.#responseHeaders,
     });
   }
 }

@@ -19,7 +19,7 @@ export interface TunnelExchange {
 export function startTunnelExchange(server: FarmServer, upstreamHeaders: readonly string[], upstream: ClientRequest, onEnd: (exchange: ExchangeOutcome) => void): TunnelExchange {
   server.onRequestStart();
   const timings = { sentMs: performance.now(), connectedMs: 0, firstByteMs: 0, endMs: 0 };
-  const exchange: ExchangeOutcome = { status: 0, subStatus: 0, code: 'switched', bytes: 0, server, error: undefined, retriedFrom: undefined, retryCause: undefined, bytesReceived: 0, timings, upstreamHeaders };
+  const exchange: ExchangeOutcome = { status: 0, subStatus: 0, code: 'switched', bytes: 0, server, error: undefined, retriedFrom: undefined, retryCause: undefined, bytesReceived: 0, timings, upstreamHeaders, responseHeaders: [] };
   upstream.once('socket', (socket: Socket) => socket.once('connect', () => (timings.connectedMs = performance.now())));
   let ended = false;
   return {

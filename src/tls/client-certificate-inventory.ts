@@ -9,6 +9,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { ClientCertificate } from './client-certificate.js';
+import type { ClientCertificateEntry } from './client-certificate-entry.js';
 import type { Verdict } from './verdict.js';
 
 export const DEFAULT_CLIENT_CERTIFICATE_ENTRIES = 10_000;
@@ -16,28 +17,7 @@ export const DEFAULT_CLIENT_CERTIFICATE_ENTRIES = 10_000;
 /** What an accepted certificate's `lastVerdict` says (refusals carry their outcome code). */
 export const ACCEPTED_VERDICT = 'accepted';
 
-/** One certificate as the admin API shows it: plain JSON, summable over workers (mergeSnapshots). */
-export interface ClientCertificateEntry {
-  readonly subject: string;
-  readonly issuer: string;
-  readonly serialNumber: string;
-  /** Upper-case hex (as IIS shows it). */
-  readonly thumbprintSha1: string;
-  /** Lower-case hex. */
-  readonly thumbprintSha256: string;
-  readonly notAfter: string;
-  readonly firstSeen: string;
-  readonly lastSeen: string;
-  /** New TLS connections that presented it (each counted on its first request). */
-  readonly connections: number;
-  /** Requests on those connections. */
-  readonly requests: number;
-  /** The door's outcome code for its newest connection (shared/outcome.ts), or `accepted`. */
-  readonly lastVerdict: string;
-  /** Connections refused, by 403 sub-status: `{ '403.16': 2 }`. */
-  readonly rejections: Readonly<Record<string, number>>;
-  readonly sites: readonly string[];
-}
+export type { ClientCertificateEntry } from './client-certificate-entry.js';
 
 /** The live record of a certificate; a connection keeps it to count its requests. */
 export class ClientCertificateRecord {

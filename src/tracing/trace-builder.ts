@@ -61,6 +61,8 @@ export interface TracedExchange {
   readonly timings: { readonly sentMs: number; readonly connectedMs: number; readonly firstByteMs: number; readonly endMs: number };
   /** The headers sent to the server (flat name, value list) on the last attempt. */
   readonly upstreamHeaders: readonly string[];
+  /** The response headers passed on to the client (flat name, value list). */
+  readonly responseHeaders: readonly string[];
 }
 
 const REDACTED = '[redacted]';
@@ -172,6 +174,11 @@ export function buildTrace(record: RequestRecord, end: TracedRequest, settings: 
     list.add('ARR_REQUEST_HEADERS_START', outcome.timings.sentMs, { Server: outcome.server?.address ?? '' });
     if (outcome.timings.connectedMs) list.add('ARR_REQUEST_HEADERS_END', outcome.timings.connectedMs, { Server: outcome.server?.address ?? '' });
     if (outcome.timings.firstByteMs) list.add('ARR_RESPONSE_HEADERS_END', outcome.timings.firstByteMs, { HttpStatus: outcome.status });
+    if (outcome.responseHeaders.length > 0) {
+      // The answer's headers as the client got them (Set-Cookie values are secrets too).
+      const shown = headerPairs(outcome.responseHeaders).map(([name, value]) => `${name}: ${name.toLowerCase() === 'set-cookie' ? REDACTED : redact(name, value)}`);
+      list.add('GENERAL_RESPONSE_HEADERS', outcome.timings.firstByteMs, { Headers: shown.join('\n') });
+    }
     if (outcome.error) {
       list.add('ARR_RESPONSE_ERROR', outcome.timings.endMs, { Server: outcome.server?.address ?? '', Error: describe(outcome.error), ResponseStarted: outcome.timings.firstByteMs > 0 });
     }

@@ -29,3 +29,21 @@ export interface Trace {
   readonly startTime: string;
   readonly events: readonly TraceEvent[];
 }
+
+/**
+ * The client certificate a trace shows Gatehouse forwarded (X-ARR-ClientCert), decoded when the admin API
+ * shows the trace (admin/trace-client-certificate.ts): null when none was forwarded, `{ header, error }`
+ * when the value does not parse.
+ */
+export interface DecodedTraceCertificate {
+  /** The header it travelled in. */
+  readonly header: string;
+  readonly subject: string;
+  readonly issuer: string;
+  readonly serialNumber: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly thumbprintSha1: string;
+  readonly thumbprintSha256: string;
+}
+export type TraceClientCertificate = DecodedTraceCertificate | { readonly header: string; readonly error: string } | null;

@@ -3,10 +3,13 @@
  * without a client certificate (403.7) and one with an untrusted one (403.16) leave traces; GET /traces
  * lists them newest first (filters by site and status), GET /traces/{id} returns one parsed, the
  * Authorization and Cookie values the client sent appear nowhere, and ids that are not a trace file's
- * name (`..`, slashes, other files) are refused.
+ * name (`..`, slashes, other files) are refused. A traced 200 carries the forwarded X-ARR-ClientCert decoded
+ * (`clientCertificate`: subject, issuer, validity, thumbprints, checked against the client's own PEM); a
+ * trace without one has null, and a value that does not parse gives `{ error }`, not a failed answer.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startBackend, type Backend } from '../support/backends.js';
@@ -45,7 +48,7 @@ sites:
     ssl: { clientCertificates: require, trustedCaFile: ${pki.caFile} }
     farm: web
     tracing:
-      rules: [{ statusCodes: '403' }]
+      rules: [{ path: /ok/*, statusCodes: '200' }, { statusCodes: '403' }]
   - name: open
     bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
     farm: web
@@ -146,5 +149,53 @@ describe('traces', () => {
     assert.equal(missing.json.code, 'trace_not_found');
     const noToken = await api('GET', '/api/v1/traces', {});
     assert.equal(noToken.status, 401);
+  });
+
+  test('a traced 200: the forwarded X-ARR-ClientCert decoded as a certificate; none → null; a damaged value → { error }', async () => {
+    const ok = await send(`${running.url('badges', 'https')}/ok/profile`, { ca: pki.root.certPem, clientCert: pki.clients.valid });
+    assert.equal(ok.status, 200);
+    await flushTraces();
+    const listed = await api('GET', '/api/v1/traces?site=badges&status=200', { token: viewer });
+    assert.equal(listed.status, 200, listed.text);
+    const summary = (listed.json.traces as { id: string; url: string }[]).find((t) => t.url === '/ok/profile');
+    assert.ok(summary, listed.text);
+    const shown = await api('GET', `/api/v1/traces/${summary.id}`, { token: viewer });
+    assert.equal(shown.status, 200, shown.text);
+    const expected = new X509Certificate(pki.clients.valid.issued.certPem);
+    const decoded = shown.json.clientCertificate as { header: string; subject: string; issuer: string; serialNumber: string; notBefore: string; notAfter: string; thumbprintSha1: string; thumbprintSha256: string };
+    assert.equal(decoded.header, 'X-ARR-ClientCert');
+    assert.match(decoded.subject, /CN=Alice Badge/);
+    assert.match(decoded.subject, /O=Example Corp/);
+    assert.match(decoded.issuer, /CN=Gatehouse Test Root/);
+    const door = shown.json.events.find((e: { name: string }) => e.name === 'SSL_CLIENT_CERTIFICATE').data;
+    assert.equal(decoded.subject, door.Subject, 'the same subject as the door saw');
+    assert.equal(decoded.issuer, door.Issuer);
+    assert.equal(decoded.thumbprintSha1, expected.fingerprint.replace(/:/g, ''));
+    assert.equal(decoded.thumbprintSha256, expected.fingerprint256.replace(/:/g, ''));
+    assert.equal(decoded.serialNumber, expected.serialNumber.toUpperCase());
+    assert.equal(decoded.notBefore, new Date(expected.validFrom).toISOString());
+    assert.equal(decoded.notAfter, new Date(expected.validTo).toISOString());
+    // The base64 beside it is the DER of the client's certificate.
+    const forwarded = shown.json.events.find((e: { name: string; data: { HeaderName?: string } }) => e.name === 'GENERAL_SET_REQUEST_HEADER' && e.data.HeaderName === 'X-ARR-ClientCert').data.HeaderValue;
+    assert.deepEqual(Buffer.from(forwarded, 'base64'), expected.raw);
+
+    // The answer's headers as the client got them.
+    const answered = String(shown.json.events.find((e: { name: string }) => e.name === 'GENERAL_RESPONSE_HEADERS')?.data.Headers);
+    assert.match(answered, /^content-type: /im, answered);
+    assert.equal(ok.headers['content-type'], /^content-type: (.*)$/im.exec(answered)?.[1]);
+
+    // A 403 (nothing forwarded): null.
+    const refused = await api('GET', '/api/v1/traces/fr000002.json?site=badges', { token: viewer });
+    assert.equal(refused.json.clientCertificate, null);
+
+    // A trace file whose forwarded value was damaged (copied, then edited by hand): the answer says why, as data.
+    const folder = join(pki.dir, 'traces', 'badges');
+    const text = await readFile(join(folder, summary.id), 'utf8');
+    await writeFile(join(folder, 'fr000900.json'), text.replace(forwarded, 'bm90IGEgY2VydGlmaWNhdGU='));
+    const damaged = await api('GET', '/api/v1/traces/fr000900.json', { token: viewer });
+    assert.equal(damaged.status, 200, damaged.text);
+    assert.equal(damaged.json.clientCertificate.header, 'X-ARR-ClientCert');
+    assert.match(damaged.json.clientCertificate.error, /X-ARR-ClientCert does not hold a base64Der certificate: /);
+    assert.equal(damaged.json.clientCertificate.subject, undefined);
   });
 });

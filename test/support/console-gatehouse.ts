@@ -37,7 +37,7 @@ export interface ConsoleGatehouseOptions {
   readonly admin?: string;
 }
 
-const defaultConfig = (backends: readonly Backend[]) => `sites:
+export const defaultConfig = (backends: readonly Backend[]) => `sites:
   - name: web
     bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
     farm: web

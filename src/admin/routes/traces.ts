@@ -11,6 +11,7 @@ import type { Config } from '../../config/model.js';
 import type { Trace } from '../../tracing/trace.js';
 import { isTraceFileName, listTraceFiles, readTraceFile } from '../../tracing/trace-writer.js';
 import { ApiProblem } from '../problem.js';
+import { traceClientCertificate } from '../trace-client-certificate.js';
 import type { Route } from '../route.js';
 
 const traceSummarySchema = z.object({
@@ -25,8 +26,22 @@ const traceSummarySchema = z.object({
   failureReason: z.string().describe('why the rule kept it: STATUS_CODE, TIME_TAKEN, RULE_MATCHED'),
   clientCertificate: z.string().nullable().describe('the client certificate\'s subject; null when none was presented'),
 });
+const decodedCertificateSchema = z.object({
+  header: z.string().describe('the header it travelled in (X-ARR-ClientCert)'),
+  subject: z.string(),
+  issuer: z.string(),
+  serialNumber: z.string(),
+  notBefore: z.string(),
+  notAfter: z.string(),
+  thumbprintSha1: z.string(),
+  thumbprintSha256: z.string(),
+});
+const clientCertificateSchema = z
+  .union([decodedCertificateSchema, z.object({ header: z.string(), error: z.string().describe('why the forwarded value does not parse as a certificate') })])
+  .nullable()
+  .describe('the client certificate Gatehouse forwarded to the server (X-ARR-ClientCert, or the farm\'s clientCertHeaderName and clientCertFormat), decoded; null when none was forwarded');
 const traceSchema = z
-  .object({ id: z.string(), site: z.string(), url: z.string(), verb: z.string(), statusCode: z.number().int(), subStatusCode: z.number().int(), outcome: z.string(), timeTakenMs: z.number(), failureReason: z.string(), startTime: z.string(), events: z.array(z.object({ name: z.string(), time: z.string(), elapsedMs: z.number(), data: z.record(z.string(), z.unknown()) })) })
+  .object({ id: z.string(), site: z.string(), url: z.string(), verb: z.string(), statusCode: z.number().int(), subStatusCode: z.number().int(), outcome: z.string(), timeTakenMs: z.number(), failureReason: z.string(), startTime: z.string(), events: z.array(z.object({ name: z.string(), time: z.string(), elapsedMs: z.number(), data: z.record(z.string(), z.unknown()) })), clientCertificate: clientCertificateSchema })
   .catchall(z.unknown());
 
 const statusFilter = /^\d{3}(\.\d+)?$/;
@@ -115,7 +130,7 @@ export const TRACE_ROUTES: readonly Route[] = [
     params: { id: 'the trace file\'s name (fr000001.json), as GET /traces gives it' },
     query: showQuery,
     errors: [404, 422],
-    response: { description: 'the trace, as its file holds it, with its id', schema: traceSchema },
+    response: { description: 'the trace, as its file holds it, with its id and the forwarded client certificate decoded', schema: traceSchema },
     handle: async ({ ctx, params, query }) => {
       const id = params.id as string;
       // Only a trace file's name: no folder, no `..`: nothing outside the sites' trace folders is read.
@@ -128,7 +143,7 @@ export const TRACE_ROUTES: readonly Route[] = [
       if (found.length === 0) throw new ApiProblem(404, 'trace_not_found', 'Not Found', `no trace ${id}; GET /traces lists the kept ones`);
       if (found.length > 1) throw new ApiProblem(422, 'invalid_trace_id', 'Unprocessable Content', `several sites keep a trace ${id} (${found.map((f) => f.site).join(', ')}): name one with ?site=`, [{ field: 'site', message: `expected one of: ${found.map((f) => f.site).join(', ')}` }]);
       const { site, trace } = found[0] as { site: string; trace: Trace };
-      return { body: { id, ...trace, site } };
+      return { body: { id, ...trace, site, clientCertificate: traceClientCertificate(trace, ctx.config()) } };
     },
   },
 ];

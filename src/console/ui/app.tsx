@@ -9,10 +9,13 @@ import { AuditPage } from './audit';
 import { ConfigPage } from './config';
 import { followEvents, type StreamStatus } from './events';
 import { CertificatesPage } from './certificates';
+import { ClientCertificatesPage } from './client-certificates';
+import { CompactView } from './compact-view';
 import { FarmPage, isFarmFeature, type FarmFeatureName } from './farm';
 import { Overview } from './overview';
 import { SignIn } from './signin';
 import { SitePage, type SiteTab } from './site';
+import { TracingPage } from './tracing';
 
 type Route =
   | { readonly page: 'overview' }
@@ -21,7 +24,18 @@ type Route =
   | { readonly page: 'audit' }
   | { readonly page: 'certificates' }
   | { readonly page: 'site'; readonly site: string; readonly tab: SiteTab }
+  | { readonly page: 'client-certificates' }
+  | { readonly page: 'tracing' }
+  | { readonly page: 'trace'; readonly id: string; readonly site: string | null }
   | { readonly page: 'unknown'; readonly hash: string };
+
+/** The Connections entries after Server Farms, in IIS Manager's order of use; `pages`: where each is current. */
+const LINKS: readonly { readonly href: string; readonly label: string; readonly pages: readonly Route['page'][] }[] = [
+  { href: '#/client-certificates', label: 'Client Certificates', pages: ['client-certificates'] },
+  { href: '#/tracing', label: 'Failed Request Tracing', pages: ['tracing', 'trace'] },
+  { href: '#/config', label: 'Config', pages: ['config'] },
+  { href: '#/audit', label: 'Audit', pages: ['audit'] },
+];
 
 function routeOf(hash: string): Route {
   const path = hash.replace(/^#/, '') || '/';
@@ -35,6 +49,10 @@ function routeOf(hash: string): Route {
   if (path === '/certificates') return { page: 'certificates' };
   const site = /^\/sites\/([^/]+)(?:\/(bindings|ssl))?$/.exec(path);
   if (site) return { page: 'site', site: decodeURIComponent(site[1] as string), tab: (site[2] as SiteTab | undefined) ?? 'site' };
+  if (path === '/client-certificates') return { page: 'client-certificates' };
+  if (path === '/tracing') return { page: 'tracing' };
+  const trace = /^\/tracing\/([^/?]+)(?:\?site=([^&]+))?$/.exec(path);
+  if (trace) return { page: 'trace', id: decodeURIComponent(trace[1] as string), site: trace[2] ? decodeURIComponent(trace[2]) : null };
   return { page: 'unknown', hash };
 }
 
@@ -138,16 +156,13 @@ function Signed(props: { readonly who: Whoami; readonly route: Route }) {
               ))}
             </ul>
           </li>
-          <li>
-            <a href="#/config" aria-current={route.page === 'config' ? 'page' : undefined}>
-              Config
-            </a>
-          </li>
-          <li>
-            <a href="#/audit" aria-current={route.page === 'audit' ? 'page' : undefined}>
-              Audit
-            </a>
-          </li>
+          {LINKS.map((link) => (
+            <li key={link.href}>
+              <a href={link.href} aria-current={link.pages.includes(route.page) ? 'page' : undefined}>
+                {link.label}
+              </a>
+            </li>
+          ))}
         </ul>
       </nav>
       <main class="page">
@@ -157,6 +172,9 @@ function Signed(props: { readonly who: Whoami; readonly route: Route }) {
         {route.page === 'audit' && <AuditPage eventTick={eventTick} />}
         {route.page === 'certificates' && <CertificatesPage who={who} eventTick={eventTick} />}
         {route.page === 'site' && <SitePage key={route.site} site={route.site} tab={route.tab} who={who} eventTick={eventTick} />}
+        {route.page === 'client-certificates' && <ClientCertificatesPage eventTick={eventTick} />}
+        {route.page === 'tracing' && <TracingPage who={who} eventTick={eventTick} />}
+        {route.page === 'trace' && <CompactView key={`${route.site}/${route.id}`} id={route.id} site={route.site} eventTick={eventTick} />}
         {route.page === 'unknown' && (
           <p role="alert">
             No page {route.hash}. <a href="#/">Overview</a>
