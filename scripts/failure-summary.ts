@@ -1,8 +1,11 @@
 /**
  * A node:test reporter that writes only the failed tests (file, the test's path of names, the error's
  * message and the first lines of its stack), for the end of `npm test`'s output: CI keeps the tail of a
- * long log, and a failure must be readable there. run-tests.ts runs it beside the spec reporter.
+ * long log, and a failure must be readable there. run-tests.ts runs it beside the spec reporter, with
+ * GATEHOUSE_FAILURE_SUMMARY naming the file. Each failure is appended to it synchronously as it happens:
+ * `--test-force-exit` ends the runner before a reporter's last asynchronous output is flushed.
  */
+import { appendFileSync } from 'node:fs';
 interface FailEvent {
   readonly type: string;
   readonly data: { readonly name: string; readonly nesting: number; readonly file?: string; readonly details?: { readonly error?: unknown; readonly type?: string } };
@@ -24,14 +27,15 @@ function describeError(error: unknown): string {
 
 export default async function* failureSummary(source: AsyncIterable<FailEvent>): AsyncGenerator<string> {
   const path: string[] = [];
-  const failures: string[] = [];
+  const file = process.env.GATEHOUSE_FAILURE_SUMMARY;
   for await (const event of source) {
     if (event.type === 'test:start') path[event.data.nesting] = event.data.name;
     if (event.type !== 'test:fail') continue;
     // A suite fails because a test in it did: that test is already listed.
     if (event.data.details?.type === 'suite') continue;
     const names = [...path.slice(0, event.data.nesting), event.data.name].join(' › ');
-    failures.push(`✖ ${event.data.file ?? '(file unknown)'}\n  ${names}\n${describeError(event.data.details?.error).replace(/^/gm, '    ')}`);
+    const text = `✖ ${event.data.file ?? '(file unknown)'}\n  ${names}\n${describeError(event.data.details?.error).replace(/^/gm, '    ')}\n\n`;
+    if (file) appendFileSync(file, text);
   }
-  yield failures.length === 0 ? '' : `${failures.length} failed:\n${failures.join('\n\n')}\n`;
+  yield '';
 }

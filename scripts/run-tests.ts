@@ -35,14 +35,19 @@ process.stdout.write(`${files.length} test files on ${node}\n`);
 // Beside the spec reporter, failure-summary.ts writes the failed tests alone, printed again at the end.
 const summaryDir = mkdtempSync(join(tmpdir(), 'gatehouse-test-failures-'));
 const summaryFile = join(summaryDir, 'failures.txt');
-const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${join(root, 'dist/scripts/failure-summary.js')}`, `--test-reporter-destination=${summaryFile}`];
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-force-exit', ...reporters, ...process.argv.slice(2), ...files], { cwd: root, stdio: 'inherit' });
+const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${join(root, 'dist/scripts/failure-summary.js')}`, '--test-reporter-destination=stderr'];
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-force-exit', ...reporters, ...process.argv.slice(2), ...files], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, GATEHOUSE_FAILURE_SUMMARY: summaryFile },
+});
 const status = result.status ?? 1;
 let failures = '';
 try {
   failures = readFileSync(summaryFile, 'utf8');
 } catch {
-  failures = status === 0 ? '' : '(the failure summary was not written)\n';
+  // No failure was written (the file is made by the first one).
+  failures = status === 0 ? '' : '(no test failed: the runner itself exited with an error; see above)\n';
 }
 rmSync(summaryDir, { recursive: true, force: true });
 if (failures) {
