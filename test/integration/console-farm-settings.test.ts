@@ -159,6 +159,7 @@ describe('Server Farms → a farm in Chromium (administrator badge)', () => {
 
       // Remove: charlie leaves the farm and the file.
       await page.getByRole('button', { name: `Remove ${charlie.address}` }).click();
+      await page.getByRole('button', { name: 'Yes, remove' }).click();
       await done(watched, `Remove ${charlie.address}`);
       await page.locator(`table.servers tr[data-server="${charlie.address}"]`).waitFor({ state: 'detached' });
       assert.deepEqual((await farm()).servers.map((s) => s.address), [alpha.address, bravo.address, delta.address]);

@@ -8,6 +8,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { Whoami } from './api';
 import { describedBy, FarmFeature, Field, guarded, OtherProblems, useFarmSettings, type FarmSettings } from './farm-settings';
+import { ConfirmRemove } from './forms';
 import type { ServerView } from './types';
 
 const serverPath = (address: string) => `/servers/${encodeURIComponent(address)}`;
@@ -16,6 +17,7 @@ function ServerRow(props: { readonly server: ServerView & { readonly loadBalance
   const { server, settings } = props;
   const [weight, setWeight] = useState(String(server.weight));
   const [enabled, setEnabled] = useState(server.enabled);
+  const [confirming, setConfirming] = useState(false);
   // Another user's change (or this one's, once applied) shows when the row has no edit of its own pending.
   useEffect(() => setWeight(String(server.weight)), [server.weight, settings.version]);
   useEffect(() => setEnabled(server.enabled), [server.enabled, settings.version]);
@@ -54,14 +56,27 @@ function ServerRow(props: { readonly server: ServerView & { readonly loadBalance
         {server.requestDistributionPercent.toFixed(1)} %
       </td>
       <td class="actions">
-        <div class="buttons">
-          <button type="button" aria-label={`Apply ${server.address}`} onClick={save} {...guarded(settings, !changed)}>
-            Apply
-          </button>
-          <button type="button" aria-label={`Remove ${server.address}`} onClick={() => void settings.apply(`Remove ${server.address}`, 'DELETE', serverPath(server.address))} {...guarded(settings)}>
-            Remove
-          </button>
-        </div>
+        {confirming ? (
+          <ConfirmRemove
+            busy={settings.busy}
+            onYes={() => {
+              setConfirming(false);
+              void settings.apply(`Remove ${server.address}`, 'DELETE', serverPath(server.address));
+            }}
+            onCancel={() => setConfirming(false)}
+          >
+            Remove {server.address} from the farm? Its requests in flight finish; new ones go to the other servers.
+          </ConfirmRemove>
+        ) : (
+          <div class="buttons">
+            <button type="button" aria-label={`Apply ${server.address}`} onClick={save} {...guarded(settings, !changed)}>
+              Apply
+            </button>
+            <button type="button" aria-label={`Remove ${server.address}`} onClick={() => setConfirming(true)} {...guarded(settings)}>
+              Remove
+            </button>
+          </div>
+        )}
       </td>
     </tr>
   );

@@ -9,6 +9,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, call, get, type FieldProblem, type Whoami } from './api';
 import { useLive } from './live';
 import type { FarmView } from './types';
+import type { Notice } from './problems';
 
 /** The farm's settings as GET /farms/{farm} shows them (normalised: durations in ms, status codes as text). */
 export interface FarmSettingsView extends FarmView {
@@ -24,7 +25,6 @@ export interface FarmSettingsView extends FarmView {
   readonly affinity: { readonly by: 'cookie' | 'clientCertificate' | 'serverVariable'; readonly cookieName: string; readonly sameSite?: 'Lax' | 'Strict' | 'None'; readonly hashServerVariable?: string } | null;
 }
 
-type Notice = { readonly kind: 'done' | 'conflict' | 'error'; readonly text: string };
 
 /** A problem's field without the farm's place in the file: `farms[0].healthCheck.url` → `url`, `servers[2].weight` → `weight`. */
 export function fieldKey(field: string): string {

@@ -17,6 +17,7 @@ import { ServersPage } from './farm-servers';
 import { bytes, ms, number, STATE_NAMES } from './format';
 import { useLive } from './live';
 import type { FarmView, ServerView } from './types';
+import type { Notice } from './problems';
 
 interface Action {
   readonly label: string;
@@ -35,7 +36,6 @@ const SERVER_ACTIONS: readonly Action[] = [
   { label: 'Mark Unhealthy', method: 'POST', path: (a) => `${server(a)}/health`, body: { healthy: false }, allowed: (s) => s.health !== 'unhealthy' },
 ];
 
-type Notice = { readonly kind: 'done' | 'conflict' | 'error'; readonly text: string };
 
 /** The farm's features: the path under `#/farms/<farm>` and IIS Manager's name. */
 export const FARM_FEATURES = [

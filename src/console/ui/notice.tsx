@@ -1,20 +1,8 @@
-/** Pieces every page of ours repeats: an error loading the data, the result of the last action, a table head. */
-export type Notice = { readonly kind: 'done' | 'conflict' | 'error'; readonly text: string };
-
+/** Pieces every page of ours repeats: an error loading the data, a table head (a write's notice: problems.tsx). */
 export function ErrorLine(props: { readonly text: string | null }) {
   return props.text ? (
     <p class="error" role="alert">
       {props.text}
-    </p>
-  ) : null;
-}
-
-/** Done: a status line; a conflict or an error: an alert. */
-export function NoticeLine(props: { readonly notice: Notice | null; readonly testId: string }) {
-  const { notice } = props;
-  return notice ? (
-    <p class={notice.kind === 'done' ? 'done' : 'error'} role={notice.kind === 'done' ? 'status' : 'alert'} data-testid={props.testId}>
-      {notice.text}
     </p>
   ) : null;
 }

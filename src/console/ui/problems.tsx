@@ -94,12 +94,12 @@ export function ProblemSummary(props: { readonly problems: FieldProblems }) {
   );
 }
 
-/** A notice line: done (status), a conflict or an error (alert). */
-export function NoticeLine(props: { readonly notice: Notice | null }) {
+/** A notice line: done (status), a conflict or an error (alert); `testId` for the tests (default `notice`). */
+export function NoticeLine(props: { readonly notice: Notice | null; readonly testId?: string }) {
   const { notice } = props;
   if (!notice) return null;
   return (
-    <p class={notice.kind === 'done' ? 'done' : 'error'} role={notice.kind === 'done' ? 'status' : 'alert'} data-testid="notice">
+    <p class={notice.kind === 'done' ? 'done' : 'error'} role={notice.kind === 'done' ? 'status' : 'alert'} data-testid={props.testId ?? 'notice'}>
       {notice.text}
     </p>
   );

@@ -8,7 +8,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call, get, type Whoami } from './api';
 import { ms, when } from './format';
 import { useLive } from './live';
-import { ErrorLine, Head, type Notice, NoticeLine } from './notice';
+import { ErrorLine, Head } from './notice';
+import { NoticeLine, type Notice } from './problems';
 import type { SiteTracing, TraceSummary, TracingRule } from './tracing-types';
 import type { SiteView } from './types';
 
