@@ -7,7 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import { DEFAULT_CERT_HEADER, decodeForwardedCertificate, headerNamesFor, type ForwardedCertificateFormat } from '@gatehouse/forwarded-cert';
 import type { Config } from '../config/model.js';
-import type { Trace, TraceClientCertificate } from '../tracing/trace.js';
+import type { Trace, TraceClientCertificate } from '../shared/trace.js';
 
 /** OpenSSL's one-attribute-per-line names as one line, most significant first as Windows shows them: `CN=Alice, O=Example`. */
 const oneLine = (name: string) => name.split('\n').filter(Boolean).reverse().join(', ');

@@ -9,7 +9,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { ClientCertificate } from './client-certificate.js';
-import type { ClientCertificateEntry } from './client-certificate-entry.js';
+import type { ClientCertificateEntry } from '../shared/client-certificate-entry.js';
 import type { Verdict } from './verdict.js';
 
 export const DEFAULT_CLIENT_CERTIFICATE_ENTRIES = 10_000;
@@ -17,7 +17,7 @@ export const DEFAULT_CLIENT_CERTIFICATE_ENTRIES = 10_000;
 /** What an accepted certificate's `lastVerdict` says (refusals carry their outcome code). */
 export const ACCEPTED_VERDICT = 'accepted';
 
-export type { ClientCertificateEntry } from './client-certificate-entry.js';
+export type { ClientCertificateEntry } from '../shared/client-certificate-entry.js';
 
 /** The live record of a certificate; a connection keeps it to count its requests. */
 export class ClientCertificateRecord {

@@ -8,7 +8,7 @@ import type { TracingSettings } from '../config/tracing-schema.js';
 import type { ClientCertificate } from '../tls/client-certificate.js';
 import type { Verdict } from '../tls/verdict.js';
 import type { RequestRecord } from './request-record.js';
-import type { Trace, TraceEvent } from './trace.js';
+import type { Trace, TraceEvent } from '../shared/trace.js';
 
 /**
  * What a trace reads of a finished request. The request path's RequestEnd (proxy/request-end.ts) is one:

@@ -8,7 +8,7 @@ import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import type { TracingSettings } from '../config/tracing-schema.js';
 import type { EventLog } from './log.js';
-import type { Trace } from './trace.js';
+import type { Trace } from '../shared/trace.js';
 
 const MAX_QUEUED = 100;
 const FILE_PATTERN = /^fr(\d{6,})\.json$/;

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { startBackend, type Backend, type EchoReply } from '../support/backends.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import type { Trace } from '../../src/tracing/trace.js';
+import type { Trace } from '../../src/shared/trace.js';
 import { echoOf, rawValues, send, type ClientReply, type SendOptions } from '../support/clients.js';
 
 let pki: TestPki;

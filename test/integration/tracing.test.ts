@@ -16,7 +16,7 @@ import { curl, run } from '../support/clients.js';
 import { BIN, type RunningGatehouse, startGatehouse } from '../support/gatehouse.js';
 import { assertHttp2Fallback, offersHttp2 } from '../support/http2.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import type { Trace } from '../../src/tracing/trace.js';
+import type { Trace } from '../../src/shared/trace.js';
 
 let pki: TestPki;
 let backend: Backend;

@@ -8,7 +8,7 @@
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../../config/model.js';
-import type { Trace } from '../../tracing/trace.js';
+import type { Trace } from '../../shared/trace.js';
 import { isTraceFileName, listTraceFiles, readTraceFile } from '../../tracing/trace-writer.js';
 import { ApiProblem } from '../problem.js';
 import { traceClientCertificate } from '../trace-client-certificate.js';

@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError } from '../../config/problem.js';
-import type { Trace } from '../../tracing/trace.js';
+import type { Trace } from '../../shared/trace.js';
 import { listTraceFiles, readTraceFile, traceFileName } from '../../tracing/trace-writer.js';
 import { CliError } from '../cli-error.js';
 

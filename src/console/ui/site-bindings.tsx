@@ -10,7 +10,7 @@ import { call, type Whoami } from './api';
 import { certificateName, type ServerCertificate } from './certificates';
 import { ConfirmRemove, FormButtons } from './forms';
 import { adminOnlyReason, DisabledReason, FieldProblem, NoticeLine, ProblemSummary, useWrite, type FieldProblems } from './problems';
-import { bindingText, certificateText, type BindingDetail, type SiteData } from './site';
+import { bindingText, certificateText, type BindingDetail, type SiteData } from './site-data';
 
 /** The certificates a binding can present: a key the server holds (the store's, or files the config names). */
 const presentable = (certificates: readonly ServerCertificate[]) => certificates.filter((c) => c.kind !== 'ca' && c.files.keyFile !== null);

@@ -8,7 +8,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call, type Whoami } from './api';
 import { adminOnlyReason, DisabledReason, FieldProblem, NoticeLine, ProblemSummary, useWrite } from './problems';
-import { CLIENT_CERTIFICATE_NAMES, type SiteData, type SslDetail } from './site';
+import { CLIENT_CERTIFICATE_NAMES, type SiteData, type SslDetail } from './site-data';
 
 interface SslValues {
   readonly requireSsl: boolean;

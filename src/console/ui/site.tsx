@@ -5,41 +5,11 @@
  * problems name it: `sites[0].…`) and Server Certificates (the bindings' certificates by name).
  */
 import { get, type Whoami } from './api';
-import { certificateName, loadCertificates, type ServerCertificate } from './certificates';
+import { loadCertificates } from './certificates';
 import { useLive } from './live';
 import { BindingsTab } from './site-bindings';
+import { bindingText, certificateText, CLIENT_CERTIFICATE_NAMES, type SiteData, type SiteDetail } from './site-data';
 import { SslSettingsTab } from './site-ssl';
-
-export interface BindingDetail {
-  readonly id: string;
-  readonly protocol: 'http' | 'https';
-  readonly address: string;
-  readonly port: number;
-  readonly hostName: string | null;
-  readonly http2: boolean | null;
-  readonly certificate: { readonly id?: string; readonly certFile?: string; readonly keyFile?: string; readonly pfxFile?: string } | null;
-}
-export interface SslDetail {
-  readonly requireSsl: boolean;
-  readonly clientCertificates: 'ignore' | 'accept' | 'require';
-  readonly trustedCaFile: string | null;
-  readonly crlFile: readonly string[];
-  readonly revocation: { readonly check: string; readonly online: boolean; readonly whenUnknown: string };
-}
-export interface SiteDetail {
-  readonly name: string;
-  readonly etag: string;
-  readonly farm: string | null;
-  readonly bindings: readonly BindingDetail[];
-  readonly ssl: SslDetail;
-}
-
-/** What the site's pages show: the site, its index in the config's `sites`, and the certificates. */
-export interface SiteData {
-  readonly site: SiteDetail;
-  readonly index: number;
-  readonly certificates: readonly ServerCertificate[];
-}
 
 export type SiteTab = 'site' | 'bindings' | 'ssl';
 
@@ -49,20 +19,6 @@ const TABS: readonly { readonly tab: SiteTab; readonly label: string; readonly p
   { tab: 'ssl', label: 'SSL Settings', path: '/ssl' },
 ];
 const TITLES: Readonly<Record<SiteTab, string>> = { site: 'Site', bindings: 'Bindings', ssl: 'SSL Settings' };
-export const CLIENT_CERTIFICATE_NAMES: Readonly<Record<SslDetail['clientCertificates'], string>> = { ignore: 'Ignore', accept: 'Accept', require: 'Require' };
-
-/** A binding as IIS lists it: `https 127.0.0.1:8443 (localhost)`. */
-export const bindingText = (b: BindingDetail): string => `${b.protocol} ${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}${b.hostName ? ` (${b.hostName})` : ''}`;
-
-/** A binding's certificate by its Server Certificates name, or its file. */
-export function certificateText(b: BindingDetail, certificates: readonly ServerCertificate[]): string {
-  const c = b.certificate;
-  if (!c) return '–';
-  const known = c.id ? certificates.find((e) => e.id === c.id) : c.certFile ? certificates.find((e) => e.files.certFile.endsWith(c.certFile as string) && e.kind !== 'ca') : undefined;
-  if (known) return `${certificateName(known)} (${known.id.slice(0, 8)}…)`;
-  return c.certFile ?? c.pfxFile ?? '–';
-}
-
 async function loadSite(name: string): Promise<SiteData> {
   const [site, sites, listing] = await Promise.all([get<SiteDetail>(`/sites/${encodeURIComponent(name)}`), get<{ sites: { name: string }[] }>('/sites'), loadCertificates()]);
   return { site: site.body, index: sites.body.sites.findIndex((s) => s.name === name), certificates: listing.certificates };

@@ -2,10 +2,10 @@
  * The admin API's answers for Client Certificates and Failed Request Tracing, as the console reads them
  * (docs/admin-api.md): the server's own types where they are plain data (type-only imports, erased by esbuild).
  */
-import type { ClientCertificateEntry } from '../../tls/client-certificate-entry';
-import type { DecodedTraceCertificate, Trace, TraceClientCertificate } from '../../tracing/trace';
+import type { ClientCertificateEntry } from '../../shared/client-certificate-entry';
+import type { DecodedTraceCertificate, Trace, TraceClientCertificate } from '../../shared/trace';
 
-export type { TraceEvent } from '../../tracing/trace';
+export type { TraceEvent } from '../../shared/trace';
 export type SeenClientCertificate = ClientCertificateEntry;
 export type DecodedCertificate = DecodedTraceCertificate;
 
