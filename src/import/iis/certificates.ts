@@ -155,7 +155,9 @@ function msText(ms: number): string {
  * `ssl.revocation` for a site from its binding's sslcert entry (undefined: Gatehouse's defaults), plus report
  * lines for what differs. It also reports the entry's other fields Gatehouse does not take as they are
  * (Usage Check, CTL, DS mapper, Negotiate Client Certificate, Reject Connections, Disable HTTP2/TLS, Central
- * Certificate Store), so the importer calls it once for each https binding's entry.
+ * Certificate Store), so the importer calls it once for each https binding's entry, and puts the result in
+ * the site's `ssl.revocation` when the site asks for client certificates (accept / require; with `ignore`,
+ * `online: true` would only earn a validation warning).
  */
 export function revocationOf(entry: SslCertEntry, where: Where, report: Report): Record<string, unknown> | undefined {
   const source = sourceOf(entry);
