@@ -79,6 +79,8 @@ test('without a thumbprint: certificates/<site>-<port>.pfx, and the report says 
   const odd = new Report();
   const bare = await bindingCertificate(undefined, { outputDir: '/o' }, { file: 'a.config', line: 7, element: 'binding' }, odd);
   assert.equal(bare.pfxFile, 'certificates/binding-line7.pfx');
+  const v6 = await bindingCertificate(undefined, { outputDir: '/o' }, { file: 'a.config', line: 9, element: 'site[@name="Shop (EU)"]/bindings/binding[@bindingInformation="[2001:db8:0:0::5]:8443:shop.example.com"]' }, odd);
+  assert.equal(v6.pfxFile, 'certificates/shop-eu-8443.pfx');
 });
 
 test('--certificates DIR: the PFX opens with the passphrase and holds the bound certificate; the output loads', async (t) => {

@@ -35,8 +35,8 @@ export function exportLine(thumbprint: string): string {
 
 /** `Default Web Site` + `*:443:www.example.com` in the report element → `default-web-site-443`. */
 function bindingSlug(where: Where): string {
-  const site = /site\[@name='([^']*)'\]/i.exec(where.element)?.[1];
-  const port = /bindingInformation='[^']*?:(\d+):[^']*'/i.exec(where.element)?.[1];
+  const site = /site\[@name=(['"])(.*?)\1\]/i.exec(where.element)?.[2];
+  const port = /bindingInformation=(['"])[^'"]*:(\d+):[^:'"]*\1/i.exec(where.element)?.[2];
   const slug = (text: string): string => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'site';
   if (site !== undefined) return `${slug(site)}-${port ?? `line${where.line}`}`;
   return `binding-line${where.line}`;
