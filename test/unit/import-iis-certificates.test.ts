@@ -216,24 +216,24 @@ test('revocationOf: HTTP.sys revocation settings become ssl.revocation, the rest
   assert.equal(report.size, 0, 'HTTP.sys defaults map exactly');
 
   assert.deepEqual(revocationOf(off, WHERE, report), { check: 'off' });
-  assert.deepEqual(lines(report), [`sslcert.txt:21 sslcert[IP:port=[::]:443]/@Verify Client Certificate Revocation: HTTP.sys did not check whether client certificates are revoked: a revoked certificate was let in. Gatehouse does the same with ssl.revocation.check: off (CRLs in crlFile are read but not used); set check: chain to refuse revoked certificates (403.13) (for ${WHERE.element}, applicationHost.config:42)`]);
+  assert.deepEqual(lines(report), [`sslcert.txt:21 sslcert[ipport=[::]:443]/@verifyclientcertrevocation: HTTP.sys did not check whether client certificates are revoked: a revoked certificate was let in. Gatehouse does the same with ssl.revocation.check: off (CRLs in crlFile are read but not used); set check: chain to refuse revoked certificates (403.13) (for ${WHERE.element}, applicationHost.config:42)`]);
 
   const sniReport = new Report();
   assert.deepEqual(revocationOf(sni, WHERE, sniReport), { check: 'chain', online: true, cachedOnly: true, freshness: '1d', fetchTimeout: '100ms' });
   const sniLines = lines(sniReport).map((line) => line.replace(/ \(for .*\)$/, ''));
   const expected: [number, string, RegExp][] = [
-    [32, 'Usage Check', /Gatehouse always does \(OpenSSL's sslclient purpose/],
-    [34, 'URL Retrieval Timeout', /30 ms is outside what Gatehouse allows for one fetch \(100 ms to 60 s\): fetchTimeout 100ms/],
-    [35, 'Ctl Identifier', /only the issuers listed in the certificate trust list "PartnerCAs" \(store Root\): put exactly those CAs in the site's ssl.trustedCaFile/],
-    [37, 'DS Mapper Usage', /Gatehouse maps none/],
-    [38, 'Negotiate Client Certificate', /Gatehouse does so for every site whose ssl.clientCertificates is accept or require/],
-    [39, 'Reject Connections', /leave the binding out/],
-    [40, 'Disable HTTP2', /set http2: false on the binding/],
-    [42, 'Disable TLS1.2', /tls: \{ minVersion: TLSv1.3 \}/],
+    [32, 'usagecheck', /Gatehouse always does \(OpenSSL's sslclient purpose/],
+    [34, 'urlretrievaltimeout', /30 ms is outside what Gatehouse allows for one fetch \(100 ms to 60 s\): fetchTimeout 100ms/],
+    [35, 'sslctlidentifier', /only the issuers listed in the certificate trust list "PartnerCAs" \(store Root\): put exactly those CAs in the site's ssl.trustedCaFile/],
+    [37, 'dsmapperusage', /Gatehouse maps none/],
+    [38, 'clientcertnegotiation', /Gatehouse does so for every site whose ssl.clientCertificates is accept or require/],
+    [39, 'rejectconnections', /leave the binding out/],
+    [40, 'disablehttp2', /set http2: false on the binding/],
+    [42, 'disabletls12', /tls: \{ minVersion: TLSv1.3 \}/],
   ];
   assert.equal(sniLines.length, expected.length, sniLines.join('\n'));
   expected.forEach(([line, attribute, pattern], i) => {
-    assert.ok(sniLines[i]?.startsWith(`sslcert.txt:${line} sslcert[Hostname:port=www.example.com:443]/@${attribute}: `), sniLines[i]);
+    assert.ok(sniLines[i]?.startsWith(`sslcert.txt:${line} sslcert[hostnameport=www.example.com:443]/@${attribute}: `), sniLines[i]);
     assert.match(sniLines[i] as string, pattern);
   });
 
@@ -241,13 +241,13 @@ test('revocationOf: HTTP.sys revocation settings become ssl.revocation, the rest
   assert.equal(revocationOf(ccs, WHERE, ccsReport), undefined, 'no revocation field printed: Gatehouse defaults');
   const ccsLines = lines(ccsReport);
   assert.equal(ccsLines.length, 2, ccsLines.join('\n'));
-  assert.match(ccsLines[0] as string, /^sslcert\.txt:45 sslcert\[Central Certificate Store=8443\]: HTTP.sys takes this port's certificates from the IIS Central Certificate Store/);
-  assert.match(ccsLines[1] as string, /^sslcert\.txt:48 sslcert\[Central Certificate Store=8443\]\/@Disable TLS1.3: .*maxVersion: TLSv1.2/);
+  assert.match(ccsLines[0] as string, /^sslcert\.txt:45 sslcert\[ccs=8443\]: HTTP.sys takes this port's certificates from the IIS Central Certificate Store/);
+  assert.match(ccsLines[1] as string, /^sslcert\.txt:48 sslcert\[ccs=8443\]\/@disabletls13: .*maxVersion: TLSv1.2/);
 
   const made: SslCertEntry = { key: { kind: 'ip', address: '0.0.0.0', port: 443 }, line: 3, fields: { 'URL Retrieval Timeout': '120000' }, verifyClientCertRevocation: true, urlRetrievalTimeoutMs: 120000 };
   const madeReport = new Report();
   assert.deepEqual(revocationOf(made, WHERE, madeReport), { check: 'chain', online: true, fetchTimeout: '60s' });
-  assert.deepEqual(lines(madeReport), [`applicationHost.config:42 ${WHERE.element}/@URL Retrieval Timeout: 120000 ms is outside what Gatehouse allows for one fetch (100 ms to 60 s): fetchTimeout 60s`], 'an entry not from parseSslCert: the line points at the binding');
+  assert.deepEqual(lines(madeReport), [`applicationHost.config:42 ${WHERE.element}/@urlretrievaltimeout: 120000 ms is outside what Gatehouse allows for one fetch (100 ms to 60 s): fetchTimeout 60s`], 'an entry not from parseSslCert: the line points at the binding');
 });
 
 test('clientCaFile: --client-ca relative to the output, checked to hold PEM; without it the placeholder and how to export', async (t) => {

@@ -131,12 +131,12 @@ test('specific addresses, LF-only text and lines it cannot read', () => {
   assert.equal(entries[1]?.certificateHash, undefined);
   const lines = report.lines.map(formatReportLine);
   assert.equal(lines.length, 6, lines.join('\n'));
-  assert.match(lines[0] as string, /^sslcert\.txt:3 sslcert\/@Certificate Hash: a field before any IP:port/);
-  assert.match(lines[1] as string, /^sslcert\.txt:6 sslcert\[IP:port=10\.0\.0\.5:8443\]\/@Verify Client Certificate Revocation: "Maybe" is neither Enabled nor Disabled/);
-  assert.match(lines[2] as string, /^sslcert\.txt:7 sslcert\[IP:port=10\.0\.0\.5:8443\]\/@URL Retrieval Timeout: "soon" is not a number of milliseconds/);
+  assert.match(lines[0] as string, /^sslcert\.txt:3 sslcert\/@certhash: a field before any IP:port/);
+  assert.match(lines[1] as string, /^sslcert\.txt:6 sslcert\[ipport=10\.0\.0\.5:8443\]\/@verifyclientcertrevocation: "Maybe" is neither Enabled nor Disabled/);
+  assert.match(lines[2] as string, /^sslcert\.txt:7 sslcert\[ipport=10\.0\.0\.5:8443\]\/@urlretrievaltimeout: "soon" is not a number of milliseconds/);
   assert.match(lines[3] as string, /^sslcert\.txt:8 sslcert: "garbage without a separator" is not a "Label : value" line/);
-  assert.match(lines[4] as string, /^sslcert\.txt:10 sslcert\[IP:port=\[fe80::1\]:443\]\/@Certificate Hash: "not-a-hash" is not a SHA-1 thumbprint/);
-  assert.match(lines[5] as string, /^sslcert\.txt:11 sslcert\/@IP:port: "10\.0\.0\.6:99999" is not an address:port; this entry is ignored/);
+  assert.match(lines[4] as string, /^sslcert\.txt:10 sslcert\[ipport=\[fe80::1\]:443\]\/@certhash: "not-a-hash" is not a SHA-1 thumbprint/);
+  assert.match(lines[5] as string, /^sslcert\.txt:11 sslcert\/@ipport: "10\.0\.0\.6:99999" is not an address:port; this entry is ignored/);
 });
 
 test('text with no entry gets one report line saying what was expected', () => {

@@ -12,7 +12,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { PfxError, readPfx } from '../../pki/pfx-read.js';
 import type { Report } from './report.js';
-import { describeKey, sourceOf, switchValue, type SslCertEntry } from './sslcert.js';
+import { describeKey, netshParameter, sourceOf, switchValue, type SslCertEntry } from './sslcert.js';
 
 export interface CertificateOptions { readonly certificatesDir?: string; readonly pfxPassphraseFile?: string; readonly clientCaFile?: string; readonly outputDir: string; }
 export interface Where { readonly file: string; readonly line: number; readonly element: string }
@@ -168,8 +168,8 @@ export function revocationOf(entry: SslCertEntry, where: Where, report: Report):
   };
   const say = (label: string | undefined, text: string): void => {
     const full = `${text} (for ${where.element}, ${where.file}:${where.line})`;
-    if (source) report.add({ file: source.file, line: (label !== undefined ? source.fieldLines.get(label) : undefined) ?? entry.line, element, ...(label !== undefined ? { attribute: label } : {}), text: full });
-    else report.add({ file: where.file, line: where.line, element: where.element, ...(label !== undefined ? { attribute: label } : {}), text });
+    if (source) report.add({ file: source.file, line: (label !== undefined ? source.fieldLines.get(label) : undefined) ?? entry.line, element, ...(label !== undefined ? { attribute: netshParameter(label) } : {}), text: full });
+    else report.add({ file: where.file, line: where.line, element: where.element, ...(label !== undefined ? { attribute: netshParameter(label) } : {}), text });
   };
   const labelOf = (name: string): string | undefined => field(name)?.label;
   const isSet = (name: string): boolean => switchValue(field(name)?.value) === true;

@@ -35,11 +35,40 @@ export function sourceOf(entry: SslCertEntry): SslCertSource | undefined {
   return SOURCES.get(entry);
 }
 
-/** The entry's key as netsh prints it, for report lines: `IP:port=0.0.0.0:443`. */
+/** The entry's key as `netsh http add sslcert` takes it, for report lines (one token): `ipport=0.0.0.0:443`. */
 export function describeKey(key: SslCertEntry['key']): string {
-  if (key.kind === 'ip') return `IP:port=${key.address}:${key.port}`;
-  if (key.kind === 'hostname') return `Hostname:port=${key.host}:${key.port}`;
-  return `Central Certificate Store=${key.port}`;
+  if (key.kind === 'ip') return `ipport=${key.address}:${key.port}`;
+  if (key.kind === 'hostname') return `hostnameport=${key.host}:${key.port}`;
+  return `ccs=${key.port}`;
+}
+
+/** `netsh http add sslcert`'s parameter for a field `show sslcert` prints (report lines name the attribute in one token). */
+const NETSH_PARAMETERS: Readonly<Record<string, string>> = {
+  'certificate hash': 'certhash',
+  'application id': 'appid',
+  'certificate store name': 'certstorename',
+  'verify client certificate revocation': 'verifyclientcertrevocation',
+  'verify revocation using cached client certificate only': 'verifyrevocationwithcachedclientcertonly',
+  'usage check': 'usagecheck',
+  'revocation freshness time': 'revocationfreshnesstime',
+  'url retrieval timeout': 'urlretrievaltimeout',
+  'ctl identifier': 'sslctlidentifier',
+  'ctl store name': 'sslctlstorename',
+  'ds mapper usage': 'dsmapperusage',
+  'negotiate client certificate': 'clientcertnegotiation',
+  'reject connections': 'rejectconnections',
+  'disable http2': 'disablehttp2',
+  'disable quic': 'disablequic',
+  'disable tls1.2': 'disabletls12',
+  'disable tls1.3': 'disabletls13',
+  'disable ocsp stapling': 'disableocspstapling',
+  'disable legacy tls versions': 'disablelegacytls',
+  'enable token binding': 'enabletokenbinding',
+};
+
+export function netshParameter(label: string): string {
+  const key = label.trim().toLowerCase();
+  return NETSH_PARAMETERS[key] ?? key.replace(/[^a-z0-9]/g, '');
 }
 
 /** A file's text: UTF-16LE/BE with a BOM (PowerShell's `>`), UTF-8 with or without a BOM. */
@@ -129,7 +158,7 @@ export function parseSslCert(text: string, file: string, report: Report): SslCer
     if (kind !== undefined) {
       const key = parseKey(kind, value);
       if (!key) {
-        report.add({ file, line: lineNo, element: 'sslcert', attribute: label, text: `"${value}" is not ${kind === 'ccs' ? 'a port' : kind === 'ip' ? 'an address:port' : 'a hostname:port'}; this entry is ignored` });
+        report.add({ file, line: lineNo, element: 'sslcert', attribute: netshParameter(label), text: `"${value}" is not ${kind === 'ccs' ? 'a port' : kind === 'ip' ? 'an address:port' : 'a hostname:port'}; this entry is ignored` });
         current = undefined;
         skipping = true;
         return;
@@ -140,7 +169,7 @@ export function parseSslCert(text: string, file: string, report: Report): SslCer
       return;
     }
     if (!current) {
-      if (!skipping) report.add({ file, line: lineNo, element: 'sslcert', attribute: label, text: 'a field before any IP:port, Hostname:port or Central Certificate Store line; ignored' });
+      if (!skipping) report.add({ file, line: lineNo, element: 'sslcert', attribute: netshParameter(label), text: 'a field before any IP:port, Hostname:port or Central Certificate Store line; ignored' });
       return;
     }
     current.fields[label] = value;
@@ -164,14 +193,14 @@ function finish(draft: Draft, file: string, report: Report): SslCertEntry {
     const found = lookup.get(name);
     if (!found || NULL_VALUES.has(found.value.trim().toLowerCase()) || /^not set$/i.test(found.value.trim())) return undefined;
     const value = switchValue(found.value);
-    if (value === undefined) report.add({ file, line: at(found.label), element, attribute: found.label, text: `"${found.value}" is neither Enabled nor Disabled; read as not printed (HTTP.sys's default)` });
+    if (value === undefined) report.add({ file, line: at(found.label), element, attribute: netshParameter(found.label), text: `"${found.value}" is neither Enabled nor Disabled; read as not printed (HTTP.sys's default)` });
     return value;
   };
   const count = (name: string, unit: string): number | undefined => {
     const found = lookup.get(name);
     if (!found || NULL_VALUES.has(found.value.trim().toLowerCase())) return undefined;
     if (!/^\d+$/.test(found.value.trim())) {
-      report.add({ file, line: at(found.label), element, attribute: found.label, text: `"${found.value}" is not a number of ${unit}; read as 0 (HTTP.sys's default)` });
+      report.add({ file, line: at(found.label), element, attribute: netshParameter(found.label), text: `"${found.value}" is not a number of ${unit}; read as 0 (HTTP.sys's default)` });
       return undefined;
     }
     return Number(found.value.trim());
@@ -181,7 +210,7 @@ function finish(draft: Draft, file: string, report: Report): SslCertEntry {
   if (hashText !== undefined) {
     const hex = hashText.replace(/[\s\u200e\u200f]/g, '').toUpperCase();
     if (/^[0-9A-F]{40}$/.test(hex)) certificateHash = hex;
-    else report.add({ file, line: at(lookup.get('certificate hash')?.label as string), element, attribute: lookup.get('certificate hash')?.label as string, text: `"${hashText}" is not a SHA-1 thumbprint (40 hex digits); the binding's certificate is not known` });
+    else report.add({ file, line: at(lookup.get('certificate hash')?.label as string), element, attribute: 'certhash', text: `"${hashText}" is not a SHA-1 thumbprint (40 hex digits); the binding's certificate is not known` });
   }
   const entry: SslCertEntry = {
     key: draft.key,
