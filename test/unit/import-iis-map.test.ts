@@ -247,6 +247,28 @@ describe('global rules', () => {
     );
   });
 
+  test('a site\'s distributed rules (<location path="Site"> rewrite/rules) run after the global ones, for that site only', async () => {
+    const { out, lines, mapped } = await map(
+      sites(site('shop', http80), site('blog', '<binding protocol="http" bindingInformation="*:81:"/>')),
+      farms(farm('cart'), farm('web')),
+      rules('<rule name="cart" stopProcessing="true"><match url="^cart/(.*)"/><action type="Rewrite" url="http://cart/{R:1}"/></rule>'),
+      '<location path="shop"><system.webServer><rewrite><rules><rule name="rest" patternSyntax="Wildcard" stopProcessing="true"><match url="*" /><action type="Rewrite" url="http://web/{R:0}"/></rule></rules></rewrite></system.webServer></location>',
+    );
+    const cart = { name: 'cart', match: { pathPattern: '^/cart/(.*)' }, action: { type: 'route', farm: 'cart', rewrite: '/{R:1}' }, stopProcessing: true };
+    assert.deepEqual(out.sites.map((s) => [s.name, s.farm, s.rules]), [
+      ['shop', 'web', [cart]],
+      ['blog', undefined, [cart]],
+    ]);
+    assert.deepEqual(lines, ["ah.config:3 site[@name='blog']: requests no imported rule routes to a farm get 404 in Gatehouse (IIS serves the site's own content from C:\\inetpub\\wwwroot)"]);
+    assert.equal(mapped.summary.rules, 2);
+    await validates(mapped.yaml);
+  });
+
+  test('ECMAScript * is not a valid pattern: the rule is reported', async () => {
+    const { lines } = await map(sites(site('web', http80)), farms(farm('app')), rules('<rule name="star"><match url="*"/><action type="Rewrite" url="http://app/{R:0}"/></rule>'), rules(catchAll('app')));
+    assert.deepEqual(lines, ["ah.config:5 rule[@name='star']: '*' is not a valid ECMAScript pattern: rule not imported"]);
+  });
+
   test('ECMAScript patterns as wildcards where they can be', () => {
     assert.equal(patternToWildcard('^api\\.example\\.com$', 'ecmascript'), 'api.example.com');
     assert.equal(patternToWildcard('example.com', 'ecmascript'), '*example?com*');
@@ -282,19 +304,20 @@ describe('tracing, limits and what has no equivalent', () => {
     await validates(mapped.yaml);
   });
 
-  test('elements and attributes the importer does not know get a generic line each; configSections and tracing definitions none', async () => {
+  test('elements the importer does not know get a line each; configSections, tracing definitions and empty elements none', async () => {
     const { lines } = await map(
       '<configSections><sectionGroup name="x"/></configSections>',
         sites(site('web', http80)),
         farms(farm('app')),
         '<system.webServer><modules><add name="m"/></modules><tracing><traceProviderDefinitions><add name="WWW Server"/></traceProviderDefinitions></tracing></system.webServer>',
         rules(catchAll('app')),
-        '<system.applicationHost><applicationPools/></system.applicationHost>',
+        '<system.applicationHost><applicationPools><add name="DefaultAppPool"/></applicationPools><webLimits/><listenerAdapters><add name="http"/></listenerAdapters></system.applicationHost>',
     );
     assert.deepEqual(lines, [
-      'ah.config:6 system.webServer/modules: no Gatehouse equivalent: not imported',
-      'ah.config:8 system.applicationHost/applicationPools: no Gatehouse equivalent: not imported',
-    ]);
+      'ah.config:6 system.webServer/modules: IIS modules: no Gatehouse equivalent, not imported',
+      'ah.config:8 system.applicationHost/applicationPools: application pools run code; Gatehouse runs none: no Gatehouse equivalent, not imported',
+      'ah.config:8 system.applicationHost/listenerAdapters: no Gatehouse equivalent, not imported',
+    ], 'an empty element (<webLimits/>) states the defaults: no line');
   });
 });
 

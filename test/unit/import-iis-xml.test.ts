@@ -32,8 +32,8 @@ describe('parseXml', () => {
     );
   });
 
-  test('unread lists the topmost unread element and the unread attributes of read ones', () => {
-    const root = parseXml('<configuration><a x="1" y="2"><b><c/></b></a><d/></configuration>', 'f');
+  test('unread lists the topmost unread element (not empty ones: they state the defaults) and the unread attributes of read ones', () => {
+    const root = parseXml('<configuration><a x="1" y="2"><b><c/></b></a><d><e/></d><empty/></configuration>', 'f');
     root.child('a')?.attr('x');
     const left = unread(root).map((u) => `${u.element.name}${u.attribute ? `/@${u.attribute}` : ''}`);
     assert.deepEqual(left, ['a/@y', 'b', 'd']);

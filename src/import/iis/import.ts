@@ -21,6 +21,32 @@ import type { CertificateOptions } from './certificates.js';
 import { allAt, elementPath, ImportInputError, parseXml, unread } from './xml.js';
 import { toYaml, writeAtomically, type GeneratedConfig } from './write.js';
 
+/** What the common IIS sections are, for their report lines (Gatehouse proxies; it runs no code and serves no files). */
+const NO_EQUIVALENT: Record<string, string> = {
+  applicationpools: 'application pools run code; Gatehouse runs none',
+  globalmodules: 'IIS modules',
+  modules: 'IIS modules',
+  handlers: 'IIS handlers',
+  isapifilters: 'ISAPI filters',
+  staticcontent: 'static files; Gatehouse serves none',
+  defaultdocument: 'default documents; Gatehouse serves no files',
+  directorybrowse: 'directory listing; Gatehouse serves no files',
+  httpcompression: 'compression; Gatehouse passes responses as servers send them',
+  urlcompression: 'compression; Gatehouse passes responses as servers send them',
+  caching: 'output cache; Gatehouse caches nothing',
+  diskcache: 'ARR disk cache; Gatehouse caches nothing',
+  authentication: 'IIS authentication; Gatehouse authenticates clients by certificate (ssl.clientCertificates) only',
+  authorization: 'URL authorization; routing rules can match client certificates',
+  ipsecurity: 'IP restrictions',
+  dynamicipsecurity: 'dynamic IP restrictions (Gatehouse has dynamicIpSecurity: set it by hand)',
+  httperrors: 'custom error pages; Gatehouse answers with its own IIS-like pages',
+  httpprotocol: 'custom response headers',
+  httpredirect: 'HTTP redirect; a redirect rule does this',
+  log: 'server-wide logging; Gatehouse writes one access log (accessLog)',
+  httplogging: 'logging settings; Gatehouse writes one access log (accessLog)',
+  configprotecteddata: 'encryption providers of the IIS configuration',
+};
+
 export interface MapOptions {
   readonly certificates: CertificateOptions;
   readonly sslcert?: { readonly file: string; readonly entries: readonly SslCertEntry[] };
@@ -44,7 +70,7 @@ export async function mapIisConfig(text: string, file: string, options: MapOptio
   const farms = mapFarms(root, source, names);
   const rules = mapGlobalRules(root, source, farms);
   const limits = globalLimits(root, source);
-  const sites = await mapSites(root, source, names, rules, limits.value, {
+  const sites = await mapSites(root, source, names, farms, rules, limits.value, {
     certificates: options.certificates,
     sslcert: options.sslcert?.entries,
     sslcertFile: options.sslcert?.file,
@@ -54,7 +80,8 @@ export async function mapIisConfig(text: string, file: string, options: MapOptio
     throw new ImportInputError(`${file}:${root.line} <configuration>: neither system.applicationHost/sites nor webFarms (expected applicationHost.config from %windir%\\System32\\inetsrv\\config)`);
   }
   for (const u of unread(root)) {
-    reportAt(source, u.element, u.attribute, u.attribute === undefined ? 'no Gatehouse equivalent: not imported' : 'no Gatehouse equivalent: ignored');
+    const known = u.attribute === undefined ? NO_EQUIVALENT[u.element.name.toLowerCase()] : undefined;
+    reportAt(source, u.element, u.attribute, u.attribute === undefined ? `${known ? `${known}: ` : ''}no Gatehouse equivalent, not imported` : 'no Gatehouse equivalent: ignored');
   }
   // Farms no site uses are kept (the admin API and later rules can use them).
   const config: GeneratedConfig = {
@@ -79,7 +106,7 @@ export async function mapIisConfig(text: string, file: string, options: MapOptio
       bindings: sites.reduce((n, s) => n + s.bindings, 0),
       farms: farms.size,
       servers: [...farms.values()].reduce((n, f) => n + f.servers, 0),
-      rules: rules.length,
+      rules: rules.length + sites.reduce((n, s) => n + s.localRules, 0),
       renames: names.renames,
     },
   };

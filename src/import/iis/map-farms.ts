@@ -243,10 +243,8 @@ export function mapFarms(root: XmlElement, source: Source, names: Names): Map<st
   for (const w of webFarms) {
     w.ignore('onDemandHealthCheck');
     const arrTop = w.children.find((c) => c.name.toLowerCase() === 'applicationrequestrouting');
-    if (arrTop) {
-      arrTop.consume();
-      reportAt(source, arrTop, undefined, 'host affinity providers: no Gatehouse equivalent, not imported');
-    }
+    // The host affinity provider list (ARR installs its default one) only offers providers to farms' affinity.
+    arrTop?.consume();
   }
   for (const farm of collection(webFarms, 'webFarm', ['name'])) {
     const iisName = farm.attr('name')?.trim() ?? '';

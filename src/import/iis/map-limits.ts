@@ -49,7 +49,26 @@ export function globalLimits(root: XmlElement, source: Source): { value: Record<
   const chain = sectionChain(root, FILTERING_PATH);
   for (const f of chain) reportFiltering(source, f);
   const value = limitsOf(chain, source);
-  const element = chain[0];
+  // system.applicationHost/webLimits: the server's connection timeouts.
+  const web = sectionChain(root, ['system.applicationHost', 'webLimits']);
+  const idle = mergedAttr(web, 'connectionTimeout');
+  if (idle) {
+    const ms = timeSpanAttr(source, idle.element, 'connectionTimeout');
+    if (ms !== undefined && ms > 0) value['keepAliveTimeout'] = toDuration(ms);
+  }
+  const head = mergedAttr(web, 'headerWaitTimeout');
+  if (head) {
+    const ms = timeSpanAttr(source, head.element, 'headerWaitTimeout');
+    if (ms !== undefined && ms > 0) value['headersTimeout'] = toDuration(ms);
+  }
+  for (const element of web) {
+    for (const [key, a] of element.attributes) {
+      if (element.usedAttributes.has(key)) continue;
+      element.attr(key);
+      reportAt(source, element, a.name, key === 'maxglobalbandwidth' ? 'Gatehouse does not throttle bandwidth: ignored' : key === 'minbytespersecond' ? 'Gatehouse has no minimum send rate; requestBodyTimeout limits a slow request body' : 'no Gatehouse equivalent: ignored');
+    }
+  }
+  const element = chain[0] ?? web[0];
   return element ? { value, element } : { value };
 }
 

@@ -132,8 +132,16 @@ function pathMatch(match: XmlElement, syntax: Syntax): { keys: Record<string, un
 
 /** Every global rule that routes to a farm, in order. */
 export function mapGlobalRules(root: XmlElement, source: Source, farms: ReadonlyMap<string, MappedFarm>): MappedRule[] {
+  return mapRules(sectionChain(root, ['system.webServer', 'rewrite', 'globalRules']), source, farms);
+}
+
+/** A site's distributed rules (`system.webServer/rewrite/rules`, server level and its `<location>`), which run after the global ones. */
+export function mapSiteRules(root: XmlElement, source: Source, farms: ReadonlyMap<string, MappedFarm>, site: string): MappedRule[] {
+  return mapRules(sectionChain(root, ['system.webServer', 'rewrite', 'rules'], site), source, farms);
+}
+
+function mapRules(chain: readonly XmlElement[], source: Source, farms: ReadonlyMap<string, MappedFarm>): MappedRule[] {
   const out: MappedRule[] = [];
-  const chain = sectionChain(root, ['system.webServer', 'rewrite', 'globalRules']);
   for (const rule of collection(chain, 'rule', ['name'])) {
     const name = rule.attr('name')?.trim() || `rule-${rule.line}`;
     const skip = (attribute: string | undefined, why: string) => {

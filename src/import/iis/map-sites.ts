@@ -5,7 +5,8 @@
  * the routing rules that can reach it, tracing and limits.
  */
 import { bindingCertificate, clientCaFile, revocationOf, type CertificateOptions, type Where } from './certificates.js';
-import type { MappedRule } from './map-rules.js';
+import type { MappedFarm } from './map-farms.js';
+import { mapSiteRules, type MappedRule } from './map-rules.js';
 import { siteLimits } from './map-limits.js';
 import { siteTracing } from './map-tracing.js';
 import { parseSslFlags, reportAt, type Names, type Source } from './model.js';
@@ -20,6 +21,8 @@ export interface MappedSite {
   /** Comments above each rule, by index in `value.rules`. */
   readonly ruleComments: readonly string[];
   readonly bindings: number;
+  /** Distributed rules (`rewrite/rules`) mapped for this site. */
+  readonly localRules: number;
 }
 
 export interface SiteOptions {
@@ -125,7 +128,7 @@ function siteSsl(root: XmlElement, source: Source, site: string, bindings: reado
 }
 
 /** Every site, with the routing rules that can reach it. */
-export async function mapSites(root: XmlElement, source: Source, names: Names, rules: readonly MappedRule[], globalLimits: Record<string, unknown>, options: SiteOptions): Promise<MappedSite[]> {
+export async function mapSites(root: XmlElement, source: Source, names: Names, farms: ReadonlyMap<string, MappedFarm>, rules: readonly MappedRule[], globalLimits: Record<string, unknown>, options: SiteOptions): Promise<MappedSite[]> {
   const sitesEls = allAt(root, ['system.applicationHost', 'sites']);
   if (sitesEls.length === 0) return [];
   const defaults = sitesEls.flatMap((e) => e.children).find((c) => c.name.toLowerCase() === 'sitedefaults');
@@ -162,7 +165,8 @@ export async function mapSites(root: XmlElement, source: Source, names: Names, r
     const siteRules: MappedRule[] = [];
     let farm: string | undefined;
     let last: MappedRule | undefined;
-    for (const rule of rules.filter((r) => ruleReaches(r, hosts))) {
+    const local = mapSiteRules(root, source, farms, iisName);
+    for (const rule of [...rules.filter((r) => ruleReaches(r, hosts)), ...local]) {
       if (last !== undefined) {
         reportAt(source, rule.element, undefined, `never reached on site ${name}: the rule before it sends every request to farm ${last.farm}`);
         continue;
@@ -205,6 +209,7 @@ export async function mapSites(root: XmlElement, source: Source, names: Names, r
       comment: `${elementPath(site, true)} (${source.file}:${site.line})${ssl ? `; ssl from ${sslComment(root, source, iisName)}` : ''}${farm !== undefined && last ? `; farm from ${last.comment}` : ''}`,
       ruleComments: siteRules.map((r) => r.comment),
       bindings: mapped.length,
+      localRules: local.length,
     });
   }
   if (defaults) {

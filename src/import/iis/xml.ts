@@ -213,7 +213,8 @@ export function unread(root: XmlElement): { element: XmlElement; attribute?: str
   const out: { element: XmlElement; attribute?: string }[] = [];
   const walk = (e: XmlElement) => {
     if (!e.used) {
-      out.push({ element: e });
+      // An empty element (`<asp />`) states IIS's defaults: nothing is lost.
+      if (e.attributes.size > 0 || e.children.length > 0) out.push({ element: e });
       return;
     }
     for (const [key, a] of e.attributes) if (!e.usedAttributes.has(key) && !key.startsWith('xmlns')) out.push({ element: e, attribute: a.name });
