@@ -304,6 +304,17 @@ describe('tracing, limits and what has no equivalent', () => {
     await validates(mapped.yaml);
   });
 
+  test('sites sharing a socket agree on its idle timeout: the largest, with a report line', async () => {
+    const { out, lines, mapped } = await map(
+      sites(site('a', http80, '<limits connectionTimeout="00:05:00"/>'), site('b', '<binding protocol="http" bindingInformation="*:80:b.test"/>')),
+      farms(farm('app')),
+      rules(catchAll('app')),
+    );
+    assert.deepEqual(out.sites.map((s) => s.limits), [{ keepAliveTimeout: '5m' }, { keepAliveTimeout: '5m' }]);
+    assert.deepEqual(lines, ['ah.config:3 system.applicationHost/sites: sites a, b share :: port 80: Gatehouse needs one keepAliveTimeout per socket; the largest, 5m, is used for all']);
+    await validates(mapped.yaml);
+  });
+
   test('elements the importer does not know get a line each; configSections, tracing definitions and empty elements none', async () => {
     const { lines } = await map(
       '<configSections><sectionGroup name="x"/></configSections>',

@@ -9,7 +9,8 @@ import type { MappedFarm } from './map-farms.js';
 import { mapSiteRules, type MappedRule } from './map-rules.js';
 import { siteLimits } from './map-limits.js';
 import { siteTracing } from './map-tracing.js';
-import { parseSslFlags, reportAt, type Names, type Source } from './model.js';
+import { parseSslFlags, reportAt, toDuration, type Names, type Source } from './model.js';
+import { parseDuration } from '../../config/duration.js';
 import { findSslCert, type SslCertEntry } from './sslcert.js';
 import { allAt, collection, elementPath, locationPath, mergedAttr, sectionChain, type XmlElement } from './xml.js';
 
@@ -220,7 +221,45 @@ export async function mapSites(root: XmlElement, source: Source, names: Names, f
     }
   }
   reportOtherLocations(root, source, siteNames);
+  agreeOnSocketLimits(out, globalLimits, source, root);
   return out;
+}
+
+/**
+ * Sites that share an address and port share a socket, whose idle timeout and connection limit Gatehouse
+ * needs to be one value (IIS kept them per site): the largest wins, with a report line.
+ */
+function agreeOnSocketLimits(sites: readonly MappedSite[], global: Record<string, unknown>, source: Source, root: XmlElement): void {
+  const defaults: Record<string, number> = { keepAliveTimeout: 120_000, maxConnections: 10_000 };
+  const groups = new Map<string, MappedSite[]>();
+  for (const site of sites) {
+    for (const b of site.value['bindings'] as Record<string, unknown>[]) {
+      const key = `${String(b['address'])}|${String(b['port'])}`;
+      const group = groups.get(key) ?? [];
+      if (!group.includes(site)) group.push(site);
+      groups.set(key, group);
+    }
+  }
+  for (const [key, group] of groups) {
+    if (group.length < 2) continue;
+    for (const name of ['keepAliveTimeout', 'maxConnections'] as const) {
+      const valueOf = (site: MappedSite) => {
+        const v = (site.value['limits'] as Record<string, unknown> | undefined)?.[name] ?? global[name];
+        return v === undefined ? (defaults[name] as number) : name === 'keepAliveTimeout' ? (parseDuration(v) ?? 0) : Number(v);
+      };
+      const values = group.map(valueOf);
+      if (new Set(values).size < 2) continue;
+      const max = Math.max(...values);
+      const chosen = group[values.indexOf(max)] as MappedSite;
+      const written = (chosen.value['limits'] as Record<string, unknown> | undefined)?.[name] ?? global[name] ?? (name === 'keepAliveTimeout' ? toDuration(max) : max);
+      for (const site of group) {
+        const limits = { ...((site.value['limits'] as Record<string, unknown> | undefined) ?? {}), [name]: written };
+        site.value['limits'] = limits;
+      }
+      const element = root.at('system.applicationHost', 'sites') ?? root;
+      reportAt(source, element, undefined, `sites ${group.map((g) => g.name).join(', ')} share ${key.replace('|', ' port ')}: Gatehouse needs one ${name} per socket; the largest, ${String(written)}, is used for all`);
+    }
+  }
 }
 
 function sslComment(root: XmlElement, source: Source, site: string): string {
