@@ -12,7 +12,7 @@ export async function bindingCertificate(thumbprint: string | undefined, options
   if (options.certificatesDir) {
     return { pfxFile: join(options.certificatesDir, name), ...(options.pfxPassphraseFile ? { passphraseFile: options.pfxPassphraseFile } : {}) };
   }
-  report.add({ ...where, text: `certificate: export it to certificates/${name} (Export-PfxCertificate -Cert Cert:\\LocalMachine\\My\\${thumbprint ?? '<THUMBPRINT>'} -FilePath ${name} -Password $pw)` });
+  report.add({ ...where, text: thumbprint ? `certificate: export it to certificates/${name} (Export-PfxCertificate -Cert Cert:\\LocalMachine\\My\\${thumbprint} -FilePath ${name} -Password $pw)` : `no certificate thumbprint known for this https binding (give --sslcert with the output of \`netsh http show sslcert\`); Gatehouse expects it in certificates/${name}` });
   return { pfxFile: `certificates/${name}`, passphraseFile: 'certificates/pfx-passphrase.txt' };
 }
 

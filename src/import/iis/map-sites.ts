@@ -90,9 +90,8 @@ async function mapBinding(binding: XmlElement, source: Source, options: SiteOpti
   if (options.sslcert) {
     entry = findSslCert(options.sslcert, { address: iisAddress === '*' ? '0.0.0.0' : iisAddress, port, hostName: host ?? null, sni: (flags & 1) === 1 });
     if (!entry) reportAt(source, binding, undefined, `certificate: ${options.sslcertFile ?? 'the sslcert file'} has no entry for ${(flags & 1) === 1 && host ? `${host}:${port}` : `${iisAddress === '*' ? '0.0.0.0' : iisAddress}:${port}`}: a placeholder certificate is named`);
-  } else {
-    reportAt(source, binding, undefined, 'certificate: IIS keeps it in HTTP.sys, not in applicationHost.config; run `netsh http show sslcert > sslcert.txt` on the IIS server and import again with --sslcert sslcert.txt');
   }
+  // Without --sslcert, bindingCertificate's report line says where the certificate comes from (HTTP.sys, netsh).
   value['certificate'] = { ...(await bindingCertificate(entry?.certificateHash, options.certificates, where, source.report)) };
   return { value, element: binding, ...(entry ? { entry } : {}), ...(host === undefined ? {} : { hostName: host }) };
 }

@@ -122,11 +122,11 @@ export function parseXml(text: string, file: string): XmlElement {
 export function elementPath(element: XmlElement, full = false): string {
   const parts: string[] = [];
   for (let e: XmlElement | undefined = element; e && e.parent; e = e.parent) {
-    const key = e.attributes.get('name') ?? e.attributes.get('path') ?? (e.name === 'server' ? e.attributes.get('address') : undefined);
-    const keyName = e.attributes.get('name') ? 'name' : e.attributes.get('path') ? 'path' : 'address';
+    const keyName = e.name === 'server' ? 'address' : e.name === 'binding' ? 'bindingInformation' : e.attributes.get('name') ? 'name' : 'path';
+    const key = e.attributes.get(keyName.toLowerCase());
     parts.unshift(key ? `${e.name}[@${keyName}='${key.value}']` : e.name);
     // A named item is enough context: `webFarm[@name='x']/…`, `site[@name='y']/…`.
-    if (!full && key && e.name !== 'add' && e.name !== 'location') break;
+    if (!full && key && e.name !== 'add' && e.name !== 'location' && e.name !== 'binding') break;
   }
   return parts.join('/');
 }
