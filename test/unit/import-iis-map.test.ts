@@ -317,20 +317,24 @@ describe('tracing, limits and what has no equivalent', () => {
     await validates(mapped.yaml);
   });
 
-  test('elements the importer does not know get a line each; configSections, tracing definitions and empty elements none', async () => {
+  test('elements the importer does not know get a line each; configSections, tracing definitions, the sections that serve content and empty elements none', async () => {
     const { lines } = await map(
       '<configSections><sectionGroup name="x"/></configSections>',
-        sites(site('web', http80)),
-        farms(farm('app')),
-        '<system.webServer><modules><add name="m"/></modules><tracing><traceProviderDefinitions><add name="WWW Server"/></traceProviderDefinitions></tracing></system.webServer>',
-        rules(catchAll('app')),
-        '<system.applicationHost><applicationPools><add name="DefaultAppPool"/></applicationPools><webLimits/><listenerAdapters><add name="http"/></listenerAdapters></system.applicationHost>',
+      sites(site('web', http80, '<logFile logFormat="W3C" directory="%SystemDrive%\\inetpub\\logs\\LogFiles" period="Daily"/>')),
+      farms(farm('app')),
+      '<system.webServer><modules><add name="m"/></modules><handlers><add name="StaticFile"/></handlers><httpProtocol><customHeaders><add name="X-Powered-By" value="ASP.NET"/></customHeaders></httpProtocol><tracing><traceProviderDefinitions><add name="WWW Server"/></traceProviderDefinitions></tracing></system.webServer>',
+      rules(catchAll('app')),
+      '<system.applicationHost><applicationPools><add name="DefaultAppPool"/></applicationPools><webLimits/><listenerAdapters><add name="http"/></listenerAdapters><frobnicator level="3"/></system.applicationHost>',
     );
     assert.deepEqual(lines, [
-      'ah.config:6 system.webServer/modules: IIS modules: no Gatehouse equivalent, not imported',
-      'ah.config:8 system.applicationHost/applicationPools: application pools run code; Gatehouse runs none: no Gatehouse equivalent, not imported',
-      'ah.config:8 system.applicationHost/listenerAdapters: no Gatehouse equivalent, not imported',
+      'ah.config:6 system.webServer/httpProtocol: custom response headers: no Gatehouse equivalent, not imported',
+      'ah.config:8 system.applicationHost/frobnicator: no Gatehouse equivalent, not imported',
     ], 'an empty element (<webLimits/>) states the defaults: no line');
+  });
+
+  test('a log file in another format, or with custom fields, is reported', async () => {
+    const { lines } = await map(sites(site('web', http80, '<logFile logFormat="IIS"><customFields><add logFieldName="x" sourceName="X" sourceType="RequestHeader"/></customFields></logFile>')), farms(farm('app')), rules(catchAll('app')));
+    assert.deepEqual(lines.map((l) => l.replace(/: .*/, '')), ["ah.config:3 site[@name='web']/logFile/@logFormat", "ah.config:3 site[@name='web']/logFile/customFields"]);
   });
 });
 

@@ -21,6 +21,15 @@ import type { CertificateOptions } from './certificates.js';
 import { allAt, elementPath, ImportInputError, parseXml, unread } from './xml.js';
 import { toYaml, writeAtomically, type GeneratedConfig } from './write.js';
 
+/** Sections that run code, serve files or describe IIS itself: nothing a proxy does depends on them. */
+const INERT: readonly (readonly string[])[] = [
+  ['configProtectedData'],
+  ...['applicationPools', 'listenerAdapters', 'customMetadata', 'configHistory', 'serviceAutoStartProviders'].map((n) => ['system.applicationHost', n]),
+  ...['globalModules', 'modules', 'handlers', 'isapiFilters', 'staticContent', 'defaultDocument', 'directoryBrowse', 'fastCgi', 'cgi', 'asp', 'serverSideInclude', 'odbcLogging', 'validation', 'webdav', 'applicationInitialization'].map((n) => ['system.webServer', n]),
+  ['system.webServer', 'security', 'isapiCgiRestriction'],
+  ['system.webServer', 'security', 'applicationDependencies'],
+];
+
 /** What the common IIS sections are, for their report lines (Gatehouse proxies; it runs no code and serves no files). */
 const NO_EQUIVALENT: Record<string, string> = {
   applicationpools: 'application pools run code; Gatehouse runs none',
@@ -65,8 +74,10 @@ export async function mapIisConfig(text: string, file: string, options: MapOptio
   const root = parseXml(text, file);
   const source: Source = { file, report };
   const names = new Names();
-  // Schema declarations configure nothing.
+  // Schema declarations configure nothing; the sections that run code or serve files in IIS never act on a
+  // request a proxy forwards (a site that keeps its own content gets a report line of its own).
   root.child('configSections')?.consume();
+  for (const path of INERT) for (const e of allAt(root, path)) e.consume();
   const farms = mapFarms(root, source, names);
   const rules = mapGlobalRules(root, source, farms);
   const limits = globalLimits(root, source);

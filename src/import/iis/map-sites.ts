@@ -197,11 +197,8 @@ export async function mapSites(root: XmlElement, source: Source, names: Names, f
     const limitsChain = [defaults?.child('limits'), site.child('limits')].filter((e): e is XmlElement => e !== undefined);
     const limits = siteLimits(root, source, iisName, globalLimits, limitsChain);
     if (Object.keys(limits).length) value['limits'] = limits;
-    for (const logFile of [site.child('logFile')]) {
-      if (!logFile) continue;
-      logFile.consume();
-      reportAt(source, logFile, undefined, 'Gatehouse writes the access log in W3C format to stdout by default; set accessLog to a folder for IIS-style files');
-    }
+    const logFile = site.child('logFile');
+    if (logFile) reportLogFile(source, logFile);
     out.push({
       iisName,
       name,
@@ -212,13 +209,8 @@ export async function mapSites(root: XmlElement, source: Source, names: Names, f
       localRules: local.length,
     });
   }
-  if (defaults) {
-    const logFile = defaults.child('logFile');
-    if (logFile) {
-      logFile.consume();
-      reportAt(source, logFile, undefined, 'Gatehouse writes the access log in W3C format to stdout by default; set accessLog to a folder for IIS-style files');
-    }
-  }
+  const defaultLog = defaults?.child('logFile');
+  if (defaultLog) reportLogFile(source, defaultLog);
   reportOtherLocations(root, source, siteNames);
   agreeOnSocketLimits(out, globalLimits, source, root);
   return out;
@@ -258,6 +250,22 @@ function agreeOnSocketLimits(sites: readonly MappedSite[], global: Record<string
       const element = root.at('system.applicationHost', 'sites') ?? root;
       reportAt(source, element, undefined, `sites ${group.map((g) => g.name).join(', ')} share ${key.replace('|', ' port ')}: Gatehouse needs one ${name} per socket; the largest, ${String(written)}, is used for all`);
     }
+  }
+}
+
+/**
+ * A site's W3C log file is Gatehouse's access log (W3C with IIS's fields, daily files when `accessLog` names a
+ * folder): only another format, custom fields or a log turned off get a report line.
+ */
+function reportLogFile(source: Source, logFile: XmlElement): void {
+  const format = (logFile.attr('logFormat') ?? 'W3C').trim();
+  const enabled = logFile.attr('enabled')?.trim().toLowerCase();
+  logFile.ignore('directory', 'period', 'localTimeRollover', 'truncateSize', 'logExtFileFlags', 'logTargetW3C', 'flushByEntrycountW3CLog', 'maxLogLineLength', 'logSiteId', 'customLogPluginClsid');
+  if (format.toLowerCase() !== 'w3c') reportAt(source, logFile, 'logFormat', `'${format}': Gatehouse writes W3C (or JSON) access logs`);
+  if (enabled === 'false') reportAt(source, logFile, 'enabled', 'Gatehouse writes an access log to stdout unless accessLog is off: set accessLog: off');
+  for (const c of logFile.children) {
+    c.consume();
+    reportAt(source, c, undefined, 'custom log fields: Gatehouse writes IIS\'s default W3C fields plus its own (farm, server, client certificate)');
   }
 }
 
