@@ -25,6 +25,13 @@ describe('parseXml', () => {
     );
   });
 
+  test('not XML at all (a JSON file): FILE:LINE of its first character', () => {
+    assert.throws(
+      () => parseXml('\n{\n  "AllowedHosts": "*"\n}\n', 'appsettings.json'),
+      (e: unknown) => e instanceof ImportInputError && e.message.startsWith("appsettings.json:2 (XML): not XML: it starts with '{'"),
+    );
+  });
+
   test('a root other than <configuration>: FILE:LINE names the element', () => {
     assert.throws(
       () => parseXml('<?xml version="1.0"?>\n\n<project><a/></project>', 'pom.xml'),

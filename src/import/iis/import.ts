@@ -77,7 +77,7 @@ export async function mapIisConfig(text: string, file: string, options: MapOptio
   // Schema declarations configure nothing; the sections that run code or serve files in IIS never act on a
   // request a proxy forwards (a site that keeps its own content gets a report line of its own).
   root.child('configSections')?.consume();
-  for (const path of INERT) for (const e of allAt(root, path)) e.consume();
+  for (const at of [root, ...root.all('location')]) for (const path of INERT) for (const e of allAt(at, path)) e.consume();
   const farms = mapFarms(root, source, names);
   const rules = mapGlobalRules(root, source, farms);
   const limits = globalLimits(root, source);

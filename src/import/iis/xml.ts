@@ -82,6 +82,12 @@ export class ImportInputError extends Error {
 
 /** Parses the XML text; the root must be `<configuration>`. */
 export function parseXml(text: string, file: string): XmlElement {
+  // saxes reports text before the root only where the document ends; a file that does not start like XML is named at once.
+  const first = /\S/.exec(text.replace(/^\uFEFF/, ''));
+  if (first && first[0] !== '<') {
+    const line = text.slice(0, first.index + 1).split('\n').length;
+    throw new ImportInputError(`${file}:${line} (XML): not XML: it starts with '${first[0]}' (expected applicationHost.config, an XML file whose root element is <configuration>)`);
+  }
   const parser = new SaxesParser({ position: true });
   let root: XmlElement | undefined;
   let current: XmlElement | undefined;
