@@ -117,6 +117,7 @@ describe('IIS values', () => {
     assert.equal(names.name('site', 'Default  Web/Site'), 'Default-Web-Site-2');
     assert.equal(names.name('site', 'api'), 'api');
     assert.equal(names.name('site', '  '), 'site');
+    assert.equal(names.name('farm', 'api'), 'api', 'a farm may share a site\'s name');
     assert.deepEqual(names.renames.map((r) => r.to), ['Default-Web-Site', 'Default-Web-Site-2', 'site']);
   });
 

@@ -112,9 +112,11 @@ export class Names {
   name(kind: string, original: string): string {
     let base = GATEHOUSE_NAME.test(original) ? original : original.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').replace(/-+$/, '');
     if (!base) base = kind;
+    // Sites and farms are named apart: a site and a farm may share a name.
+    const key = (n: string) => `${kind}:${n.toLowerCase()}`;
     let name = base;
-    for (let n = 2; this.#taken.has(name.toLowerCase()); n++) name = `${base}-${n}`;
-    this.#taken.add(name.toLowerCase());
+    for (let n = 2; this.#taken.has(key(name)); n++) name = `${base}-${n}`;
+    this.#taken.add(key(name));
     if (name !== original) this.renames.push({ kind, from: original, to: name });
     return name;
   }
