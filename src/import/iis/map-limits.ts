@@ -32,6 +32,14 @@ function reportFiltering(source: Source, filtering: XmlElement): void {
   }
 }
 
+/** A timeSpan attribute merged along a chain, above zero, as a Gatehouse duration under `key`. */
+function mergedTimeSpan(source: Source, chain: readonly XmlElement[], name: string, into: Record<string, unknown>, key: string): void {
+  const found = mergedAttr(chain, name);
+  if (!found) return;
+  const ms = timeSpanAttr(source, found.element, name);
+  if (ms !== undefined && ms > 0) into[key] = toDuration(ms);
+}
+
 function limitsOf(chain: readonly XmlElement[], source: Source): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const requestLimits = chain.map((f) => f.child('requestLimits')).filter((e): e is XmlElement => e !== undefined);
@@ -51,16 +59,8 @@ export function globalLimits(root: XmlElement, source: Source): { value: Record<
   const value = limitsOf(chain, source);
   // system.applicationHost/webLimits: the server's connection timeouts.
   const web = sectionChain(root, ['system.applicationHost', 'webLimits']);
-  const idle = mergedAttr(web, 'connectionTimeout');
-  if (idle) {
-    const ms = timeSpanAttr(source, idle.element, 'connectionTimeout');
-    if (ms !== undefined && ms > 0) value['keepAliveTimeout'] = toDuration(ms);
-  }
-  const head = mergedAttr(web, 'headerWaitTimeout');
-  if (head) {
-    const ms = timeSpanAttr(source, head.element, 'headerWaitTimeout');
-    if (ms !== undefined && ms > 0) value['headersTimeout'] = toDuration(ms);
-  }
+  mergedTimeSpan(source, web, 'connectionTimeout', value, 'keepAliveTimeout');
+  mergedTimeSpan(source, web, 'headerWaitTimeout', value, 'headersTimeout');
   for (const element of web) {
     for (const [key, a] of element.attributes) {
       if (element.usedAttributes.has(key)) continue;
@@ -79,11 +79,7 @@ export function siteLimits(root: XmlElement, source: Source, site: string, globa
   const all = limitsOf(chain, source);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(all)) if (global[k] !== v) out[k] = v;
-  const timeout = mergedAttr(limitsChain, 'connectionTimeout');
-  if (timeout) {
-    const ms = timeSpanAttr(source, timeout.element, 'connectionTimeout');
-    if (ms !== undefined && ms > 0) out['keepAliveTimeout'] = toDuration(ms);
-  }
+  mergedTimeSpan(source, limitsChain, 'connectionTimeout', out, 'keepAliveTimeout');
   const max = mergedAttr(limitsChain, 'maxConnections');
   if (max) {
     const n = uintAttr(source, max.element, 'maxConnections');
