@@ -13,6 +13,7 @@ import { serverCommand } from './commands/server.js';
 import { statusCommand } from './commands/status.js';
 import type { DemoOptions } from './commands/demo.js';
 import { doctorCommand } from './commands/doctor.js';
+import { importCommand } from './commands/import.js';
 import { tracesCommand } from './commands/traces.js';
 import { validateCommand } from './commands/validate.js';
 
@@ -51,6 +52,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .action((options: { json?: boolean }) => run(() => doctorCommand(options)));
   program.addCommand(certCommand(run));
   program.addCommand(tracesCommand(run));
+  program.addCommand(importCommand(run));
   program.addCommand(adminCommand(run));
   // Commands over the admin API of a running Gatehouse (for scripts, as appcmd is for IIS).
   program.addCommand(farmCommand(run));
