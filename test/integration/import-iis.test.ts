@@ -81,13 +81,28 @@ describe('gatehouse import iis: input that cannot be imported (exit 1)', () => {
 });
 
 describe('gatehouse import iis: a configuration that maps completely (fabrikam-simple)', () => {
-  test('exit 0, ./gatehouse.yaml by default, no report line, the rename in the summary, validates, routes to the farm', async (t) => {
-    const dir = await tempDir(t, 'gatehouse-iis-');
-    await placeFixture(dir, 'fabrikam-simple.config');
-    const result = await importIis(dir, INPUT);
+  let temp: TempDir;
+  let result: Awaited<ReturnType<typeof importIis>>;
+  let yamlText: string;
+  before(async () => {
+    temp = await makeTempDir('gatehouse-iis-');
+    await placeFixture(temp.dir, 'fabrikam-simple.config');
+    result = await importIis(temp.dir, INPUT);
+    yamlText = await readFile(join(temp.dir, 'gatehouse.yaml'), 'utf8').catch(() => '');
+  });
+  after(() => temp?.remove());
+
+  test('exit 0 and no report line: the stock IIS sections (application pools, modules, handlers, default log settings) are nothing to report on an ARR server', () => {
+    assert.deepEqual(
+      reportOf(result, [INPUT]).map((e) => e.raw),
+      [],
+      'no report line',
+    );
     assert.equal(result.code, 0, describeRun(result));
-    assert.deepEqual(reportOf(result, [INPUT]), [], 'no report line');
-    const yamlText = await readFile(join(dir, 'gatehouse.yaml'), 'utf8');
+  });
+
+  test('writes ./gatehouse.yaml by default; the site name with spaces becomes a slug listed in the summary; httpPort is the server port', () => {
+    assert.ok(result.code === 0 || result.code === 2, describeRun(result));
     const config = parse(yamlText) as Plain;
     const site = siteWith(config, 'the *:80 binding', (b) => Number(b['port']) === 80);
     const name = String(site['name']);
@@ -95,16 +110,18 @@ describe('gatehouse import iis: a configuration that maps completely (fabrikam-s
     assert.match(name, /^default[-_.]?web[-_.]?site$/i, 'a slug of "Default Web Site"');
     assert.ok(nonReportLines(result, [INPUT]).some((line) => line.includes('Default Web Site') && line.includes(name)), `the summary lists the rename to ${name}: ${describeRun(result)}`);
     const farm = farmNamed(config, 'fabrikamFarm');
-    assert.match(String(serverByHost(farm, 'fab-web01')['address']), /^fab-web01:8081$/, 'httpPort becomes the port');
-    const checked = await validate(dir, 'gatehouse.yaml');
-    assert.equal(checked.code, 0, `gatehouse validate accepts the output: ${describeRun(checked)}`);
+    assert.equal(serverByHost(farm, 'fab-web01')['address'], 'fab-web01:8081', 'httpPort becomes the port');
+  });
 
+  test('the output validates and, started, the global rule routes every request to the farm, round robin', async (t) => {
+    const checked = await validate(temp.dir, 'gatehouse.yaml');
+    assert.equal(checked.code, 0, `gatehouse validate accepts the output: ${describeRun(checked)}`);
     const web01 = await startFarmServer('fab-web01');
     const web02 = await startFarmServer('fab-web02');
     t.after(() => Promise.all([web01.backend.close(), web02.backend.close()]));
     const { text, ports } = await runnable(yamlText, new Map([['fab-web01', web01.backend], ['fab-web02', web02.backend]]));
-    await writeFile(join(dir, 'run.yaml'), text);
-    const cli = startCli(t, dir, 'run.yaml');
+    await writeFile(join(temp.dir, 'run.yaml'), text);
+    const cli = startCli(t, temp.dir, 'run.yaml');
     const port = ports.get(80) as number;
     await cli.waitForLine('stdout', new RegExp(`listening http://127\\.0\\.0\\.1:${port}\\b`));
     for (let i = 0; i < 4; i += 1) {
@@ -115,7 +132,9 @@ describe('gatehouse import iis: a configuration that maps completely (fabrikam-s
     assert.equal(web02.backend.received.length, 2, 'weighted round robin 100/100 alternates');
     assert.equal(web01.backend.received[0]?.url, '/orders/0?x=1', 'the path and query reach the server unchanged ({R:0}, appendQueryString)');
   });
+});
 
+describe('gatehouse import iis: the output file', () => {
   test('never overwrites without --force; -o names another file', async (t) => {
     const dir = await tempDir(t, 'gatehouse-iis-');
     await placeFixture(dir, 'fabrikam-simple.config');
@@ -127,12 +146,12 @@ describe('gatehouse import iis: a configuration that maps completely (fabrikam-s
 
     await mkdir(join(dir, 'out'));
     const other = await importIis(dir, INPUT, '-o', 'out/imported.yaml');
-    assert.equal(other.code, 0, describeRun(other));
+    assert.ok(other.code === 0 || other.code === 2, describeRun(other));
     assert.ok(asList((parse(await readFile(join(dir, 'out', 'imported.yaml'), 'utf8')) as Plain)['farms']).length > 0, 'written to the -o file');
     assert.equal(await readFile(join(dir, 'gatehouse.yaml'), 'utf8'), '# the config already running here\n', 'the default file untouched');
 
     const forced = await importIis(dir, INPUT, '--force');
-    assert.equal(forced.code, 0, describeRun(forced));
+    assert.ok(forced.code === 0 || forced.code === 2, describeRun(forced));
     const written = parse(await readFile(join(dir, 'gatehouse.yaml'), 'utf8')) as Plain;
     farmNamed(written, 'fabrikamFarm');
   });
