@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { X509Certificate } from 'node:crypto';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { isMap, isSeq, parseDocument, type YAMLMap } from 'yaml';
-import { createCa, issueClient, issueServer, toPfx, type Issued } from '../../src/pki/index.js';
+import { createCa, createCrl, issueClient, issueServer, toPfx, type Issued } from '../../src/pki/index.js';
 import { echoHandler, startBackend, type Backend } from '../support/backends.js';
 import { REPO } from '../support/gatehouse.js';
 import { within } from '../support/within.js';
@@ -58,19 +59,25 @@ export interface ReportEntry {
   readonly text: string;
 }
 
-/**
- * The report lines of a run: every output line that starts with `FILE:` for one of the input files (as
- * they were named on the command line). Each must have the contract's form.
- */
+/** The lines of a run's output that begin with `FILE:` for one of the input files (as named on the command line). */
+function reportCandidates(result: CliResult, files: readonly string[]): string[] {
+  return linesOf(`${result.stdout}\n${result.stderr}`).filter((raw) => files.some((file) => raw.startsWith(`${file}:`)));
+}
+
+/** The report lines of a run that have the contract's form (see assertReportForm for the others). */
 export function reportOf(result: CliResult, files: readonly string[]): ReportEntry[] {
   const entries: ReportEntry[] = [];
-  for (const raw of linesOf(`${result.stdout}\n${result.stderr}`)) {
-    if (!files.some((file) => raw.startsWith(`${file}:`))) continue;
+  for (const raw of reportCandidates(result, files)) {
     const match = REPORT_LINE.exec(raw);
-    assert.ok(match, `a report line not of the form FILE:LINE element/@attribute: text: ${JSON.stringify(raw)}\n${describeRun(result)}`);
-    entries.push({ raw, file: match[1] as string, line: Number(match[2]), element: match[3] as string, text: match[4] as string });
+    if (match) entries.push({ raw, file: match[1] as string, line: Number(match[2]), element: match[3] as string, text: match[4] as string });
   }
   return entries;
+}
+
+/** Every output line that starts with `FILE:` for an input file has the form `FILE:LINE element/@attribute: text`. */
+export function assertReportForm(result: CliResult, files: readonly string[]): void {
+  const malformed = reportCandidates(result, files).filter((raw) => !REPORT_LINE.test(raw));
+  assert.deepEqual(malformed, [], `report lines not of the form FILE:LINE element/@attribute: text (the element one token; spaces only inside IIS's quoted names)\n${describeRun(result)}`);
 }
 
 /** The output lines that are not report lines (the summary and anything else). */
@@ -162,6 +169,12 @@ export interface IisCertificates {
   readonly byFixtureHash: ReadonlyMap<string, Issued>;
   readonly clientCaFile: string;
   readonly client: ClientFiles;
+  /** Issued by the same CA, then revoked: on its CRL. */
+  readonly revokedClient: ClientFiles;
+  /** The partner CA's CRL distribution point (named in both client certificates), served over http here. */
+  readonly crlServer: Server;
+  /** Stops the CRL server. */
+  close(): Promise<void>;
   readonly passphraseFile: string;
   readonly passphrase: string;
 }
@@ -197,18 +210,38 @@ export async function makeIisCertificates(dir: string, sslcertText: string): Pro
     byFixtureHash.set(entry[3] as string, await issueServer({ ca: serverCa, dnsNames: [host, 'localhost'] }));
   }
   const clientCa = await createCa({ commonName: 'Contoso Partner Badges CA', organization: 'Contoso' });
-  const clientIssued = await issueClient({ ca: clientCa, commonName: 'partner-user', organization: 'Fabrikam' });
+  // As a real CA's certificates do, the client certificates name where the CA publishes its CRL: HTTP.sys
+  // (Verify Client Certificate Revocation) and Gatehouse fetch it; a certificate without one cannot be checked.
+  let crlDer: Buffer = Buffer.alloc(0);
+  const crlServer = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/pkix-crl', 'content-length': crlDer.length });
+    res.end(crlDer);
+  });
+  await new Promise<void>((resolvePromise) => crlServer.listen(0, '127.0.0.1', resolvePromise));
+  const crlUrls = [`http://127.0.0.1:${(crlServer.address() as AddressInfo).port}/pki/partner-badges.crl`];
+  const clientIssued = await issueClient({ ca: clientCa, commonName: 'partner-user', organization: 'Fabrikam', crlUrls });
+  const revokedIssued = await issueClient({ ca: clientCa, commonName: 'former-partner', organization: 'Fabrikam', crlUrls });
+  crlDer = (await createCrl({ ca: clientCa, revoked: [{ serialNumber: revokedIssued.serialNumber }] })).der;
   const serverCaFile = join(dir, 'server-ca.pem');
   const clientCaFile = join(dir, 'partner-ca.pem');
   const client: ClientFiles = { issued: clientIssued, certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client.key') };
+  const revokedClient: ClientFiles = { issued: revokedIssued, certFile: join(dir, 'revoked.pem'), keyFile: join(dir, 'revoked.key') };
   await writeFile(serverCaFile, serverCa.certPem);
   await writeFile(clientCaFile, clientCa.certPem);
-  await writeFile(client.certFile, clientIssued.certPem);
-  await writeFile(client.keyFile, clientIssued.keyPem, { mode: 0o600 });
+  for (const files of [client, revokedClient]) {
+    await writeFile(files.certFile, files.issued.certPem);
+    await writeFile(files.keyFile, files.issued.keyPem, { mode: 0o600 });
+  }
+  const close = () =>
+    new Promise<void>((resolvePromise) => {
+      crlServer.closeAllConnections();
+      crlServer.close(() => resolvePromise());
+    });
   const passphrase = 'P@ss-from-the-IIS-box';
   const passphraseFile = join(dir, 'pfx-passphrase.txt');
   await writeFile(passphraseFile, `${passphrase}\n`, { mode: 0o600 });
-  return { dir, serverCa, serverCaFile, byFixtureHash, clientCaFile, client, passphraseFile, passphrase };
+  return { dir, serverCa, serverCaFile, byFixtureHash, clientCaFile, client, revokedClient, crlServer, close, passphraseFile, passphrase };
 }
 
 /** The sslcert text with the fixture's hashes replaced by those of the certificates made for them (lower-case, as netsh prints). */

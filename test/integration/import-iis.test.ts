@@ -19,6 +19,7 @@ import type { EchoReply } from '../support/backends.js';
 import { validate } from './cli-helpers.js';
 import {
   asList,
+  assertReportForm,
   base64Der,
   bindingsOf,
   commentAbove,
@@ -179,6 +180,7 @@ describe('gatehouse import iis: the Contoso ARR server, report and YAML (no cert
 
   test('exit 2: the output is written and the report has lines, each FILE:LINE element/@attribute: text', () => {
     assert.equal(result.code, 2, describeRun(result));
+    assertReportForm(result, [INPUT]);
     assert.ok(report.length > 0, 'report lines');
     assert.ok(report.every((entry) => entry.file === INPUT), 'named as given on the command line');
     const sorted = [...report].sort((a, b) => a.line - b.line);
@@ -322,6 +324,7 @@ describe('gatehouse import iis: the Contoso ARR server, report and YAML (no cert
         `the binding's line ${line} gives the PowerShell export of ${thumbprint}:\n${lines.map((e) => e.raw).join('\n')}`,
       );
     }
+    assertReportForm(run, [INPUT, 'sslcert.txt']);
   });
 });
 
@@ -342,6 +345,7 @@ describe('gatehouse import iis: the Contoso ARR server with its certificates, st
     text = await placeFixture(temp.dir, 'contoso-arr.config');
     const sslcert = await fixtureText('sslcert-contoso.txt');
     certs = await makeIisCertificates(join(temp.dir, 'pki'), sslcert);
+    cleanups.push(() => certs.close());
     await writeFile(join(temp.dir, 'sslcert.txt'), sslcertFor(sslcert, certs));
     await exportPfxFiles(join(temp.dir, 'exported'), certs);
     result = await importIis(temp.dir, INPUT, '--sslcert', 'sslcert.txt', '--certificates', 'exported', '--pfx-passphrase-file', certs.passphraseFile, '--client-ca', certs.clientCaFile, '-o', 'gatehouse.yaml');
@@ -381,12 +385,12 @@ describe('gatehouse import iis: the Contoso ARR server with its certificates, st
 
   const farm = (host: string) => servers.get(host) as FarmServer;
   const http = (host: string, path: string, headers: string[] = []) => send(`http://127.0.0.1:${ports.get(80)}${path}`, { headers: ['Host', host, ...headers] });
-  const https = (iisPort: number, host: string, path: string, options: { clientCert?: boolean; method?: string; headers?: string[]; body?: Buffer | AsyncIterable<Buffer> } = {}) =>
+  const https = (iisPort: number, host: string, path: string, options: { clientCert?: boolean; revoked?: boolean; method?: string; headers?: string[]; body?: Buffer | AsyncIterable<Buffer> } = {}) =>
     send(`https://127.0.0.1:${ports.get(iisPort)}${path}`, {
       headers: ['Host', host, ...(options.headers ?? [])],
       ca: certs.serverCa.certPem,
       tls: { servername: host },
-      ...(options.clientCert ? { clientCert: certs.client } : {}),
+      ...(options.clientCert ? { clientCert: certs.client } : options.revoked ? { clientCert: certs.revokedClient } : {}),
       ...(options.method ? { method: options.method } : {}),
       ...(options.body ? { body: options.body } : {}),
     });
@@ -399,6 +403,7 @@ describe('gatehouse import iis: the Contoso ARR server with its certificates, st
   test('the import exits 2 (elements with no equivalent remain), uses the exported PFX files and the client CA, and the output validates', async () => {
     assert.equal(result.code, 2, describeRun(result));
     const report = reportOf(result, [INPUT, 'sslcert.txt']);
+    assertReportForm(result, [INPUT, 'sslcert.txt']);
     assert.ok(!report.some((e) => /Export-PfxCertificate/.test(e.text)), `no export line when the PFX files are given:\n${report.map((e) => e.raw).join('\n')}`);
     for (const [hash, issued] of certs.byFixtureHash) {
       if (hash.startsWith('9f1e')) continue; // WMSvc's 0.0.0.0:8172: no IIS site binds it
@@ -460,6 +465,18 @@ describe('gatehouse import iis: the Contoso ARR server with its certificates, st
     assert.equal(withCert.headers['x-arr-clientcert'], base64Der(certs.client.issued), 'X-ARR-ClientCert is the base64 DER of the client certificate');
   });
 
+  test('Partner Portal\'s HTTP.sys binding verifies revocation (Verify Client Certificate Revocation: Enabled): a revoked certificate gets 403.13', async () => {
+    const reply = await https(8443, 'partners.contoso.com', '/revoked/partner', { revoked: true });
+    assert.equal(reply.status, 403, `${reply.status} ${reply.body.toString()} ${reply.error?.message ?? ''}`);
+    assert.match(reply.body.toString(), /403\.13\b/);
+    assert.equal([...servers.values()].flatMap((s) => s.backend.received).filter((r) => r.url === '/revoked/partner').length, 0, 'nothing forwarded');
+  });
+
+  test('Contoso Intranet\'s binding does not verify revocation (Disabled): the revoked certificate is let in, as HTTP.sys lets it in', async () => {
+    const reply = echo(await https(443, 'intranet.contoso.com', '/revoked/intranet', { revoked: true }));
+    assert.equal(reply.headers['x-arr-clientcert'], base64Der(certs.revokedClient.issued));
+  });
+
   test('Contoso Intranet accepts client certificates (SslNegotiateCert only): a request without one goes through', async () => {
     const reply = echo(await https(443, 'intranet.contoso.com', '/accept/none'));
     assert.match(reply.server, /^intra-web0[12]\./);
@@ -517,6 +534,7 @@ describe('gatehouse import iis: certificates checked, sslcert as PowerShell writ
     const text = await placeFixture(dir, 'contoso-arr.config');
     const sslcert = await fixtureText('sslcert-contoso.txt');
     const certs = await makeIisCertificates(join(dir, 'pki'), sslcert);
+    t.after(() => certs.close());
     await writeFile(join(dir, 'sslcert.txt'), sslcertFor(sslcert, certs));
     const partners = certs.byFixtureHash.get('c0ffee00deadbeef0123456789abcdef01234567');
     assert.ok(partners);
@@ -542,6 +560,7 @@ describe('gatehouse import iis: certificates checked, sslcert as PowerShell writ
     assert.deepEqual([...raw.subarray(0, 2)], [0xff, 0xfe], 'the fixture starts with the UTF-16LE BOM');
     const decoded = raw.subarray(2).toString('utf16le');
     const certs = await makeIisCertificates(join(dir, 'pki'), decoded);
+    t.after(() => certs.close());
     assert.equal(hashesIn(decoded).length, 4);
     await writeFile(join(dir, 'sslcert.txt'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(sslcertFor(decoded, certs), 'utf16le')]));
     await exportPfxFiles(join(dir, 'exported'), certs);
