@@ -18,7 +18,7 @@ import { Names, reportAt, type Source } from './model.js';
 import { formatReportLine, Report, type ReportLine } from './report.js';
 import { parseSslCert, type SslCertEntry } from './sslcert.js';
 import type { CertificateOptions } from './certificates.js';
-import { elementPath, ImportInputError, parseXml, unread } from './xml.js';
+import { allAt, elementPath, ImportInputError, parseXml, unread } from './xml.js';
 import { toYaml, writeAtomically, type GeneratedConfig } from './write.js';
 
 export interface MapOptions {
@@ -50,7 +50,7 @@ export async function mapIisConfig(text: string, file: string, options: MapOptio
     sslcertFile: options.sslcert?.file,
   });
   consumeTracing(root);
-  if (sites.length === 0 && !root.at('system.applicationHost', 'sites') && !root.child('webFarms')) {
+  if (sites.length === 0 && allAt(root, ['system.applicationHost', 'sites']).length === 0 && root.all('webFarms').length === 0) {
     throw new ImportInputError(`${file}:${root.line} <configuration>: neither system.applicationHost/sites nor webFarms (expected applicationHost.config from %windir%\\System32\\inetsrv\\config)`);
   }
   for (const u of unread(root)) {

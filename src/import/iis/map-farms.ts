@@ -239,15 +239,16 @@ export function mapFarms(root: XmlElement, source: Source, names: Names): Map<st
   const globalDefaults: Record<string, unknown> = {};
   for (const proxy of sectionChain(root, ['system.webServer', 'proxy'])) readProtocol(source, proxy, globalDefaults, true);
 
-  const webFarms = root.child('webFarms');
-  if (!webFarms) return farms;
-  webFarms.ignore('onDemandHealthCheck');
-  const arrTop = webFarms.children.find((c) => c.name === 'applicationRequestRouting');
-  if (arrTop) {
-    arrTop.consume();
-    reportAt(source, arrTop, undefined, 'host affinity providers: no Gatehouse equivalent, not imported');
+  const webFarms = root.all('webFarms');
+  for (const w of webFarms) {
+    w.ignore('onDemandHealthCheck');
+    const arrTop = w.children.find((c) => c.name.toLowerCase() === 'applicationrequestrouting');
+    if (arrTop) {
+      arrTop.consume();
+      reportAt(source, arrTop, undefined, 'host affinity providers: no Gatehouse equivalent, not imported');
+    }
   }
-  for (const farm of collection([webFarms], 'webFarm', ['name'])) {
+  for (const farm of collection(webFarms, 'webFarm', ['name'])) {
     const iisName = farm.attr('name')?.trim() ?? '';
     if (!iisName) {
       reportAt(source, farm, 'name', 'a farm without a name: not imported');

@@ -20,7 +20,7 @@ function reportFiltering(source: Source, filtering: XmlElement): void {
     reportAt(source, filtering, a.name, 'Gatehouse does not filter requests by this setting: ignored');
   }
   for (const c of filtering.children) {
-    if (c.name === 'requestLimits') {
+    if (c.name.toLowerCase() === 'requestlimits') {
       for (const h of c.children) {
         h.consume();
         reportAt(source, h, undefined, 'per-header limits: Gatehouse limits all request headers together (maxRequestHeadersBytes, maxHeaderCount); not imported');

@@ -122,6 +122,11 @@ function pathMatch(match: XmlElement, syntax: Syntax): { keys: Record<string, un
     return { keys: { ...keys, path: url.startsWith('/') ? url : `/${url}` }, wholePath: false, groups: false };
   }
   if (CATCH_ALL_REGEX.has(url)) return { keys: {}, wholePath: true, groups: url.includes('(') };
+  try {
+    new RegExp(url);
+  } catch {
+    return `'${url}' is not a valid ECMAScript pattern`;
+  }
   return { keys: { ...keys, pathPattern: url.startsWith('^') && !url.startsWith('^/') ? `^/${url.slice(1)}` : url }, wholePath: false, groups: true };
 }
 
@@ -179,9 +184,6 @@ export function mapGlobalRules(root: XmlElement, source: Source, farms: Readonly
       }
       rewrite = template.replace(/^\/\{R:0\}/i, '{R:0}');
     }
-    if ((target[1] as string).toLowerCase() === 'https') {
-      reportAt(source, action, 'url', `Gatehouse forwards to the servers of ${farm.name} over http (SSL offloading), not https`);
-    }
     action.ignore('logRewrittenUrl');
     // Conditions: MatchAll → one rule; MatchAny → one rule per condition.
     const conditionsEl = rule.child('conditions');
@@ -205,10 +207,13 @@ export function mapGlobalRules(root: XmlElement, source: Source, farms: Readonly
       skip(undefined, `condition ${failed}`);
       continue;
     }
+    if ((target[1] as string).toLowerCase() === 'https') {
+      reportAt(source, action, 'url', `Gatehouse forwards to the servers of ${farm.name} over http (SSL offloading), not https`);
+    }
     const vars = rule.child('serverVariables');
     if (vars) {
       vars.consume();
-      const names = vars.children.filter((c) => c.name === 'set').map((c) => c.attributes.get('name')?.value ?? '?');
+      const names = vars.children.filter((c) => c.name.toLowerCase() === 'set').map((c) => c.attributes.get('name')?.value ?? '?');
       reportAt(source, vars, undefined, `Gatehouse sets no server variables (${names.join(', ')}); it sends X-Forwarded-For, X-Forwarded-Proto and X-ARR-ClientCert itself (farm protocol settings)`);
     }
     const actionKeys: Record<string, unknown> = { type: 'route', farm: farm.name };

@@ -10,7 +10,7 @@ import { siteLimits } from './map-limits.js';
 import { siteTracing } from './map-tracing.js';
 import { parseSslFlags, reportAt, type Names, type Source } from './model.js';
 import { findSslCert, type SslCertEntry } from './sslcert.js';
-import { collection, elementPath, locationPath, mergedAttr, sectionChain, type XmlElement } from './xml.js';
+import { allAt, collection, elementPath, locationPath, mergedAttr, sectionChain, type XmlElement } from './xml.js';
 
 export interface MappedSite {
   readonly iisName: string;
@@ -126,14 +126,14 @@ function siteSsl(root: XmlElement, source: Source, site: string, bindings: reado
 
 /** Every site, with the routing rules that can reach it. */
 export async function mapSites(root: XmlElement, source: Source, names: Names, rules: readonly MappedRule[], globalLimits: Record<string, unknown>, options: SiteOptions): Promise<MappedSite[]> {
-  const sitesEl = root.at('system.applicationHost', 'sites');
-  if (!sitesEl) return [];
-  const defaults = sitesEl.children.find((c) => c.name === 'siteDefaults');
+  const sitesEls = allAt(root, ['system.applicationHost', 'sites']);
+  if (sitesEls.length === 0) return [];
+  const defaults = sitesEls.flatMap((e) => e.children).find((c) => c.name.toLowerCase() === 'sitedefaults');
   if (defaults) defaults.used = true;
-  for (const name of ['applicationDefaults', 'virtualDirectoryDefaults']) sitesEl.child(name)?.consume();
+  for (const name of ['applicationDefaults', 'virtualDirectoryDefaults']) for (const e of sitesEls) e.child(name)?.consume();
   const out: MappedSite[] = [];
   const siteNames: string[] = [];
-  for (const site of collection([sitesEl], 'site', ['name'])) {
+  for (const site of collection(sitesEls, 'site', ['name'])) {
     const iisName = site.attr('name')?.trim() ?? '';
     site.ignore('id', 'serverAutoStart');
     if (!iisName) {
@@ -179,7 +179,7 @@ export async function mapSites(root: XmlElement, source: Source, names: Names, r
     const apps = site.all('application');
     for (const app of apps) app.consume();
     if (farm === undefined && last === undefined) {
-      const where = apps[0]?.children.find((c) => c.name === 'virtualDirectory')?.attributes.get('physicalpath')?.value;
+      const where = apps[0]?.children.find((c) => c.name.toLowerCase() === 'virtualdirectory')?.attributes.get('physicalpath')?.value;
       reportAt(source, site, undefined, `requests no imported rule routes to a farm get 404 in Gatehouse (IIS serves the site's own content${where ? ` from ${where}` : ''})`);
       if (siteRules.length === 0) {
         value['rules'] = [{ name: 'no-farm', action: { type: 'respond', status: 404 } }];
@@ -202,7 +202,7 @@ export async function mapSites(root: XmlElement, source: Source, names: Names, r
       iisName,
       name,
       value,
-      comment: `${elementPath(site, true)} (${source.file}:${site.line})${ssl ? `; ssl from ${sslComment(root, source, iisName)}` : ''}`,
+      comment: `${elementPath(site, true)} (${source.file}:${site.line})${ssl ? `; ssl from ${sslComment(root, source, iisName)}` : ''}${farm !== undefined && last ? `; farm from ${last.comment}` : ''}`,
       ruleComments: siteRules.map((r) => r.comment),
       bindings: mapped.length,
     });

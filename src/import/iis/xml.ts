@@ -189,17 +189,23 @@ export function locationPath(location: XmlElement): string {
  * and `<location path="">` only.
  */
 export function sectionChain(root: XmlElement, path: readonly string[], site?: string): XmlElement[] {
-  const chain: XmlElement[] = [];
-  const top = root.at(...path);
-  if (top) chain.push(top);
-  for (const location of root.all('location')) {
-    const where = locationPath(location);
-    if (where === '' || (site !== undefined && where.toLowerCase() === site.toLowerCase())) {
-      const found = location.at(...path);
-      if (found) chain.push(found);
+  const chain: XmlElement[] = [...allAt(root, path)];
+  // The server level (with `<location path="">`) first, wherever the locations stand in the file; then the site's.
+  const locations = root.all('location').map((l) => ({ l, where: locationPath(l) }));
+  for (const level of [(w: string) => w === '', (w: string) => site !== undefined && w.toLowerCase() === site.toLowerCase()]) {
+    for (const { l, where } of locations) {
+      if (!level(where)) continue;
+      chain.push(...allAt(l, path));
     }
   }
   return chain;
+}
+
+/** Every element at a path of names (a section may be written more than once), marking each step read. */
+export function allAt(from: XmlElement, path: readonly string[]): XmlElement[] {
+  let level = [from];
+  for (const name of path) level = level.flatMap((e) => e.all(name));
+  return level;
 }
 
 /** Elements the importer never read (the topmost of each unread part), and unread attributes of read ones. */
