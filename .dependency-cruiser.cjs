@@ -52,6 +52,7 @@ module.exports = {
     onlyImports('farm-below-proxy', 'src/farm/ is given its servers\' connections (FarmStateOptions.connect): it imports nothing of proxy/.', '^src/farm/', ['^src/(farm|tracing|tls|config|shared|platform)/']),
     onlyImports('proxy-below-app', 'src/proxy/ is the request path: it knows nothing of the composition root, the admin API, cluster or CLI.', '^src/proxy/', ['^src/(proxy|farm|tracing|tls|config|shared|platform)/']),
     onlyImports('admin-below-app', 'src/admin/ is wired by app.ts and cluster/: it imports neither.', '^src/admin/', ['^src/(admin|console|proxy|farm|tracing|tls|config|shared|platform|pki)/']),
+    onlyImports('import-converts-files', 'src/import/ (gatehouse import iis) turns another server\'s config into a gatehouse.yaml: it reads config/ (to validate what it writes) and pki/ (to open PFX files), and runs nothing.', '^src/import/', ['^src/(import|config|shared|pki)/']),
     onlyImports('console-is-a-leaf', 'src/console/ (the browser console: its files and the server part that serves them) speaks to Gatehouse only through the admin API: it imports nothing of src/ outside itself but shared/.', '^src/console/', ['^src/(console|shared)/']),
     {
       name: 'app-is-composed-by-cli-and-cluster',
