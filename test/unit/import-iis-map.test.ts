@@ -236,7 +236,7 @@ describe('global rules', () => {
       text(5),
       [
         "rule[@name='https']: condition {HTTPS}: Gatehouse's rules cannot test the scheme or port (a site's http and https bindings share its rules): rule not imported",
-        "rule[@name='redirect']: a Redirect rule (not a route to a server farm): Gatehouse's routing rules are per site; add it as a redirect/respond rule if needed: rule not imported",
+        "rule[@name='redirect']: the redirect URL '/new/{R:1}' uses captures of an unanchored pattern (Gatehouse matches the path with its leading '/', so they could differ; anchor it with ^): rule not imported",
         "rule[@name='local']: a rewrite to '/index.html' is not a route to a server farm: rule not imported",
         "rule[@name='off']/@enabled: disabled in IIS: rule not imported",
         "rule[@name='neg']: a negated URL pattern: Gatehouse's rules match, they do not exclude: rule not imported",

@@ -168,13 +168,15 @@ export async function mapSites(root: XmlElement, source: Source, names: Names, f
     const local = mapSiteRules(root, source, farms, iisName);
     for (const rule of [...rules.filter((r) => ruleReaches(r, hosts)), ...local]) {
       if (last !== undefined) {
-        reportAt(source, rule.element, undefined, `never reached on site ${name}: the rule before it sends every request to farm ${last.farm}`);
+        const before = last.farm === undefined ? `answers every request (${String((last.rule['action'] as Record<string, unknown>)['type'])})` : `sends every request to farm ${last.farm}`;
+        reportAt(source, rule.element, undefined, `never reached on site ${name}: the rule before it ${before}`);
         continue;
       }
       if (rule.catchAll && rule.stopProcessing) {
         last = rule;
-        // The site's farm serves what no rule answers; a rule before it that does not stop keeps it a rule.
-        if (siteRules.every((r) => r.stopProcessing)) farm = rule.farm;
+        // The site's farm serves what no rule answers; a rule before it that does not stop keeps it a rule,
+        // and a redirect or custom response for every request stays a rule.
+        if (rule.farm !== undefined && siteRules.every((r) => r.stopProcessing)) farm = rule.farm;
         else siteRules.push(rule);
       } else siteRules.push(rule);
     }
