@@ -280,6 +280,120 @@ describe('global rules', () => {
   });
 });
 
+describe('Redirect and CustomResponse global rules', () => {
+  const redirect = (name: string, match: string, action: string, conditions = '', extra = '') => `<rule name="${name}"${extra}>${match}${conditions ? `<conditions>${conditions}</conditions>` : ''}<action type="Redirect" ${action}/></rule>`;
+
+  test('a canonical-host redirect keeps its host match and capture; redirect types, appendQueryString, Gatehouse\'s variables and {C:0} of a whole host name; in order with the routes', async () => {
+    const { out, lines, mapped } = await map(
+      sites(site('www', '<binding protocol="http" bindingInformation="*:80:www.contoso.com"/>'), site('any', '<binding protocol="http" bindingInformation="*:8080:"/>')),
+      farms(farm('web')),
+      rules(
+        redirect('canonical', '<match url="(.*)"/>', 'url="https://www.contoso.com/{R:1}" redirectType="Permanent"', '<add input="{HTTP_HOST}" pattern="^contoso\\.com$"/>', ' stopProcessing="true"'),
+        '<rule name="api" stopProcessing="true"><match url="^api/(.*)"/><action type="Rewrite" url="http://web/v2/{R:1}"/></rule>',
+        redirect('old', '<match url="old/*"/>', 'url="/new/{R:1}" redirectType="Found" appendQueryString="false"', '', ' patternSyntax="Wildcard"'),
+        redirect('docs', '<match url="^docs/(\\w+)/(.*)$"/>', 'url="https://{HTTP_HOST}/help/{R:2}?lang={R:1}&amp;from={HTTPS}" redirectType="Temporary"'),
+        redirect('whole', '<match url=".*"/>', 'url="https://{C:0}/moved{REQUEST_URI}" appendQueryString="false"', '<add input="{HTTP_HOST}" pattern="^shop\\.contoso\\.com$"/>'),
+        redirect('default-type', '<match url="^home$"/>', 'url="/{R:0}/index"'),
+        catchAll('web'),
+      ),
+    );
+    assert.deepEqual(lines, []);
+    const canonical = { name: 'canonical', match: { host: 'contoso.com' }, action: { type: 'redirect', url: 'https://www.contoso.com{R:0}', status: 301 }, stopProcessing: true };
+    const rest = [
+      { name: 'api', match: { pathPattern: '^/api/(.*)' }, action: { type: 'route', farm: 'web', rewrite: '/v2/{R:1}' }, stopProcessing: true },
+      { name: 'old', match: { path: '/old/*' }, action: { type: 'redirect', url: '/new/{R:1}', status: 302, appendQueryString: false }, stopProcessing: true },
+      { name: 'docs', match: { pathPattern: '^/docs/(\\w+)/(.*)$' }, action: { type: 'redirect', url: 'https://{HTTP_HOST}/help/{R:2}?lang={R:1}&from={HTTPS}', status: 307 }, stopProcessing: true },
+    ];
+    const whole = { name: 'whole', match: { host: 'shop.contoso.com' }, action: { type: 'redirect', url: 'https://shop.contoso.com/moved{REQUEST_URI}', status: 301, appendQueryString: false }, stopProcessing: true };
+    const defaultType = { name: 'default-type', match: { pathPattern: '^/home$' }, action: { type: 'redirect', url: '{R:0}/index', status: 301 }, stopProcessing: true };
+    assert.deepEqual(out.sites.map((s) => [s.name, s.farm, s.rules]), [
+      ['www', 'web', [...rest, defaultType]],
+      ['any', 'web', [canonical, ...rest, whole, defaultType]],
+    ], 'each site gets the rules that can reach its host names, in IIS order; a redirect always stops');
+    assert.equal(mapped.summary.rules, 7);
+    await validates(mapped.yaml);
+  });
+
+  test('a CustomResponse rule: status, sub-status, statusDescription as the body; a standard statusReason is nothing to report, another is', async () => {
+    const { out, lines, mapped } = await map(
+      sites(site('web', http80)),
+      farms(farm('web')),
+      rules(
+        '<rule name="maintenance" stopProcessing="true"><match url="^legacy/"/><action type="CustomResponse" statusCode="503" subStatusCode="0" statusReason="Service Unavailable" statusDescription="Down for maintenance"/></rule>',
+        '<rule name="blocked" patternSyntax="Wildcard"><match url="*.php"/><conditions><add input="{HTTP_USER_AGENT}" pattern="*scanner*"/></conditions><action type="CustomResponse" statusCode="403" subStatusCode="502" statusReason="Go away"/></rule>',
+        '<rule name="empty" patternSyntax="ExactMatch"><match url="ping"/><action type="CustomResponse" statusCode="204" statusDescription="pong"/></rule>',
+        catchAll('web'),
+      ),
+    );
+    assert.deepEqual(out.sites[0]?.rules, [
+      { name: 'maintenance', match: { pathPattern: '^/legacy/' }, action: { type: 'respond', status: 503, body: 'Down for maintenance' }, stopProcessing: true },
+      { name: 'blocked', match: { path: '/*.php', headers: { 'User-Agent': '*scanner*' } }, action: { type: 'respond', status: 403, subStatus: 502 }, stopProcessing: true },
+      { name: 'empty', match: { path: '/ping' }, action: { type: 'respond', status: 204 }, stopProcessing: true },
+    ]);
+    assert.equal(out.sites[0]?.farm, 'web');
+    assert.deepEqual(lines, [
+      "ah.config:5 rule[@name='blocked']/action/@statusReason: 'Go away': Gatehouse sends the standard reason phrase (403 Forbidden; HTTP/2 has none)",
+      "ah.config:5 rule[@name='empty']/action/@statusDescription: a 204 response has no body: not sent",
+    ]);
+    await validates(mapped.yaml);
+  });
+
+  test('a catch-all custom response stays a rule (not the site\'s farm): the rules after it are never reached', async () => {
+    const { out, lines, mapped } = await map(
+      sites(site('web', http80)),
+      farms(farm('web')),
+      rules('<rule name="offline"><match url=".*"/><action type="CustomResponse" statusCode="503" statusDescription="Closed"/></rule>', catchAll('web')),
+    );
+    assert.deepEqual(out.sites[0]?.rules, [{ name: 'offline', action: { type: 'respond', status: 503, body: 'Closed' }, stopProcessing: true }]);
+    assert.equal(out.sites[0]?.farm, undefined);
+    assert.deepEqual(lines, ["ah.config:5 rule[@name='ARR_web_loadbalance']: never reached on site web: the rule before it answers every request (respond)"]);
+    await validates(mapped.yaml);
+  });
+
+  test('SeeOther is sent as 302 with a report line; what Gatehouse cannot say exactly leaves the rule out with a report line naming it', async () => {
+    const { out, lines, mapped } = await map(
+      sites(site('web', http80)),
+      farms(farm('web')),
+      rules(
+        redirect('see-other', '<match url="^form$"/>', 'url="/done" redirectType="SeeOther"'),
+        redirect('query', '<match url="^a$"/>', 'url="/b?{QUERY_STRING}"'),
+        redirect('server-name', '<match url="^a$"/>', 'url="https://{SERVER_NAME}/a"'),
+        redirect('function', '<match url="^(.*)$"/>', 'url="/{ToLower:{R:1}}"'),
+        redirect('https-cond', '<match url="(.*)"/>', 'url="https://{HTTP_HOST}/{R:1}"', '<add input="{HTTPS}" pattern="off"/>'),
+        redirect('remote-addr', '<match url=".*"/>', 'url="/blocked"', '<add input="{REMOTE_ADDR}" pattern="^10\\."/>'),
+        redirect('negated', '<match url="^keep/" negate="true"/>', 'url="/keep/"'),
+        redirect('unanchored', '<match url="old/(.*)"/>', 'url="/new/{R:1}"'),
+        redirect('too-many', '<match url="^x/(.*)$"/>', 'url="/y/{R:2}"'),
+        redirect('c1', '<match url=".*"/>', 'url="https://www.{C:1}/"', '<add input="{HTTP_HOST}" pattern="^contoso\\.com$"/>'),
+        redirect('c0-wildcard', '<match url=".*"/>', 'url="https://{C:0}/"', '<add input="{HTTP_HOST}" pattern="contoso"/>'),
+        redirect('r0-inside', '<match url="^a$"/>', 'url="/x{R:0}"'),
+        '<rule name="abort"><match url="^bots/"/><action type="AbortRequest"/></rule>',
+        '<rule name="teapot"><match url="^tea$"/><action type="CustomResponse" statusCode="100"/></rule>',
+        catchAll('web'),
+      ),
+    );
+    assert.deepEqual(out.sites[0]?.rules, [{ name: 'see-other', match: { pathPattern: '^/form$' }, action: { type: 'redirect', url: '/done', status: 302 }, stopProcessing: true }]);
+    const text = (n: number) => lines.filter((l) => l.startsWith(`ah.config:${n} `)).map((l) => l.replace(/^ah\.config:\d+ /, ''));
+    assert.deepEqual(text(5), [
+      "rule[@name='see-other']/action/@redirectType: SeeOther (303): Gatehouse redirects with 301, 302, 307 or 308; 302 is sent (browsers follow it with a GET, as they do a 303)",
+      "rule[@name='query']: the redirect URL '/b?{QUERY_STRING}' uses {QUERY_STRING}: a Gatehouse redirect knows {R:n}, {HTTP_HOST}, {REQUEST_URI} and {HTTPS}: rule not imported",
+      "rule[@name='server-name']: the redirect URL 'https://{SERVER_NAME}/a' uses {SERVER_NAME}: a Gatehouse redirect knows {R:n}, {HTTP_HOST}, {REQUEST_URI} and {HTTPS}: rule not imported",
+      "rule[@name='function']: the redirect URL '/{ToLower:{R:1}}' uses the {ToLower:…} function or rewrite map: a Gatehouse redirect has none: rule not imported",
+      "rule[@name='https-cond']: condition {HTTPS}: Gatehouse's rules cannot test the scheme or port (a site's http and https bindings share its rules): rule not imported",
+      "rule[@name='remote-addr']: condition {REMOTE_ADDR}: Gatehouse's rules match the host, path, headers and client certificate only: rule not imported",
+      "rule[@name='negated']: a negated URL pattern: Gatehouse's rules match, they do not exclude: rule not imported",
+      "rule[@name='unanchored']: the redirect URL '/new/{R:1}' uses captures of an unanchored pattern (Gatehouse matches the path with its leading '/', so they could differ; anchor it with ^): rule not imported",
+      "rule[@name='too-many']: the redirect URL '/y/{R:2}' uses {R:2}, but the pattern has 1 capture: rule not imported",
+      "rule[@name='c1']: the redirect URL 'https://www.{C:1}/' uses {C:n}: Gatehouse's rules make no condition captures ({C:0} is kept only where the last condition is a host name matched whole): rule not imported",
+      "rule[@name='c0-wildcard']: the redirect URL 'https://{C:0}/' uses {C:n}: Gatehouse's rules make no condition captures ({C:0} is kept only where the last condition is a host name matched whole): rule not imported",
+      "rule[@name='r0-inside']: the redirect URL '/x{R:0}' uses {R:0} after something other than '/': Gatehouse's {R:0} starts with the path's '/': rule not imported",
+      "rule[@name='abort']: a AbortRequest rule: Gatehouse's rules route to a farm, redirect or answer with a status: rule not imported",
+      "rule[@name='teapot']: statusCode '100': Gatehouse answers with a status from 200 to 599: rule not imported",
+    ]);
+    await validates(mapped.yaml);
+  });
+});
+
 describe('tracing, limits and what has no equivalent', () => {
   test('traceFailedRequests + the site\'s logging → tracing; request limits → limits (server level, and a site\'s location where it differs); site limits', async () => {
     const { out, lines, mapped } = await map(

@@ -51,6 +51,8 @@ function captures(url: string, path: PathCaptures): string | { url: string } {
 function redirectAction(action: XmlElement, path: PathCaptures, source: Source): { keys: Record<string, unknown> } | string {
   const url = (action.attr('url') ?? '').trim();
   if (!url) return 'a Redirect without a url';
+  const fn = /\{(?![RC]:\d)([A-Za-z]\w*):/i.exec(url);
+  if (fn) return `the redirect URL '${url}' uses the {${fn[1]}:…} function or rewrite map: a Gatehouse redirect has none`;
   for (const m of url.matchAll(/\{([^{}]*)\}/g)) {
     const name = (m[1] as string).trim().toUpperCase();
     if (/^[RC]:\d+$/.test(name) || VARIABLES.has(name)) continue;
