@@ -187,15 +187,27 @@ describe('gatehouse import iis: the Contoso ARR server, report and YAML (no cert
     assert.deepEqual(report.map((e) => e.line), sorted.map((e) => e.line), 'in line order');
   });
 
-  test('elements with no equivalent are reported at their line: diskCache, the Redirect rule, the rule with an IsFile condition', () => {
+  test('elements with no equivalent are reported at their line: diskCache, the rule with an IsFile condition', () => {
     const disk = onlyLineOf(text, '<diskCache>');
     assert.ok(linesFor(disk).some((e) => /diskCache/.test(e.element)), `diskCache at line ${disk}:\n${report.map((e) => e.raw).join('\n')}`);
-    const redirect = onlyLineOf(text, '<rule name="Canonical host name"');
-    const redirectAction = onlyLineOf(text, '<action type="Redirect"');
-    assert.ok([...linesFor(redirect), ...linesFor(redirectAction)].some((e) => /rule|action/.test(e.element)), `the Redirect rule at line ${redirect} or its action at ${redirectAction}:\n${report.map((e) => e.raw).join('\n')}`);
     const maintenance = onlyLineOf(text, '<rule name="Maintenance page"');
     const isFile = onlyLineOf(text, 'matchType="IsFile"');
     assert.ok([...linesFor(maintenance), ...linesFor(isFile)].some((e) => /rule|conditions|add/.test(e.element)), `the IsFile rule at line ${maintenance} or its condition at ${isFile}:\n${report.map((e) => e.raw).join('\n')}`);
+  });
+
+  test('the canonical-host Redirect rule and the CustomResponse rule are mapped, not reported: Default Web Site has them in IIS order, before the farm', () => {
+    const redirect = onlyLineOf(text, '<rule name="Canonical host name"');
+    const closed = onlyLineOf(text, '<rule name="Legacy application closed"');
+    for (const line of [redirect, redirect + 5, closed, closed + 2]) assert.deepEqual(linesFor(line).map((e) => e.raw), [], `nothing reported at line ${line}`);
+    const plain = siteWith(config, 'the *:80 binding', (b) => Number(b['port']) === 80 && !b['hostName']);
+    const rules = asList(plain['rules']);
+    const names = rules.map((r) => r['name']);
+    assert.deepEqual(names.filter((n) => n === 'Canonical host name' || n === 'Legacy application closed'), ['Canonical host name', 'Legacy application closed'], JSON.stringify(rules));
+    assert.ok(names.indexOf('Canonical host name') < names.indexOf('ARR_IntranetFarm_loadbalance'), 'the redirect before the host routes, as in IIS');
+    assert.deepEqual(rules.find((r) => r['name'] === 'Canonical host name'), { name: 'Canonical host name', match: { host: 'contoso.com' }, action: { type: 'redirect', url: 'https://www.contoso.com{R:0}', status: 301 }, stopProcessing: true });
+    assert.deepEqual(rules.find((r) => r['name'] === 'Legacy application closed'), { name: 'Legacy application closed', match: { pathPattern: '^/legacy/' }, action: { type: 'respond', status: 503, body: 'The legacy application is closed for maintenance' }, stopProcessing: true });
+    assert.equal(plain['farm'], 'WebFarm');
+    assert.match(commentAbove(yamlText, 'Canonical host name'), new RegExp(`rule\\[@name='Canonical host name'\\].*:${redirect}\\b`), 'the comment names the IIS rule and its line');
   });
 
   test('without --sslcert each https binding has a report line saying where its certificate comes from', () => {
@@ -433,6 +445,24 @@ describe('gatehouse import iis: the Contoso ARR server with its certificates, st
     assert.match(echo(await https(443, 'intranet.contoso.com', '/routing/intranet-tls')).server, /^intra-web0[12]\./, 'https, SNI binding of Contoso Intranet');
     assert.match(echo(await https(443, 'www.contoso.com', '/routing/www-tls')).server, /^web0[12]\./, 'https binding of Default Web Site');
     assert.match(echo(await https(8443, 'partners.contoso.com', '/routing/partners', { clientCert: true })).server, /^partner-app0[12]\./);
+  });
+
+  test('the canonical-host redirect: the old host name gets a 301 to www with the path and query; the custom response answers 503 with its text; neither reaches a farm', async () => {
+    const before = [...servers.values()].reduce((n, s) => n + s.backend.received.length, 0);
+    const moved = await http('contoso.com', '/products/42?color=red');
+    assert.equal(moved.status, 301, `${moved.status} ${moved.body.toString()} ${moved.error?.message ?? ''}`);
+    assert.equal(moved.headers['location'], 'https://www.contoso.com/products/42?color=red', '{R:1} of (.*) is the path, appendQueryString keeps the query');
+    const root = await http('CONTOSO.COM', '/');
+    assert.equal(root.status, 301);
+    assert.equal(root.headers['location'], 'https://www.contoso.com/', 'the host is matched in any letter case, as IIS does');
+    const closed = await http('www.contoso.com', '/legacy/report.aspx');
+    assert.equal(closed.status, 503, `${closed.status} ${closed.body.toString()}`);
+    assert.equal(closed.body.toString(), 'The legacy application is closed for maintenance');
+    const closedTls = await https(443, 'www.contoso.com', '/LEGACY/');
+    assert.equal(closedTls.status, 503, 'on the https binding too, and the path in any letter case (ignoreCase)');
+    assert.equal([...servers.values()].reduce((n, s) => n + s.backend.received.length, 0), before, 'no farm server got these requests');
+    assert.match(echo(await http('intranet.contoso.com', '/legacy/intranet')).server, /^intra-web0[12]\./, 'the intranet host rule comes first in IIS order, so its /legacy/ is routed');
+    assert.match(echo(await http('www.contoso.com', '/legacyish')).server, /^web0[12]\./, 'a path the pattern does not match goes to the farm');
   });
 
   test('weights 300/100: about three requests in four go to intra-web01; the disabled intra-web03 gets nothing', async () => {
