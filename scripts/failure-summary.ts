@@ -2,8 +2,8 @@
  * A node:test reporter that writes only the failed tests (file, the test's path of names, the error's
  * message and the first lines of its stack), for the end of `npm test`'s output: CI keeps the tail of a
  * long log, and a failure must be readable there. run-tests.ts runs it beside the spec reporter, with
- * GATEHOUSE_FAILURE_SUMMARY naming the file. Each failure is appended to it synchronously as it happens:
- * `--test-force-exit` ends the runner before a reporter's last asynchronous output is flushed.
+ * GATEHOUSE_FAILURE_SUMMARY naming the file. Each failure is appended to it synchronously as it happens,
+ * so a run that is stopped (its time limit) still leaves the failures seen so far.
  */
 import { appendFileSync } from 'node:fs';
 interface FailEvent {

@@ -30,18 +30,23 @@ if (files.length === 0) {
 }
 const node = `node ${process.version} (${process.execPath})`;
 process.stdout.write(`${files.length} test files on ${node}\n`);
-// No test may hang the suite: each test is bounded (--test-timeout), and a file whose tests are done exits
-// even if something it opened is still referenced (--test-force-exit), so CI never waits for its cap.
+// No test may hang the suite: each test is bounded (--test-timeout), and the whole run by RUN_TIMEOUT_MS.
+// Not --test-force-exit: on Node 22 and 24 it ends a file's process while tests of it are still to run, and
+// those tests are then neither passed nor failed, just missing (seen: 15 of 1675 gone on one CI pass).
+const RUN_TIMEOUT_MS = Number(process.env.GATEHOUSE_TEST_RUN_TIMEOUT_MS ?? 45 * 60_000);
 // Beside the spec reporter, failure-summary.ts writes the failed tests alone, printed again at the end.
 const summaryDir = mkdtempSync(join(tmpdir(), 'gatehouse-test-failures-'));
 const summaryFile = join(summaryDir, 'failures.txt');
 const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${join(root, 'dist/scripts/failure-summary.js')}`, '--test-reporter-destination=stderr'];
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-force-exit', ...reporters, ...process.argv.slice(2), ...files], {
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...reporters, ...process.argv.slice(2), ...files], {
   cwd: root,
   stdio: 'inherit',
+  timeout: RUN_TIMEOUT_MS,
+  killSignal: 'SIGKILL',
   env: { ...process.env, GATEHOUSE_FAILURE_SUMMARY: summaryFile },
 });
 const status = result.status ?? 1;
+if (result.signal === 'SIGKILL' && result.error) process.stdout.write(`\nthe test run did not end within ${RUN_TIMEOUT_MS / 60_000} min and was stopped: a test file is holding something open (a server, a timer, a child) after its tests\n`);
 let failures = '';
 try {
   failures = readFileSync(summaryFile, 'utf8');
