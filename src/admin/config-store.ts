@@ -20,6 +20,7 @@ import { ConfigError } from '../config/problem.js';
 import type { AdminContext, ReloadSummary } from './context.js';
 import { etagOf } from './etag.js';
 import { ApiProblem, type FieldError } from './problem.js';
+import type { ConfigVersion } from '../shared/config-version.js';
 
 /** Versions kept in the history folder. */
 export const HISTORY_KEEP = 20;
@@ -30,19 +31,6 @@ const VERSION_ID = /^\d{8}T\d{9}Z-[0-9a-f]{12}$/;
 export interface ConfigFieldError extends FieldError {
   readonly line: number;
   readonly file: string;
-}
-
-export interface ConfigVersion {
-  /** `20261205T130501123Z-ab12cd34ef56`: when it was replaced, and the start of its hash. */
-  readonly id: string;
-  /** When it was replaced (ISO 8601). */
-  readonly time: string;
-  readonly size: number;
-  readonly etag: string;
-  /** Who wrote this version through the API (absent when it was written by hand). */
-  readonly writtenBy?: string;
-  /** Who replaced it. */
-  readonly replacedBy?: string;
 }
 
 export interface ReloadView {

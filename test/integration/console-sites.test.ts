@@ -20,7 +20,7 @@ import { toPfx } from '../../src/pki/index.js';
 import { openConsole, screenshot, type WatchedPage } from '../support/browser.js';
 import { startBackend, type Backend, type EchoReply } from '../support/backends.js';
 import { curl } from '../support/clients.js';
-import { assertClean, signInWithToken, startConsoleGatehouse, type ConsoleGatehouse } from '../support/console-gatehouse.js';
+import { assertClean, defaultConfig, signInWithToken, startConsoleGatehouse, type ConsoleGatehouse } from '../support/console-gatehouse.js';
 import { REPO } from '../support/gatehouse.js';
 import { assertRefused, freePort, validate, waitUntilRefused } from './cli-helpers.js';
 import { directRequest } from './e2e-helpers.js';
@@ -39,14 +39,7 @@ before(async () => {
   echo = await startBackend('app-1');
   fixture = await startConsoleGatehouse({
     backends: ['spare'],
-    config: () => `sites:
-  - name: web
-    bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
-    farm: web
-farms:
-  - name: web
-    servers: [{ address: ${echo.address} }]
-`,
+    config: () => defaultConfig([echo]),
   });
 });
 

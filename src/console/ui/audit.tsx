@@ -8,6 +8,7 @@ import { useState } from 'preact/hooks';
 import { get } from './api';
 import { when } from './format';
 import { useLive } from './live';
+import { ErrorLine } from './notice';
 
 interface AuditLine {
   readonly time: string;
@@ -149,11 +150,7 @@ export function AuditPage(props: { readonly eventTick: number }) {
         </select>
         <button type="submit">Filter</button>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       {!data ? (
         !error && <p class="loading">Loading…</p>
       ) : writes.length === 0 ? (

@@ -12,6 +12,7 @@ import { when } from './format';
 import { ConfirmRemove, FormButtons } from './forms';
 import { useLive } from './live';
 import { adminOnlyReason, DisabledReason, FieldProblem, NoticeLine, ProblemSummary, useWrite, type FieldProblems, type Notice } from './problems';
+import { ErrorLine } from './notice';
 
 export interface CertificateUse {
   readonly site: string | null;
@@ -107,11 +108,7 @@ export function CertificatesPage(props: { readonly who: Whoami; readonly eventTi
     <section aria-labelledby="certificates-title">
       <h1 id="certificates-title">Server Certificates</h1>
       <p class="hint">Certificates the config names or the certificate store holds. A binding picks one on the site's Bindings… page. Private keys never leave the server.</p>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       <NoticeLine notice={notice} />
       <DisabledReason reason={reason} />
       <div class="toolbar">

@@ -12,20 +12,15 @@ import { ApiError, call, get, type Whoami } from './api';
 import { DiffView, type DiffSpec } from './config-diff';
 import { bytes, when } from './format';
 import { useLive } from './live';
+import { ErrorLine } from './notice';
+import type { ConfigVersion } from '../../shared/config-version';
+import { roleReason } from './problems';
 
 interface ConfigText {
   readonly file: string;
   readonly yaml: string;
   readonly etag: string;
   readonly redacted: boolean;
-}
-export interface ConfigVersion {
-  readonly id: string;
-  readonly time: string;
-  readonly size: number;
-  readonly etag: string;
-  readonly writtenBy?: string;
-  readonly replacedBy?: string;
 }
 interface History {
   readonly folder: string;
@@ -65,8 +60,9 @@ const versionName = (v: ConfigVersion) => `the version replaced ${when(v.time)}`
 
 export function ConfigPage(props: { readonly who: Whoami; readonly eventTick: number }) {
   const { who } = props;
-  const canWrite = who.role === 'administrator';
-  const reason = `Save and Restore are disabled: ${who.user} has the role ${who.role}; they need administrator.`;
+  const disabledBy = roleReason(who, 'administrator', { what: 'Save and Restore' });
+  const canWrite = disabledBy === null;
+  const reason = disabledBy ?? '';
   const [base, setBase] = useState<ConfigText | null>(null);
   const [text, setText] = useState('');
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -202,11 +198,7 @@ export function ConfigPage(props: { readonly who: Whoami; readonly eventTick: nu
   return (
     <section aria-labelledby="config-title">
       <h1 id="config-title">Config</h1>
-      {loadError && (
-        <p class="error" role="alert">
-          {loadError}
-        </p>
-      )}
+      <ErrorLine text={loadError} />
       {notice && (
         <div class={notice.kind === 'done' ? 'done' : 'error'} role={notice.kind === 'done' ? 'status' : 'alert'} data-testid="config-notice">
           <p>{notice.text}</p>

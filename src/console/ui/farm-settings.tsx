@@ -9,7 +9,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, call, get, type FieldProblem, type Whoami } from './api';
 import { useLive } from './live';
 import type { FarmView } from './types';
-import type { Notice } from './problems';
+import { roleReason, type Notice } from './problems';
 
 /** The farm's settings as GET /farms/{farm} shows them (normalised: durations in ms, status codes as text). */
 export interface FarmSettingsView extends FarmView {
@@ -56,8 +56,9 @@ export function useFarmSettings(farm: string, who: Whoami, eventTick: number): F
   const [problems, setProblems] = useState<readonly FieldProblem[]>([]);
   const [busy, setBusy] = useState(false);
   const [version, setVersion] = useState(0);
-  const canAct = who.role === 'administrator';
-  const reason = `Settings are disabled: ${who.user} has the role ${who.role}; changing a farm's settings needs administrator.`;
+  const disabledBy = roleReason(who, 'administrator', { what: 'Settings', need: "changing a farm's settings needs administrator" });
+  const canAct = disabledBy === null;
+  const reason = disabledBy ?? '';
 
   const apply = async (what: string, method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<boolean> => {
     if (!data) return false;

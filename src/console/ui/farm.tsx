@@ -17,7 +17,8 @@ import { ServersPage } from './farm-servers';
 import { bytes, ms, number, STATE_NAMES } from './format';
 import { useLive } from './live';
 import type { FarmView, ServerView } from './types';
-import type { Notice } from './problems';
+import { roleReason, type Notice } from './problems';
+import { ErrorLine } from './notice';
 
 interface Action {
   readonly label: string;
@@ -81,8 +82,9 @@ function MonitoringPage(props: { readonly farm: string; readonly who: Whoami; re
   const { data, error, refresh } = useLive(async () => (await get<FarmView>(farmPath)).body, props.eventTick, [farmPath]);
   const [notice, setNotice] = useState<Notice | null>(null);
   const [busy, setBusy] = useState(false);
-  const canAct = props.who.role !== 'viewer';
-  const reason = `Actions are disabled: ${props.who.user} has the role viewer; they need operator or administrator.`;
+  const disabledBy = roleReason(props.who, 'operator');
+  const canAct = disabledBy === null;
+  const reason = disabledBy ?? '';
 
   const act = async (what: string, method: 'PUT' | 'POST', path: string, body: unknown) => {
     if (!data) return;
@@ -107,11 +109,7 @@ function MonitoringPage(props: { readonly farm: string; readonly who: Whoami; re
       </p>
       {props.tabs}
       <h1 id="farm-title">Monitoring and Management</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       {notice && (
         <p class={notice.kind === 'done' ? 'done' : 'error'} role={notice.kind === 'done' ? 'status' : 'alert'} data-testid="notice">
           {notice.text}

@@ -8,6 +8,7 @@ import { get } from './api';
 import { number, when } from './format';
 import { REFRESH_MS, useLive } from './live';
 import type { CertificateEntry, FarmView, SiteView, StatusView } from './types';
+import { ErrorLine } from './notice';
 
 const SAMPLES = 40;
 const SOON_DAYS = 30;
@@ -63,11 +64,7 @@ export function Overview(props: { readonly eventTick: number }) {
   return (
     <section aria-labelledby="overview-title">
       <h1 id="overview-title">Overview</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       {!data ? (
         <p class="loading">Loading…</p>
       ) : (

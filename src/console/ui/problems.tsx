@@ -5,7 +5,7 @@
  * the rest in a summary above the form. Also the reason the write actions are disabled for a role.
  */
 import { useState } from 'preact/hooks';
-import { ApiError, type ProblemField, type Whoami } from './api';
+import { ApiError, type ProblemField, type Role, type Whoami } from './api';
 
 export type Notice = { readonly kind: 'done' | 'conflict' | 'error'; readonly text: string };
 
@@ -17,10 +17,21 @@ export interface FieldProblems {
 
 export const NO_PROBLEMS: FieldProblems = { byField: {}, summary: [] };
 
-/** The write actions of these pages need an administrator: the reason they are disabled, or null. */
-export function adminOnlyReason(who: Whoami): string | null {
-  return who.role === 'administrator' ? null : `Actions are disabled: ${who.user} has the role ${who.role}; they need administrator.`;
+const RANK: Readonly<Record<Role, number>> = { viewer: 0, operator: 1, administrator: 2 };
+
+/**
+ * Why a page's writes are disabled for the signed-in user, or null when their role suffices (the API's
+ * rule: operator for server state, health, counters and tracing rules; administrator for the rest).
+ * `what` names the disabled actions, `need` overrides the sentence after the role.
+ */
+export function roleReason(who: Whoami, needs: Exclude<Role, 'viewer'>, options: { readonly what?: string; readonly need?: string } = {}): string | null {
+  if (RANK[who.role] >= RANK[needs]) return null;
+  const need = options.need ?? (needs === 'operator' ? 'they need operator or administrator' : 'they need administrator');
+  return `${options.what ?? 'Actions'} are disabled: ${who.user} has the role ${who.role}; ${need}.`;
 }
+
+/** The write actions of these pages need an administrator: the reason they are disabled, or null. */
+export const adminOnlyReason = (who: Whoami): string | null => roleReason(who, 'administrator');
 
 /** The notice for a failed write of `what` on `thing` (the site, the certificate store). */
 export function failureNotice(error: unknown, what: string, thing: string): Notice {

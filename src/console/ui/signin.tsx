@@ -4,6 +4,7 @@
  */
 import { useState } from 'preact/hooks';
 import { ApiError, call, saveToken, type Whoami } from './api';
+import { ErrorLine } from './notice';
 
 export function SignIn(props: { readonly reason: string; readonly onSignedIn: (who: Whoami) => void }) {
   const [token, setToken] = useState('');
@@ -33,11 +34,7 @@ export function SignIn(props: { readonly reason: string; readonly onSignedIn: (w
         <input id="token" name="token" type="password" autocomplete="off" required value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} />
         <button type="submit" disabled={busy || token.trim() === ''}>Sign in</button>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       <p class="hint">The token stays in this tab only (sessionStorage) and is sent as <code>Authorization: Bearer</code>. Make one with <code>gatehouse admin token</code>.</p>
     </main>
   );

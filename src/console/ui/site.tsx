@@ -10,6 +10,7 @@ import { useLive } from './live';
 import { BindingsTab } from './site-bindings';
 import { bindingText, certificateText, CLIENT_CERTIFICATE_NAMES, type SiteData, type SiteDetail } from './site-data';
 import { SslSettingsTab } from './site-ssl';
+import { ErrorLine } from './notice';
 
 export type SiteTab = 'site' | 'bindings' | 'ssl';
 
@@ -40,11 +41,7 @@ export function SitePage(props: { readonly site: string; readonly tab: SiteTab; 
           </a>
         ))}
       </nav>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       {!data ? (
         <p class="loading">Loading…</p>
       ) : props.tab === 'bindings' ? (

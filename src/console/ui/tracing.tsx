@@ -9,7 +9,7 @@ import { ApiError, call, get, type Whoami } from './api';
 import { ms, when } from './format';
 import { useLive } from './live';
 import { ErrorLine, Head } from './notice';
-import { NoticeLine, type Notice } from './problems';
+import { NoticeLine, type Notice, roleReason } from './problems';
 import type { SiteTracing, TraceSummary, TracingRule } from './tracing-types';
 import type { SiteView } from './types';
 
@@ -90,8 +90,9 @@ function TracingRules(props: { readonly site: string; readonly who: Whoami; read
   const [fieldErrors, setFieldErrors] = useState<Partial<Record<keyof RuleDraft, string>>>({});
   const [notice, setNotice] = useState<Notice | null>(null);
   const [busy, setBusy] = useState(false);
-  const canAct = props.who.role !== 'viewer';
-  const reason = `Actions are disabled: ${props.who.user} has the role viewer; they need operator or administrator.`;
+  const disabledBy = roleReason(props.who, 'operator');
+  const canAct = disabledBy === null;
+  const reason = disabledBy ?? '';
   const rules = data?.tracing?.rules ?? [];
 
   const open = (index: number | 'new') => {
