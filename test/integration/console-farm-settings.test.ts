@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openConsole, screenshot, type WatchedPage } from '../support/browser.js';
 import { startBackend, type Backend } from '../support/backends.js';
-import { assertClean, signInWithToken, startConsoleGatehouse, type ConsoleGatehouse } from '../support/console-gatehouse.js';
+import { assertClean, defaultConfig, signInWithToken, startConsoleGatehouse, type ConsoleGatehouse } from '../support/console-gatehouse.js';
 import { REPO } from '../support/gatehouse.js';
 import { directRequest } from './e2e-helpers.js';
 
@@ -40,14 +40,7 @@ before(async () => {
   backends = { alpha: started[0]!, bravo: started[1]!, charlie: started[2]!, delta: started[3]! };
   fixture = await startConsoleGatehouse({
     backends: [],
-    config: () => `sites:
-  - name: web
-    bindings: [{ protocol: http, address: 127.0.0.1, port: 0 }]
-    farm: web
-farms:
-  - name: web
-    servers: [{ address: ${backends.alpha.address} }, { address: ${backends.bravo.address} }, { address: ${backends.charlie.address} }]
-`,
+    config: () => defaultConfig([backends.alpha, backends.bravo, backends.charlie]),
   });
 });
 
@@ -307,7 +300,11 @@ describe('Server Farms → a farm in Chromium (administrator badge)', () => {
       await page.getByRole('button', { name: 'Apply' }).click();
       await page.getByRole('alert').filter({ hasText: 'Another user changed this farm since it was shown: Apply Load Balance was not done.' }).waitFor();
       assert.equal((await farm()).algorithm, before.algorithm, 'not applied over the other change');
-      assert.equal(await page.getByLabel('Load balance algorithm').inputValue(), before.algorithm, 'the form shows the farm as it is now');
+      // The farm is fetched again after the 412: wait for the form to show it (bounded), then check.
+      const select = page.getByLabel('Load balance algorithm');
+      const id = JSON.stringify(await select.getAttribute('id'));
+      await page.waitForFunction(`document.getElementById(${id})?.value === ${JSON.stringify(before.algorithm)}`, undefined, { timeout: 10_000 }).catch(() => undefined);
+      assert.equal(await select.inputValue(), before.algorithm, 'the form shows the farm as it is now');
       assertClean(watched, [/status of 412/]);
     } finally {
       await watched.close();
