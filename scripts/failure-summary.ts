@@ -3,15 +3,18 @@
  * message and the first lines of its stack), for the end of `npm test`'s output: CI keeps the tail of a
  * long log, and a failure must be readable there. run-tests.ts runs it beside the spec reporter, with
  * GATEHOUSE_FAILURE_SUMMARY naming the file. Each failure is appended to it synchronously as it happens,
- * so a run that is stopped (its time limit) still leaves the failures seen so far.
+ * so a run that is stopped (its time limit) still leaves the failures seen so far. A failed browser test's
+ * diagnostics that describe its pages (test/support/browser.ts) follow the failure.
  */
 import { appendFileSync } from 'node:fs';
 interface FailEvent {
   readonly type: string;
-  readonly data: { readonly name: string; readonly nesting: number; readonly file?: string; readonly details?: { readonly error?: unknown; readonly type?: string } };
+  readonly data: { readonly message?: string; readonly name: string; readonly nesting: number; readonly file?: string; readonly details?: { readonly error?: unknown; readonly type?: string } };
 }
 
 const STACK_LINES = 6;
+/** Kept in step with PAGE_STATE_PREFIX in test/support/browser.ts (the reporter does not import tests). */
+const PAGE_STATE_PREFIX = 'page when closed:';
 /** A message longer than this (a child's whole output in it) keeps its first lines. */
 const MESSAGE_LINES = 40;
 
@@ -29,6 +32,11 @@ export default async function* failureSummary(source: AsyncIterable<FailEvent>):
   const path: string[] = [];
   const file = process.env.GATEHOUSE_FAILURE_SUMMARY;
   for await (const event of source) {
+    if (event.type === 'test:diagnostic' && event.data.message?.startsWith(PAGE_STATE_PREFIX)) {
+      // A test's diagnostics are reported right after its result: these belong to the failure above.
+      if (file) appendFileSync(file, `${event.data.message.replace(/^/gm, '    ')}\n\n`);
+      continue;
+    }
     if (event.type === 'test:start') path[event.data.nesting] = event.data.name;
     if (event.type !== 'test:fail') continue;
     // A suite fails because a test in it did: that test is already listed.

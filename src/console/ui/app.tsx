@@ -85,12 +85,13 @@ export function App() {
 function Signed(props: { readonly who: Whoami; readonly route: Route }) {
   const [stream, setStream] = useState<StreamStatus>('connecting');
   const [eventTick, setEventTick] = useState(0);
-  const [farms, setFarms] = useState<readonly string[]>([]);
-  const [sites, setSites] = useState<readonly string[]>([]);
+  // null until loaded: the tree is drawn once both lists are in, so its links do not move under a click.
+  const [farms, setFarms] = useState<readonly string[] | null>(null);
+  const [sites, setSites] = useState<readonly string[] | null>(null);
   useEffect(() => {
     const follow = followEvents(() => setEventTick((n) => n + 1), setStream);
-    get<{ farms: { name: string }[] }>('/farms').then((answer) => setFarms(answer.body.farms.map((f) => f.name)), () => {});
-    get<{ sites: { name: string }[] }>('/sites').then((answer) => setSites(answer.body.sites.map((s) => s.name)), () => {});
+    get<{ farms: { name: string }[] }>('/farms').then((answer) => setFarms(answer.body.farms.map((f) => f.name)), () => setFarms([]));
+    get<{ sites: { name: string }[] }>('/sites').then((answer) => setSites(answer.body.sites.map((s) => s.name)), () => setSites([]));
     return () => follow.stop();
   }, []);
   const signOut = () => {
@@ -117,53 +118,57 @@ function Signed(props: { readonly who: Whoami; readonly route: Route }) {
           </button>
         )}
       </header>
-      <nav class="side" aria-label="Connections">
-        <ul>
-          <li>
-            <a href="#/" aria-current={route.page === 'overview' ? 'page' : undefined}>
-              Overview
-            </a>
-          </li>
-          <li>
-            <a href="#/certificates" aria-current={route.page === 'certificates' ? 'page' : undefined}>
-              Server Certificates
-            </a>
-          </li>
-          <li>
-            {/* A node of the Connections tree: open on a site's pages, else expanded by a click (Enter). */}
-            <details class="node" open={route.page === 'site'}>
-              <summary>Sites</summary>
+      <nav class="side" aria-label="Connections" aria-busy={farms === null || sites === null}>
+        {farms === null || sites === null ? (
+          <p class="loading">Loading…</p>
+        ) : (
+          <ul>
+            <li>
+              <a href="#/" aria-current={route.page === 'overview' ? 'page' : undefined}>
+                Overview
+              </a>
+            </li>
+            <li>
+              <a href="#/certificates" aria-current={route.page === 'certificates' ? 'page' : undefined}>
+                Server Certificates
+              </a>
+            </li>
+            <li>
+              {/* A node of the Connections tree: open on a site's pages, else expanded by a click (Enter). */}
+              <details class="node" open={route.page === 'site'}>
+                <summary>Sites</summary>
+                <ul>
+                  {sites.map((site) => (
+                    <li key={site}>
+                      <a href={`#/sites/${encodeURIComponent(site)}`} aria-current={route.page === 'site' && route.site === site ? 'page' : undefined}>
+                        {site}
+                      </a>
+                    </li>
+                  ))}
+                </ul>
+              </details>
+            </li>
+            <li>
+              Server Farms
               <ul>
-                {sites.map((site) => (
-                  <li key={site}>
-                    <a href={`#/sites/${encodeURIComponent(site)}`} aria-current={route.page === 'site' && route.site === site ? 'page' : undefined}>
-                      {site}
+                {farms.map((farm) => (
+                  <li key={farm}>
+                    <a href={`#/farms/${encodeURIComponent(farm)}`} aria-current={route.page === 'farm' && route.farm === farm ? 'page' : undefined}>
+                      {farm}
                     </a>
                   </li>
                 ))}
               </ul>
-            </details>
-          </li>
-          <li>
-            Server Farms
-            <ul>
-              {farms.map((farm) => (
-                <li key={farm}>
-                  <a href={`#/farms/${encodeURIComponent(farm)}`} aria-current={route.page === 'farm' && route.farm === farm ? 'page' : undefined}>
-                    {farm}
-                  </a>
-                </li>
-              ))}
-            </ul>
-          </li>
-          {LINKS.map((link) => (
-            <li key={link.href}>
-              <a href={link.href} aria-current={link.pages.includes(route.page) ? 'page' : undefined}>
-                {link.label}
-              </a>
             </li>
-          ))}
-        </ul>
+            {LINKS.map((link) => (
+              <li key={link.href}>
+                <a href={link.href} aria-current={link.pages.includes(route.page) ? 'page' : undefined}>
+                  {link.label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        )}
       </nav>
       <main class="page">
         {route.page === 'overview' && <Overview eventTick={eventTick} />}
