@@ -208,6 +208,11 @@ function buildInto(runtime: Runtime, config: Config, eventLog: EventLog, revocat
   return runtime;
 }
 
+/** The OCSP staples of a runtime's bindings. */
+function* stapleOf(runtime: Runtime) {
+  for (const bindings of runtime.groups.values()) for (const binding of bindings) yield binding.staple;
+}
+
 export class Gatehouse {
   #config: Config;
   #farms: Map<string, FarmState>;
@@ -250,6 +255,7 @@ export class Gatehouse {
     this.events = config.admin ? new EventBus() : undefined;
     for (const farm of this.#farms.values()) this.events?.watchFarm(farm);
     for (const [key, bindings] of runtime.groups) this.#listeners.set(key, new ListenerRuntime(bindings));
+    this.#revocation.staplesInForce(stapleOf(runtime));
     this.metrics = config.admin || options.collectMetrics ? new GatehouseMetrics(this.#farms) : undefined;
     this.clientCertificates = config.admin || options.collectMetrics ? new ClientCertificateInventory() : undefined;
     if (this.metrics) {
@@ -495,6 +501,7 @@ export class Gatehouse {
       }
     }
     for (const farm of runtime.farms.values()) farm.start();
+    this.#revocation.staplesInForce(stapleOf(runtime));
     for (const [key, listener] of removed) {
       this.#listeners.delete(key);
       void drain(listener, config.drainTimeoutMs, this.#tunnels, this.#eventLog);

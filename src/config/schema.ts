@@ -34,7 +34,7 @@ export const certificateSchema = z
     ocspStapling: z
       .boolean()
       .default(false)
-      .describe('Staple the OCSP answer about this certificate to handshakes that ask for it (`openssl s_client -status`): fetched from the responder in the certificate\'s Authority Information Access, checked against its issuer (the second certificate of `certFile`, or of the PFX chain), refreshed before its nextUpdate. While the responder is down, handshakes go on without a staple (logged). Default false.'),
+      .describe('Staple the OCSP answer about this certificate to handshakes that ask for it (`openssl s_client -status`): fetched from the responder in the certificate\'s Authority Information Access, checked against its issuer (the second certificate of `certFile`, or of the PFX chain), refreshed before its nextUpdate while a binding of the running config staples it (a reload that turns stapling off stops the refreshes). While the responder is down, handshakes go on without a staple (logged). Default false.'),
   })
   .describe('The server certificate of an https binding: `certFile` + `keyFile`, or `pfxFile`.');
 

@@ -386,7 +386,7 @@ describe('resumed TLS sessions', () => {
 });
 
 describe('OCSP stapling (certificate.ocspStapling)', () => {
-  async function withStapledServer(responder: string, body: (running: RunningGatehouse) => Promise<void>): Promise<void> {
+  async function withStapledServer(responder: string, body: (running: RunningGatehouse, config: { sites: { bindings: { certificate: Record<string, unknown> }[] }[] }) => Promise<void>, revocation: Record<string, unknown> = {}): Promise<void> {
     const server = await issueServer({ ca: issuing, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], ocspUrls: [responders.ocspUrl(responder)] });
     responders.setOcsp(responder, issuing);
     responders.setStatus(responder, server.serialNumber, 'good');
@@ -398,12 +398,12 @@ describe('OCSP stapling (certificate.ocspStapling)', () => {
     const config = {
       accessLog: 'off',
       drainTimeout: 1,
-      sites: [{ name: 'door', farm: 'farm', bindings: [{ protocol: 'https', address: '127.0.0.1', port: 0, certificate: { certFile, keyFile, ocspStapling: true } }], ssl: { revocation: { fetchTimeout: '1s', cacheFolder: folder } } }],
+      sites: [{ name: 'door', farm: 'farm', bindings: [{ protocol: 'https', address: '127.0.0.1', port: 0, certificate: { certFile, keyFile, ocspStapling: true } }], ssl: { revocation: { fetchTimeout: '1s', cacheFolder: folder, ...revocation } } }],
       farms: [{ name: 'farm', servers: [{ address: backend.address }] }],
     };
     const running = await startGatehouse(JSON.stringify(config), pki.dir);
     try {
-      await body(running);
+      await body(running, config);
     } finally {
       await running.stop();
     }
@@ -419,6 +419,27 @@ describe('OCSP stapling (certificate.ocspStapling)', () => {
       }
       assert.equal(responders.hits('/ocsp/srv'), 1);
     });
+  });
+
+  test('the staple is kept fresh while its binding staples; a reload that stops stapling stops the refreshes', async () => {
+    await withStapledServer(
+      'srv-reload',
+      async (running, config) => {
+        // Refreshed before the 2 s freshness is up, with no handshake asking.
+        await responders.waitForHits('/ocsp/srv-reload', 2);
+        await responders.waitForHits('/ocsp/srv-reload', 3);
+        for (const site of config.sites) for (const binding of site.bindings) binding.certificate.ocspStapling = false;
+        await writeFile(running.configFile, JSON.stringify(config));
+        assert.equal(await running.gatehouse.reload(running.configFile), true, running.events.join('\n'));
+        // A refresh already under way at the reload may still land; none is started after it.
+        const atReload = responders.hits('/ocsp/srv-reload');
+        await assert.rejects(responders.waitForHits('/ocsp/srv-reload', atReload + 2, 4000), 'no refresh in twice the freshness after the reload');
+        const result = await opensslSClient('127.0.0.1', running.port('door'), { servername: 'localhost', extra: ['-status'] });
+        assert.ok(result.handshakeDone, result.stdout);
+        assert.match(result.stdout, /OCSP response: no response sent/);
+      },
+      { freshness: '2s' },
+    );
   });
 
   test('the responder down: handshakes go on without a staple, and the event log says so', async () => {

@@ -3,6 +3,8 @@
  * it, fetched from the OCSP URL in its Authority Information Access, checked against its issuer, kept in
  * the revocation cache and refreshed before its nextUpdate, and handed to node's 'OCSPRequest' event for
  * each handshake that asks (status_request). With no valid answer the handshake goes on without a staple.
+ * It is kept fresh while `inForce` says a binding of the running config staples it: a binding removed by a
+ * reload stops its refreshes.
  */
 import type { RevocationCache, Source } from './revocation-cache.js';
 import { sourceKey } from './revocation-cache.js';
@@ -12,13 +14,15 @@ export class OcspStaple {
   readonly leaf: CertificateFacts;
   readonly #cache: RevocationCache;
   readonly #warn: (message: string) => void;
+  readonly #inForce: (key: string) => boolean;
   #source: Source | undefined;
   #warned = false;
 
-  constructor(leafDer: Buffer, issuerDer: Buffer | undefined, cache: RevocationCache, warn: (message: string) => void) {
+  constructor(leafDer: Buffer, issuerDer: Buffer | undefined, cache: RevocationCache, warn: (message: string) => void, inForce: (key: string) => boolean = () => true) {
     this.leaf = factsOf(leafDer);
     this.#cache = cache;
     this.#warn = warn;
+    this.#inForce = inForce;
     if (this.leaf.ocspUrls.length === 0) warn(`ocspStapling: ${this.leaf.subject} names no OCSP responder (Authority Information Access): nothing to staple`);
     else if (issuerDer) this.#sourceFor(issuerDer);
   }
@@ -26,6 +30,11 @@ export class OcspStaple {
   /** Starts fetching (at startup, when the certificate file holds the issuer). */
   start(): void {
     if (this.#source) void this.#cache.ensure(this.#source).then((entry) => this.#report(entry.failure));
+  }
+
+  /** The cache key of its answer; undefined until its issuer is known. */
+  get key(): string | undefined {
+    return this.#source?.key;
   }
 
   /** Whether node's 'OCSPRequest' certificate is this staple's. */
@@ -62,7 +71,8 @@ export class OcspStaple {
     try {
       const issuer = factsOf(issuerDer);
       const url = this.leaf.ocspUrls[0] as string;
-      this.#source = { kind: 'ocsp', url, cert: this.leaf, issuer, key: `staple ${sourceKey('ocsp', url, this.leaf, issuer)}`, keepFresh: true };
+      const key = `staple ${sourceKey('ocsp', url, this.leaf, issuer)}`;
+      this.#source = { kind: 'ocsp', url, cert: this.leaf, issuer, key, keepFresh: () => this.#inForce(key) };
     } catch {
       this.#source = undefined;
     }

@@ -24,8 +24,11 @@ export interface Source {
   readonly issuer: CertificateFacts;
   /** crl: one CRL per URL and issuer; ocsp: one answer per URL and certificate. */
   readonly key: string;
-  /** Refreshed before it goes stale even when nothing asked for it since (a server certificate's staple). */
-  readonly keepFresh?: boolean;
+  /**
+   * Whether it is refreshed before it goes stale even when nothing asked for it since: a server
+   * certificate's staple, as long as a binding in force staples it (asked at each refresh).
+   */
+  readonly keepFresh?: () => boolean;
 }
 
 export interface Entry {
@@ -288,7 +291,7 @@ export class RevocationCache {
     const timer = setTimeout(() => {
       this.#timers.delete(source.key);
       const usedAt = this.#used.get(source.key) ?? 0;
-      if (usedAt < entry.fetchedAtMs && !source.keepFresh) {
+      if (usedAt < entry.fetchedAtMs && !source.keepFresh?.()) {
         this.#entries.delete(source.key); // not used since it was fetched: let it go (it stays on disk)
         this.#used.delete(source.key);
         return;

@@ -18,6 +18,8 @@ export class RevocationService {
   readonly #caches = new Map<string, RevocationCache>();
   #observer: RevocationObserver | undefined;
   readonly #warn: (message: string) => void;
+  /** The staples of the bindings in force (staplesInForce); only theirs are refreshed unasked. */
+  #staples: readonly OcspStaple[] = [];
 
   constructor(warn: (message: string) => void, observer?: RevocationObserver) {
     this.#warn = warn;
@@ -59,7 +61,15 @@ export class RevocationService {
   stapleFor(binding: Binding, ssl: SslSettings): OcspStaple | undefined {
     const certificate = binding.certificate;
     if (!certificate?.ocspStapling) return undefined;
-    return new OcspStaple(Buffer.from(certificate.leaf.raw), certificate.issuer ? Buffer.from(certificate.issuer.raw) : undefined, this.cacheFor(ssl.revocationCache), this.#warn);
+    return new OcspStaple(Buffer.from(certificate.leaf.raw), certificate.issuer ? Buffer.from(certificate.issuer.raw) : undefined, this.cacheFor(ssl.revocationCache), this.#warn, (key) => this.#staples.some((staple) => staple.key === key));
+  }
+
+  /**
+   * The staples of the config now in force (at start and at each reload's commit): a staple whose binding
+   * a reload removed is no longer refreshed (its answer is let go once stale, unless a handshake asks).
+   */
+  staplesInForce(staples: Iterable<OcspStaple | undefined>): void {
+    this.#staples = [...staples].filter((staple): staple is OcspStaple => staple !== undefined);
   }
 
   /** Every cached answer, for metrics (age) and the admin API. */
