@@ -398,6 +398,7 @@ export class Gatehouse {
     // A state the new config changes is a state event `by` the reload.
     const retired = this.events ? this.events.attributed(`config reload (${file})`, () => this.#commit(prepared, file)) : this.#commit(prepared, file);
     this.#lastReload = { atMs, file, ok: true, problems: [] };
+    for (const line of this.#admin?.reload(config.admin) ?? []) this.#eventLog.warn(line);
     this.events?.publish({ type: 'reload', ok: true, problems: [], file });
     // The new config is in force; the old access logs write what they hold before reload() resolves.
     await retired;

@@ -7,13 +7,15 @@
  * that key is present: app.ts (or the cluster's primary) starts it, and closes it on stop.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { EventLog } from '../tracing/log.js';
 import { closeAllConnections } from '../platform/connections.js';
 import type { AdminSettings } from '../config/admin-schema.js';
+import type { ServerCertificate } from '../config/tls-files.js';
 import type { AdminApi } from './api.js';
 import { consoleFiles, type ConsoleFiles } from '../console/static.js';
+import { adminReload } from './admin-reload.js';
 
 /** What the admin listener serves: a prom-client registry (GatehouseMetrics has one). */
 export interface MetricsSource {
@@ -26,6 +28,11 @@ export interface AdminServer {
   readonly address: string;
   readonly port: number;
   readonly server: Server;
+  /**
+   * A reload's admin settings: a changed certificate or badge CA bundle is used by new handshakes at once
+   * (admin-reload.ts); returns one sentence for each change that waits for a restart.
+   */
+  reload(next: AdminSettings | undefined): readonly string[];
   /** Stops listening and closes open connections; idempotent. */
   close(): Promise<void>;
 }
@@ -50,8 +57,8 @@ export interface AdminServerOptions {
   readonly eventLog?: EventLog;
   /** The admin API under /api/ (api.ts); without it only /metrics answers. */
   readonly api?: AdminApi;
-  /** `authenticated`: /metrics needs a user too (the api's authentication). */
-  readonly metrics?: 'open' | 'authenticated';
+  /** `authenticated`: /metrics needs a user too (the api's authentication); asked at each request (a reload may change it). */
+  readonly metrics?: () => 'open' | 'authenticated';
   /** The console's files at / (src/console/static.ts); served whenever the admin API is. */
   readonly console?: ConsoleFiles;
 }
@@ -67,7 +74,7 @@ export function adminRequestHandler(metrics: MetricsSource, eventLog?: EventLog,
     if (options.api && consoleAt.owns(path)) return consoleAt.serve(req, res, path);
     req.resume(); // no body is read: drain any the client sent
     if (path !== '/metrics') return answer(res, 404, `Not Found: the admin listener serves GET /metrics${options.api ? ' and the admin API under /api/v1' : ''}`);
-    if (options.metrics === 'authenticated' && options.api && !options.api.authenticateOrAnswer(req, res)) return;
+    if (options.metrics?.() === 'authenticated' && options.api && !options.api.authenticateOrAnswer(req, res)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, `Method Not Allowed: /metrics answers ${ALLOWED}`, { allow: ALLOWED });
     metrics.registry.metrics().then(
       (text) => {
@@ -84,18 +91,26 @@ export function adminRequestHandler(metrics: MetricsSource, eventLog?: EventLog,
   };
 }
 
+type ListenerSettings = Pick<AdminSettings, 'address' | 'port' | 'certificate' | 'trustedCa' | 'auditLogFile'>;
+
+/** The listener's TLS options; undefined for plain http. Badges are asked for, not required: a token user (or an open /metrics) needs none; api.ts decides. */
+function tlsOptions(settings: ListenerSettings) {
+  const certificate = settings.certificate;
+  if (!certificate) return undefined;
+  return { ...certificate.options, ...(settings.trustedCa ? { ca: settings.trustedCa.pem, requestCert: true, rejectUnauthorized: false } : {}), minVersion: 'TLSv1.2' as const };
+}
+
 /**
  * Binds the admin listener. Rejects with AdminListenError (nothing left listening) when the address and
  * port cannot be bound.
  */
-export function startAdminServer(settings: Pick<AdminSettings, 'address' | 'port' | 'certificate' | 'trustedCa'>, metrics: MetricsSource, options: AdminServerOptions = {}): Promise<AdminServer> {
+export function startAdminServer(settings: ListenerSettings, metrics: MetricsSource, options: AdminServerOptions = {}): Promise<AdminServer> {
   const address = settings.address.replace(/^\[(.*)\]$/, '$1');
   const handler = adminRequestHandler(metrics, options.eventLog, { ...(options.api ? { api: options.api } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) });
   const timeouts = { keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 };
-  const certificate = settings.certificate;
-  // Badges are asked for, not required: a token user (or an open /metrics) needs none; api.ts decides.
-  const tls = certificate ? { ...certificate.options, ...(settings.trustedCa ? { ca: settings.trustedCa.pem, requestCert: true, rejectUnauthorized: false } : {}), minVersion: 'TLSv1.2' as const } : undefined;
+  const tls = tlsOptions(settings);
   const server: Server = tls ? createHttpsServer({ ...tls, ...timeouts }, handler) : createServer(timeouts, handler);
+  let running = settings;
   server.on('clientError', (_error, socket) => socket.destroy());
   let closing: Promise<void> | undefined;
   return new Promise((resolve, reject) => {
@@ -108,11 +123,22 @@ export function startAdminServer(settings: Pick<AdminSettings, 'address' | 'port
       server.off('error', onError);
       const port = (server.address() as AddressInfo).port;
       const host = address.includes(':') ? `[${address}]` : address;
+      const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
       resolve({
-        url: `${tls ? 'https' : 'http'}://${host}:${port}`,
+        url,
         address,
         port,
         server,
+        reload: (next) => {
+          const { tls: isChanged, restart } = adminReload(running, next, url);
+          const options = next && isChanged ? tlsOptions(next) : undefined;
+          if (next && options) {
+            (server as HttpsServer).setSecureContext(options);
+            // A removed CA bundle stays in `running`: the listener goes on asking for badges until a restart.
+            running = { ...running, certificate: next.certificate as ServerCertificate, ...(next.trustedCa ? { trustedCa: next.trustedCa } : {}) };
+          }
+          return restart;
+        },
         close: () =>
           (closing ??= new Promise<void>((done) => {
             server.close(() => done());

@@ -14,13 +14,16 @@ import type { AdminContext } from './context.js';
 export async function startAdminListener(settings: AdminSettings, metrics: MetricsSource, source: Omit<AdminContext, 'audit' | 'eventLog'>, eventLog?: EventLog): Promise<AdminServer> {
   const audit = new AuditLog(settings.auditLogFile ?? resolve('audit.log'));
   const api = createAdminApi({ ...source, audit, ...(eventLog ? { eventLog } : {}) });
-  const server = await startAdminServer(settings, metrics, { ...(eventLog ? { eventLog } : {}), api, metrics: settings.metrics ?? 'open' });
+  // Read at each request: a reload that turns metrics to authenticated closes /metrics at once (kept as at start if the key goes).
+  const metricsMode = () => source.config().admin?.metrics ?? settings.metrics ?? 'open';
+  const server = await startAdminServer(settings, metrics, { ...(eventLog ? { eventLog } : {}), api, metrics: metricsMode });
   let closing: Promise<void> | undefined;
   return {
     url: server.url,
     address: server.address,
     port: server.port,
     server: server.server,
+    reload: (next) => server.reload(next),
     close: () => (closing ??= server.close().then(() => audit.close())),
   };
 }

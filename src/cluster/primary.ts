@@ -50,6 +50,7 @@ export async function runPrimary(config: Config, configFile: string): Promise<nu
       // Every worker's client certificates seen, merged (counts summed; a worker that does not answer fails the read with 503).
       const clientCertificates = async () => mergeSnapshots(everyValue(await workers.askEach('clientCertificates.snapshot', null)));
       admin = await startAdminListener(config.admin, clusterMetricsSource(), { config: () => current.config, farms, events, clientCertificates, lastReload: () => current.lastReload, reload: () => current.reload(), startedAtMs: Date.now(), workers: config.workers });
+      current.admin = admin;
       events.watchRejections(clusterRejections(async () => everyValue(await workers.askEach('metrics.rejections', null))));
     } catch (error) {
       process.stderr.write(`gatehouse: ${(error as Error).message}\n`);
@@ -100,6 +101,8 @@ interface PrimaryState {
   reload: () => Promise<ReloadSummary>;
   /** With an `admin` key. */
   events?: EventBus;
+  /** With an `admin` key: the listener takes a reload's admin settings (admin-server.ts). */
+  admin?: AdminServer;
 }
 
 function runWorkers(config: Config, configFile: string, adminUrl: string | undefined, current: PrimaryState, pool: ClusterWorkers, platformEnv: Record<string, string> = {}): Promise<number> {
@@ -241,6 +244,7 @@ function runWorkers(config: Config, configFile: string, adminUrl: string | undef
           if (isInForce) {
             pool.runtimeState.reloaded(current.config, next);
             current.config = next;
+            for (const line of current.admin?.reload(next.admin) ?? []) process.stderr.write(`gatehouse: ${line}\n`);
           }
           current.lastReload = summary;
           publishReload(summary);

@@ -76,7 +76,7 @@ export const adminSchema = z
     certificateStore: z.string().min(1).optional().describe('The certificate store folder (IIS\'s Server Certificates): certificates made by the admin API (Create Self-Signed, Import) are written here as `<SHA-1 thumbprint>.pem` (certificate chain) and `<SHA-1 thumbprint>.key` (private key, mode 0600), and a binding can name one by that id. Default `certificates/` beside the config file.'),
     auditLog: z.string().min(1).optional().describe('The audit log: one JSON line per admin API write (who, what, before, after, result), written before the change is applied. Default `audit.log` beside the config file; created with mode 0600.'),
   })
-  .describe('The admin listener: Prometheus metrics at `GET /metrics` (per farm and server the ARR Monitoring counters, response times, health and state; TLS handshakes; 403.x and 502.x answers by reason; client certificates about to expire) and the admin API under `/api/v1` (see README, Admin API). Without this key nothing listens.');
+  .describe('The admin listener: Prometheus metrics at `GET /metrics` (per farm and server the ARR Monitoring counters, response times, health and state; TLS handshakes; 403.x and 502.x answers by reason; client certificates about to expire) and the admin API under `/api/v1` (see README, Admin API). Without this key nothing listens. A reload applies `users`, `metrics`, `certificateStore`, a changed `certificate` and a changed `trustedCaFile` (new handshakes use them); `address`, `port`, adding or removing `certificate` or `trustedCaFile`, `auditLog` and adding or removing this key wait for a restart, and the event log says which.');
 
 export type DeclaredAdmin = z.output<typeof adminSchema>;
 

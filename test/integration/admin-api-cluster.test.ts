@@ -17,6 +17,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startBackend, type Backend } from '../support/backends.js';
+import { curl } from '../support/clients.js';
 import type { RunningCli } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { startCluster, stopCluster } from './admin-api-cluster-helpers.js';
@@ -36,13 +37,13 @@ const NAMES = ['one', 'two', 'three'] as const;
 const address = (name: (typeof NAMES)[number]) => (backends[NAMES.indexOf(name)] as Backend).address;
 const serverPath = (name: (typeof NAMES)[number]) => `/api/v1/farms/web/servers/${encodeURIComponent(address(name))}`;
 
-function configText(weights: readonly number[], extraBinding = ''): string {
+function configText(weights: readonly number[], extraBinding = '', admin: { readonly port?: number; readonly metrics?: 'authenticated' } = {}): string {
   return `accessLog: off
 workers: 2
 drainTimeout: 2s
 admin:
-  port: 0
-  certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} }
+  port: ${admin.port ?? 0}
+  certificate: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile} }${admin.metrics ? `\n  metrics: ${admin.metrics}` : ''}
   users: [{ name: ops, tokenFile: ${join(pki.dir, 'ops.token')}, role: operator }]
 sites:
   - name: web
@@ -253,6 +254,25 @@ test('a reload the workers refuse (a new binding on a port in use) shows in the 
   gatehouse.child.kill('SIGHUP');
   await gatehouse.waitForLine('stderr', /^gatehouse: 2 workers reloaded from /, from);
   assert.equal((await api('GET', '/api/v1/status', { token })).json.lastReload.ok, true);
+});
+
+test('a reload reaches the primary\'s admin listener: metrics: authenticated closes /metrics at once, a port change waits for a restart (said on stderr)', async () => {
+  const metrics = () => curl(`${adminUrl}/metrics`, { cacert: pki.caFile });
+  assert.equal((await metrics()).status, 200);
+  await writeFile(configFile, configText([3, 1, 2], '', { port: 1, metrics: 'authenticated' }));
+  let from = gatehouse.lines('stderr').length;
+  gatehouse.child.kill('SIGHUP');
+  await gatehouse.waitForLine('stderr', /^gatehouse: 2 workers reloaded from /, from);
+  await gatehouse.waitForLine('stderr', new RegExp(`^gatehouse: admin\\.address/port changed to 127\\.0\\.0\\.1:1: the admin listener stays on ${adminUrl.replace(/[.]/g, '\\.')} until Gatehouse restarts$`), from);
+  assert.equal((await metrics()).status, 401);
+  const withToken = await curl(`${adminUrl}/metrics`, { cacert: pki.caFile, headers: [`Authorization: Bearer ${token}`] });
+  assert.equal(withToken.status, 200);
+  assert.match(withToken.body, /gatehouse_/);
+  await writeFile(configFile, configText([3, 1, 2]));
+  from = gatehouse.lines('stderr').length;
+  gatehouse.child.kill('SIGHUP');
+  await gatehouse.waitForLine('stderr', /^gatehouse: 2 workers reloaded from /, from);
+  assert.equal((await metrics()).status, 200);
 });
 
 test('drain under load with both workers: no request fails, and once answered no new request reaches the drained server', async () => {
