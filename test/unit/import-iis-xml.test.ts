@@ -25,6 +25,21 @@ describe('parseXml', () => {
     );
   });
 
+  test('hostile XML: entities (an external file, a billion laughs) are refused, never expanded; 100,000 levels of nesting are read', () => {
+    const external = '<?xml version="1.0"?>\n<!DOCTYPE configuration [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n<configuration><system.applicationHost><sites><site name="&xxe;" id="1"/></sites></system.applicationHost></configuration>';
+    const laughs = `<!DOCTYPE configuration [<!ENTITY a "aaaaaaaaaa">${Array.from({ length: 8 }, (_, i) => `<!ENTITY ${String.fromCharCode(98 + i)} "${`&${String.fromCharCode(97 + i)};`.repeat(10)}">`).join('')}]>\n<configuration a="&i;"/>`;
+    for (const [name, text] of [['xxe.config', external], ['laughs.config', laughs]] as const) {
+      assert.throws(
+        () => parseXml(text, name),
+        (e: unknown) => e instanceof ImportInputError && e.message.startsWith(`${name}:`) && e.message.includes('the DOCTYPE declares entities, which Gatehouse does not expand or fetch'),
+        name,
+      );
+    }
+    const depth = 100_000;
+    const deep = parseXml(`<configuration>${'<a>'.repeat(depth)}${'</a>'.repeat(depth)}</configuration>`, 'deep.config');
+    assert.equal(deep.children.length, 1);
+  });
+
   test('not XML at all (a JSON file): FILE:LINE of its first character', () => {
     assert.throws(
       () => parseXml('\n{\n  "AllowedHosts": "*"\n}\n', 'appsettings.json'),

@@ -98,6 +98,10 @@ export function parseXml(text: string, file: string): XmlElement {
       failure = m ? `${file}:${m[1]} (XML): ${m[3]}` : `${file}:${parser.line} (XML): ${error.message}`;
     }
   });
+  // saxes never expands a DOCTYPE's entities (nor fetches external ones); it would only say "undefined entity" where one is used.
+  parser.on('doctype', (doctype) => {
+    if (failure === undefined && /<!ENTITY/i.test(doctype)) failure = `${file}:${parser.line} (XML): the DOCTYPE declares entities, which Gatehouse does not expand or fetch (applicationHost.config as IIS writes it has none)`;
+  });
   parser.on('opentag', (tag) => {
     const element = new XmlElement(tag.name, parser.line, current);
     for (const [name, value] of Object.entries(tag.attributes as Record<string, string>)) {
