@@ -46,6 +46,8 @@ export class AdminListenError extends Error {
 }
 
 const ALLOWED = 'GET, HEAD';
+/** Connections the admin listener holds at once (node's maxConnections: the next ones are closed). */
+export const MAX_ADMIN_CONNECTIONS = 512;
 
 function answer(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   const body = Buffer.from(`${text}\n`);
@@ -112,6 +114,8 @@ export function startAdminServer(settings: ListenerSettings, metrics: MetricsSou
   const server: Server = tls ? createHttpsServer({ ...tls, ...timeouts }, handler) : createServer(timeouts, handler);
   let running = settings;
   server.on('clientError', (_error, socket) => socket.destroy());
+  // A bound on what one client can hold open (the console needs a few per tab); further connections are closed at once.
+  server.maxConnections = MAX_ADMIN_CONNECTIONS;
   let closing: Promise<void> | undefined;
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {

@@ -39,6 +39,7 @@ const STATUS_TEXT: Record<number, string> = {
   415: 'the body is not application/json',
   422: 'the body does not match the schema (errors name each field)',
   428: 'If-Match is missing',
+  429: 'the user already holds as many event streams open as allowed (too_many_streams; Retry-After)',
   503: 'the audit log cannot be written (nothing was changed)',
 };
 

@@ -33,6 +33,7 @@ export type ProblemCode =
   | 'version_not_found'
   | 'site_not_found'
   | 'binding_not_found'
+  | 'too_many_streams'
   | 'internal_error';
 
 /** A field the request got wrong: its JSON path (`state`, `servers[0].address`) and what was expected. */

@@ -11,6 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
 import type { EventBus, GatehouseEvent } from '../../src/admin/events.js';
+import { MAX_STREAMS_PER_USER } from '../../src/admin/routes/events.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { send } from '../support/clients.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
@@ -194,6 +195,38 @@ describe('events', () => {
     const doc = await api('GET', '/api/v1/openapi.json', { token: viewer });
     assert.ok(doc.json.paths['/events/stream'].get.responses['200'].content['text/event-stream'], 'documented as text/event-stream');
     assert.ok(doc.json.paths['/events'].get.responses['200'].content['application/json']);
+  });
+
+  test(`one user holds at most ${MAX_STREAMS_PER_USER} streams: the next is 429 too_many_streams with Retry-After, another user is not affected, and a closed one frees its place`, async () => {
+    const events = bus();
+    const before = events.subscribers;
+    const held: StreamClient[] = [];
+    try {
+      for (let i = 0; i < MAX_STREAMS_PER_USER; i++) held.push(new StreamClient({ authorization: `Bearer ${viewer}` }));
+      for (const stream of held) await stream.until(() => stream.retry !== undefined, 10_000, 'a stream opens');
+      const refused = new StreamClient({ authorization: `Bearer ${viewer}` });
+      await within(refused.closed, 10_000, 'the 429 answer');
+      assert.equal(refused.status, 429);
+      assert.match(String(refused.headers['content-type']), /application\/problem\+json/);
+      assert.equal(refused.headers['retry-after'], '3');
+      const other = new StreamClient({ authorization: `Bearer ${operator}` });
+      held.push(other);
+      await other.until(() => other.retry !== undefined, 10_000, "another user's stream opens");
+      const first = held.shift() as StreamClient;
+      first.close();
+      await within(first.closed, 10_000, 'the closed stream ends');
+      for (let i = 0; i < 500 && events.subscribers > before + MAX_STREAMS_PER_USER; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(events.subscribers, before + MAX_STREAMS_PER_USER, 'the server saw the stream close');
+      const again = new StreamClient({ authorization: `Bearer ${viewer}` });
+      held.push(again);
+      await again.until(() => again.status !== 0, 10_000, 'the answer');
+      assert.equal(again.status, 200);
+    } finally {
+      for (const stream of held) stream.close();
+      await Promise.all(held.map((stream) => within(stream.closed, 10_000, 'a stream closes')));
+      for (let i = 0; i < 500 && events.subscribers > before; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(events.subscribers, before, 'every closed stream unsubscribed');
   });
 
   test('a client that stops reading is dropped (logged), another keeps receiving everything; a closed stream unsubscribes', async () => {

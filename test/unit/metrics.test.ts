@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { describe, test } from 'node:test';
 import { register as globalRegistry } from 'prom-client';
-import { AdminListenError, startAdminServer } from '../../src/admin/admin-server.js';
+import { AdminListenError, MAX_ADMIN_CONNECTIONS, startAdminServer } from '../../src/admin/admin-server.js';
 import { adminSchema, checkAdmin, isLoopbackAddress, normalizeAdmin } from '../../src/config/admin-schema.js';
 import type { Problem } from '../../src/config/problem.js';
 import { CERTIFICATE_REQUIRED, EXPIRED, NOT_YET_VALID, REVOKED, verdictForVerifyError } from '../../src/tls/verdict.js';
@@ -363,6 +363,40 @@ describe('admin listener', () => {
     await admin.close();
     await admin.close(); // idempotent
     await assert.rejects(fetch(`${admin.url}/metrics`), 'nothing listens after close');
+  });
+
+  test(`the listener holds at most ${MAX_ADMIN_CONNECTIONS} connections: the next is closed at once, and /metrics answers again once one closes`, async (t) => {
+    const metrics = new GatehouseMetrics([], { processMetrics: false });
+    const admin = await startAdminServer({ address: '127.0.0.1', port: 0 }, metrics);
+    const sockets: Socket[] = [];
+    t.after(async () => {
+      for (const socket of sockets) socket.destroy();
+      await admin.close();
+    });
+    const open = () =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: admin.port }, () => resolve(socket));
+        socket.once('error', reject);
+        sockets.push(socket);
+      });
+    for (let i = 0; i < MAX_ADMIN_CONNECTIONS; i++) await open();
+    // Accepted by the kernel, then closed by the server without an answer.
+    const over = await open();
+    over.on('error', () => {});
+    over.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    const received: Buffer[] = [];
+    over.on('data', (chunk: Buffer) => received.push(chunk));
+    await new Promise((resolve) => over.once('close', resolve));
+    assert.equal(Buffer.concat(received).length, 0, 'no answer on the connection over the limit');
+    const first = sockets[0] as Socket;
+    await new Promise((resolve) => first.destroy().once('close', resolve));
+    // The server counts the close once it has read it: asked (bounded) before the next request.
+    const held = () => new Promise<number>((resolve, reject) => admin.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+    for (let i = 0; i < 200 && (await held()) >= MAX_ADMIN_CONNECTIONS; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(await held(), MAX_ADMIN_CONNECTIONS - 1);
+    const res = await fetch(`${admin.url}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
   });
 
   test('a port in use fails with a clear error and leaves nothing listening', async () => {

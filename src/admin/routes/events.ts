@@ -3,7 +3,8 @@
  * events live as Server-Sent Events: each with `id:` (a reconnecting client's Last-Event-ID resumes:
  * the kept events after it are replayed, then live ones follow), `event:` (the type) and JSON `data:`;
  * a comment every 15 s keeps proxies from closing an idle stream. A client that stops reading is dropped
- * once its unsent answer passes the bus's bound (logged), never buffered without limit.
+ * once its unsent answer passes the bus's bound (logged), never buffered without limit. One user holds at
+ * most MAX_STREAMS_PER_USER streams at once (a console tab holds one); more is 429 too_many_streams.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -12,6 +13,10 @@ import { ApiProblem } from '../problem.js';
 import type { Call, Route } from '../route.js';
 
 const RETRY_MS = 3_000;
+/** Streams one user (token or badge) may hold open at once: a console in many tabs, a few scripts. */
+export const MAX_STREAMS_PER_USER = 32;
+/** Open streams per user, per event bus (a Gatehouse, or a cluster's primary). */
+const openStreams = new WeakMap<EventBus, Map<string, number>>();
 
 const base = { id: z.number().int().describe('monotonic: a later event has a larger id'), time: z.string().describe('ISO 8601'), worker: z.number().int().optional().describe('the worker it happened in, with several') };
 export const eventSchema = z.discriminatedUnion('type', [
@@ -49,9 +54,24 @@ function resumeFrom(req: IncomingMessage, query: z.output<typeof streamQuery>): 
 function stream(call: Call, req: IncomingMessage, res: ServerResponse): void {
   const bus = call.ctx.events;
   const from = resumeFrom(req, call.query as z.output<typeof streamQuery>);
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
-  if (req.method === 'HEAD') return void res.end();
   const who = call.actor;
+  const open = openStreams.get(bus) ?? new Map<string, number>();
+  openStreams.set(bus, open);
+  const held = open.get(who) ?? 0;
+  if (held >= MAX_STREAMS_PER_USER) {
+    throw new ApiProblem(429, 'too_many_streams', 'Too Many Requests', `${who} already holds ${held} event streams open (at most ${MAX_STREAMS_PER_USER} at once); close one first`, undefined, { 'retry-after': String(RETRY_MS / 1000) });
+  }
+  open.set(who, held + 1);
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+  const release = () => {
+    const now = (open.get(who) ?? 1) - 1;
+    if (now > 0) open.set(who, now);
+    else open.delete(who);
+  };
+  if (req.method === 'HEAD') {
+    release();
+    return void res.end();
+  }
   const limit = bus.maxStreamBufferBytes;
   let closed = false;
   let unsubscribe = () => {};
@@ -62,6 +82,7 @@ function stream(call: Call, req: IncomingMessage, res: ServerResponse): void {
     closed = true;
     clearInterval(heartbeat);
     unsubscribe();
+    release();
   };
   /** Writes, or drops a client that does not read: its unsent answer stays within `limit`. */
   function send(text: string): void {
@@ -108,7 +129,7 @@ export const EVENT_ROUTES: readonly Route[] = [
     role: 'viewer',
     tag: 'events',
     query: streamQuery,
-    errors: [422],
+    errors: [422, 429],
     response: {
       description: 'text/event-stream: `retry:`, then per event `id:` (its id), `event:` (its type) and `data:` (the event as JSON, as GET /events gives it); a `: heartbeat` comment every 15 s. With Last-Event-ID (or ?since) the kept events after it come first.',
       schema: eventSchema,
