@@ -114,7 +114,7 @@ export function startAdminServer(settings: ListenerSettings, metrics: MetricsSou
   const server: Server = tls ? createHttpsServer({ ...tls, ...timeouts }, handler) : createServer(timeouts, handler);
   let running = settings;
   server.on('clientError', (_error, socket) => socket.destroy());
-  // A bound on what one client can hold open (the console needs a few per tab); further connections are closed at once.
+  // A bound on the connections held at once (a console tab needs a few); further ones are closed at once.
   server.maxConnections = MAX_ADMIN_CONNECTIONS;
   let closing: Promise<void> | undefined;
   return new Promise((resolve, reject) => {
