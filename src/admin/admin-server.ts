@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { EventLog } from '../tracing/log.js';
 import { closeAllConnections } from '../platform/connections.js';
 import type { AdminSettings } from '../config/admin-schema.js';
@@ -48,6 +48,10 @@ export class AdminListenError extends Error {
 const ALLOWED = 'GET, HEAD';
 /** Connections the admin listener holds at once (node's maxConnections: the next ones are closed). */
 export const MAX_ADMIN_CONNECTIONS = 512;
+/** Connections one client address holds at once, so that one host cannot take every place; the next is closed. */
+export const MAX_ADMIN_CONNECTIONS_PER_ADDRESS = 64;
+/** A TLS handshake not done by then is dropped (node's default is 120 s). */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 function answer(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   const body = Buffer.from(`${text}\n`);
@@ -93,6 +97,25 @@ export function adminRequestHandler(metrics: MetricsSource, eventLog?: EventLog,
   };
 }
 
+/** Closes a new connection whose address already holds `limit` (counted from 'connection' to 'close'). */
+function limitPerAddress(server: Server, limit: number): void {
+  const held = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? '';
+    const count = held.get(address) ?? 0;
+    if (count >= limit) {
+      socket.destroy();
+      return;
+    }
+    held.set(address, count + 1);
+    socket.once('close', () => {
+      const left = (held.get(address) ?? 1) - 1;
+      if (left > 0) held.set(address, left);
+      else held.delete(address);
+    });
+  });
+}
+
 type ListenerSettings = Pick<AdminSettings, 'address' | 'port' | 'certificate' | 'trustedCa' | 'auditLogFile'>;
 
 /** The listener's TLS options; undefined for plain http. Badges are asked for, not required: a token user (or an open /metrics) needs none; api.ts decides. */
@@ -111,11 +134,12 @@ export function startAdminServer(settings: ListenerSettings, metrics: MetricsSou
   const handler = adminRequestHandler(metrics, options.eventLog, { ...(options.api ? { api: options.api } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) });
   const timeouts = { keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 };
   const tls = tlsOptions(settings);
-  const server: Server = tls ? createHttpsServer({ ...tls, ...timeouts }, handler) : createServer(timeouts, handler);
+  const server: Server = tls ? createHttpsServer({ ...tls, ...timeouts, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, handler) : createServer(timeouts, handler);
   let running = settings;
   server.on('clientError', (_error, socket) => socket.destroy());
-  // A bound on the connections held at once (a console tab needs a few); further ones are closed at once.
+  // Bounds on the connections held at once (a console tab needs a few), in all and per client address.
   server.maxConnections = MAX_ADMIN_CONNECTIONS;
+  limitPerAddress(server, MAX_ADMIN_CONNECTIONS_PER_ADDRESS);
   let closing: Promise<void> | undefined;
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {

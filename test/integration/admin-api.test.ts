@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
@@ -17,6 +18,7 @@ import { ROUTES } from '../../src/admin/routes/index.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { within } from '../support/within.js';
 import { apiClient, makeToken, type Badge } from './admin-api-helpers.js';
 
 let pki: TestPki;
@@ -396,5 +398,14 @@ describe('the OpenAPI document', () => {
         assert.equal(answer.status === 412, accepted, `${route.operationId} ${JSON.stringify(body)}: the document says ${accepted ? 'valid' : 'invalid'}, the handler answered ${answer.status}`);
       }
     }
+  });
+});
+
+describe('the admin listener against a client that does not finish its TLS handshake', () => {
+  test('a connection that sends nothing is dropped after the 10 s handshake timeout (node would wait 120 s)', async () => {
+    const { port } = new URL((running.gatehouse.admin as { url: string }).url);
+    const socket = connect({ host: '127.0.0.1', port: Number(port) });
+    socket.on('error', () => {});
+    await within(new Promise((resolve) => socket.once('close', resolve)), 30_000, 'the silent connection is dropped');
   });
 });

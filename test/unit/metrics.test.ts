@@ -10,7 +10,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { describe, test } from 'node:test';
 import { register as globalRegistry } from 'prom-client';
-import { AdminListenError, MAX_ADMIN_CONNECTIONS, startAdminServer } from '../../src/admin/admin-server.js';
+import { AdminListenError, MAX_ADMIN_CONNECTIONS, MAX_ADMIN_CONNECTIONS_PER_ADDRESS, startAdminServer } from '../../src/admin/admin-server.js';
 import { adminSchema, checkAdmin, isLoopbackAddress, normalizeAdmin } from '../../src/config/admin-schema.js';
 import type { Problem } from '../../src/config/problem.js';
 import { CERTIFICATE_REQUIRED, EXPIRED, NOT_YET_VALID, REVOKED, verdictForVerifyError } from '../../src/tls/verdict.js';
@@ -365,38 +365,71 @@ describe('admin listener', () => {
     await assert.rejects(fetch(`${admin.url}/metrics`), 'nothing listens after close');
   });
 
-  test(`the listener holds at most ${MAX_ADMIN_CONNECTIONS} connections: the next is closed at once, and /metrics answers again once one closes`, async (t) => {
-    const metrics = new GatehouseMetrics([], { processMetrics: false });
-    const admin = await startAdminServer({ address: '127.0.0.1', port: 0 }, metrics);
+  /** Connections to `port` from `localAddress` (a loopback address: the whole 127/8 is this machine's), each once connected. */
+  async function holdConnections(port: number, count: number, localAddress: string, into: Socket[]): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port, localAddress }, () => resolve());
+        socket.once('error', reject);
+        into.push(socket);
+      });
+    }
+  }
+
+  /** GET /metrics from `localAddress` on a connection of its own (Connection: close): the answer's bytes, 0 when closed without one. */
+  function answerFrom(port: number, localAddress: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const socket = connect({ host: '127.0.0.1', port, localAddress }, () => socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('error', () => {});
+      const timer = setTimeout(() => reject(new Error(`the connection from ${localAddress} was not closed within 10 s`)), 10_000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve(Buffer.concat(chunks).toString('latin1'));
+      });
+    });
+  }
+
+  /** The connections the server holds: the count after the last close it has read (asked, bounded, until `expected`). */
+  async function heldBy(server: { getConnections(cb: (error: Error | null, count: number) => void): void }, expected: number): Promise<number> {
+    const count = () => new Promise<number>((resolve, reject) => server.getConnections((error, n) => (error ? reject(error) : resolve(n))));
+    let now = await count();
+    for (let i = 0; i < 200 && now !== expected; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      now = await count();
+    }
+    return now;
+  }
+
+  test(`one client address holds at most ${MAX_ADMIN_CONNECTIONS_PER_ADDRESS} connections; the next is closed, other addresses are answered`, async (t) => {
+    const admin = await startAdminServer({ address: '127.0.0.1', port: 0 }, new GatehouseMetrics([], { processMetrics: false }));
     const sockets: Socket[] = [];
     t.after(async () => {
       for (const socket of sockets) socket.destroy();
       await admin.close();
     });
-    const open = () =>
-      new Promise<Socket>((resolve, reject) => {
-        const socket = connect({ host: '127.0.0.1', port: admin.port }, () => resolve(socket));
-        socket.once('error', reject);
-        sockets.push(socket);
-      });
-    for (let i = 0; i < MAX_ADMIN_CONNECTIONS; i++) await open();
-    // Accepted by the kernel, then closed by the server without an answer.
-    const over = await open();
-    over.on('error', () => {});
-    over.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
-    const received: Buffer[] = [];
-    over.on('data', (chunk: Buffer) => received.push(chunk));
-    await new Promise((resolve) => over.once('close', resolve));
-    assert.equal(Buffer.concat(received).length, 0, 'no answer on the connection over the limit');
-    const first = sockets[0] as Socket;
-    await new Promise((resolve) => first.destroy().once('close', resolve));
-    // The server counts the close once it has read it: asked (bounded) before the next request.
-    const held = () => new Promise<number>((resolve, reject) => admin.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
-    for (let i = 0; i < 200 && (await held()) >= MAX_ADMIN_CONNECTIONS; i++) await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(await held(), MAX_ADMIN_CONNECTIONS - 1);
-    const res = await fetch(`${admin.url}/metrics`, { signal: AbortSignal.timeout(10_000) });
-    assert.equal(res.status, 200);
-    await res.arrayBuffer();
+    await holdConnections(admin.port, MAX_ADMIN_CONNECTIONS_PER_ADDRESS, '127.0.0.1', sockets);
+    assert.equal(await answerFrom(admin.port, '127.0.0.1'), '', 'the next from that address is closed without an answer');
+    assert.match(await answerFrom(admin.port, '127.0.0.2'), /^HTTP\/1\.1 200 /, 'another address is answered');
+    await new Promise((resolve) => (sockets.shift() as Socket).destroy().once('close', resolve));
+    assert.equal(await heldBy(admin.server, MAX_ADMIN_CONNECTIONS_PER_ADDRESS - 1), MAX_ADMIN_CONNECTIONS_PER_ADDRESS - 1);
+    assert.match(await answerFrom(admin.port, '127.0.0.1'), /^HTTP\/1\.1 200 /, 'a place freed by a close is taken again');
+  });
+
+  test(`the listener holds at most ${MAX_ADMIN_CONNECTIONS} connections in all: the next is closed at once, and /metrics answers again once one closes`, async (t) => {
+    const admin = await startAdminServer({ address: '127.0.0.1', port: 0 }, new GatehouseMetrics([], { processMetrics: false }));
+    const sockets: Socket[] = [];
+    t.after(async () => {
+      for (const socket of sockets) socket.destroy();
+      await admin.close();
+    });
+    const addresses = MAX_ADMIN_CONNECTIONS / MAX_ADMIN_CONNECTIONS_PER_ADDRESS;
+    for (let i = 0; i < addresses; i++) await holdConnections(admin.port, MAX_ADMIN_CONNECTIONS_PER_ADDRESS, `127.0.1.${i + 1}`, sockets);
+    assert.equal(await answerFrom(admin.port, '127.0.2.1'), '', 'closed without an answer');
+    await new Promise((resolve) => (sockets[0] as Socket).destroy().once('close', resolve));
+    assert.equal(await heldBy(admin.server, MAX_ADMIN_CONNECTIONS - 1), MAX_ADMIN_CONNECTIONS - 1);
+    assert.match(await answerFrom(admin.port, '127.0.2.1'), /^HTTP\/1\.1 200 /);
   });
 
   test('a port in use fails with a clear error and leaves nothing listening', async () => {
