@@ -325,11 +325,7 @@ export function ConfigPage(props: { readonly who: Whoami; readonly eventTick: nu
         </>
       )}
       <h2 id="history-title">History</h2>
-      {history.error && (
-        <p class="error" role="alert">
-          {history.error}
-        </p>
-      )}
+      <ErrorLine text={history.error} />
       {history.data && (
         <>
           <p class="hint">

@@ -9,7 +9,8 @@ import { useState } from 'preact/hooks';
 import { ApiError, call, get, type FieldProblem, type Whoami } from './api';
 import { useLive } from './live';
 import type { FarmView } from './types';
-import { roleReason, type Notice } from './problems';
+import { ErrorLine } from './notice';
+import { NoticeLine, roleReason, type Notice } from './problems';
 
 /** The farm's settings as GET /farms/{farm} shows them (normalised: durations in ms, status codes as text). */
 export interface FarmSettingsView extends FarmView {
@@ -112,16 +113,8 @@ export function FarmFeature(props: { readonly farm: string; readonly title: stri
       <p class="crumbs">Server Farms › {props.farm}</p>
       {props.tabs}
       <h1 id={`${props.id}-title`}>{props.title}</h1>
-      {settings.error && (
-        <p class="error" role="alert">
-          {settings.error}
-        </p>
-      )}
-      {settings.notice && (
-        <p class={settings.notice.kind === 'done' ? 'done' : 'error'} role={settings.notice.kind === 'done' ? 'status' : 'alert'} data-testid="notice">
-          {settings.notice.text}
-        </p>
-      )}
+      <ErrorLine text={settings.error} />
+      <NoticeLine notice={settings.notice} />
       {!settings.canAct && (
         <p id="settings-disabled" class="note" data-testid="disabled-reason">
           {settings.reason}

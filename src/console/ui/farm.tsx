@@ -17,7 +17,7 @@ import { ServersPage } from './farm-servers';
 import { bytes, ms, number, STATE_NAMES } from './format';
 import { useLive } from './live';
 import type { FarmView, ServerView } from './types';
-import { roleReason, type Notice } from './problems';
+import { NoticeLine, roleReason, type Notice } from './problems';
 import { ErrorLine } from './notice';
 
 interface Action {
@@ -36,7 +36,6 @@ const SERVER_ACTIONS: readonly Action[] = [
   { label: 'Mark Healthy', method: 'POST', path: (a) => `${server(a)}/health`, body: { healthy: true }, allowed: (s) => s.health !== 'healthy' },
   { label: 'Mark Unhealthy', method: 'POST', path: (a) => `${server(a)}/health`, body: { healthy: false }, allowed: (s) => s.health !== 'unhealthy' },
 ];
-
 
 /** The farm's features: the path under `#/farms/<farm>` and IIS Manager's name. */
 export const FARM_FEATURES = [
@@ -110,11 +109,7 @@ function MonitoringPage(props: { readonly farm: string; readonly who: Whoami; re
       {props.tabs}
       <h1 id="farm-title">Monitoring and Management</h1>
       <ErrorLine text={error} />
-      {notice && (
-        <p class={notice.kind === 'done' ? 'done' : 'error'} role={notice.kind === 'done' ? 'status' : 'alert'} data-testid="notice">
-          {notice.text}
-        </p>
-      )}
+      <NoticeLine notice={notice} />
       {!canAct && (
         <p id="actions-disabled" class="note" data-testid="disabled-reason">
           {reason}
