@@ -18,7 +18,7 @@ export class OcspStaple {
   #source: Source | undefined;
   #warned = false;
 
-  constructor(leafDer: Buffer, issuerDer: Buffer | undefined, cache: RevocationCache, warn: (message: string) => void, inForce: (key: string) => boolean = () => true) {
+  constructor(leafDer: Buffer, issuerDer: Buffer | undefined, cache: RevocationCache, warn: (message: string) => void, inForce: (key: string) => boolean) {
     this.leaf = factsOf(leafDer);
     this.#cache = cache;
     this.#warn = warn;
