@@ -8,7 +8,8 @@ import { parse } from 'yaml';
 import { loadConfigText } from '../../src/config/load.js';
 import { importIis, mapIisConfig, type Mapped } from '../../src/import/iis/import.js';
 import { patternToWildcard } from '../../src/import/iis/map-rules.js';
-import { formatReportLine } from '../../src/import/iis/report.js';
+import { formatReportLine, Report } from '../../src/import/iis/report.js';
+import { parseSslCert } from '../../src/import/iis/sslcert.js';
 
 let dir: string;
 before(async () => {
@@ -103,6 +104,12 @@ describe('sites, bindings and farms', () => {
     await validates(mapped.yaml);
   });
 
+  test('a server httpPort that is not a TCP port is reported, and ARR\'s 80 is used', async () => {
+    const { out, lines } = await map(sites(site('web', http80)), farms(farm('a', '<server address="10.0.0.1"><applicationRequestRouting httpPort="70000"/></server>')), rules(catchAll('a')));
+    assert.equal(out.farms[0]?.servers[0].address, '10.0.0.1:80');
+    assert.deepEqual(lines, ["ah.config:4 server[@address='10.0.0.1']/applicationRequestRouting/@httpPort: 70000 is not a TCP port (1-65535): Gatehouse uses 80, ARR's default"]);
+  });
+
   test('an unknown algorithm is weighted round robin with a report line; unmapped ARR attributes are reported', async () => {
     const { out, lines } = await map(
       sites(site('web', http80)),
@@ -153,6 +160,29 @@ describe('SSL settings and certificates', () => {
     for (const prefix of ["ah.config:3 site[@name='Default Web Site']/bindings/binding[@bindingInformation='*:443:']: ", "ah.config:3 site[@name='accepting']/bindings/binding[@bindingInformation='*:8443:a.example.test']: "]) {
       assert.ok(lines.some((l) => l.startsWith(prefix) && l.includes('netsh http show sslcert')), `${prefix}\n${lines.join('\n')}`);
     }
+  });
+
+  test("--sslcert: every https binding's entry is read (the second's lines too); revocation only for a site that asks for client certificates", async () => {
+    const hash = 'AB'.repeat(20);
+    const text = [
+      'IP:port : 0.0.0.0:443', `Certificate Hash : ${hash}`, 'Certificate Store Name : MY', 'Verify Client Certificate Revocation : Enabled', '',
+      'IP:port : 0.0.0.0:8443', `Certificate Hash : ${hash}`, 'Certificate Store Name : MY', 'Verify Client Certificate Revocation : Enabled', 'Disable HTTP2 : Set', '',
+      'IP:port : 0.0.0.0:9443', `Certificate Hash : ${hash}`, 'Certificate Store Name : MY', 'Verify Client Certificate Revocation : Enabled', '',
+    ].join('\r\n');
+    const entries = parseSslCert(text, 'sslcert.txt', new Report());
+    const https = (port: number) => `<binding protocol="https" bindingInformation="*:${port}:"/>`;
+    const mapped = await mapIisConfig(
+      `<?xml version="1.0"?>\n<configuration>\n${sites(site('badges', `${https(443)}${https(8443)}`), site('plain', https(9443)))}\n${farms(farm('app'))}\n${rules(catchAll('app'))}\n<location path="badges"><system.webServer><security><access sslFlags="Ssl, SslNegotiateCert, SslRequireCert"/></security></system.webServer></location>\n</configuration>\n`,
+      'ah.config',
+      { certificates: { outputDir: dir }, sslcert: { file: 'sslcert.txt', entries } },
+    );
+    const out = parse(mapped.yaml) as Out;
+    const lines = mapped.report.map(formatReportLine);
+    const [badges, plain] = out.sites;
+    assert.equal(badges?.ssl.clientCertificates, 'require');
+    assert.equal(badges?.ssl.revocation.online, true, 'the site that asks for client certificates takes the revocation settings');
+    assert.equal(plain?.ssl?.revocation, undefined, 'a site that does not ask for client certificates gets none (online: true would only warn)');
+    assert.ok(lines.some((l) => l.includes('sslcert[ipport=0.0.0.0:8443]') && l.includes('HTTP/2 was off on this binding')), lines.join('\n'));
   });
 
   test('a location for a path inside a site, or for no site, is reported', async () => {

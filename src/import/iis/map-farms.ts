@@ -209,6 +209,7 @@ function mapServer(source: Source, server: XmlElement, farm: string): Record<str
   if (arr) {
     const httpPort = uintAttr(source, arr, 'httpPort');
     if (httpPort !== undefined && httpPort >= 1 && httpPort <= 65535) port = httpPort;
+    else if (httpPort !== undefined) reportAt(source, arr, 'httpPort', `${httpPort} is not a TCP port (1-65535): Gatehouse uses ${port}, ARR's default`);
     const weight = uintAttr(source, arr, 'weight');
     if (weight !== undefined) {
       const w = Math.min(Math.max(weight, 1), 100_000);

@@ -111,16 +111,17 @@ function siteSsl(root: XmlElement, source: Source, site: string, bindings: reado
     if (flags.has('sslmapcert')) reportAt(source, found.element, 'sslFlags', 'SslMapCert (client certificate mapping to Windows accounts): no Gatehouse equivalent; rules can match the certificate subject, issuer or thumbprint');
     for (const u of unknown) reportAt(source, found.element, 'sslFlags', `'${u}' is not an IIS SSL flag: ignored`);
   }
-  const https = bindings.filter((b) => b.value['protocol'] === 'https');
-  const withEntry = https.find((b) => b.entry);
-  if (withEntry?.entry) {
-    const revocation = revocationOf(withEntry.entry, { file: source.file, line: withEntry.element.line, element: elementPath(withEntry.element) }, source.report);
-    if (revocation) ssl['revocation'] = revocation;
-    for (const other of https) {
-      if (other === withEntry || !other.entry) continue;
-      const a = revocationOf(other.entry, { file: source.file, line: other.element.line, element: elementPath(other.element) }, { add: () => undefined } as unknown as typeof source.report);
-      if (JSON.stringify(a) !== JSON.stringify(revocation)) {
-        reportAt(source, other.element, undefined, `its HTTP.sys revocation settings differ from the site's first https binding's (line ${withEntry.element.line}); Gatehouse's revocation settings are per site: the first binding's are used`);
+  // Each https binding's HTTP.sys entry is read (its report lines: what Gatehouse does not take as it is);
+  // the first one's revocation settings become the site's, used only when the site asks for client certificates.
+  const https = bindings.filter((b): b is MappedBinding & { entry: SslCertEntry } => b.value['protocol'] === 'https' && b.entry !== undefined);
+  const first = https[0];
+  if (first) {
+    const revocations = https.map((b) => revocationOf(b.entry, { file: source.file, line: b.element.line, element: elementPath(b.element) }, source.report));
+    const revocation = revocations[0];
+    if (revocation && ssl['clientCertificates']) ssl['revocation'] = revocation;
+    for (const [index, other] of https.entries()) {
+      if (index > 0 && JSON.stringify(revocations[index]) !== JSON.stringify(revocation)) {
+        reportAt(source, other.element, undefined, `its HTTP.sys revocation settings differ from the site's first https binding's (line ${first.element.line}); Gatehouse's revocation settings are per site: the first binding's are used`);
       }
     }
   }
