@@ -335,6 +335,8 @@ describe('gatehouse import iis: the Contoso ARR server, report and YAML (no cert
         lines.some((e) => e.line === line && /Export-PfxCertificate/.test(e.text) && e.text.toUpperCase().includes(thumbprint)),
         `the binding's line ${line} gives the PowerShell export of ${thumbprint}:\n${lines.map((e) => e.raw).join('\n')}`,
       );
+      const waiting = nonReportLines(run, [INPUT, 'sslcert.txt']).find((l) => l.includes('validates once these files exist')) ?? '';
+      assert.ok(waiting.includes(join(dir, 'certificates', `${thumbprint}.pfx`)), `the summary names certificates/${thumbprint}.pfx among the files to export: ${waiting}`);
     }
     assertReportForm(run, [INPUT, 'sslcert.txt']);
   });

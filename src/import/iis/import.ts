@@ -19,7 +19,8 @@ import { formatReportLine, Report, type ReportLine } from './report.js';
 import { parseSslCert, type SslCertEntry } from './sslcert.js';
 import type { CertificateOptions } from './certificates.js';
 import { allAt, elementPath, ImportInputError, parseXml, unread } from './xml.js';
-import { toYaml, writeAtomically, type GeneratedConfig } from './write.js';
+import { writeAtomic } from '../../pki/write.js';
+import { toYaml, type GeneratedConfig } from './write.js';
 
 /** Sections that run code, serve files or describe IIS itself: nothing a proxy does depends on them. */
 const INERT: readonly (readonly string[])[] = [
@@ -178,7 +179,7 @@ export async function importIis(options: ImportOptions, io: Output): Promise<num
     throw error;
   }
   try {
-    await writeAtomically(outputFull, mapped.yaml, options.force);
+    await writeAtomic(outputFull, mapped.yaml, 0o644, options.force);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     io.err(code === 'EEXIST' ? `gatehouse: ${options.output} exists; not overwritten (pass --force to replace it, or -o another file)` : `gatehouse: cannot write ${options.output} (${code ?? (error as Error).message})`);
@@ -210,7 +211,7 @@ export async function importIis(options: ImportOptions, io: Output): Promise<num
     return 1;
   }
   if (problems.length) {
-    io.out(`  ${options.output} validates once these files exist: ${missing.filter((f) => problems.some((l) => l.includes(`${f} does not exist`))).join(', ')}`);
+    io.out(`  ${options.output} validates once these files exist: ${missing.join(', ')}`);
     io.out(`Next steps: export the certificates the report names, then gatehouse validate -c ${options.output}, and gatehouse start -c ${options.output} beside IIS on other ports to compare`);
     return 2;
   }

@@ -197,7 +197,7 @@ function mapAffinity(source: Source, affinity: XmlElement): Record<string, unkno
   return out;
 }
 
-function mapServer(source: Source, server: XmlElement, farm: string): Record<string, unknown> | undefined {
+function mapServer(source: Source, server: XmlElement): Record<string, unknown> | undefined {
   const address = server.attr('address')?.trim();
   if (!address) {
     reportAt(source, server, 'address', 'a server without an address: not imported');
@@ -229,7 +229,6 @@ function mapServer(source: Source, server: XmlElement, farm: string): Record<str
   }
   const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
   const enabled = boolAttr(source, server, 'enabled');
-  void farm;
   return { address: `${host}:${port}`, ...out, ...(enabled === false ? { enabled: false } : {}) };
 }
 
@@ -255,7 +254,7 @@ export function mapFarms(root: XmlElement, source: Source, names: Names): Map<st
       continue;
     }
     const servers = collection([farm], 'server', ['address'])
-      .map((s) => mapServer(source, s, iisName))
+      .map((s) => mapServer(source, s))
       .filter((s): s is Record<string, unknown> => s !== undefined);
     if (servers.length === 0) {
       reportAt(source, farm, undefined, 'a farm without servers: not imported (Gatehouse farms need one); rules routing to it are reported');

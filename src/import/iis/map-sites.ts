@@ -11,6 +11,7 @@ import { siteLimits } from './map-limits.js';
 import { siteTracing } from './map-tracing.js';
 import { parseSslFlags, reportAt, toDuration, type Names, type Source } from './model.js';
 import { parseDuration } from '../../config/duration.js';
+import { LIMIT_DEFAULTS } from '../../config/limits-schema.js';
 import { findSslCert, type SslCertEntry } from './sslcert.js';
 import { allAt, collection, elementPath, locationPath, mergedAttr, sectionChain, type XmlElement } from './xml.js';
 
@@ -224,7 +225,7 @@ export async function mapSites(root: XmlElement, source: Source, names: Names, f
  * needs to be one value (IIS kept them per site): the largest wins, with a report line.
  */
 function agreeOnSocketLimits(sites: readonly MappedSite[], global: Record<string, unknown>, source: Source, root: XmlElement): void {
-  const defaults: Record<string, number> = { keepAliveTimeout: 120_000, maxConnections: 10_000 };
+  const defaults: Record<string, number> = { keepAliveTimeout: parseDuration(LIMIT_DEFAULTS.keepAliveTimeout) as number, maxConnections: LIMIT_DEFAULTS.maxConnections };
   const groups = new Map<string, MappedSite[]>();
   for (const site of sites) {
     for (const b of site.value['bindings'] as Record<string, unknown>[]) {

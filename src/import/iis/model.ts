@@ -15,8 +15,6 @@ export const ARR_FARM_DEFAULTS = {
   server: { weight: 100, httpPort: 80, httpsPort: 443, enabled: true },
 } as const;
 
-/** The global proxy's (`system.webServer/proxy`) defaults where they differ from a farm's: they do not reach farms. */
-export const ARR_GLOBAL_PROXY_DEFAULTS = { timeout: '00:02:00', preserveHostHeader: false, reverseRewriteHostInResponseHeaders: true } as const;
 
 /** IIS request filtering and tracing defaults, equal to Gatehouse's. */
 export const IIS_DEFAULTS = {

@@ -1,11 +1,8 @@
 /**
  * The generated gatehouse.yaml: the yaml Document API with a comment above each generated section naming the
- * IIS element and line it came from, and the atomic write (temp file in the same folder, fsync, then rename;
- * without --force a link that fails when the file exists, so nothing is ever overwritten by accident).
+ * IIS element and line it came from. (import.ts writes it with pki/write.ts's writeAtomic: never over an
+ * existing file without --force.)
  */
-import { randomBytes } from 'node:crypto';
-import { link, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { Document, isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
 
 export interface Commented {
@@ -55,26 +52,4 @@ export function toYaml(config: GeneratedConfig): string {
     if (isMap(node)) node.commentBefore = ` from ${farm.comment}`;
   }
   return doc.toString({ lineWidth: 0 });
-}
-
-/** Writes `text` to `file` atomically; without `force`, fails with EEXIST when the file exists. */
-export async function writeAtomically(file: string, text: string, force: boolean): Promise<void> {
-  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', 0o644);
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    if (force) await rename(temp, file);
-    else {
-      await link(temp, file);
-      await unlink(temp);
-    }
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
 }
