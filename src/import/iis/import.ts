@@ -102,13 +102,7 @@ export async function mapIisConfig(text: string, file: string, options: MapOptio
     farms: [...farms.values()].map((f) => ({ value: f.value, comment: f.comment })),
     ...(Object.keys(limits.value).length && limits.element ? { limits: { value: limits.value, comment: `${elementPath(limits.element, true)} (${file}:${limits.element.line})` } } : {}),
   };
-  const seen = new Set<string>();
-  const lines = report.lines.filter((l) => {
-    const key = formatReportLine(l);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const lines = report.lines;
   return {
     config,
     yaml: toYaml(config),

@@ -8,12 +8,9 @@ import { reportAt, timeSpanAttr, toDuration, uintAttr, type Source } from './mod
 import { mergedAttr, sectionChain, type XmlElement } from './xml.js';
 
 const FILTERING_PATH = ['system.webServer', 'security', 'requestFiltering'];
-const reported = new WeakSet<XmlElement>();
 
-/** Report lines for the parts of requestFiltering elements Gatehouse has no key for (once per element). */
+/** Report lines for the parts of requestFiltering elements Gatehouse has no key for (the report keeps each once). */
 function reportFiltering(source: Source, filtering: XmlElement): void {
-  if (reported.has(filtering)) return;
-  reported.add(filtering);
   for (const [key, a] of filtering.attributes) {
     if (filtering.usedAttributes.has(key)) continue;
     filtering.attr(key);

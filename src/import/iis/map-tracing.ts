@@ -6,12 +6,8 @@
 import { boolAttr, parseTimeSpan, reportAt, toDuration, uintAttr, type Source } from './model.js';
 import { collection, mergedAttr, sectionChain, type XmlElement } from './xml.js';
 
-const done = new WeakSet<XmlElement>();
-
-/** Report lines for what a rule has beyond path, status codes and time taken (once per rule element). */
+/** Report lines for what a rule has beyond path, status codes and time taken (the report keeps each once). */
 function reportRuleExtras(source: Source, rule: XmlElement): void {
-  if (done.has(rule)) return;
-  done.add(rule);
   for (const name of ['customActionExe', 'customActionParams', 'customActionTriggerLimit']) {
     if (rule.has(name)) {
       rule.attr(name);

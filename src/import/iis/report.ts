@@ -25,11 +25,18 @@ export function sortReport(lines: readonly ReportLine[]): ReportLine[] {
   return [...lines].sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
 }
 
-/** Collects report lines; the parts of the importer share one. */
+/**
+ * Collects report lines; the parts of the importer share one. A line already held (the same text at the
+ * same place) is not added again: server-level elements are read once for every site that inherits them.
+ */
 export class Report {
   readonly #lines: ReportLine[] = [];
+  readonly #seen = new Set<string>();
 
   add(line: ReportLine): void {
+    const key = formatReportLine(line);
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
     this.#lines.push(line);
   }
 
